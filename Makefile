@@ -1,0 +1,45 @@
+# StandStrong: `make run` serves the API on SQLite; `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+PORT   ?= 5000
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/standstrong_test
+export FLASK_APP := wsgi.py
+
+.PHONY: run test test-pg bench spec spec-check migrate venv scheduler clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: venv
+	$(BIN)/flask db upgrade
+
+run: migrate
+	$(BIN)/flask seed
+	$(BIN)/flask demo
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-pg: venv
+	$(BIN)/python -m tests.pg_database "$(TEST_DATABASE_URL)"
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+spec: venv
+	$(BIN)/flask spec
+
+scheduler: migrate
+	$(BIN)/flask scheduler run
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

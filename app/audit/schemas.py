@@ -1,0 +1,23 @@
+import marshmallow as ma
+
+from app.common.pagination import PageArgs
+
+
+class AuditEventSchema(ma.Schema):
+    id = ma.fields.UUID()
+    at = ma.fields.DateTime()
+    actor_id = ma.fields.UUID(allow_none=True)
+    actor_role = ma.fields.String(allow_none=True)
+    action = ma.fields.String()
+    method = ma.fields.String(allow_none=True)
+    route = ma.fields.String(allow_none=True)
+    patient_id = ma.fields.UUID(allow_none=True)
+    resource_id = ma.fields.String(allow_none=True)
+    detail = ma.fields.String(allow_none=True)
+    request_id = ma.fields.String(allow_none=True)
+
+
+class AuditListArgs(PageArgs):
+    patient_id = ma.fields.UUID()
+    actor_id = ma.fields.UUID()
+    action = ma.fields.String(validate=ma.validate.Length(max=40))

@@ -1,0 +1,124 @@
+"""flask commands: seed, demo, users, spec (later: scheduler, rules)."""
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.extensions import api, db
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "api_spec" / "openapi.json"
+
+# Seed loaders register here (education, exercises, ...); each is idempotent.
+SEED_LOADERS: list = []
+
+DEMO_PASSWORD = "StandStrong-demo-2026"
+DEMO_ACCOUNTS = [
+    ("admin", "admin@demo.standstrong.local", "Demo Admin"),
+    ("coordinator", "coordinator@demo.standstrong.local", "Demo Coordinator"),
+]
+DEMO_PATIENTS = [
+    # email, name, level, AIS, zone, language
+    ("patient.li@demo.standstrong.local", "Li Wei", "T4", "A", "Asia/Shanghai", "zh-CN"),
+    ("patient.jones@demo.standstrong.local", "Sam Jones", "C6", "B", "Europe/London", "en"),
+]
+DEMO_CAREGIVER = ("caregiver.li@demo.standstrong.local", "Li Na", "spouse")
+
+
+def spec_json() -> str:
+    return json.dumps(api.spec.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def register(app):
+    users = AppGroup("users", help="Manage staff accounts.")
+
+    @users.command("create")
+    @click.option("--email", required=True)
+    @click.option("--password", required=True)
+    @click.option("--role", type=click.Choice(["admin", "coordinator"]), required=True)
+    @click.option("--name", "display_name", default=None)
+    def create_user(email, password, role, display_name):
+        """Create an admin or coordinator account."""
+        from app.auth.service import create_user as create
+        from app.errors import ApiError
+
+        try:
+            user = create(email=email, password=password, role=role,
+                          display_name=display_name or email.split("@")[0])
+        except ApiError as exc:
+            raise click.ClickException(exc.description) from None
+        click.echo(f"created {user.role} {user.email} ({user.id})")
+
+    app.cli.add_command(users)
+
+    @app.cli.command("seed")
+    def seed():
+        """Load seed content (idempotent: run it as often as you like)."""
+        for loader in SEED_LOADERS:
+            click.echo(loader())
+        click.echo("seed: done")
+
+    @app.cli.command("demo")
+    def demo():
+        """Create the demo accounts (idempotent) and print their logins."""
+        for line in create_demo_accounts():
+            click.echo(line)
+
+    @app.cli.command("spec")
+    @click.option("--check", is_flag=True, help="Exit 1 if the committed spec is stale.")
+    def spec(check):
+        """Write api_spec/openapi.json from the schemas."""
+        current = spec_json()
+        if check:
+            stale = not SPEC_PATH.exists() or SPEC_PATH.read_text(encoding="utf-8") != current
+            if stale:
+                raise click.ClickException("api_spec/openapi.json is stale: run `flask spec`.")
+            click.echo("spec is current")
+            return
+        SPEC_PATH.parent.mkdir(exist_ok=True)
+        SPEC_PATH.write_text(current, encoding="utf-8")
+        click.echo(f"wrote {SPEC_PATH}")
+
+
+def create_demo_accounts() -> list[str]:
+    from app.auth.models import User
+    from app.auth.service import create_user
+    from app.patients.models import CaregiverLink, CareTeamMember, Patient
+
+    def account(email, role, name, patient_id=None):
+        user = db.session.scalar(select(User).where(User.email == email))
+        return user or create_user(email=email, password=DEMO_PASSWORD, role=role,
+                                   display_name=name, patient_id=patient_id, commit=False)
+
+    for role, email, name in DEMO_ACCOUNTS:
+        account(email, role, name)
+    coordinator = account(DEMO_ACCOUNTS[1][1], "coordinator", DEMO_ACCOUNTS[1][2])
+    first_patient = None
+    for email, name, level, ais, zone, lang in DEMO_PATIENTS:
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None:
+            patient = Patient(display_name=name, date_of_birth=date(1985, 5, 1), sex="unknown",
+                              injury_date=date(2025, 9, 1), neurological_level=level, ais_grade=ais,
+                              time_zone=zone, language=lang, contact_email=email, known_fractures=[],
+                              created_by_id=coordinator.id)
+            db.session.add(patient)
+            db.session.flush()
+            db.session.add(CareTeamMember(patient_id=patient.id, coordinator_id=coordinator.id))
+            user = account(email, "patient", name, patient.id)
+        first_patient = first_patient or user.patient_id
+    cg_email, cg_name, relation = DEMO_CAREGIVER
+    caregiver = account(cg_email, "caregiver", cg_name)
+    if not db.session.scalar(select(CaregiverLink.id).where(CaregiverLink.caregiver_id == caregiver.id)):
+        db.session.add(CaregiverLink(patient_id=first_patient, caregiver_id=caregiver.id,
+                                     relationship_note=relation))
+    db.session.commit()
+    port = current_app.config.get("PORT_HINT", "5000")
+    lines = [f"Demo accounts (password for all: {DEMO_PASSWORD}); API on http://127.0.0.1:{port}, docs at /docs"]
+    lines += [f"  {role:<12} {email}" for role, email, _ in DEMO_ACCOUNTS]
+    lines += [f"  {'patient':<12} {email}  ({name}, {level} AIS {ais}, {zone})"
+              for email, name, level, ais, zone, _ in DEMO_PATIENTS]
+    lines.append(f"  {'caregiver':<12} {cg_email}  (cares for {DEMO_PATIENTS[0][1]})")
+    return lines

@@ -1,0 +1,90 @@
+"""Settings, read from the environment. Every variable here is documented in README.md."""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-secret-change-me"
+DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        instance = BASE_DIR / "instance"
+        instance.mkdir(exist_ok=True)
+        return f"sqlite:///{instance / 'standstrong.sqlite3'}"
+    # Accept the common postgres:// spelling and use psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    ENV_NAME = os.environ.get("STANDSTRONG_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
+    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", DEV_JWT_SECRET)
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 1024 * 1024)
+
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=_int("ACCESS_TOKEN_SECONDS", 15 * 60))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(seconds=_int("REFRESH_TOKEN_SECONDS", 30 * 24 * 3600))
+    JWT_TOKEN_LOCATION = ["headers"]
+    JWT_ERROR_MESSAGE_KEY = "detail"
+
+    PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 10)
+    # Argon2id cost; tests lower these so the suite stays fast.
+    ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 65536)
+    ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 1)
+
+    LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_LOCKOUT_SECONDS = _int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+    LOGIN_RATE_LIMIT_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_ADDRESS", "20 per minute")
+    LOGIN_RATE_LIMIT_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "10 per minute")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") == "1"
+
+    INVITATION_TTL_HOURS = _int("INVITATION_TTL_HOURS", 72)
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+    API_TITLE = "StandStrong API"
+    API_VERSION = "1.0.0"
+    OPENAPI_VERSION = "3.1.0"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+
+
+class TestConfig(Config):
+    TESTING = True
+    ENV_NAME = "test"
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8
+    LOGIN_RATE_LIMIT_ADDRESS = "10000 per minute"
+    LOGIN_RATE_LIMIT_ACCOUNT = "10000 per minute"
+    LOG_LEVEL = "WARNING"
+
+
+def check_production_secrets(config) -> None:
+    """Refuse to serve production with the development secrets."""
+    if config.get("ENV_NAME") != "production":
+        return
+    weak = [
+        name
+        for name, dev in (("SECRET_KEY", DEV_SECRET), ("JWT_SECRET_KEY", DEV_JWT_SECRET))
+        if not config.get(name) or config.get(name) == dev or len(config.get(name)) < 32
+    ]
+    if weak:
+        raise RuntimeError(
+            "Refusing to start in production with development or short secrets: " + ", ".join(weak)
+        )

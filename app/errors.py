@@ -1,0 +1,113 @@
+"""One error format for every failure: RFC 9457 application/problem+json."""
+import logging
+
+import marshmallow as ma
+from flask import current_app, g, json, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger("standstrong.errors")
+PROBLEM_MIME = "application/problem+json"
+TYPE_BASE = "https://standstrong.example/problems/"
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details (documentation only)."""
+
+    type = ma.fields.String()
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    instance = ma.fields.String()
+    request_id = ma.fields.String()
+    errors = ma.fields.Dict(metadata={"description": "Field errors, by field name"})
+    retry_after = ma.fields.Integer()
+
+
+def _slug(title: str) -> str:
+    return title.lower().replace(" ", "-").replace("'", "")
+
+
+def problem(status: int, title: str, detail: str | None = None, *, errors=None,
+            headers=None, type_slug: str | None = None, **extra):
+    body = {
+        "type": TYPE_BASE + (type_slug or _slug(title)),
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+    }
+    if request:
+        body["instance"] = request.path
+    if g and getattr(g, "request_id", None):
+        body["request_id"] = g.request_id
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    response = current_app.response_class(
+        json.dumps(body), status=status, mimetype=PROBLEM_MIME
+    )
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+class ApiError(HTTPException):
+    """Raise from a service to answer with a problem; carries its own title and fields."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None,
+                 errors=None, headers=None, type_slug: str | None = None, **extra):
+        self.code = status
+        super().__init__(description=detail)
+        self.title = title
+        self.errors = errors
+        self.extra_headers = headers or {}
+        self.type_slug = type_slug
+        self.extra = extra
+
+
+def _flatten_webargs(messages):
+    """webargs nests messages by location ({"json": {...}}); the app wants fields."""
+    if isinstance(messages, dict) and len(messages) == 1:
+        (location, inner), = messages.items()
+        if location in ("json", "query", "form", "headers", "files") and isinstance(inner, dict):
+            return inner
+    return messages
+
+
+def problem_response(error: HTTPException):
+    from app.extensions import db  # late import: extensions import this module
+
+    db.session.rollback()  # nothing half-written
+    status = error.code or 500
+    title = getattr(error, "title", None) or error.name
+    detail = error.description
+    errors = getattr(error, "errors", None)
+    headers = dict(getattr(error, "extra_headers", {}) or {})
+    extra = dict(getattr(error, "extra", {}) or {})
+    data = getattr(error, "data", None) or {}
+    if "messages" in data:
+        errors = _flatten_webargs(data["messages"])
+        detail = "The request is not valid; see errors for each field."
+    if "message" in data:
+        detail = data["message"]
+    headers.update(data.get("headers") or {})
+    if status == 422 and title == error.name:
+        title = "Validation failed"
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    if status == 429:
+        detail = f"Too many requests: limit {error.description}. Retry later."
+    return problem(status, title, detail, errors=errors, headers=headers,
+                   type_slug=getattr(error, "type_slug", None), **extra)
+
+
+def register_error_handlers(app):
+    @app.errorhandler(ApiError)
+    def _api_error(error):
+        return problem_response(error)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error):
+        if isinstance(error, HTTPException):
+            return problem_response(error)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(InternalServerError("An unexpected error occurred."))

@@ -1,0 +1,50 @@
+"""Extensions are created once here and bound to the app in create_app."""
+from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_smorest import Api as _Api
+from flask_smorest import Blueprint as _Blueprint
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+from app.errors import ProblemSchema, problem_response
+
+
+class Base(DeclarativeBase):
+    # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Api(_Api):
+    """flask-smorest Api whose every error is RFC 9457 problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error):
+        return problem_response(error)
+
+
+class Blueprint(_Blueprint):
+    """The project's Blueprint: customisation of flask-smorest has its home here."""
+
+    @staticmethod
+    def bearer_auth(func):
+        """Document that the operation needs a Bearer token (auth_required applies it)."""
+        return _Blueprint.doc(security=[{"bearerAuth": []}])(func)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = Api()
+jwt = JWTManager()
+limiter = Limiter(key_func=get_remote_address)

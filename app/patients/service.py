@@ -1,0 +1,256 @@
+"""Patients, care teams, caregivers and the invitations that activate their logins."""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app.audit import service as audit
+from app.auth import service as auth
+from app.auth.models import User
+from app.auth.passwords import verify_password
+from app.auth.policy import ADMINISTER, CONSENT, LOG, MANAGE, READ, caregiver_patient_ids, patient_for
+from app.common.types import utcnow
+from app.errors import ApiError
+from app.extensions import db
+from app.patients.models import CaregiverLink, CareTeamMember, Invitation, Patient
+from app.patients.schemas import PatientUpdateSchema
+
+
+def _hash_code(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+def _new_invitation(kind: str, patient: Patient, actor, relationship_note=None) -> tuple[Invitation, str]:
+    # 12 characters from an unambiguous alphabet: easy to read out, ~60 bits.
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    code = "".join(secrets.choice(alphabet) for _ in range(12))
+    invitation = Invitation(
+        kind=kind, patient_id=patient.id, code_hash=_hash_code(code),
+        relationship_note=relationship_note, created_by_id=actor.id,
+        expires_at=utcnow() + timedelta(hours=current_app.config["INVITATION_TTL_HOURS"]),
+    )
+    db.session.add(invitation)
+    return invitation, code
+
+
+def _invitation_out(invitation: Invitation, code: str) -> dict:
+    return {"code": code, "kind": invitation.kind, "expires_at": invitation.expires_at}
+
+
+# --- patients -----------------------------------------------------------------------------
+
+def create_patient(actor, data: dict) -> dict:
+    data["known_fractures"] = _fractures_json(data.get("known_fractures", []))
+    patient = Patient(**data, created_by_id=actor.id)
+    db.session.add(patient)
+    db.session.flush()
+    db.session.add(CareTeamMember(patient_id=patient.id, coordinator_id=actor.id))
+    invitation, code = _new_invitation("patient", patient, actor)
+    audit.record("write", patient_id=patient.id, resource_id=patient.id, detail="patient created")
+    db.session.commit()
+    return {"patient": patient, "invitation": _invitation_out(invitation, code)}
+
+
+def _fractures_json(fractures: list[dict]) -> list[dict]:
+    return [{**f, "date": f["date"].isoformat()} for f in fractures]
+
+
+def list_patients(actor, q: str | None):
+    stmt = select(Patient).order_by(Patient.display_name, Patient.id)
+    if actor.role == "coordinator":
+        stmt = stmt.join(CareTeamMember, CareTeamMember.patient_id == Patient.id).where(
+            CareTeamMember.coordinator_id == actor.id)
+    elif actor.role == "caregiver":
+        stmt = stmt.where(Patient.id.in_(caregiver_patient_ids(actor)))
+    elif actor.role == "patient":
+        stmt = stmt.where(Patient.id == actor.patient_id)
+    if q:
+        stmt = stmt.where(Patient.display_name.ilike(f"%{q.strip()}%"))
+    return stmt
+
+
+def get_patient(actor, patient_ref) -> Patient:
+    return patient_for(actor, patient_ref, READ)
+
+
+def update_patient(actor, patient_ref, data: dict) -> Patient:
+    if actor.role in ("patient", "caregiver"):
+        patient = patient_for(actor, patient_ref, LOG)
+        forbidden = set(data) - PatientUpdateSchema.SELF_EDITABLE
+        if forbidden:
+            raise ApiError(403, "Only your care team can change: " + ", ".join(sorted(forbidden)) + ".",
+                           title="Forbidden")
+    else:
+        patient = patient_for(actor, patient_ref, MANAGE)
+    merged_dob = data.get("date_of_birth", patient.date_of_birth)
+    merged_injury = data.get("injury_date", patient.injury_date)
+    if merged_injury < merged_dob:
+        raise ApiError(422, "The injury cannot be before the date of birth.",
+                       errors={"injury_date": ["The injury cannot be before the date of birth."]})
+    if "known_fractures" in data:
+        data["known_fractures"] = _fractures_json(data["known_fractures"])
+    for key, value in data.items():
+        setattr(patient, key, value)
+    db.session.commit()
+    return patient
+
+
+def reissue_patient_invitation(actor, patient_ref) -> dict:
+    patient = patient_for(actor, patient_ref, MANAGE)
+    if db.session.scalar(select(User.id).where(User.patient_id == patient.id)):
+        raise ApiError(409, "This patient has already activated a login.", title="Conflict")
+    _revoke_open_invitations(patient.id, "patient")
+    invitation, code = _new_invitation("patient", patient, actor)
+    db.session.commit()
+    return _invitation_out(invitation, code)
+
+
+def _revoke_open_invitations(patient_id, kind):
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.patient_id == patient_id, Invitation.kind == kind,
+               Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+# --- activation ---------------------------------------------------------------------------
+
+def activate(code: str, email: str, password: str, display_name: str | None) -> User:
+    invitation = db.session.scalar(select(Invitation).where(Invitation.code_hash == _hash_code(code)))
+    now = utcnow()
+    if (invitation is None or invitation.used_at or invitation.revoked_at
+            or invitation.expires_at <= now):
+        raise ApiError(410 if invitation else 404,
+                       "This invitation code is not valid: it is unknown, used, revoked or expired.",
+                       title="Invalid invitation", type_slug="invalid-invitation")
+    patient = db.session.get(Patient, invitation.patient_id)
+    claimed = db.session.execute(
+        update(Invitation).where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
+        .values(used_at=now)
+    ).rowcount
+    if claimed != 1:
+        raise ApiError(410, "This invitation code was just used.", title="Invalid invitation",
+                       type_slug="invalid-invitation")
+    if invitation.kind == "patient":
+        if db.session.scalar(select(User.id).where(User.patient_id == patient.id)):
+            raise ApiError(409, "This patient already has a login.", title="Conflict")
+        user = auth.create_user(email=email, password=password, role="patient",
+                                display_name=patient.display_name, patient_id=patient.id, commit=False)
+    else:
+        user = _caregiver_account(email, password, display_name)
+        _link_caregiver(patient.id, user, invitation.relationship_note)
+    audit.record("activate", actor=user, patient_id=patient.id, resource_id=invitation.id)
+    db.session.commit()
+    return user
+
+
+def _caregiver_account(email: str, password: str, display_name: str | None) -> User:
+    """A caregiver who already has a login adds another patient to it (password required)."""
+    user = db.session.scalar(select(User).where(User.email == auth.normalise_email(email)))
+    if user is not None:
+        if user.role != "caregiver" or not verify_password(user.password_hash, password):
+            raise ApiError(409, "An account with this e-mail address exists. A caregiver links "
+                           "another patient by giving the account's password.", title="Conflict")
+        return user
+    if not display_name:
+        raise ApiError(422, "Caregivers give their name.",
+                       errors={"display_name": ["Missing data for required field."]})
+    return auth.create_user(email=email, password=password, role="caregiver",
+                            display_name=display_name, commit=False)
+
+
+def _link_caregiver(patient_id, user: User, relationship_note) -> None:
+    link = db.session.scalar(select(CaregiverLink).where(
+        CaregiverLink.patient_id == patient_id, CaregiverLink.caregiver_id == user.id))
+    if link is None:
+        db.session.add(CaregiverLink(patient_id=patient_id, caregiver_id=user.id,
+                                     relationship_note=relationship_note))
+    elif link.revoked_at is None:
+        raise ApiError(409, "You already care for this patient.", title="Conflict")
+    else:
+        link.revoked_at = None
+        link.relationship_note = relationship_note
+
+
+# --- care team ----------------------------------------------------------------------------
+
+def care_team(actor, patient_ref) -> list[dict]:
+    patient = patient_for(actor, patient_ref, READ)
+    return _care_team_rows(patient.id)
+
+
+def _care_team_rows(patient_id) -> list[dict]:
+    rows = db.session.execute(
+        select(CareTeamMember, User).join(User, User.id == CareTeamMember.coordinator_id)
+        .where(CareTeamMember.patient_id == patient_id).order_by(CareTeamMember.added_at)
+    )
+    return [{"coordinator_id": u.id, "display_name": u.display_name, "email": u.email,
+             "added_at": m.added_at} for m, u in rows]
+
+
+def add_to_care_team(actor, patient_ref, coordinator_id) -> list[dict]:
+    patient = patient_for(actor, patient_ref, ADMINISTER)
+    coordinator = db.session.get(User, coordinator_id)
+    if coordinator is None or coordinator.role != "coordinator" or not coordinator.is_active:
+        raise ApiError(422, "No active coordinator has this id.",
+                       errors={"coordinator_id": ["No active coordinator has this id."]})
+    if db.session.get(CareTeamMember, (patient.id, coordinator.id)) is None:
+        db.session.add(CareTeamMember(patient_id=patient.id, coordinator_id=coordinator.id))
+        db.session.commit()
+    return _care_team_rows(patient.id)
+
+
+def remove_from_care_team(actor, patient_ref, coordinator_id) -> None:
+    patient = patient_for(actor, patient_ref, ADMINISTER)
+    member = db.session.get(CareTeamMember, (patient.id, coordinator_id))
+    if member is None:
+        raise ApiError(404, "This coordinator is not on the patient's care team.", title="Not Found")
+    if len(_care_team_rows(patient.id)) == 1:
+        raise ApiError(409, "A patient keeps at least one coordinator; add another first.", title="Conflict")
+    db.session.delete(member)
+    db.session.commit()
+
+
+# --- caregivers ---------------------------------------------------------------------------
+
+def invite_caregiver(actor, patient_ref, relationship_note=None) -> dict:
+    patient = patient_for(actor, patient_ref, CONSENT)
+    invitation, code = _new_invitation("caregiver", patient, actor, relationship_note)
+    db.session.commit()
+    return _invitation_out(invitation, code)
+
+
+def caregivers(actor, patient_ref) -> list[dict]:
+    patient = patient_for(actor, patient_ref, READ)
+    rows = db.session.execute(
+        select(CaregiverLink, User).join(User, User.id == CaregiverLink.caregiver_id)
+        .where(CaregiverLink.patient_id == patient.id, CaregiverLink.revoked_at.is_(None))
+        .order_by(CaregiverLink.created_at)
+    )
+    return [{"id": link.id, "caregiver_id": u.id, "display_name": u.display_name,
+             "relationship_note": link.relationship_note, "created_at": link.created_at}
+            for link, u in rows]
+
+
+def revoke_caregiver(actor, patient_ref, link_id) -> None:
+    patient = patient_for(actor, patient_ref, CONSENT)
+    link = db.session.get(CaregiverLink, link_id)
+    if link is None or link.patient_id != patient.id or link.revoked_at:
+        raise ApiError(404, "No such caregiver for this patient.", title="Not Found")
+    link.revoked_at = utcnow()
+    db.session.commit()
+
+
+# --- the account itself -------------------------------------------------------------------
+
+def me(actor) -> dict:
+    patient = db.session.get(Patient, actor.patient_id) if actor.patient_id else None
+    caring_for = []
+    if actor.role == "caregiver":
+        ids = caregiver_patient_ids(actor)
+        caring_for = list(db.session.scalars(select(Patient).where(Patient.id.in_(ids)))) if ids else []
+    return {"id": actor.id, "email": actor.email, "role": actor.role,
+            "display_name": actor.display_name, "patient": patient, "caring_for": caring_for}

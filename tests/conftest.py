@@ -1,0 +1,105 @@
+"""Test setup: one real database per run (SQLite file, or PostgreSQL from TEST_DATABASE_URL),
+migrated with Alembic; each test runs in a transaction that is rolled back."""
+import os
+import uuid
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from app import create_app
+from app.config import TestConfig
+from app.extensions import db, limiter
+from tests.factories import World
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = _database_url(tmp_path_factory)
+    if url.startswith("postgresql"):
+        _reset_postgres(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+
+    app = create_app(Config)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _isolated(request, app):
+    """Bind the session to one connection inside a transaction; roll it back afterwards.
+    Tests marked `committing` use the real engine and clean the tables instead."""
+    limiter.reset()
+    if request.node.get_closest_marker("committing"):
+        yield
+        with app.app_context():
+            db.session.remove()
+            with db.engine.begin() as conn:
+                for table in reversed(db.metadata.sorted_tables):
+                    if table.name != "alembic_version":
+                        conn.execute(table.delete())
+        return
+    # No app context stays pushed: each request must get its own, as in production
+    # (a pushed context would share flask.g between requests).
+    with app.app_context():
+        connection = db.engine.connect()
+    outer = connection.begin()
+    original = db.session
+    db.session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
+    try:
+        yield
+    finally:
+        db.session.remove()
+        db.session = original
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app_ctx(app):
+    """For tests that call services directly."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def world(client):
+    """Admin, two coordinators with one patient each, a coordinator of nobody, a caregiver of A."""
+    return World(client).build()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "committing: the test commits for real (concurrency)")
+
+
+@pytest.fixture
+def random_id():
+    return str(uuid.uuid4())

@@ -1,0 +1,120 @@
+"""Builds accounts and patients through the API, the way the app and a coordinator would."""
+import itertools
+import uuid
+
+from app.auth.service import create_user
+from app.extensions import db
+
+PASSWORD = "correct-horse-battery-staple-42"
+_counter = itertools.count(1)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Actor:
+    def __init__(self, client, email, password=PASSWORD, tokens=None):
+        self.client = client
+        self.email = email
+        self.password = password
+        self.tokens = tokens or login(client, email, password)
+        self.id = self.tokens["user"]["id"]
+
+    @property
+    def headers(self):
+        return bearer(self.tokens["access_token"])
+
+    def _send(self, method, url, headers=None, **kw):
+        return getattr(self.client, method)(url, headers={**self.headers, **(headers or {})}, **kw)
+
+    def get(self, url, **kw):
+        return self._send("get", url, **kw)
+
+    def post(self, url, json=None, **kw):
+        return self._send("post", url, json=json, **kw)
+
+    def put(self, url, json=None, **kw):
+        return self._send("put", url, json=json, **kw)
+
+    def patch(self, url, json=None, **kw):
+        return self._send("patch", url, json=json, **kw)
+
+    def delete(self, url, **kw):
+        return self._send("delete", url, **kw)
+
+
+def login(client, email, password=PASSWORD) -> dict:
+    response = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def staff(client, role: str, name: str | None = None) -> Actor:
+    email = f"{role}{next(_counter)}-{uuid.uuid4().hex[:6]}@clinic.example.org"
+    with client.application.app_context():
+        create_user(email=email, password=PASSWORD, role=role, display_name=name or email)
+    return Actor(client, email)
+
+
+def patient_body(**overrides) -> dict:
+    body = {
+        "display_name": f"Patient {uuid.uuid4().hex[:8]}",
+        "date_of_birth": "1980-02-03",
+        "sex": "female",
+        "injury_date": "2024-06-01",
+        "neurological_level": "T4",
+        "ais_grade": "A",
+        "time_zone": "Asia/Shanghai",
+        "language": "zh-CN",
+        "contact_email": "someone@example.org",
+    }
+    body.update(overrides)
+    return body
+
+
+def create_patient(coordinator: Actor, **overrides) -> dict:
+    response = coordinator.post("/api/v1/patients", json=patient_body(**overrides))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def activate(client, code: str, email: str | None = None, display_name=None) -> Actor:
+    email = email or f"user-{uuid.uuid4().hex[:8]}@example.org"
+    body = {"code": code, "email": email, "password": PASSWORD}
+    if display_name:
+        body["display_name"] = display_name
+    response = client.post("/api/v1/auth/activate", json=body)
+    assert response.status_code == 201, response.get_json()
+    return Actor(client, email, tokens=response.get_json())
+
+
+def enrolled_patient(client, coordinator: Actor, **overrides) -> tuple[Actor, dict]:
+    created = create_patient(coordinator, **overrides)
+    return activate(client, created["invitation"]["code"]), created["patient"]
+
+
+def caregiver_for(client, patient: Actor, name="Carer") -> Actor:
+    response = patient.post("/api/v1/patients/me/caregivers/invitations", json={"relationship_note": "son"})
+    assert response.status_code == 201, response.get_json()
+    return activate(client, response.get_json()["code"], display_name=name)
+
+
+class World:
+    def __init__(self, client):
+        self.client = client
+
+    def build(self):
+        c = self.client
+        self.admin = staff(c, "admin")
+        self.coord_a = staff(c, "coordinator", "Coordinator A")
+        self.coord_b = staff(c, "coordinator", "Coordinator B")
+        self.coord_none = staff(c, "coordinator", "Coordinator of nobody")
+        self.patient_a, self.profile_a = enrolled_patient(c, self.coord_a, display_name="Alice Marker-A")
+        self.patient_b, self.profile_b = enrolled_patient(c, self.coord_b, display_name="Bob Marker-B",
+                                                          time_zone="Europe/London", language="en")
+        self.caregiver_a = caregiver_for(c, self.patient_a)
+        self.a_id = self.profile_a["id"]
+        self.b_id = self.profile_b["id"]
+        db.session.commit()
+        return self

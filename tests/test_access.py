@@ -1,0 +1,128 @@
+"""OWASP API1: walk every operation in the generated spec with every kind of actor.
+
+The walk reads the spec, so a route added later is walked without touching this file.
+Unrelated actors must get exactly the answer they would get for a patient that does not
+exist (same status, same body), never a 2xx, and never see another patient's data.
+"""
+import re
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import api, db
+from app.patients.models import CaregiverLink
+
+METHODS = ("get", "post", "put", "patch", "delete")
+PUBLIC = {
+    ("get", "/healthz"), ("get", "/readyz"),
+    ("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/activate"),
+}
+# Valid bodies, so the walk reaches the access policy and not only the validator.
+# Domains add theirs here; an operation without one is sent {}.
+SAMPLE_BODIES: dict[tuple[str, str], dict] = {
+    ("patch", "/api/v1/patients/{patient_id}"): {"language": "en"},
+    ("post", "/api/v1/patients/{patient_id}/care-team"): {"coordinator_id": None},  # filled in
+    ("post", "/api/v1/patients/{patient_id}/caregivers/invitations"): {"relationship_note": "x"},
+}
+
+
+def operations():
+    for path, item in api.spec.to_dict()["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield method, path, item[method]
+
+
+def _resource_ids(world) -> dict:
+    link = db.session.scalar(select(CaregiverLink.id).where(CaregiverLink.patient_id == uuid.UUID(world.a_id)))
+    ids = {"coordinator_id": world.coord_a.id, "link_id": str(link)}
+    ids.update(getattr(world, "resource_ids", {}))
+    return ids
+
+
+def call(client, headers, method, path, patient_id, ids):
+    def fill(match):
+        name = match.group(1)
+        return patient_id if name == "patient_id" else ids.get(name, str(uuid.uuid4()))
+
+    url = re.sub(r"{(\w+)}", fill, path)
+    body = dict(SAMPLE_BODIES.get((method, path), {}))
+    if "coordinator_id" in body:
+        body["coordinator_id"] = ids["coordinator_id"]
+    kwargs = {"headers": headers}
+    if method in ("post", "put", "patch"):
+        kwargs["json"] = body
+    return getattr(client, method)(url, **kwargs)
+
+
+def normalised(response):
+    body = response.get_json(silent=True)
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k not in ("request_id", "instance")}
+    return response.status_code, body
+
+
+def test_every_operation_but_the_public_ones_declares_authentication():
+    for method, path, op in operations():
+        if (method, path) in PUBLIC:
+            continue
+        assert op.get("security") == [{"bearerAuth": []}], f"{method.upper()} {path} declares no auth"
+
+
+def test_anonymous_gets_401_on_every_protected_operation(client, world):
+    ids = _resource_ids(world)
+    for method, path, op in operations():
+        response = call(client, {}, method, path, world.a_id, ids)
+        assert response.status_code < 500, (method, path)
+        if (method, path) not in PUBLIC:
+            assert response.status_code == 401, (method, path, response.get_json())
+            assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("who,target", [
+    ("patient_b", "a"), ("coord_none", "a"), ("coord_b", "a"), ("caregiver_a", "b"), ("patient_a", "b"),
+])
+def test_unrelated_actor_cannot_tell_a_patient_from_nothing(client, world, who, target):
+    actor = getattr(world, who)
+    patient_id = world.a_id if target == "a" else world.b_id
+    ids = _resource_ids(world)
+    walked = 0
+    for method, path, _ in operations():
+        if "{patient_id}" not in path:
+            continue
+        real = call(client, actor.headers, method, path, patient_id, ids)
+        fake = call(client, actor.headers, method, path, str(uuid.uuid4()), ids)
+        assert real.status_code < 500, (method, path)
+        assert not 200 <= real.status_code < 300, (who, method, path, real.get_json())
+        assert normalised(real) == normalised(fake), (who, method, path)
+        walked += 1
+    assert walked >= 9  # the patient-scoped operations of the foundation, at least
+
+
+@pytest.mark.parametrize("who", ["patient_b", "coord_none", "coord_b"])
+def test_unscoped_operations_show_nothing_of_a(client, world, who):
+    actor = getattr(world, who)
+    ids = _resource_ids(world)
+    markers = (world.a_id, "Marker-A", world.patient_a.email)
+    for method, path, _ in operations():
+        if "{patient_id}" in path or method != "get":
+            continue
+        response = call(client, actor.headers, method, path, world.a_id, ids)
+        assert response.status_code < 500, (method, path)
+        text = response.get_data(as_text=True)
+        assert not any(marker in text for marker in markers), (who, method, path)
+
+
+@pytest.mark.parametrize("who,ref", [
+    ("patient_a", "me"), ("patient_a", "id"), ("caregiver_a", "me"), ("caregiver_a", "id"), ("coord_a", "id"),
+])
+def test_related_actors_reach_every_read(client, world, who, ref):
+    actor = getattr(world, who)
+    patient_ref = "me" if ref == "me" else world.a_id
+    ids = _resource_ids(world)
+    for method, path, _ in operations():
+        if "{patient_id}" not in path or method != "get" or path.count("{") > 1:
+            continue
+        response = call(client, actor.headers, method, path, patient_ref, ids)
+        assert response.status_code in (200, 403), (who, method, path, response.get_json())

@@ -1,0 +1,57 @@
+from sqlalchemy import select
+
+from app.audit.models import AuditEvent
+from app.extensions import db
+from tests.test_errors import assert_problem
+
+
+def events(patient_id, action=None):
+    stmt = select(AuditEvent).where(AuditEvent.patient_id == __import__("uuid").UUID(patient_id))
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    return list(db.session.scalars(stmt))
+
+
+def test_reads_by_others_are_audited_and_own_reads_are_not(world):
+    before = len(events(world.a_id, "read"))
+    world.patient_a.get("/api/v1/patients/me")
+    assert len(events(world.a_id, "read")) == before
+    world.coord_a.get(f"/api/v1/patients/{world.a_id}", headers={"X-Request-ID": "audit-check-0001"})
+    world.caregiver_a.get("/api/v1/patients/me")
+    reads = events(world.a_id, "read")
+    assert len(reads) == before + 2
+    coordinator_read = next(e for e in reads if e.request_id == "audit-check-0001")
+    assert str(coordinator_read.actor_id) == world.coord_a.id and coordinator_read.actor_role == "coordinator"
+    assert coordinator_read.route == "/api/v1/patients/<patient_id>" and coordinator_read.method == "GET"
+
+
+def test_writes_are_audited_with_the_write_and_failed_writes_are_not(world):
+    before = len(events(world.a_id, "write"))
+    world.coord_a.patch(f"/api/v1/patients/{world.a_id}", json={"ais_grade": "B"})
+    assert len(events(world.a_id, "write")) == before + 1
+    world.coord_a.patch(f"/api/v1/patients/{world.a_id}", json={"injury_date": "1900-01-01"})
+    assert len(events(world.a_id, "write")) == before + 1
+
+
+def test_denied_access_leaves_no_read_row(world):
+    before = len(events(world.a_id))
+    world.coord_none.get(f"/api/v1/patients/{world.a_id}")
+    assert len(events(world.a_id)) == before
+
+
+def test_admin_lists_the_trail_by_patient(world):
+    world.coord_a.get(f"/api/v1/patients/{world.a_id}")
+    page = world.admin.get(f"/api/v1/audit-events?patient_id={world.a_id}&per_page=5").get_json()
+    assert page["meta"]["total"] >= 3
+    assert all(item["patient_id"] == world.a_id for item in page["items"])
+    times = [item["at"] for item in page["items"]]
+    assert times == sorted(times, reverse=True)
+    reads = world.admin.get(f"/api/v1/audit-events?patient_id={world.a_id}&action=read").get_json()
+    assert {item["action"] for item in reads["items"]} == {"read"}
+    for actor in (world.coord_a, world.patient_a):
+        assert_problem(actor.get("/api/v1/audit-events"), 403)
+
+
+def test_logins_and_activations_are_audited(world):
+    actions = {e.action for e in events(world.a_id)}
+    assert {"activate", "login", "account_created"} <= actions

@@ -1,0 +1,163 @@
+from datetime import timedelta
+
+import time_machine
+
+from app.common.types import utcnow
+from tests.factories import PASSWORD, activate, create_patient, enrolled_patient, patient_body
+from tests.test_errors import assert_problem
+
+
+def test_coordinator_creates_patient_and_gets_one_time_code(world, client):
+    created = create_patient(world.coord_a, known_fractures=[{"site": "distal femur", "date": "2026-01-10"}])
+    patient = created["patient"]
+    assert patient["neurological_level"] == "T4" and patient["known_fractures"][0]["site"] == "distal femur"
+    code = created["invitation"]["code"]
+    assert len(code) == 12 and created["invitation"]["kind"] == "patient"
+    user = activate(client, code, email="new.patient@example.org")
+    me = user.get("/api/v1/me").get_json()
+    assert me["role"] == "patient" and me["patient"]["id"] == patient["id"]
+    # A used code is refused.
+    again = client.post("/api/v1/auth/activate", json={"code": code, "email": "other@example.org", "password": PASSWORD})
+    assert assert_problem(again, 410)["type"].endswith("invalid-invitation")
+
+
+def test_expired_and_unknown_codes_are_refused(world, client, app):
+    code = create_patient(world.coord_a)["invitation"]["code"]
+    later = utcnow() + timedelta(hours=app.config["INVITATION_TTL_HOURS"], minutes=1)
+    with time_machine.travel(later, tick=False):
+        expired = client.post("/api/v1/auth/activate", json={"code": code, "email": "x@example.org", "password": PASSWORD})
+        assert_problem(expired, 410)
+    unknown = client.post("/api/v1/auth/activate", json={"code": "ABCDEFGHJKLM", "email": "x@example.org", "password": PASSWORD})
+    assert_problem(unknown, 404)
+
+
+def test_activation_refuses_weak_password_and_keeps_code(world, client):
+    code = create_patient(world.coord_a)["invitation"]["code"]
+    weak = client.post("/api/v1/auth/activate", json={"code": code, "email": "w@example.org", "password": "12345678"})
+    assert_problem(weak, 422)
+    activate(client, code)  # nothing half-written: the code still works
+
+
+def test_reissued_code_replaces_the_old_one(world, client):
+    created = create_patient(world.coord_a)
+    reissued = world.coord_a.post(f"/api/v1/patients/{created['patient']['id']}/invitation")
+    assert reissued.status_code == 201
+    old = client.post("/api/v1/auth/activate", json={"code": created["invitation"]["code"],
+                                                     "email": "x@example.org", "password": PASSWORD})
+    assert_problem(old, 410)
+    activate(client, reissued.get_json()["code"])
+    assert_problem(world.coord_a.post(f"/api/v1/patients/{created['patient']['id']}/invitation"), 409)
+
+
+def test_patient_validation(world):
+    cases = [
+        ({"neurological_level": "X9"}, "neurological_level"),
+        ({"ais_grade": "F"}, "ais_grade"),
+        ({"time_zone": "Mars/Olympus"}, "time_zone"),
+        ({"language": "fr"}, "language"),
+        ({"injury_date": "1970-01-01"}, "injury_date"),
+        ({"date_of_birth": "2999-01-01"}, "date_of_birth"),
+        ({"known_fractures": [{"site": "tibia"}]}, "known_fractures"),
+    ]
+    for override, field in cases:
+        response = world.coord_a.post("/api/v1/patients", json=patient_body(**override))
+        assert field in assert_problem(response, 422)["errors"], override
+
+
+def test_caseload_is_paginated_and_searchable(world):
+    for i in range(3):
+        create_patient(world.coord_a, display_name=f"Zhang San {i}")
+    page = world.coord_a.get("/api/v1/patients?per_page=2").get_json()
+    assert page["meta"]["total"] == 4 and len(page["items"]) == 2
+    assert page["meta"]["next_url"] == "/api/v1/patients?per_page=2&page=2"
+    second = world.coord_a.get(page["meta"]["next_url"]).get_json()
+    assert len(second["items"]) == 2 and second["meta"]["next_page"] is None
+    found = world.coord_a.get("/api/v1/patients?q=zhang").get_json()
+    assert found["meta"]["total"] == 3
+    assert world.coord_none.get("/api/v1/patients").get_json()["meta"]["total"] == 0
+    assert_problem(world.coord_a.get("/api/v1/patients?per_page=1000"), 422)
+
+
+def test_only_coordinators_create_patients(world):
+    for actor in (world.patient_a, world.caregiver_a, world.admin):
+        assert_problem(actor.post("/api/v1/patients", json=patient_body()), 403)
+
+
+def test_care_team_members_share_the_patient(world):
+    url = f"/api/v1/patients/{world.a_id}/care-team"
+    assert world.coord_b.get(f"/api/v1/patients/{world.a_id}").status_code == 404
+    added = world.coord_a.post(url, json={"coordinator_id": world.coord_b.id})
+    assert added.status_code == 201 and len(added.get_json()) == 2
+    assert world.coord_b.get(f"/api/v1/patients/{world.a_id}").status_code == 200
+    assert world.coord_a.delete(f"{url}/{world.coord_b.id}").status_code == 204
+    assert world.coord_b.get(f"/api/v1/patients/{world.a_id}").status_code == 404
+    assert_problem(world.coord_a.delete(f"{url}/{world.coord_a.id}"), 409)  # the last one stays
+    not_coordinator = world.coord_a.post(url, json={"coordinator_id": world.patient_b.id})
+    assert_problem(not_coordinator, 422)
+
+
+def test_admin_administers_care_team_but_reads_no_clinical_data(world):
+    url = f"/api/v1/patients/{world.a_id}/care-team"
+    assert world.admin.post(url, json={"coordinator_id": world.coord_none.id}).status_code == 201
+    assert_problem(world.admin.get(f"/api/v1/patients/{world.a_id}"), 403)
+
+
+def test_caregiver_acts_for_one_patient_and_can_be_revoked(world, client):
+    me = world.caregiver_a.get("/api/v1/me").get_json()
+    assert me["role"] == "caregiver" and me["caring_for"][0]["id"] == world.a_id
+    assert world.caregiver_a.get("/api/v1/patients/me").get_json()["id"] == world.a_id
+    assert world.caregiver_a.get(f"/api/v1/patients/{world.b_id}").status_code == 404
+    listed = world.patient_a.get("/api/v1/patients/me/caregivers").get_json()
+    assert [c["display_name"] for c in listed] == ["Carer"] and listed[0]["relationship_note"] == "son"
+    assert world.patient_a.delete(f"/api/v1/patients/me/caregivers/{listed[0]['id']}").status_code == 204
+    assert world.caregiver_a.get(f"/api/v1/patients/{world.a_id}").status_code == 404
+    assert world.patient_a.get("/api/v1/patients/me/caregivers").get_json() == []
+
+
+def test_caregiver_of_two_patients_must_name_one(world, client):
+    second_patient, profile = enrolled_patient(client, world.coord_a)
+    code = second_patient.post("/api/v1/patients/me/caregivers/invitations", json={}).get_json()["code"]
+    wrong = client.post("/api/v1/auth/activate", json={"code": code, "email": world.caregiver_a.email,
+                                                       "password": "not-the-password-1"})
+    assert_problem(wrong, 409)
+    linked = client.post("/api/v1/auth/activate", json={"code": code, "email": world.caregiver_a.email,
+                                                        "password": PASSWORD})
+    assert linked.status_code == 201 and linked.get_json()["user"]["id"] == world.caregiver_a.id
+    assert len(world.caregiver_a.get("/api/v1/me").get_json()["caring_for"]) == 2
+    assert_problem(world.caregiver_a.get("/api/v1/patients/me"), 400)
+    assert world.caregiver_a.get(f"/api/v1/patients/{profile['id']}").status_code == 200
+    assert world.caregiver_a.get("/api/v1/patients").get_json()["meta"]["total"] == 2
+
+
+def test_patient_email_cannot_take_a_caregiver_code(world, client):
+    code = world.patient_a.post("/api/v1/patients/me/caregivers/invitations", json={}).get_json()["code"]
+    response = client.post("/api/v1/auth/activate", json={"code": code, "email": world.coord_a.email,
+                                                          "password": PASSWORD, "display_name": "X"})
+    assert_problem(response, 409)
+
+
+def test_caregiver_cannot_invite_or_manage(world):
+    assert_problem(world.caregiver_a.post("/api/v1/patients/me/caregivers/invitations", json={}), 403)
+    assert_problem(world.caregiver_a.patch("/api/v1/patients/me", json={"ais_grade": "B"}), 403)
+
+
+def test_patient_edits_only_own_preferences(world):
+    ok = world.patient_a.patch("/api/v1/patients/me", json={"language": "en", "time_zone": "America/New_York"})
+    assert ok.status_code == 200 and ok.get_json()["language"] == "en"
+    assert_problem(world.patient_a.patch("/api/v1/patients/me", json={"neurological_level": "C4"}), 403)
+    coord = world.coord_a.patch(f"/api/v1/patients/{world.a_id}", json={"neurological_level": "C4"})
+    assert coord.get_json()["neurological_level"] == "C4"
+    bad = world.coord_a.patch(f"/api/v1/patients/{world.a_id}", json={"injury_date": "1950-01-01"})
+    assert_problem(bad, 422)
+
+
+def test_caregiver_activation_needs_a_name(world, client):
+    code = world.patient_a.post("/api/v1/patients/me/caregivers/invitations", json={}).get_json()["code"]
+    response = client.post("/api/v1/auth/activate", json={"code": code, "email": "c@example.org", "password": PASSWORD})
+    assert "display_name" in assert_problem(response, 422)["errors"]
+
+
+def test_me_for_staff_has_no_patient(world):
+    me = world.coord_a.get("/api/v1/me").get_json()
+    assert me["patient"] is None and me["caring_for"] == []
+    assert_problem(world.coord_a.get("/api/v1/patients/me"), 404)
