@@ -1,10 +1,10 @@
 """flask commands: seed, demo, users, spec (later: scheduler, rules)."""
 import json
+import os
 from datetime import date
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -115,7 +115,7 @@ def create_demo_accounts() -> list[str]:
         db.session.add(CaregiverLink(patient_id=first_patient, caregiver_id=caregiver.id,
                                      relationship_note=relation))
     db.session.commit()
-    port = current_app.config.get("PORT_HINT", "5000")
+    port = os.environ.get("PORT", "5000")
     lines = [f"Demo accounts (password for all: {DEMO_PASSWORD}); API on http://127.0.0.1:{port}, docs at /docs"]
     lines += [f"  {role:<12} {email}" for role, email, _ in DEMO_ACCOUNTS]
     lines += [f"  {'patient':<12} {email}  ({name}, {level} AIS {ais}, {zone})"
