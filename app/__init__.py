@@ -74,13 +74,16 @@ def _tune_sqlite(engine) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.audit.routes import blp as audit_blp
+    from app.education.routes import blp as education_blp
+    from app.education.routes import patient_blp as patient_education_blp
     from app.auth.routes import blp as auth_blp
     from app.auth.routes import users_blp
     from app.health.routes import blp as health_blp
     from app.patients.routes import blp as patients_blp
     from app.patients.routes import me_blp
 
-    for blp in (health_blp, auth_blp, users_blp, me_blp, patients_blp, audit_blp):
+    for blp in (health_blp, auth_blp, users_blp, me_blp, patients_blp, education_blp,
+                patient_education_blp, audit_blp):
         api.register_blueprint(blp)
 
 

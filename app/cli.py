@@ -12,8 +12,12 @@ from app.extensions import api, db
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "api_spec" / "openapi.json"
 
-# Seed loaders register here (education, exercises, ...); each is idempotent.
-SEED_LOADERS: list = []
+
+def seed_loaders():
+    """Each loader is idempotent and returns a one-line summary."""
+    from app.education.seed import load_education
+
+    return [load_education]
 
 DEMO_PASSWORD = "StandStrong-demo-2026"
 DEMO_ACCOUNTS = [
@@ -57,7 +61,7 @@ def register(app):
     @app.cli.command("seed")
     def seed():
         """Load seed content (idempotent: run it as often as you like)."""
-        for loader in SEED_LOADERS:
+        for loader in seed_loaders():
             click.echo(loader())
         click.echo("seed: done")
 

@@ -3,6 +3,7 @@ import itertools
 import uuid
 
 from app.auth.service import create_user
+from app.education.seed import load_education
 from app.extensions import db
 
 PASSWORD = "correct-horse-battery-staple-42"
@@ -116,5 +117,8 @@ class World:
         self.caregiver_a = caregiver_for(c, self.patient_a)
         self.a_id = self.profile_a["id"]
         self.b_id = self.profile_b["id"]
+        with c.application.app_context():
+            load_education()
+        self.resource_ids = {"slug": "keep-going"}
         db.session.commit()
         return self

@@ -17,6 +17,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 PUBLIC = {
     ("get", "/healthz"), ("get", "/readyz"),
     ("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/activate"),
+    ("get", "/api/v1/education/modules"), ("get", "/api/v1/education/modules/{slug}"),
 }
 # Valid bodies, so the walk reaches the access policy and not only the validator.
 # Domains add theirs here; an operation without one is sent {}.
@@ -24,6 +25,10 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
     ("patch", "/api/v1/patients/{patient_id}"): {"language": "en"},
     ("post", "/api/v1/patients/{patient_id}/care-team"): {"coordinator_id": None},  # filled in
     ("post", "/api/v1/patients/{patient_id}/caregivers/invitations"): {"relationship_note": "x"},
+    ("put", "/api/v1/patients/{patient_id}/education/modules/{slug}/progress"): {"status": "completed"},
+    ("post", "/api/v1/patients/{patient_id}/education/recommendations"): {"slug": "keep-going"},
+    ("post", "/api/v1/patients/{patient_id}/education/modules/{slug}/quiz-attempts"): {
+        "answers": {"q1": 1, "q2": 1}},
 }
 
 
@@ -97,7 +102,7 @@ def test_unrelated_actor_cannot_tell_a_patient_from_nothing(client, world, who, 
         assert not 200 <= real.status_code < 300, (who, method, path, real.get_json())
         assert normalised(real) == normalised(fake), (who, method, path)
         walked += 1
-    assert walked >= 9  # the patient-scoped operations of the foundation, at least
+    assert walked >= 15  # the patient-scoped operations so far, at least
 
 
 @pytest.mark.parametrize("who", ["patient_b", "coord_none", "coord_b"])
@@ -122,7 +127,8 @@ def test_related_actors_reach_every_read(client, world, who, ref):
     patient_ref = "me" if ref == "me" else world.a_id
     ids = _resource_ids(world)
     for method, path, _ in operations():
-        if "{patient_id}" not in path or method != "get" or path.count("{") > 1:
+        params = set(re.findall(r"{(\w+)}", path)) - {"patient_id"}
+        if "{patient_id}" not in path or method != "get" or not params <= set(ids):
             continue
         response = call(client, actor.headers, method, path, patient_ref, ids)
         assert response.status_code in (200, 403), (who, method, path, response.get_json())

@@ -213,3 +213,9 @@ def list_users(role=None, q=None):
     if q:
         stmt = stmt.where(User.email.ilike(f"%{q}%") | User.display_name.ilike(f"%{q}%"))
     return stmt
+
+
+def optional_actor():
+    """The account behind a Bearer token if one is sent (a bad token is still 401)."""
+    verify_jwt_in_request(optional=True)
+    return g.get("actor")

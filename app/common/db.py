@@ -1,0 +1,15 @@
+"""Database helpers that differ by dialect."""
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.extensions import db
+
+
+def insert_ignoring_conflict(model, values: dict | list[dict], conflict_columns: list[str]):
+    """INSERT ... ON CONFLICT DO NOTHING: a create-if-absent that cannot race into a 500.
+
+    Returns the number of rows inserted; read the stored row afterwards.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(model).values(values).on_conflict_do_nothing(index_elements=conflict_columns)
+    return db.session.execute(stmt).rowcount

@@ -1,0 +1,118 @@
+from flask import make_response, request
+
+from app.auth.service import auth_required, current_actor, optional_actor
+from app.common.pagination import page_of, paginate
+from app.education import service
+from app.education.schemas import (
+    LanguageArgs,
+    ModuleListArgs,
+    ModuleSchema,
+    ModuleSummarySchema,
+    PatientEducationSchema,
+    ProgressInSchema,
+    ProgressSchema,
+    QuizAnswersSchema,
+    QuizAttemptSchema,
+    QuizResultSchema,
+    RecommendationInSchema,
+    RecommendationSchema,
+)
+from app.extensions import Blueprint
+
+blp = Blueprint("education", __name__, url_prefix="/api/v1/education",
+                description="Patient education on bone loss after SCI, in zh-CN and en. Language: "
+                            "?lang=, else Accept-Language, else the patient's preferred language; "
+                            "Content-Language says which was served. Public; a token is optional.")
+patient_blp = Blueprint("patient-education", __name__, url_prefix="/api/v1/patients/<patient_id>/education",
+                        description="A patient's reading progress, recommendations and quiz answers.")
+
+OPTIONAL_AUTH = {"security": [{}, {"bearerAuth": []}]}
+
+
+@blp.route("/modules", methods=["GET"])
+@blp.doc(**OPTIONAL_AUTH)
+@blp.arguments(ModuleListArgs, location="query")
+@blp.response(200, page_of(ModuleSummarySchema))
+def list_modules(args):
+    """The catalogue: filter by tag, search titles and bodies, paginated."""
+    language = service.language_for(optional_actor(), args.get("lang"))
+    stmt = service.catalogue(args.get("tag"), args.get("q"), language)
+    page = paginate(stmt, args["page"], args["per_page"], scalars=False)
+    page["items"] = [service.summary_row(m, c) for m, c in page["items"]]
+    return page, 200, {"Content-Language": language, "Vary": "Accept-Language, Authorization"}
+
+
+@blp.route("/modules/<slug>", methods=["GET"])
+@blp.doc(**OPTIONAL_AUTH)
+@blp.arguments(LanguageArgs, location="query")
+@blp.response(200, ModuleSchema)
+@blp.alt_response(304, description="Not modified: the cached copy (If-None-Match) is current")
+def get_module(args, slug):
+    """One module: sections, references, the not-medical-advice notice, quiz questions.
+
+    Strong ETag (changes with the content version) and Last-Modified; If-None-Match gives 304.
+    """
+    module = service.module_by_slug(slug)
+    language = service.served_language_of(module, service.language_for(optional_actor(), args.get("lang")))
+    etag = service.etag_for(module, language)
+    headers = {"Content-Language": language, "Vary": "Accept-Language, Authorization",
+               "Cache-Control": "private, no-cache"}
+    if request.if_none_match.contains(etag):
+        response = make_response("", 304)
+        response.headers.update(headers)
+        response.set_etag(etag)
+        return response
+    headers["ETag"] = f'"{etag}"'
+    headers["Last-Modified"] = module.updated_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return service.module_view(module, language), 200, headers
+
+
+@patient_blp.route("", methods=["GET"])
+@auth_required()
+@patient_blp.arguments(LanguageArgs, location="query")
+@patient_blp.response(200, PatientEducationSchema)
+def overview(args, patient_id):
+    """Every module with the patient's status; recommended, not yet completed modules first."""
+    return service.patient_overview(current_actor(), patient_id, args.get("lang"))
+
+
+@patient_blp.route("/modules/<slug>/progress", methods=["PUT"])
+@auth_required()
+@patient_blp.arguments(ProgressInSchema)
+@patient_blp.response(200, ProgressSchema)
+def record_progress(data, patient_id, slug):
+    """Mark a module opened or completed (the patient or a caregiver)."""
+    return service.record_progress(current_actor(), patient_id, slug, data["status"])
+
+
+@patient_blp.route("/recommendations", methods=["POST"])
+@auth_required("coordinator")
+@patient_blp.arguments(RecommendationInSchema)
+@patient_blp.response(201, RecommendationSchema)
+def recommend(data, patient_id):
+    """A coordinator recommends a module (for example safety before standing starts)."""
+    return service.recommend(current_actor(), patient_id, data["slug"], data.get("note"))
+
+
+@patient_blp.route("/recommendations/<slug>", methods=["DELETE"])
+@auth_required("coordinator")
+@patient_blp.response(204)
+def withdraw(patient_id, slug):
+    service.withdraw_recommendation(current_actor(), patient_id, slug)
+
+
+@patient_blp.route("/modules/<slug>/quiz-attempts", methods=["POST"])
+@auth_required()
+@patient_blp.arguments(LanguageArgs, location="query")
+@patient_blp.arguments(QuizAnswersSchema)
+@patient_blp.response(201, QuizResultSchema)
+def submit_quiz(args, data, patient_id, slug):
+    """Answer a module's check of understanding; scored at once, with explanations."""
+    return service.submit_quiz(current_actor(), patient_id, slug, data["answers"], args.get("lang"))
+
+
+@patient_blp.route("/modules/<slug>/quiz-attempts", methods=["GET"])
+@auth_required()
+@patient_blp.response(200, QuizAttemptSchema(many=True))
+def quiz_attempts(patient_id, slug):
+    return service.quiz_attempts(current_actor(), patient_id, slug)

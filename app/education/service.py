@@ -1,0 +1,207 @@
+"""Education: the catalogue, module reads, reading progress, recommendations, quizzes."""
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import aliased, defer
+
+from app.auth.policy import LOG, MANAGE, READ, patient_for
+from app.common.db import insert_ignoring_conflict
+from app.common.i18n import requested_language, served_language
+from app.common.types import utcnow
+from app.education.models import EducationContent, EducationModule, QuizAttempt, ReadingProgress, Recommendation
+from app.errors import ApiError
+from app.extensions import db
+
+NOTICE = {
+    "en": "This is general education, not personal medical advice. Ask your own clinical team "
+          "before you start, change or stop any treatment or exercise.",
+    "zh-CN": "本内容为一般性健康教育，不是针对您个人的医疗建议。开始、更改或停止任何治疗或锻炼之前，请先咨询您的医疗团队。",
+}
+
+
+def language_for(actor, explicit: str | None) -> str:
+    patient_language = None
+    if actor is not None and actor.patient_id:
+        from app.patients.models import Patient
+
+        patient_language = db.session.scalar(select(Patient.language).where(Patient.id == actor.patient_id))
+    return requested_language(explicit, patient_language)
+
+
+def catalogue(tag: str | None, q: str | None, language: str):
+    """A statement over (module, content in language), filtered; content exists in every language."""
+    stmt = (
+        select(EducationModule, EducationContent)
+        .join(EducationContent, EducationContent.module_id == EducationModule.id)
+        .where(EducationContent.language == language)
+        .options(defer(EducationContent.sections), defer(EducationContent.search_text))
+        .order_by(EducationModule.position, EducationModule.slug)
+    )
+    if tag:
+        stmt = stmt.where(EducationModule.tags_joined.contains(f",{tag.strip().lower()},", autoescape=True))
+    if q:
+        # Search every language, so a Chinese query finds modules served in English too.
+        term = q.strip().lower()
+        any_language = aliased(EducationContent)
+        stmt = stmt.where(exists().where(any_language.module_id == EducationModule.id,
+                                         any_language.search_text.contains(term, autoescape=True)))
+    return stmt
+
+
+def summary_row(module: EducationModule, content: EducationContent) -> dict:
+    return {
+        "slug": module.slug, "language": content.language, "title": content.title,
+        "summary": content.summary, "tags": module.tags, "reading_minutes": content.reading_minutes,
+        "content_version": module.content_version, "last_reviewed": module.last_reviewed,
+        "has_quiz": bool(content.quiz),
+    }
+
+
+def module_by_slug(slug: str) -> EducationModule:
+    module = db.session.scalar(select(EducationModule).where(EducationModule.slug == slug))
+    if module is None:
+        raise ApiError(404, f"No education module '{slug}'.", title="Not Found")
+    return module
+
+
+def served_language_of(module: EducationModule, wanted: str) -> str:
+    available = db.session.scalars(
+        select(EducationContent.language).where(EducationContent.module_id == module.id))
+    return served_language(wanted, available)
+
+
+def module_view(module: EducationModule, language: str) -> dict:
+    content = db.session.scalar(select(EducationContent).where(
+        EducationContent.module_id == module.id, EducationContent.language == language))
+    return summary_row(module, content) | {
+        "audience": content.audience,
+        "sections": content.sections,
+        "references": module.references,
+        "notice": NOTICE[language],
+        "quiz": [{k: q[k] for k in ("id", "question", "options")} for q in content.quiz],
+        "updated_at": module.updated_at,
+    }
+
+
+def etag_for(module: EducationModule, language: str) -> str:
+    return f"{module.slug}.v{module.content_version}.{language}"
+
+
+# --- per patient --------------------------------------------------------------------------
+
+def patient_overview(actor, patient_ref, explicit_language: str | None) -> dict:
+    patient = patient_for(actor, patient_ref, READ)
+    language = requested_language(explicit_language, patient.language)
+    progress = {p.module_id: p for p in db.session.scalars(
+        select(ReadingProgress).where(ReadingProgress.patient_id == patient.id))}
+    recommended = {r.module_id: r for r in db.session.scalars(
+        select(Recommendation).where(Recommendation.patient_id == patient.id))}
+    items = []
+    for module, content in db.session.execute(catalogue(None, None, language)):
+        done = progress.get(module.id)
+        rec = recommended.get(module.id)
+        items.append(summary_row(module, content) | {
+            "status": "completed" if done and done.completed_at else "opened" if done else "unread",
+            "opened_at": done.opened_at if done else None,
+            "completed_at": done.completed_at if done else None,
+            "updated_since_read": bool(done and done.version_read < module.content_version),
+            "recommended": rec is not None,
+            "recommendation_note": rec.note if rec else None,
+            "_recommended_at": rec.created_at if rec else None,
+        })
+    # Recommended modules not yet completed come first, oldest recommendation first.
+    items.sort(key=lambda i: (not (i["recommended"] and i["status"] != "completed"),
+                              i["_recommended_at"] or utcnow()))
+    for item in items:
+        del item["_recommended_at"]
+    return {
+        "language": language,
+        "items": items,
+        "summary": {
+            "modules": len(items),
+            "opened": sum(i["status"] != "unread" for i in items),
+            "completed": sum(i["status"] == "completed" for i in items),
+            "recommended_not_completed": sum(i["recommended"] and i["status"] != "completed" for i in items),
+        },
+    }
+
+
+def record_progress(actor, patient_ref, slug: str, status: str) -> dict:
+    patient = patient_for(actor, patient_ref, LOG)
+    module = module_by_slug(slug)
+    now = utcnow()
+    insert_ignoring_conflict(ReadingProgress, {
+        "patient_id": patient.id, "module_id": module.id, "opened_at": now, "version_read": module.content_version, "recorded_by_id": actor.id,
+    }, ["patient_id", "module_id"])
+    values = {"version_read": module.content_version, "recorded_by_id": actor.id}
+    if status == "completed":
+        values["completed_at"] = now
+    db.session.execute(update(ReadingProgress).where(
+        ReadingProgress.patient_id == patient.id, ReadingProgress.module_id == module.id).values(**values))
+    db.session.commit()
+    row = db.session.scalar(select(ReadingProgress).where(
+        ReadingProgress.patient_id == patient.id, ReadingProgress.module_id == module.id))
+    return {"slug": slug, "status": "completed" if row.completed_at else "opened",
+            "opened_at": row.opened_at, "completed_at": row.completed_at, "version_read": row.version_read}
+
+
+def recommend(actor, patient_ref, slug: str, note: str | None) -> dict:
+    patient = patient_for(actor, patient_ref, MANAGE)
+    module = module_by_slug(slug)
+    insert_ignoring_conflict(Recommendation, {
+        "patient_id": patient.id, "module_id": module.id, "recommended_by_id": actor.id, "note": note, "created_at": utcnow(),
+    }, ["patient_id", "module_id"])
+    if note is not None:
+        db.session.execute(update(Recommendation).where(
+            Recommendation.patient_id == patient.id, Recommendation.module_id == module.id).values(note=note))
+    db.session.commit()
+    return {"slug": slug, "note": note}
+
+
+def withdraw_recommendation(actor, patient_ref, slug: str) -> None:
+    patient = patient_for(actor, patient_ref, MANAGE)
+    module = module_by_slug(slug)
+    rec = db.session.scalar(select(Recommendation).where(
+        Recommendation.patient_id == patient.id, Recommendation.module_id == module.id))
+    if rec is None:
+        raise ApiError(404, "This module is not recommended to the patient.", title="Not Found")
+    db.session.delete(rec)
+    db.session.commit()
+
+
+def submit_quiz(actor, patient_ref, slug: str, answers: dict, explicit_language: str | None) -> dict:
+    patient = patient_for(actor, patient_ref, LOG)
+    module = module_by_slug(slug)
+    language = served_language_of(module, requested_language(explicit_language, patient.language))
+    quiz = db.session.scalar(select(EducationContent.quiz).where(
+        EducationContent.module_id == module.id, EducationContent.language == language))
+    if not quiz:
+        raise ApiError(404, f"Module '{slug}' has no quiz.", title="Not Found")
+    ids = {q["id"] for q in quiz}
+    errors = {qid: ["Not a question of this quiz."] for qid in answers if qid not in ids}
+    errors |= {q["id"]: ["Missing answer."] for q in quiz if q["id"] not in answers}
+    errors |= {q["id"]: [f"Choose an option from 0 to {len(q['options']) - 1}."] for q in quiz
+               if q["id"] in answers and not 0 <= answers[q["id"]] < len(q["options"])}
+    if errors:
+        raise ApiError(422, "Answer every question of the quiz with an option index.",
+                       title="Validation failed", errors={"answers": errors})
+    results = [{"id": q["id"], "chosen": answers[q["id"]], "correct_option": q["answer"],
+                "correct": answers[q["id"]] == q["answer"], "explanation": q["explanation"]} for q in quiz]
+    attempt = QuizAttempt(patient_id=patient.id, module_id=module.id, content_version=module.content_version,
+                          answers=answers, score=sum(r["correct"] for r in results), total=len(results),
+                          submitted_by_id=actor.id)
+    db.session.add(attempt)
+    db.session.commit()
+    return _attempt_view(attempt, slug) | {"language": language, "results": results}
+
+
+def _attempt_view(attempt: QuizAttempt, slug: str) -> dict:
+    return {"id": attempt.id, "slug": slug, "score": attempt.score, "total": attempt.total,
+            "content_version": attempt.content_version, "created_at": attempt.created_at}
+
+
+def quiz_attempts(actor, patient_ref, slug: str) -> list[dict]:
+    patient = patient_for(actor, patient_ref, READ)
+    module = module_by_slug(slug)
+    attempts = db.session.scalars(select(QuizAttempt).where(
+        QuizAttempt.patient_id == patient.id, QuizAttempt.module_id == module.id
+    ).order_by(QuizAttempt.created_at.desc()))
+    return [_attempt_view(a, slug) for a in attempts]
