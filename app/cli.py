@@ -16,8 +16,10 @@ SPEC_PATH = Path(__file__).resolve().parent.parent / "api_spec" / "openapi.json"
 def seed_loaders():
     """Each loader is idempotent and returns a one-line summary."""
     from app.education.seed import load_education
+    from app.exercises.seed import load_exercises
+    from app.plans.seed import load_plan_templates
 
-    return [load_education]
+    return [load_education, load_exercises, load_plan_templates]
 
 DEMO_PASSWORD = "StandStrong-demo-2026"
 DEMO_ACCOUNTS = [

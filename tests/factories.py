@@ -1,9 +1,14 @@
 """Builds accounts and patients through the API, the way the app and a coordinator would."""
+import contextlib
 import itertools
 import uuid
 
+import time_machine
+
 from app.auth.service import create_user
 from app.education.seed import load_education
+from app.exercises.seed import load_exercises
+from app.plans.seed import load_plan_templates
 from app.extensions import db
 
 PASSWORD = "correct-horse-battery-staple-42"
@@ -21,6 +26,11 @@ class Actor:
         self.password = password
         self.tokens = tokens or login(client, email, password)
         self.id = self.tokens["user"]["id"]
+
+    def relogin(self):
+        """New tokens at the current (possibly travelled) time."""
+        self.tokens = login(self.client, self.email, self.password)
+        return self
 
     @property
     def headers(self):
@@ -119,6 +129,21 @@ class World:
         self.b_id = self.profile_b["id"]
         with c.application.app_context():
             load_education()
-        self.resource_ids = {"slug": "keep-going"}
+            load_exercises()
+            load_plan_templates()
         db.session.commit()
+        plan = self.coord_a.post(f"/api/v1/patients/{self.a_id}/plans", json={
+            "template": "combined-programme", "acknowledge_warnings": ["autonomic_dysreflexia"]})
+        assert plan.status_code == 201, plan.get_json()
+        self.plan_a = plan.get_json()
+        self.resource_ids = {"slug": "keep-going", "plan_id": self.plan_a["id"]}
         return self
+
+
+@contextlib.contextmanager
+def at(moment, *actors):
+    """Travel to moment (time stands still there) with fresh tokens for the actors."""
+    with time_machine.travel(moment, tick=False):
+        for actor in actors:
+            actor.relogin()
+        yield

@@ -29,6 +29,13 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
     ("post", "/api/v1/patients/{patient_id}/education/recommendations"): {"slug": "keep-going"},
     ("post", "/api/v1/patients/{patient_id}/education/modules/{slug}/quiz-attempts"): {
         "answers": {"q1": 1, "q2": 1}},
+    ("post", "/api/v1/patients/{patient_id}/plans"): {
+        "template": "gentle-start", "acknowledge_warnings": ["autonomic_dysreflexia"]},
+    ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/versions"): {
+        "items": [{"exercise": "pressure-relief", "minutes": 2, "days_of_week": ["mon"]}]},
+    ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/pause"): {"reason": "hospital stay"},
+    ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/resume"): {},
+    ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/end"): {"reason": "finished"},
 }
 
 

@@ -163,7 +163,8 @@ def test_progress_by_patient_and_caregiver(world):
     again = world.patient_a.put(f"{url}/dxa-scans/progress", json={"status": "opened"})
     assert again.get_json()["opened_at"] == opened.get_json()["opened_at"]
     overview = patient_education(world.patient_a)
-    assert overview["summary"] == {"modules": 12, "opened": 2, "completed": 1, "recommended_not_completed": 0}
+    # The safety module was recommended when patient A's standing plan was assigned.
+    assert overview["summary"] == {"modules": 12, "opened": 2, "completed": 1, "recommended_not_completed": 1}
     assert overview["language"] == "zh-CN"
     statuses = {i["slug"]: i["status"] for i in overview["items"]}
     assert statuses["dxa-scans"] == "opened" and statuses["keep-going"] == "completed"
@@ -187,12 +188,13 @@ def test_recommended_unread_modules_come_first(world):
     assert world.coord_a.post(url, json={"slug": "fes-cycling"}).status_code == 201
     assert world.coord_a.post(url, json={"slug": "fes-cycling"}).status_code == 201  # idempotent
     items = patient_education(world.patient_a)["items"]
-    assert [i["slug"] for i in items[:2]] == ["medicines", "fes-cycling"]
-    assert items[0]["recommendation_note"] == "before your infusion"
+    # Oldest recommendation first: the safety module came with patient A's standing plan.
+    assert [i["slug"] for i in items[:3]] == ["safety-standing-and-fes", "medicines", "fes-cycling"]
+    assert items[1]["recommendation_note"] == "before your infusion"
     world.patient_a.put("/api/v1/patients/me/education/modules/medicines/progress", json={"status": "completed"})
     items = patient_education(world.patient_a)["items"]
-    assert items[0]["slug"] == "fes-cycling"
-    assert patient_education(world.patient_a)["summary"]["recommended_not_completed"] == 1
+    assert [i["slug"] for i in items[:2]] == ["safety-standing-and-fes", "fes-cycling"]
+    assert patient_education(world.patient_a)["summary"]["recommended_not_completed"] == 2
     assert world.coord_a.delete(f"{url}/fes-cycling").status_code == 204
     assert_problem(world.coord_a.delete(f"{url}/fes-cycling"), 404)
     assert_problem(world.patient_a.post("/api/v1/patients/me/education/recommendations",

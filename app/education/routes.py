@@ -1,10 +1,10 @@
 from flask import make_response, request
 
 from app.auth.service import auth_required, current_actor, optional_actor
+from app.common.i18n import LanguageArgs, language_for
 from app.common.pagination import page_of, paginate
 from app.education import service
 from app.education.schemas import (
-    LanguageArgs,
     ModuleListArgs,
     ModuleSchema,
     ModuleSummarySchema,
@@ -35,7 +35,7 @@ OPTIONAL_AUTH = {"security": [{}, {"bearerAuth": []}]}
 @blp.response(200, page_of(ModuleSummarySchema))
 def list_modules(args):
     """The catalogue: filter by tag, search titles and bodies, paginated."""
-    language = service.language_for(optional_actor(), args.get("lang"))
+    language = language_for(optional_actor(), args.get("lang"))
     stmt = service.catalogue(args.get("tag"), args.get("q"), language)
     page = paginate(stmt, args["page"], args["per_page"], scalars=False)
     page["items"] = [service.summary_row(m, c) for m, c in page["items"]]
@@ -53,7 +53,7 @@ def get_module(args, slug):
     Strong ETag (changes with the content version) and Last-Modified; If-None-Match gives 304.
     """
     module = service.module_by_slug(slug)
-    language = service.served_language_of(module, service.language_for(optional_actor(), args.get("lang")))
+    language = service.served_language_of(module, language_for(optional_actor(), args.get("lang")))
     etag = service.etag_for(module, language)
     headers = {"Content-Language": language, "Vary": "Accept-Language, Authorization",
                "Cache-Control": "private, no-cache"}

@@ -1,14 +1,7 @@
 import marshmallow as ma
 
+from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs
-from app.patients.models import LANGUAGES
-
-LANG_FIELD = ma.fields.String(validate=ma.validate.OneOf(LANGUAGES),
-                              metadata={"description": "Overrides Accept-Language"})
-
-
-class LanguageArgs(ma.Schema):
-    lang = LANG_FIELD
 
 
 class ModuleListArgs(PageArgs):

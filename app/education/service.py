@@ -17,15 +17,6 @@ NOTICE = {
 }
 
 
-def language_for(actor, explicit: str | None) -> str:
-    patient_language = None
-    if actor is not None and actor.patient_id:
-        from app.patients.models import Patient
-
-        patient_language = db.session.scalar(select(Patient.language).where(Patient.id == actor.patient_id))
-    return requested_language(explicit, patient_language)
-
-
 def catalogue(tag: str | None, q: str | None, language: str):
     """A statement over (module, content in language), filtered; content exists in every language."""
     stmt = (
@@ -205,3 +196,13 @@ def quiz_attempts(actor, patient_ref, slug: str) -> list[dict]:
         QuizAttempt.patient_id == patient.id, QuizAttempt.module_id == module.id
     ).order_by(QuizAttempt.created_at.desc()))
     return [_attempt_view(a, slug) for a in attempts]
+
+
+def ensure_recommended(patient_id, slug: str, actor_id, note: str) -> None:
+    """For other domains (a plan with a safety warning recommends the safety module).
+    The caller has already passed the access policy; the caller commits."""
+    module_id = db.session.scalar(select(EducationModule.id).where(EducationModule.slug == slug))
+    if module_id is not None:
+        insert_ignoring_conflict(Recommendation, {
+            "patient_id": patient_id, "module_id": module_id, "recommended_by_id": actor_id,
+            "note": note, "created_at": utcnow()}, ["patient_id", "module_id"])

@@ -1,0 +1,48 @@
+"""Load seed/exercises/exercises.yaml, idempotently (rows keyed by slug, ids derived from it)."""
+import yaml
+from sqlalchemy import select
+
+from app.common.seeding import digest, seed_id
+from app.config import BASE_DIR
+from app.exercises.models import KINDS, Exercise
+from app.extensions import db
+from app.patients.models import LANGUAGES
+
+EXERCISES_FILE = BASE_DIR / "seed" / "exercises" / "exercises.yaml"
+TEXT_FIELDS = ("name", "instructions", "equipment", "precautions", "contraindications")
+
+
+def load_exercises(path=EXERCISES_FILE) -> str:
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    existing = {e.slug: e for e in db.session.scalars(select(Exercise))}
+    created = updated = 0
+    for entry in entries:
+        slug = entry["slug"]
+        if entry["kind"] not in KINDS:
+            raise ValueError(f"exercise {slug}: unknown kind {entry['kind']}")
+        for language in LANGUAGES:
+            missing = [f for f in TEXT_FIELDS if not entry.get(language, {}).get(f)]
+            if missing:
+                raise ValueError(f"exercise {slug}: {language} lacks {', '.join(missing)}")
+        if not entry["default_dose"].get("source"):
+            raise ValueError(f"exercise {slug}: the default dose needs its source")
+        values = {
+            "kind": entry["kind"], "safety": entry.get("safety", []), "measures": entry.get("measures", []),
+            "default_dose": entry["default_dose"],
+            "translations": {lang: {f: entry[lang][f] for f in TEXT_FIELDS} for lang in LANGUAGES},
+        }
+        content_hash = digest(values)
+        exercise = existing.get(slug)
+        if exercise is None:
+            exercise = Exercise(id=seed_id("exercise", slug), slug=slug)
+            db.session.add(exercise)
+            created += 1
+        elif exercise.content_hash == content_hash:
+            continue
+        else:
+            updated += 1
+        for key, value in values.items():
+            setattr(exercise, key, value)
+        exercise.content_hash = content_hash
+    db.session.commit()
+    return f"exercises: {created} created, {updated} updated, {len(entries) - created - updated} unchanged"
