@@ -73,12 +73,15 @@ def _tune_sqlite(engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.adherence.routes import blp as adherence_blp
     from app.audit.routes import blp as audit_blp
     from app.education.routes import blp as education_blp
     from app.education.routes import patient_blp as patient_education_blp
     from app.exercises.routes import blp as exercises_blp
     from app.plans.routes import blp as plans_blp
     from app.plans.routes import templates_blp
+    from app.sessions.routes import blp as sessions_blp
+    from app.sessions.routes import symptoms_blp
     from app.auth.routes import blp as auth_blp
     from app.auth.routes import users_blp
     from app.health.routes import blp as health_blp
@@ -86,7 +89,8 @@ def register_blueprints(app: Flask) -> None:
     from app.patients.routes import me_blp
 
     for blp in (health_blp, auth_blp, users_blp, me_blp, patients_blp, education_blp,
-                patient_education_blp, exercises_blp, templates_blp, plans_blp, audit_blp):
+                patient_education_blp, exercises_blp, templates_blp, plans_blp, symptoms_blp,
+                sessions_blp, adherence_blp, audit_blp):
         api.register_blueprint(blp)
 
 

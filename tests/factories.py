@@ -9,7 +9,6 @@ from app.auth.service import create_user
 from app.education.seed import load_education
 from app.exercises.seed import load_exercises
 from app.plans.seed import load_plan_templates
-from app.extensions import db
 
 PASSWORD = "correct-horse-battery-staple-42"
 _counter = itertools.count(1)
@@ -131,7 +130,6 @@ class World:
             load_education()
             load_exercises()
             load_plan_templates()
-        db.session.commit()
         plan = self.coord_a.post(f"/api/v1/patients/{self.a_id}/plans", json={
             "template": "combined-programme", "acknowledge_warnings": ["autonomic_dysreflexia"]})
         assert plan.status_code == 201, plan.get_json()

@@ -11,5 +11,8 @@ def insert_ignoring_conflict(model, values: dict | list[dict], conflict_columns:
     """
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(model).values(values).on_conflict_do_nothing(index_elements=conflict_columns)
-    return db.session.execute(stmt).rowcount
+    table = model.__table__
+    stmt = (insert(table).values(values).on_conflict_do_nothing(index_elements=conflict_columns)
+            .returning(*table.primary_key.columns))
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT statements.
+    return len(db.session.execute(stmt).all())

@@ -68,6 +68,11 @@ class PlanSpec:
         return [item for item in version[2] if item.active_on(day)] if version else []
 
 
+def _prorated(per_week: int, active_days: int) -> int:
+    """N per week over a week with only some active days: rounded half up, at most those days."""
+    return min(active_days, int(per_week * active_days / 7 + 0.5))
+
+
 def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
@@ -77,12 +82,14 @@ def days(start: date, end: date):
         yield start + timedelta(days=offset)
 
 
-def expected(plans: list[PlanSpec], start: date, end: date) -> dict:
+def expected(plans: list[PlanSpec], start: date, end: date, today: date | None = None) -> dict:
     """Expected sessions by item key in [start, end].
 
     Returns {item_key: {"fixed_days": [dates], "weeks": {week_start: expected_count},
                         "item": the ItemSpec last in force, "minutes_expected": int}}.
-    A week that straddles the window counts only the days inside it.
+    A week that straddles the window's start counts only the days inside it. When `today`
+    falls inside a week, that week expects only what must already be done for its quota to
+    stay reachable: N minus the days left in the week after today.
     """
     result: dict = {}
     active_days: dict = {}
@@ -101,7 +108,10 @@ def expected(plans: list[PlanSpec], start: date, end: date) -> dict:
                     entry["fixed_days"].append(day)
                     entry["minutes_expected"] += item.minutes
     for (key, week), (item, count) in active_days.items():
-        n = min(count, int(item.sessions_per_week * count / 7 + 0.5))
+        n = _prorated(item.sessions_per_week, count)
+        if today is not None and week <= today < week + timedelta(days=6):
+            days_left = (week + timedelta(days=6) - today).days
+            n = max(0, min(count, _prorated(item.sessions_per_week, count + days_left) - days_left))
         result[key]["weeks"][week] = n
         result[key]["minutes_expected"] += n * item.minutes
     return result

@@ -1,0 +1,115 @@
+import marshmallow as ma
+
+from app.common.pagination import PageArgs
+from app.sessions.content import symptom_codes
+
+Range = ma.validate.Range
+Length = ma.validate.Length
+MAX_BATCH = 500
+
+
+class SessionFields(ma.Schema):
+    item_key = ma.fields.UUID(metadata={"description": "The plan item done (from the agenda); or give exercise"})
+    exercise = ma.fields.String(validate=Length(min=1, max=80),
+                                metadata={"description": "Exercise id or slug, for a session off the plan"})
+    started_at = ma.fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
+    duration_minutes = ma.fields.Integer(required=True, strict=True, validate=Range(min=1, max=300))
+    measures = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(allow_nan=False),
+                              load_default=dict, metadata={"description": "As the exercise's measures say"})
+    exertion = ma.fields.Integer(strict=True, allow_none=True, validate=Range(min=0, max=10),
+                                 metadata={"description": "Perceived exertion 0-10"})
+    pain = ma.fields.Integer(strict=True, allow_none=True, validate=Range(min=0, max=10))
+    symptoms = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(symptom_codes())),
+                              load_default=list, validate=Length(max=8))
+    note = ma.fields.String(allow_none=True, validate=Length(max=2000))
+
+    @ma.validates_schema
+    def _what(self, data, **kwargs):
+        if ("item_key" in data) == ("exercise" in data):
+            raise ma.ValidationError("Give either item_key (a plan item) or exercise (off the plan).", "item_key")
+        if len(set(data.get("symptoms", []))) != len(data.get("symptoms", [])):
+            raise ma.ValidationError("Each symptom once.", "symptoms")
+
+
+class SessionInSchema(SessionFields):
+    pass
+
+
+class BatchItemSchema(SessionFields):
+    id = ma.fields.UUID(required=True)
+
+
+class BatchInSchema(ma.Schema):
+    sessions = ma.fields.List(ma.fields.Raw(), required=True, validate=Length(min=1, max=MAX_BATCH),
+                              metadata={"description": f"Up to {MAX_BATCH} sessions, each with its id; "
+                                                       "each is answered on its own"})
+
+
+class AlertSchema(ma.Schema):
+    code = ma.fields.String()
+    severity = ma.fields.String()
+    language = ma.fields.String()
+    title = ma.fields.String()
+    steps = ma.fields.List(ma.fields.String())
+    source = ma.fields.String()
+
+
+class SessionSchema(ma.Schema):
+    id = ma.fields.UUID()
+    patient_id = ma.fields.UUID()
+    item_key = ma.fields.UUID(allow_none=True)
+    plan_id = ma.fields.UUID(allow_none=True)
+    exercise_id = ma.fields.UUID()
+    started_at = ma.fields.DateTime()
+    local_date = ma.fields.Date()
+    duration_minutes = ma.fields.Integer()
+    measures = ma.fields.Dict()
+    exertion = ma.fields.Integer(allow_none=True)
+    pain = ma.fields.Integer(allow_none=True)
+    symptoms = ma.fields.List(ma.fields.String())
+    note = ma.fields.String(allow_none=True)
+    needs_review = ma.fields.Boolean()
+    revision = ma.fields.Integer()
+    logged_by_id = ma.fields.UUID(allow_none=True)
+    logged_by_role = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    deleted = ma.fields.Boolean()
+    safety_alerts = ma.fields.List(ma.fields.Nested(AlertSchema),
+                                   metadata={"description": "Urgent instructions, in the patient's language"})
+
+
+class BatchResultSchema(ma.Schema):
+    id = ma.fields.String(allow_none=True)
+    index = ma.fields.Integer()
+    status = ma.fields.String(metadata={"description": "created, unchanged, updated or error"})
+    session = ma.fields.Nested(SessionSchema, allow_none=True)
+    problem = ma.fields.Dict(allow_none=True)
+
+
+class BatchOutSchema(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(BatchResultSchema))
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
+class SessionListArgs(PageArgs):
+    date_from = ma.fields.Date(data_key="from", metadata={"description": "Patient-local date, inclusive"})
+    date_to = ma.fields.Date(data_key="to", metadata={"description": "Patient-local date, inclusive"})
+    needs_review = ma.fields.Boolean()
+
+
+class ChangesArgs(ma.Schema):
+    since = ma.fields.String(validate=Length(max=200), metadata={"description": "Cursor from the last call"})
+    limit = ma.fields.Integer(load_default=200, validate=Range(min=1, max=500))
+
+
+class ChangesSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(SessionSchema))
+    next_cursor = ma.fields.String()
+    has_more = ma.fields.Boolean()
+
+
+class SymptomSchema(ma.Schema):
+    code = ma.fields.String()
+    label = ma.fields.String()
+    triggers_alert = ma.fields.String(allow_none=True)

@@ -1,0 +1,255 @@
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from app.audit.models import AuditEvent
+from app.extensions import db
+from app.sessions.models import ExerciseSession
+from app.sessions.signals import session_written
+from tests.factories import at, enrolled_patient
+from tests.test_errors import assert_problem
+
+NOW = datetime(2027, 3, 3, 10, 0, tzinfo=timezone.utc)  # a Wednesday
+SESSIONS = "/api/v1/patients/me/sessions"
+
+
+def body(world, **kw):
+    key = world.plan_a["version_in_force"]["items"][0]["item_key"]  # passive standing, 5 a week
+    data = {"item_key": key, "started_at": (NOW - timedelta(hours=1)).isoformat(), "duration_minutes": 45,
+            "measures": {"angle_degrees": 70}, "exertion": 4, "pain": 1, "symptoms": [], "note": "felt fine"}
+    data.update(kw)
+    return data
+
+
+@pytest.fixture
+def now(world):
+    with at(NOW, world.patient_a, world.caregiver_a, world.coord_a, world.patient_b):
+        yield NOW
+
+
+def put(actor, sid, data, ref="me"):
+    return actor.put(f"/api/v1/patients/{ref}/sessions/{sid}", json=data)
+
+
+def test_put_creates_then_returns_the_stored_session(world, now):
+    sid = str(uuid.uuid4())
+    first = put(world.patient_a, sid, body(world))
+    assert first.status_code == 201
+    stored = first.get_json()
+    assert stored["logged_by_role"] == "patient" and stored["local_date"] == "2027-03-03"
+    assert stored["measures"] == {"angle_degrees": 70.0} and stored["revision"] == 1
+    again = put(world.patient_a, sid, body(world))
+    assert again.status_code == 200 and again.get_json() == stored
+    assert db.session.scalar(select(func.count()).select_from(ExerciseSession)) == 1
+
+
+def test_caregiver_logging_is_recorded_from_the_token(world, now):
+    sid = str(uuid.uuid4())
+    response = put(world.caregiver_a, sid, body(world))
+    assert response.status_code == 201
+    assert response.get_json()["logged_by_role"] == "caregiver"
+    assert response.get_json()["logged_by_id"] == world.caregiver_a.id
+    forged = put(world.caregiver_a, str(uuid.uuid4()), body(world, logged_by_role="patient"))
+    assert "logged_by_role" in assert_problem(forged, 422)["errors"]
+    assert_problem(put(world.coord_a, str(uuid.uuid4()), body(world), ref=world.a_id), 403)
+
+
+def test_edit_inside_the_window_then_conflict_after(world, now):
+    sid = str(uuid.uuid4())
+    put(world.patient_a, sid, body(world))
+    edited = put(world.caregiver_a, sid, body(world, duration_minutes=50))
+    assert edited.status_code == 200 and edited.get_json()["revision"] == 2
+    assert edited.get_json()["duration_minutes"] == 50
+    with at(NOW + timedelta(hours=72), world.patient_a):
+        late = put(world.patient_a, sid, body(world, duration_minutes=55))
+        assert assert_problem(late, 409)["type"].endswith("edit-window-closed")
+        # The stored version is still returned for a plain retry.
+        assert put(world.patient_a, sid, body(world, duration_minutes=50)).status_code == 200
+
+
+def test_soft_delete_inside_the_window_is_audited(world, now):
+    sid = str(uuid.uuid4())
+    put(world.patient_a, sid, body(world))
+    assert world.patient_a.delete(f"{SESSIONS}/{sid}").status_code == 204
+    assert world.patient_a.delete(f"{SESSIONS}/{sid}").status_code == 204  # idempotent
+    assert world.patient_a.get(f"{SESSIONS}/{sid}").get_json()["deleted"] is True
+    assert world.patient_a.get(SESSIONS).get_json()["meta"]["total"] == 0
+    assert_problem(put(world.patient_a, sid, body(world)), 409)
+    deleted = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "delete_session")).all()
+    assert len(deleted) == 1 and deleted[0].resource_id == sid
+    late = str(uuid.uuid4())
+    put(world.patient_a, late, body(world))
+    with at(NOW + timedelta(hours=73), world.patient_a):
+        assert_problem(world.patient_a.delete(f"{SESSIONS}/{late}"), 409)
+
+
+@pytest.mark.parametrize("override,field", [
+    ({"started_at": (NOW + timedelta(minutes=6)).isoformat()}, "started_at"),
+    ({"started_at": (NOW - timedelta(days=31)).isoformat()}, "started_at"),
+    ({"started_at": "2027-03-03T09:00:00"}, "started_at"),
+    ({"duration_minutes": 0}, "duration_minutes"),
+    ({"duration_minutes": 301}, "duration_minutes"),
+    ({"exertion": 11}, "exertion"),
+    ({"pain": -1}, "pain"),
+    ({"symptoms": ["sneezing"]}, "symptoms"),
+    ({"symptoms": ["dizziness", "dizziness"]}, "symptoms"),
+    ({"measures": {"cadence_rpm": 40}}, "measures"),
+    ({"measures": {"angle_degrees": 120}}, "measures"),
+    ({"item_key": str(uuid.uuid4())}, "item_key"),
+    ({"exercise": "fes-cycling"}, "item_key"),
+])
+def test_rejections_are_clear_422s(world, now, override, field):
+    response = put(world.patient_a, str(uuid.uuid4()), body(world, **override))
+    assert field in assert_problem(response, 422)["errors"]
+    assert db.session.scalar(select(func.count()).select_from(ExerciseSession)) == 0
+
+
+def test_session_off_the_plan(world, now):
+    data = body(world, exercise="upper-body-exercise", measures={"distance_km": 3})
+    del data["item_key"]
+    response = put(world.patient_a, str(uuid.uuid4()), data)
+    assert response.status_code == 201 and response.get_json()["item_key"] is None
+
+
+def test_another_patients_session_id_is_not_theirs(world, now):
+    sid = str(uuid.uuid4())
+    put(world.patient_a, sid, body(world))
+    assert_problem(world.patient_b.get(f"{SESSIONS}/{sid}"), 404)
+    data = body(world, exercise="fes-cycling", measures={})
+    del data["item_key"]
+    assert_problem(put(world.patient_b, sid, data), 409)
+    assert put(world.patient_a, sid, body(world)).status_code == 200
+
+
+def test_batch_answers_each_item_and_loses_none(world, now):
+    existing = str(uuid.uuid4())
+    put(world.patient_a, existing, body(world))
+    good = [dict(body(world, duration_minutes=30 + i), id=str(uuid.uuid4())) for i in range(3)]
+    items = [good[0], {"id": "not-a-uuid", "duration_minutes": 5}, good[1],
+             dict(body(world), id=existing), dict(body(world, pain=12), id=str(uuid.uuid4())), good[2],
+             dict(body(world, duration_minutes=44), id=existing), "not an object"]
+    response = world.patient_a.post(f"{SESSIONS}/batch", json={"sessions": items})
+    assert response.status_code == 200
+    out = response.get_json()
+    assert [r["status"] for r in out["results"]] == [
+        "created", "error", "created", "unchanged", "error", "created", "updated", "error"]
+    assert out["counts"] == {"created": 3, "error": 3, "unchanged": 1, "updated": 1}
+    assert "pain" in out["results"][4]["problem"]["errors"]
+    stored = db.session.scalar(select(func.count()).select_from(ExerciseSession))
+    assert stored == 4
+    again = world.patient_a.post(f"{SESSIONS}/batch", json={"sessions": good}).get_json()
+    assert again["counts"] == {"unchanged": 3}
+
+
+def test_batch_size_is_capped(world, now):
+    items = [dict(body(world), id=str(uuid.uuid4())) for _ in range(501)]
+    assert_problem(world.patient_a.post(f"{SESSIONS}/batch", json={"sessions": items}), 422)
+
+
+def test_batch_of_500_is_accepted(world, now):
+    items = [dict(body(world, started_at=(NOW - timedelta(minutes=i)).isoformat()), id=str(uuid.uuid4()))
+             for i in range(500)]
+    out = world.patient_a.post(f"{SESSIONS}/batch", json={"sessions": items}).get_json()
+    assert out["counts"] == {"created": 500}
+
+
+def test_sync_feed_reports_creates_updates_and_deletes(world, now):
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    put(world.patient_a, a, body(world))
+    put(world.caregiver_a, b, body(world, duration_minutes=20))
+    fresh = world.patient_a.get(f"{SESSIONS}/changes").get_json()
+    assert fresh["items"] == []  # still settling
+    with at(NOW + timedelta(seconds=3), world.patient_a):
+        first = world.patient_a.get(f"{SESSIONS}/changes").get_json()
+        assert {i["id"] for i in first["items"]} == {a, b} and not first["has_more"]
+        cursor = first["next_cursor"]
+        put(world.patient_a, a, body(world, duration_minutes=46))
+        world.patient_a.delete(f"{SESSIONS}/{b}")
+    with at(NOW + timedelta(seconds=6), world.patient_a):
+        second = world.patient_a.get(f"{SESSIONS}/changes?since={cursor}&limit=1").get_json()
+        assert len(second["items"]) == 1 and second["has_more"]
+        third = world.patient_a.get(f"{SESSIONS}/changes?since={second['next_cursor']}").get_json()
+        changed = {i["id"]: i for i in second["items"] + third["items"]}
+        assert changed[a]["revision"] == 2 and changed[b]["deleted"] is True
+        empty = world.patient_a.get(f"{SESSIONS}/changes?since={third['next_cursor']}").get_json()
+        assert empty["items"] == [] and empty["next_cursor"] == third["next_cursor"]
+        assert_problem(world.patient_a.get(f"{SESSIONS}/changes?since=garbage"), 422)
+
+
+def test_list_by_local_dates(world, now):
+    put(world.patient_a, str(uuid.uuid4()), body(world))
+    put(world.patient_a, str(uuid.uuid4()), body(world, started_at=(NOW - timedelta(days=2)).isoformat()))
+    assert world.coord_a.get(f"/api/v1/patients/{world.a_id}/sessions?from=2027-03-03").get_json()["meta"]["total"] == 1
+    assert world.patient_a.get(f"{SESSIONS}?to=2027-03-02").get_json()["meta"]["total"] == 1
+
+
+def test_dysreflexia_signs_get_urgent_answer_in_patient_language(world, now):
+    received = []
+
+    def receiver(sender, session, change):
+        received.append((session.id, change))
+
+    session_written.connect(receiver)
+    try:
+        sid = str(uuid.uuid4())
+        response = put(world.patient_a, sid, body(world, symptoms=["pounding_headache", "flushing_or_sweating"]))
+    finally:
+        session_written.disconnect(receiver)
+    out = response.get_json()
+    assert out["needs_review"] is True
+    alert = out["safety_alerts"][0]
+    assert alert["code"] == "autonomic_dysreflexia" and alert["language"] == "zh-CN"
+    assert any("5分钟" in step for step in alert["steps"])
+    assert received == [(uuid.UUID(sid), "created")]
+    english = world.patient_a.get(f"{SESSIONS}/{sid}", headers={"Accept-Language": "en"}).get_json()
+    assert any("every 5 minutes" in step for step in english["safety_alerts"][0]["steps"])
+
+
+def test_possible_fracture_answer_and_level_aware_dysreflexia(client, world):
+    low, _ = enrolled_patient(client, world.coord_a, neurological_level="L1", language="en",
+                              time_zone="Europe/London")
+    with at(NOW, low):
+        data = {"exercise": "passive-range-of-motion", "started_at": (NOW - timedelta(hours=1)).isoformat(),
+                "duration_minutes": 15, "symptoms": ["pounding_headache", "swelling_warmth_or_deformity"]}
+        out = put(low, str(uuid.uuid4()), data).get_json()
+    assert [a["code"] for a in out["safety_alerts"]] == ["possible_fracture"]
+    assert out["safety_alerts"][0]["language"] == "en" and "Stop standing" in out["safety_alerts"][0]["steps"][0]
+    plain = dict(data, symptoms=["dizziness"])
+    with at(NOW, low):
+        calm = put(low, str(uuid.uuid4()), plain).get_json()
+    assert calm["needs_review"] is False and calm["safety_alerts"] == []
+
+
+def test_symptom_checklist(world):
+    checklist = world.patient_b.get("/api/v1/symptoms").get_json()
+    assert len(checklist) == 8 and checklist[0]["label"] == "Pounding headache"
+
+
+@pytest.mark.committing
+def test_twenty_identical_puts_at_once_store_one_session(app):
+    client = app.test_client()
+    from tests.factories import World
+
+    world = World(client).build()
+    sid = str(uuid.uuid4())
+    data = body(world, started_at=(datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat())
+    barrier = threading.Barrier(20)
+    statuses = []
+
+    def send():
+        local = app.test_client()
+        barrier.wait()
+        response = local.put(f"{SESSIONS}/{sid}", json=data, headers=world.patient_a.headers)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] * 19 + [201]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ExerciseSession)) == 1
