@@ -134,14 +134,33 @@ class World:
             "template": "combined-programme", "acknowledge_warnings": ["autonomic_dysreflexia"]})
         assert plan.status_code == 201, plan.get_json()
         self.plan_a = plan.get_json()
-        self.resource_ids = {"slug": "keep-going", "plan_id": self.plan_a["id"]}
+        self.session_a = str(uuid.uuid4())
+        logged = self.patient_a.put(f"/api/v1/patients/me/sessions/{self.session_a}", json=session_body(self))
+        assert logged.status_code == 201, logged.get_json()
+        self.resource_ids = {"slug": "keep-going", "plan_id": self.plan_a["id"], "session_id": self.session_a}
         return self
 
 
 @contextlib.contextmanager
 def at(moment, *actors):
     """Travel to moment (time stands still there) with fresh tokens for the actors."""
-    with time_machine.travel(moment, tick=False):
-        for actor in actors:
-            actor.relogin()
-        yield
+    saved = [actor.tokens for actor in actors]
+    try:
+        with time_machine.travel(moment, tick=False):
+            for actor in actors:
+                actor.relogin()
+            yield
+    finally:
+        for actor, tokens in zip(actors, saved):
+            actor.tokens = tokens
+
+
+def session_body(world, **overrides) -> dict:
+    """A valid session for patient A's first plan item, started ten minutes ago."""
+    from datetime import datetime, timedelta, timezone
+
+    body = {"item_key": world.plan_a["versions"][0]["items"][0]["item_key"],
+            "started_at": (datetime.now(timezone.utc) - timedelta(minutes=10)).isoformat(),
+            "duration_minutes": 30}
+    body.update(overrides)
+    return body

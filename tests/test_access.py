@@ -36,6 +36,9 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
     ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/pause"): {"reason": "hospital stay"},
     ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/resume"): {},
     ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/end"): {"reason": "finished"},
+    ("put", "/api/v1/patients/{patient_id}/sessions/{session_id}"): {
+        "exercise": "pressure-relief", "started_at": "2026-01-01T10:00:00+00:00", "duration_minutes": 5},
+    ("post", "/api/v1/patients/{patient_id}/sessions/batch"): {"sessions": [{}]},
 }
 
 
@@ -109,7 +112,7 @@ def test_unrelated_actor_cannot_tell_a_patient_from_nothing(client, world, who, 
         assert not 200 <= real.status_code < 300, (who, method, path, real.get_json())
         assert normalised(real) == normalised(fake), (who, method, path)
         walked += 1
-    assert walked >= 15  # the patient-scoped operations so far, at least
+    assert walked >= 30  # the patient-scoped operations so far, at least
 
 
 @pytest.mark.parametrize("who", ["patient_b", "coord_none", "coord_b"])

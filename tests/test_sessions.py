@@ -30,12 +30,17 @@ def now(world):
         yield NOW
 
 
+def count_sessions():
+    return db.session.scalar(select(func.count()).select_from(ExerciseSession))
+
+
 def put(actor, sid, data, ref="me"):
     return actor.put(f"/api/v1/patients/{ref}/sessions/{sid}", json=data)
 
 
 def test_put_creates_then_returns_the_stored_session(world, now):
     sid = str(uuid.uuid4())
+    before = count_sessions()
     first = put(world.patient_a, sid, body(world))
     assert first.status_code == 201
     stored = first.get_json()
@@ -43,7 +48,7 @@ def test_put_creates_then_returns_the_stored_session(world, now):
     assert stored["measures"] == {"angle_degrees": 70.0} and stored["revision"] == 1
     again = put(world.patient_a, sid, body(world))
     assert again.status_code == 200 and again.get_json() == stored
-    assert db.session.scalar(select(func.count()).select_from(ExerciseSession)) == 1
+    assert count_sessions() == before + 1
 
 
 def test_caregiver_logging_is_recorded_from_the_token(world, now):
@@ -76,7 +81,8 @@ def test_soft_delete_inside_the_window_is_audited(world, now):
     assert world.patient_a.delete(f"{SESSIONS}/{sid}").status_code == 204
     assert world.patient_a.delete(f"{SESSIONS}/{sid}").status_code == 204  # idempotent
     assert world.patient_a.get(f"{SESSIONS}/{sid}").get_json()["deleted"] is True
-    assert world.patient_a.get(SESSIONS).get_json()["meta"]["total"] == 0
+    listed = world.patient_a.get(SESSIONS).get_json()["items"]
+    assert sid not in {s["id"] for s in listed}
     assert_problem(put(world.patient_a, sid, body(world)), 409)
     deleted = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "delete_session")).all()
     assert len(deleted) == 1 and deleted[0].resource_id == sid
@@ -102,9 +108,10 @@ def test_soft_delete_inside_the_window_is_audited(world, now):
     ({"exercise": "fes-cycling"}, "item_key"),
 ])
 def test_rejections_are_clear_422s(world, now, override, field):
+    before = count_sessions()
     response = put(world.patient_a, str(uuid.uuid4()), body(world, **override))
     assert field in assert_problem(response, 422)["errors"]
-    assert db.session.scalar(select(func.count()).select_from(ExerciseSession)) == 0
+    assert count_sessions() == before
 
 
 def test_session_off_the_plan(world, now):
@@ -127,6 +134,7 @@ def test_another_patients_session_id_is_not_theirs(world, now):
 def test_batch_answers_each_item_and_loses_none(world, now):
     existing = str(uuid.uuid4())
     put(world.patient_a, existing, body(world))
+    before = count_sessions()
     good = [dict(body(world, duration_minutes=30 + i), id=str(uuid.uuid4())) for i in range(3)]
     items = [good[0], {"id": "not-a-uuid", "duration_minutes": 5}, good[1],
              dict(body(world), id=existing), dict(body(world, pain=12), id=str(uuid.uuid4())), good[2],
@@ -138,8 +146,7 @@ def test_batch_answers_each_item_and_loses_none(world, now):
         "created", "error", "created", "unchanged", "error", "created", "updated", "error"]
     assert out["counts"] == {"created": 3, "error": 3, "unchanged": 1, "updated": 1}
     assert "pain" in out["results"][4]["problem"]["errors"]
-    stored = db.session.scalar(select(func.count()).select_from(ExerciseSession))
-    assert stored == 4
+    assert count_sessions() == before + 3
     again = world.patient_a.post(f"{SESSIONS}/batch", json={"sessions": good}).get_json()
     assert again["counts"] == {"unchanged": 3}
 
@@ -161,9 +168,9 @@ def test_sync_feed_reports_creates_updates_and_deletes(world, now):
     put(world.patient_a, a, body(world))
     put(world.caregiver_a, b, body(world, duration_minutes=20))
     fresh = world.patient_a.get(f"{SESSIONS}/changes").get_json()
-    assert fresh["items"] == []  # still settling
+    assert [i["id"] for i in fresh["items"]] == [world.session_a]  # a and b are still settling
     with at(NOW + timedelta(seconds=3), world.patient_a):
-        first = world.patient_a.get(f"{SESSIONS}/changes").get_json()
+        first = world.patient_a.get(f"{SESSIONS}/changes?since={fresh['next_cursor']}").get_json()
         assert {i["id"] for i in first["items"]} == {a, b} and not first["has_more"]
         cursor = first["next_cursor"]
         put(world.patient_a, a, body(world, duration_minutes=46))
@@ -183,7 +190,7 @@ def test_list_by_local_dates(world, now):
     put(world.patient_a, str(uuid.uuid4()), body(world))
     put(world.patient_a, str(uuid.uuid4()), body(world, started_at=(NOW - timedelta(days=2)).isoformat()))
     assert world.coord_a.get(f"/api/v1/patients/{world.a_id}/sessions?from=2027-03-03").get_json()["meta"]["total"] == 1
-    assert world.patient_a.get(f"{SESSIONS}?to=2027-03-02").get_json()["meta"]["total"] == 1
+    assert world.patient_a.get(f"{SESSIONS}?from=2027-03-01&to=2027-03-02").get_json()["meta"]["total"] == 1
 
 
 def test_dysreflexia_signs_get_urgent_answer_in_patient_language(world, now):
@@ -252,4 +259,5 @@ def test_twenty_identical_puts_at_once_store_one_session(app):
         thread.join()
     assert sorted(statuses) == [200] * 19 + [201]
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(ExerciseSession)) == 1
+        assert db.session.scalar(select(func.count()).select_from(ExerciseSession)
+                                 .where(ExerciseSession.id == uuid.UUID(sid))) == 1

@@ -5,8 +5,9 @@ Counting rules (the same for one patient and for thousands):
   that patient-local day. Sessions on other days, or a second one the same day, are extra.
 - N-per-week item: in each week, the distinct days with a session for the item count, up to
   what that week expects. Extra sessions never push a rate above 100%.
-- The current week counts only what must already be done for the quota to be reachable:
-  N minus the days left after the window's end (never below zero).
+- The current week expects only what must already be done for its quota to stay reachable
+  (the quota minus the days left after the window's end); a patient ahead of that pace
+  is on target, not above 100%.
 - Off-plan sessions count for minutes and for days with data, never against the plan.
 """
 from dataclasses import dataclass
@@ -37,15 +38,18 @@ def item_metrics(plans: list[PlanSpec], sessions: list[LoggedSession], start: da
     for key, entry in expectations.items():
         logged = by_item.get(key, [])
         days_logged = {s.local_date for s in logged}
-        fixed_done = sum(1 for d in entry["fixed_days"] if d in days_logged)
-        weekly_done = sum(
-            min(due, len({d for d in days_logged if week_start(d) == week})) for week, due in entry["weeks"].items())
-        due = len(entry["fixed_days"]) + sum(entry["weeks"].values())
-        done = fixed_done + weekly_done
+        done = sum(1 for d in entry["fixed_days"] if d in days_logged)
+        due = len(entry["fixed_days"])
+        weekly_due = 0
+        for week, (week_due, quota) in entry["weeks"].items():
+            week_done = min(quota, len({d for d in days_logged if week_start(d) == week}))
+            done += week_done
+            weekly_due += max(week_due, week_done)  # ahead of pace in the current week: on target
+        due += weekly_due
         items[key] = {
             "item_key": key, "exercise_id": entry["item"].exercise_id, "plan_id": entry["item"].plan_id,
             "expected_sessions": due, "completed_sessions": done, "session_rate": _rate(done, due),
-            "prescribed_minutes": entry["minutes_expected"],
+            "prescribed_minutes": entry["minutes_expected"] + weekly_due * entry["item"].minutes,
             "logged_minutes": sum(s.minutes for s in logged),
         }
     return items
@@ -107,7 +111,7 @@ def _weekly_missed(plans, logged, sunday: date) -> bool:
     monday = sunday - timedelta(days=6)
     week = expected(plans, monday, sunday)
     for key, entry in week.items():
-        for due in entry["weeks"].values():
+        for due, _quota in entry["weeks"].values():
             if sum(1 for d in days(monday, sunday) if key in logged.get(d, ())) < due:
                 return True
     return False

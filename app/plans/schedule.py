@@ -85,11 +85,12 @@ def days(start: date, end: date):
 def expected(plans: list[PlanSpec], start: date, end: date, today: date | None = None) -> dict:
     """Expected sessions by item key in [start, end].
 
-    Returns {item_key: {"fixed_days": [dates], "weeks": {week_start: expected_count},
-                        "item": the ItemSpec last in force, "minutes_expected": int}}.
+    Returns {item_key: {"fixed_days": [dates], "weeks": {week_start: (due, quota)},
+                        "item": the ItemSpec last in force, "minutes_expected": int}}
+    where minutes_expected covers the fixed days only (weekly minutes depend on what was done).
     A week that straddles the window's start counts only the days inside it. When `today`
-    falls inside a week, that week expects only what must already be done for its quota to
-    stay reachable: N minus the days left in the week after today.
+    falls inside a week, its `due` is only what must already be done for the week's quota to
+    stay reachable (the quota minus the days left after today).
     """
     result: dict = {}
     active_days: dict = {}
@@ -108,10 +109,11 @@ def expected(plans: list[PlanSpec], start: date, end: date, today: date | None =
                     entry["fixed_days"].append(day)
                     entry["minutes_expected"] += item.minutes
     for (key, week), (item, count) in active_days.items():
-        n = _prorated(item.sessions_per_week, count)
+        quota = _prorated(item.sessions_per_week, count)
+        due = quota
         if today is not None and week <= today < week + timedelta(days=6):
             days_left = (week + timedelta(days=6) - today).days
-            n = max(0, min(count, _prorated(item.sessions_per_week, count + days_left) - days_left))
-        result[key]["weeks"][week] = n
-        result[key]["minutes_expected"] += n * item.minutes
+            quota = _prorated(item.sessions_per_week, count + days_left)
+            due = max(0, min(count, quota - days_left))
+        result[key]["weeks"][week] = (due, quota)
     return result
