@@ -7,7 +7,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/standstrong_test
 export FLASK_APP := wsgi.py
 
-.PHONY: run test test-pg bench spec spec-check migrate venv scheduler clean
+.PHONY: run test test-pg bench spec migrate venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,9 +37,6 @@ bench: venv
 
 spec: venv
 	$(BIN)/flask spec
-
-scheduler: migrate
-	$(BIN)/flask scheduler run
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -3,7 +3,7 @@ from flask import Flask, request
 from sqlalchemy import event
 
 from app.common.types import render_item
-from app.config import Config, check_production_secrets
+from app.config import BASE_DIR, Config, check_production_secrets
 from app.errors import ApiError, register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate
 
@@ -36,7 +36,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
-    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")),
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"),
                      compare_type=True, render_as_batch=True, render_item=render_item)
     jwt.init_app(app)
     limiter.init_app(app)

@@ -27,9 +27,9 @@ DEMO_ACCOUNTS = [
     ("coordinator", "coordinator@demo.standstrong.local", "Demo Coordinator"),
 ]
 DEMO_PATIENTS = [
-    # email, name, level, AIS, zone, language
-    ("patient.li@demo.standstrong.local", "Li Wei", "T4", "A", "Asia/Shanghai", "zh-CN"),
-    ("patient.jones@demo.standstrong.local", "Sam Jones", "C6", "B", "Europe/London", "en"),
+    # email, name, level, AIS, zone, language, plan template
+    ("patient.li@demo.standstrong.local", "Li Wei", "T4", "A", "Asia/Shanghai", "zh-CN", "combined-programme"),
+    ("patient.jones@demo.standstrong.local", "Sam Jones", "T10", "B", "Europe/London", "en", "standing-for-bone"),
 ]
 DEMO_CAREGIVER = ("caregiver.li@demo.standstrong.local", "Li Na", "spouse")
 
@@ -93,6 +93,7 @@ def create_demo_accounts() -> list[str]:
     from app.auth.models import User
     from app.auth.service import create_user
     from app.patients.models import CaregiverLink, CareTeamMember, Patient
+    from app.plans.service import demo_plan
 
     def account(email, role, name, patient_id=None):
         user = db.session.scalar(select(User).where(User.email == email))
@@ -103,7 +104,7 @@ def create_demo_accounts() -> list[str]:
         account(email, role, name)
     coordinator = account(DEMO_ACCOUNTS[1][1], "coordinator", DEMO_ACCOUNTS[1][2])
     first_patient = None
-    for email, name, level, ais, zone, lang in DEMO_PATIENTS:
+    for email, name, level, ais, zone, lang, template in DEMO_PATIENTS:
         user = db.session.scalar(select(User).where(User.email == email))
         if user is None:
             patient = Patient(display_name=name, date_of_birth=date(1985, 5, 1), sex="unknown",
@@ -114,6 +115,7 @@ def create_demo_accounts() -> list[str]:
             db.session.flush()
             db.session.add(CareTeamMember(patient_id=patient.id, coordinator_id=coordinator.id))
             user = account(email, "patient", name, patient.id)
+            demo_plan(patient, template, coordinator.id)
         first_patient = first_patient or user.patient_id
     cg_email, cg_name, relation = DEMO_CAREGIVER
     caregiver = account(cg_email, "caregiver", cg_name)
@@ -124,7 +126,7 @@ def create_demo_accounts() -> list[str]:
     port = os.environ.get("PORT", "5000")
     lines = [f"Demo accounts (password for all: {DEMO_PASSWORD}); API on http://127.0.0.1:{port}, docs at /docs"]
     lines += [f"  {role:<12} {email}" for role, email, _ in DEMO_ACCOUNTS]
-    lines += [f"  {'patient':<12} {email}  ({name}, {level} AIS {ais}, {zone})"
-              for email, name, level, ais, zone, _ in DEMO_PATIENTS]
+    lines += [f"  {'patient':<12} {email}  ({name}, {level} AIS {ais}, {zone}, plan: {template})"
+              for email, name, level, ais, zone, _, template in DEMO_PATIENTS]
     lines.append(f"  {'caregiver':<12} {cg_email}  (cares for {DEMO_PATIENTS[0][1]})")
     return lines

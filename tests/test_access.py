@@ -142,3 +142,23 @@ def test_related_actors_reach_every_read(client, world, who, ref):
             continue
         response = call(client, actor.headers, method, path, patient_ref, ids)
         assert response.status_code in (200, 403), (who, method, path, response.get_json())
+
+
+GARBAGE_BODIES = [None, [], "text", 12, {"unexpected": True}, {"items": "x", "sessions": 5, "status": []},
+                  {"started_at": "yesterday", "duration_minutes": 1e30, "email": ["a"], "answers": {"q1": "x"}},
+                  {"items": [{"exercise": {"nested": 1}, "minutes": "ten"}], "sessions": [None, 1, "x", {}]}]
+
+
+@pytest.mark.parametrize("who", ["patient_a", "caregiver_a", "coord_a", "admin"])
+def test_no_body_produces_a_server_error(client, world, who):
+    actor = getattr(world, who)
+    ids = _resource_ids(world)
+    for method, path, op in operations():
+        if method not in ("post", "put", "patch"):
+            continue
+        url = re.sub(r"{(\w+)}", lambda m: world.a_id if m.group(1) == "patient_id" else ids.get(m.group(1), str(uuid.uuid4())), path)
+        for body in GARBAGE_BODIES:
+            response = getattr(client, method)(url, json=body, headers=actor.headers)
+            assert response.status_code < 500, (who, method, path, body)
+            if response.status_code >= 400:
+                assert response.mimetype == "application/problem+json", (method, path)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from app.auth.models import User
+from app.plans.models import Plan
 from app.cli import DEMO_PASSWORD, SPEC_PATH, create_demo_accounts, spec_json
 from app.common.types import render_item
 from app.config import check_production_secrets
@@ -83,14 +84,19 @@ def test_logs_are_json_with_request_id_and_no_secrets(client, world):
         assert secret not in out
 
 
-def test_demo_accounts_are_idempotent_and_log_in(client, app_ctx):
+def test_demo_accounts_are_idempotent_and_log_in(client, world, app_ctx):
     first = create_demo_accounts()
+    plans = db.session.scalar(select(func.count()).select_from(Plan))
     count = db.session.scalar(select(func.count()).select_from(User))
     assert create_demo_accounts() == first
     assert db.session.scalar(select(func.count()).select_from(User)) == count
+    assert db.session.scalar(select(func.count()).select_from(Plan)) == plans
     for line in first[1:]:
         email = line.split()[1]
         assert login(client, email, DEMO_PASSWORD)["user"]["email"] == email
+    li = login(client, "patient.li@demo.standstrong.local", DEMO_PASSWORD)
+    agenda = client.get("/api/v1/patients/me/agenda", headers={"Authorization": f"Bearer {li['access_token']}"})
+    assert agenda.get_json()["items"], "the demo patient has something to do today"
 
 
 def test_cli_commands(app):

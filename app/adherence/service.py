@@ -9,8 +9,8 @@ from app.common.clock import local_today
 from app.common.i18n import requested_language
 from app.adherence.metrics import LoggedSession, patient_metrics, streak
 from app.errors import ApiError
-from app.exercises.service import exercise_view
 from app.exercises.models import Exercise
+from app.exercises.service import exercise_view, exercises_by_id
 from app.extensions import db
 from app.patients.models import Patient
 from app.plans import service as plans
@@ -143,7 +143,8 @@ def _agenda_data(patient, start: date, end: date):
         by_day.setdefault((s.local_date, s.item_key), []).append(s)
         days_in_week.setdefault((week_start(s.local_date), s.item_key), set()).add(s.local_date)
     week_counts = {key: len(v) for key, v in days_in_week.items()}
-    exercises = {e.id: e for e in db.session.scalars(select(Exercise))}
+    needed = {item.exercise_id for spec in specs for _n, _d, items in spec.versions for item in items}
+    exercises = exercises_by_id(needed)
     return specs, by_day, week_counts, exercises
 
 

@@ -2,7 +2,7 @@
 import yaml
 from sqlalchemy import select
 
-from app.common.seeding import digest, seed_id
+from app.common.seeding import SeedUpserter
 from app.config import BASE_DIR
 from app.exercises.models import KINDS, Exercise
 from app.extensions import db
@@ -14,8 +14,7 @@ TEXT_FIELDS = ("name", "instructions", "equipment", "precautions", "contraindica
 
 def load_exercises(path=EXERCISES_FILE) -> str:
     entries = yaml.safe_load(path.read_text(encoding="utf-8"))
-    existing = {e.slug: e for e in db.session.scalars(select(Exercise))}
-    created = updated = 0
+    upserter = SeedUpserter(Exercise, "exercise", {e.slug: e for e in db.session.scalars(select(Exercise))})
     for entry in entries:
         slug = entry["slug"]
         if entry["kind"] not in KINDS:
@@ -31,18 +30,6 @@ def load_exercises(path=EXERCISES_FILE) -> str:
             "default_dose": entry["default_dose"],
             "translations": {lang: {f: entry[lang][f] for f in TEXT_FIELDS} for lang in LANGUAGES},
         }
-        content_hash = digest(values)
-        exercise = existing.get(slug)
-        if exercise is None:
-            exercise = Exercise(id=seed_id("exercise", slug), slug=slug)
-            db.session.add(exercise)
-            created += 1
-        elif exercise.content_hash == content_hash:
-            continue
-        else:
-            updated += 1
-        for key, value in values.items():
-            setattr(exercise, key, value)
-        exercise.content_hash = content_hash
+        upserter.put(slug, values)
     db.session.commit()
-    return f"exercises: {created} created, {updated} updated, {len(entries) - created - updated} unchanged"
+    return upserter.summary("exercises")

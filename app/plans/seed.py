@@ -2,7 +2,7 @@
 import yaml
 from sqlalchemy import select
 
-from app.common.seeding import digest, seed_id
+from app.common.seeding import SeedUpserter
 from app.config import BASE_DIR
 from app.exercises.models import Exercise
 from app.extensions import db
@@ -15,8 +15,8 @@ TEMPLATES_FILE = BASE_DIR / "seed" / "plans" / "templates.yaml"
 def load_plan_templates(path=TEMPLATES_FILE) -> str:
     entries = yaml.safe_load(path.read_text(encoding="utf-8"))
     exercises = set(db.session.scalars(select(Exercise.slug)))
-    existing = {t.slug: t for t in db.session.scalars(select(PlanTemplate))}
-    created = updated = 0
+    upserter = SeedUpserter(PlanTemplate, "plan-template",
+                            {t.slug: t for t in db.session.scalars(select(PlanTemplate))})
     for entry in entries:
         slug = entry["slug"]
         for item in entry["items"]:
@@ -29,18 +29,6 @@ def load_plan_templates(path=TEMPLATES_FILE) -> str:
         if set(entry["name"]) != set(LANGUAGES) or set(entry["description"]) != set(LANGUAGES) or not entry["source"]:
             raise ValueError(f"template {slug}: needs name and description in every language, and a source")
         values = {k: entry[k] for k in ("name", "description", "duration_weeks", "source", "items")}
-        content_hash = digest(values)
-        template = existing.get(slug)
-        if template is None:
-            template = PlanTemplate(id=seed_id("plan-template", slug), slug=slug)
-            db.session.add(template)
-            created += 1
-        elif template.content_hash == content_hash:
-            continue
-        else:
-            updated += 1
-        for key, value in values.items():
-            setattr(template, key, value)
-        template.content_hash = content_hash
+        upserter.put(slug, values)
     db.session.commit()
-    return f"plan templates: {created} created, {updated} updated, {len(entries) - created - updated} unchanged"
+    return upserter.summary("plan templates")

@@ -154,6 +154,12 @@ def _plan(patient, plan_id) -> Plan:
     return plan
 
 
+def _managed_plan(actor, patient_ref, plan_id) -> tuple:
+    """(patient, the patient's today, plan) for a coordinator changing a plan."""
+    patient = patient_for(actor, patient_ref, MANAGE)
+    return patient, local_today(patient.time_zone), _plan(patient, plan_id)
+
+
 def _plan_loads():
     return (selectinload(Plan.versions).selectinload(PlanVersion.items), selectinload(Plan.pauses))
 
@@ -178,20 +184,36 @@ def assign_plan(actor, patient_ref, data: dict) -> dict:
         items_in = data["items"]
     items = _build_items(items_in, start, None)
     codes = _check_safety(actor, patient, items, data, today)
-    plan = Plan(patient_id=patient.id, name=name or "Home programme", template_slug=data.get("template"),
-                start_date=start, created_by_id=actor.id)
-    plan.versions.append(PlanVersion(number=1, effective_from=start, change_note=data.get("change_note"),
-                                     warnings_acknowledged=codes, override_reason=data.get("override_reason"),
-                                     created_by_id=actor.id, items=items))
-    db.session.add(plan)
+    plan = new_plan(patient.id, name or "Home programme", start, items, actor.id, codes,
+                    template_slug=data.get("template"), change_note=data.get("change_note"),
+                    override_reason=data.get("override_reason"))
     db.session.commit()
     return plan_view(plan, today)
 
 
-def add_version(actor, patient_ref, plan_id, data: dict) -> dict:
-    patient = patient_for(actor, patient_ref, MANAGE)
+def new_plan(patient_id, name: str, start: date, items: list[PlanItem], created_by_id, acknowledged: list,
+             template_slug=None, change_note=None, override_reason=None) -> Plan:
+    plan = Plan(patient_id=patient_id, name=name, template_slug=template_slug, start_date=start,
+                created_by_id=created_by_id)
+    plan.versions.append(PlanVersion(number=1, effective_from=start, change_note=change_note,
+                                     warnings_acknowledged=acknowledged, override_reason=override_reason,
+                                     created_by_id=created_by_id, items=items))
+    db.session.add(plan)
+    return plan
+
+
+def demo_plan(patient, template_slug: str, created_by_id) -> Plan:
+    """For `flask demo`: a template plan from today, its warnings taken as acknowledged."""
     today = local_today(patient.time_zone)
-    plan = _plan(patient, plan_id)
+    template = _template(template_slug)
+    items = _build_items([dict(i) for i in template.items], today, None)
+    codes = [w["code"] for w in safety_warnings(patient, [i.exercise for i in items], today)]
+    return new_plan(patient.id, template.name.get(patient.language, template.slug), today, items,
+                    created_by_id, codes, template_slug=template_slug)
+
+
+def add_version(actor, patient_ref, plan_id, data: dict) -> dict:
+    patient, today, plan = _managed_plan(actor, patient_ref, plan_id)
     latest = plan.versions[-1]
     effective = data.get("effective_from") or max(today, latest.effective_from)
     _not_before_today(effective, today, "effective_from")
@@ -211,9 +233,7 @@ def add_version(actor, patient_ref, plan_id, data: dict) -> dict:
 
 
 def pause(actor, patient_ref, plan_id, data: dict) -> dict:
-    patient = patient_for(actor, patient_ref, MANAGE)
-    today = local_today(patient.time_zone)
-    plan = _plan(patient, plan_id)
+    patient, today, plan = _managed_plan(actor, patient_ref, plan_id)
     start = data.get("start_date") or today
     _not_before_today(start, today, "start_date")
     if plan.ended_on is not None:
@@ -226,9 +246,7 @@ def pause(actor, patient_ref, plan_id, data: dict) -> dict:
 
 
 def resume(actor, patient_ref, plan_id, data: dict) -> dict:
-    patient = patient_for(actor, patient_ref, MANAGE)
-    today = local_today(patient.time_zone)
-    plan = _plan(patient, plan_id)
+    patient, today, plan = _managed_plan(actor, patient_ref, plan_id)
     on = data.get("on") or today
     _not_before_today(on, today, "on")
     open_pause = next((p for p in plan.pauses if p.end_date is None), None)
@@ -244,9 +262,7 @@ def resume(actor, patient_ref, plan_id, data: dict) -> dict:
 
 
 def end(actor, patient_ref, plan_id, data: dict) -> dict:
-    patient = patient_for(actor, patient_ref, MANAGE)
-    today = local_today(patient.time_zone)
-    plan = _plan(patient, plan_id)
+    patient, today, plan = _managed_plan(actor, patient_ref, plan_id)
     on = data.get("on") or today
     _not_before_today(on, today, "on")
     if plan.ended_on is not None:
@@ -336,37 +352,35 @@ def plan_view(plan: Plan, today: date, on: date | None = None, slugs: dict | Non
 def load_specs(patient_ids) -> dict:
     """{patient_id: [PlanSpec]} for the given patient ids (a list, or a SELECT of ids).
 
-    Four queries whatever the number of patients, plans, versions or items.
+    Two queries whatever the number of patients, plans, versions or items.
     """
-    plan_rows = db.session.execute(
-        select(Plan.id, Plan.patient_id, Plan.start_date, Plan.ended_on).where(Plan.patient_id.in_(patient_ids))
-    ).all()
-    plans = {row.id: PlanSpec(row.id, row.start_date, row.ended_on) for row in plan_rows}
-    owner = {row.id: row.patient_id for row in plan_rows}
-    in_scope = select(Plan.id).where(Plan.patient_id.in_(patient_ids))
-    versions = {}
-    for row in db.session.execute(
-            select(PlanVersion.id, PlanVersion.plan_id, PlanVersion.number, PlanVersion.effective_from)
-            .where(PlanVersion.plan_id.in_(in_scope)).order_by(PlanVersion.plan_id, PlanVersion.number)):
-        version = (row.number, row.effective_from, [])
-        versions[row.id] = (row.plan_id, version)
-        plans[row.plan_id].versions.append(version)
-    item_rows = db.session.execute(
-        select(PlanItem.id, PlanItem.version_id, PlanItem.item_key, PlanItem.exercise_id, PlanItem.minutes,
-               PlanItem.sessions_per_week, PlanItem.days_mask, PlanItem.start_date, PlanItem.end_date,
-               PlanItem.time_of_day)
-        .where(PlanItem.version_id.in_(select(PlanVersion.id).where(PlanVersion.plan_id.in_(in_scope))))
-        .order_by(PlanItem.position)
-    ).all()
-    for row in item_rows:
-        plan_id, (number, _effective, items) = versions[row.version_id]
-        items.append(ItemSpec(row.item_key, row.exercise_id, row.minutes, row.sessions_per_week,
-                              row.days_mask, row.start_date, row.end_date, row.time_of_day,
-                              plan_id, row.id, number))
-    for row in db.session.execute(select(PlanPause.plan_id, PlanPause.start_date, PlanPause.end_date)
-                                  .where(PlanPause.plan_id.in_(in_scope))):
-        plans[row.plan_id].pauses.append((row.start_date, row.end_date))
+    rows = db.session.execute(
+        select(Plan.id, Plan.patient_id, Plan.start_date, Plan.ended_on, PlanVersion.id.label("version_id"),
+               PlanVersion.number, PlanVersion.effective_from, PlanItem.id.label("item_id"), PlanItem.item_key,
+               PlanItem.exercise_id, PlanItem.minutes, PlanItem.sessions_per_week, PlanItem.days_mask,
+               PlanItem.start_date.label("item_start"), PlanItem.end_date, PlanItem.time_of_day)
+        .join(PlanVersion, PlanVersion.plan_id == Plan.id)
+        .join(PlanItem, PlanItem.version_id == PlanVersion.id)
+        .where(Plan.patient_id.in_(patient_ids))
+        .order_by(Plan.id, PlanVersion.number, PlanItem.position))
+    plans: dict = {}
+    versions: dict = {}
     result: dict = {}
-    for plan_id, spec in plans.items():
-        result.setdefault(owner[plan_id], []).append(spec)
+    for row in rows:
+        spec = plans.get(row.id)
+        if spec is None:
+            spec = plans[row.id] = PlanSpec(row.id, row.start_date, row.ended_on)
+            result.setdefault(row.patient_id, []).append(spec)
+        version = versions.get(row.version_id)
+        if version is None:
+            version = versions[row.version_id] = (row.number, row.effective_from, [])
+            spec.versions.append(version)
+        version[2].append(ItemSpec(row.item_key, row.exercise_id, row.minutes, row.sessions_per_week,
+                                   row.days_mask, row.item_start, row.end_date, row.time_of_day,
+                                   row.id, row.item_id, row.number))
+    if plans:
+        for row in db.session.execute(
+                select(PlanPause.plan_id, PlanPause.start_date, PlanPause.end_date)
+                .join(Plan, Plan.id == PlanPause.plan_id).where(Plan.patient_id.in_(patient_ids))):
+            plans[row.plan_id].pauses.append((row.start_date, row.end_date))
     return result

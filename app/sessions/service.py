@@ -51,7 +51,8 @@ def _context(actor, patient) -> _Context:
         .where(Plan.patient_id == patient.id).order_by(PlanVersion.number))
     for key, plan_id, exercise_id in rows:
         ctx.items[key] = (plan_id, exercise_id)  # the latest version's exercise wins
-    for exercise in db.session.scalars(select(Exercise)):
+    # Only what validation needs (not the translated texts).
+    for exercise in db.session.execute(select(Exercise.id, Exercise.slug, Exercise.measures)):
         ctx.exercises[exercise.id] = ctx.exercises[str(exercise.id)] = ctx.exercises[exercise.slug] = exercise
     return ctx
 
@@ -125,9 +126,8 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict) -> tuple[ExerciseS
               if getattr(fresh, c.key) is not None}
     # Insert-if-absent cannot race: of two identical requests one inserts, the other reads.
     if insert_ignoring_conflict(ExerciseSession, values, ["id"]) == 1:
-        session = db.session.get(ExerciseSession, session_id)
-        ctx.written.append((session, "created"))
-        return session, "created"
+        ctx.written.append((fresh, "created"))
+        return fresh, "created"
     session = db.session.get(ExerciseSession, session_id, populate_existing=True)
     if session.patient_id != ctx.patient.id:
         raise ApiError(409, "This session id is already used; make a new UUID.", title="Conflict")
@@ -168,9 +168,10 @@ def put_session(actor, patient_ref, session_id, data: dict) -> tuple[dict, int]:
     patient = patient_for(actor, patient_ref, LOG)
     ctx = _context(actor, patient)
     session, status = _upsert(ctx, session_id, data)
+    out = view(session, ctx.language)  # before the commit expires what was loaded
     db.session.commit()
     _announce(ctx)
-    return view(session, ctx.language), 201 if status == "created" else 200
+    return out, 201 if status == "created" else 200
 
 
 def batch(actor, patient_ref, raw_items: list) -> dict:

@@ -1,0 +1,115 @@
+"""Adherence for 1,000 and 10,000 patients with 90 days of sessions: time and SQL statements.
+
+In-process against a real database (SQLite file, PostgreSQL), bulk-loaded with Core inserts.
+Each patient: one plan (standing 5 a week, FES on Mon/Wed/Fri), sessions over 90 days at a
+personal adherence between 30% and 100%. Figures, not assertions.
+"""
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, time as dtime, timedelta, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import event, insert, select  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.adherence.service import adherence_many  # noqa: E402
+from app.cli import seed_loaders  # noqa: E402
+from app.exercises.models import Exercise  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.patients.models import Patient  # noqa: E402
+from app.plans.models import Plan, PlanItem, PlanVersion  # noqa: E402
+from app.sessions.models import ExerciseSession  # noqa: E402
+from harness import fresh_database  # noqa: E402
+
+DAYS = 90
+ZONES = ["Asia/Shanghai", "Europe/London", "America/Los_Angeles", "Australia/Sydney"]
+
+
+def populate(n: int, today: date) -> int:
+    rng = random.Random(n)
+    exercises = {e.slug: e.id for e in db.session.scalars(select(Exercise))}
+    start = today - timedelta(days=DAYS + 7)
+    now = datetime.now(timezone.utc)
+    patients, plans, versions, items, sessions = [], [], [], [], []
+    for _ in range(n):
+        pid, plan_id, version_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        patients.append({"id": pid, "display_name": "Bench", "date_of_birth": date(1980, 1, 1), "sex": "unknown",
+                         "injury_date": date(2020, 1, 1), "neurological_level": "T10", "ais_grade": "A",
+                         "time_zone": rng.choice(ZONES), "language": "en", "known_fractures": [],
+                         "created_at": now, "updated_at": now})
+        plans.append({"id": plan_id, "patient_id": pid, "name": "Combined", "start_date": start, "created_at": now})
+        versions.append({"id": version_id, "plan_id": plan_id, "number": 1, "effective_from": start,
+                         "warnings_acknowledged": [], "created_at": now})
+        standing, fes = uuid.uuid4(), uuid.uuid4()
+        items.append({"id": uuid.uuid4(), "version_id": version_id, "item_key": standing, "position": 0,
+                      "exercise_id": exercises["passive-standing"], "minutes": 60, "sessions_per_week": 5,
+                      "start_date": start})
+        items.append({"id": uuid.uuid4(), "version_id": version_id, "item_key": fes, "position": 1,
+                      "exercise_id": exercises["fes-cycling"], "minutes": 30, "days_mask": 0b10101,
+                      "start_date": start})
+        p = rng.uniform(0.3, 1.0)
+        for offset in range(DAYS):
+            day = today - timedelta(days=offset)
+            for key, exercise, minutes, due in ((standing, "passive-standing", 60, day.weekday() < 5),
+                                                (fes, "fes-cycling", 30, day.weekday() in (0, 2, 4))):
+                if due and rng.random() < p:
+                    started = datetime.combine(day, dtime(10, 0), tzinfo=timezone.utc)
+                    sessions.append({"id": uuid.uuid4(), "patient_id": pid, "item_key": key, "plan_id": plan_id,
+                                     "exercise_id": exercises[exercise], "started_at": started, "local_date": day,
+                                     "duration_minutes": minutes, "measures": {}, "symptoms": [], "alerts": [],
+                                     "needs_review": False, "body_hash": "bench", "revision": 1,
+                                     "logged_by_role": "patient", "created_at": now, "updated_at": now})
+    for model, rows in ((Patient, patients), (Plan, plans), (PlanVersion, versions), (PlanItem, items),
+                        (ExerciseSession, sessions)):
+        for i in range(0, len(rows), 5000):
+            db.session.execute(insert(model), rows[i:i + 5000])
+    db.session.commit()
+    return len(sessions)
+
+
+def measure(kind: str, n: int) -> dict:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": fresh_database(kind).replace("postgresql://", "postgresql+psycopg://"),
+                      "RATELIMIT_ENABLED": False})
+    with app.app_context():
+        upgrade()
+        for loader in seed_loaders():
+            loader()
+        today = date.today()
+        started = time.perf_counter()
+        n_sessions = populate(n, today)
+        load_seconds = time.perf_counter() - started
+        statements = []
+        listener = lambda *args: statements.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        started = time.perf_counter()
+        result = adherence_many(select(Patient.id), 90)
+        seconds = time.perf_counter() - started
+        event.remove(db.engine, "before_cursor_execute", listener)
+        rates = sorted(r["session_rate"] for r in result.values() if r["session_rate"] is not None)
+        db.session.remove()
+        db.engine.dispose()
+    return {"patients": len(result), "sessions": n_sessions, "load_s": load_seconds, "seconds": seconds,
+            "statements": len(statements), "median_rate": rates[len(rates) // 2]}
+
+
+def main(kinds, sizes=(1000, 10000)):
+    for kind in kinds:
+        previous = None
+        for n in sizes:
+            m = measure(kind, n)
+            growth = f"  x{m['seconds'] / previous['seconds']:.1f} time for x{n // previous['patients']} patients" if previous else ""
+            print(f"[{kind}] {m['patients']:>6} patients, {m['sessions']:>7} sessions (90 days): adherence in "
+                  f"{m['seconds']:.2f} s ({m['seconds'] / m['patients'] * 1000:.2f} ms/patient), "
+                  f"{m['statements']} SQL statements, median rate {m['median_rate']:.2f}{growth}", flush=True)
+            previous = m
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["sqlite", "postgresql"])
