@@ -101,9 +101,25 @@ def problem_response(error: HTTPException):
 
 
 def register_error_handlers(app):
+    from sqlalchemy.exc import DataError, IntegrityError
+
     @app.errorhandler(ApiError)
     def _api_error(error):
         return problem_response(error)
+
+    # Safety nets: a race on a unique key, or a value the database refuses, is the client's
+    # conflict or bad input, never a 500. Services prevent both where they can.
+    @app.errorhandler(IntegrityError)
+    def _integrity(error):
+        log.warning("integrity error on %s %s: %s", request.method, request.path, error.orig)
+        return problem_response(ApiError(409, "This conflicts with data stored meanwhile; read it and retry.",
+                                         title="Conflict"))
+
+    @app.errorhandler(DataError)
+    def _data(error):
+        log.warning("data error on %s %s: %s", request.method, request.path, error.orig)
+        return problem_response(ApiError(422, "A value is out of the range the database stores.",
+                                         title="Validation failed"))
 
     @app.errorhandler(Exception)
     def _unexpected(error):

@@ -162,3 +162,12 @@ def test_no_body_produces_a_server_error(client, world, who):
             assert response.status_code < 500, (who, method, path, body)
             if response.status_code >= 400:
                 assert response.mimetype == "application/problem+json", (method, path)
+
+
+def test_admin_administers_but_reads_no_clinical_data(client, world):
+    ids = _resource_ids(world)
+    for method, path, _ in operations():
+        if "{patient_id}" not in path or method != "get":
+            continue
+        response = call(client, world.admin.headers, method, path, world.a_id, ids)
+        assert response.status_code == 403, (method, path, response.status_code)

@@ -75,3 +75,15 @@ def test_request_id_is_echoed_when_sane(client):
     assert response.headers["X-Request-ID"] == "app-req-12345678"
     response = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert response.headers["X-Request-ID"] != "bad id with spaces"
+
+
+def test_a_unique_key_race_is_a_409_not_a_500(world, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    from app.patients import service
+
+    def racing(actor):
+        raise IntegrityError("INSERT ...", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(service, "me", racing)
+    assert_problem(world.coord_a.get("/api/v1/me"), 409)

@@ -74,6 +74,7 @@ def test_caseload_is_paginated_and_searchable(world):
     assert len(second["items"]) == 2 and second["meta"]["next_page"] is None
     found = world.coord_a.get("/api/v1/patients?q=zhang").get_json()
     assert found["meta"]["total"] == 3
+    assert world.coord_a.get("/api/v1/patients?q=%25").get_json()["meta"]["total"] == 0  # % is literal
     assert world.coord_none.get("/api/v1/patients").get_json()["meta"]["total"] == 0
     assert_problem(world.coord_a.get("/api/v1/patients?per_page=1000"), 422)
 

@@ -211,7 +211,7 @@ def list_users(role=None, q=None):
     if role:
         stmt = stmt.where(User.role == role)
     if q:
-        stmt = stmt.where(User.email.ilike(f"%{q}%") | User.display_name.ilike(f"%{q}%"))
+        stmt = stmt.where(User.email.icontains(q, autoescape=True) | User.display_name.icontains(q, autoescape=True))
     return stmt
 
 

@@ -11,6 +11,7 @@ from app.auth import service as auth
 from app.auth.models import User
 from app.auth.passwords import verify_password
 from app.auth.policy import ADMINISTER, CONSENT, LOG, MANAGE, READ, caregiver_patient_ids, patient_for
+from app.common.db import insert_ignoring_conflict
 from app.common.types import utcnow
 from app.errors import ApiError
 from app.extensions import db
@@ -67,7 +68,7 @@ def list_patients(actor, q: str | None):
     elif actor.role == "patient":
         stmt = stmt.where(Patient.id == actor.patient_id)
     if q:
-        stmt = stmt.where(Patient.display_name.ilike(f"%{q.strip()}%"))
+        stmt = stmt.where(Patient.display_name.icontains(q.strip(), autoescape=True))
     return stmt
 
 
@@ -197,9 +198,9 @@ def add_to_care_team(actor, patient_ref, coordinator_id) -> list[dict]:
     if coordinator is None or coordinator.role != "coordinator" or not coordinator.is_active:
         raise ApiError(422, "No active coordinator has this id.",
                        errors={"coordinator_id": ["No active coordinator has this id."]})
-    if db.session.get(CareTeamMember, (patient.id, coordinator.id)) is None:
-        db.session.add(CareTeamMember(patient_id=patient.id, coordinator_id=coordinator.id))
-        db.session.commit()
+    insert_ignoring_conflict(CareTeamMember, {"patient_id": patient.id, "coordinator_id": coordinator.id,
+                                              "added_at": utcnow()}, ["patient_id", "coordinator_id"])
+    db.session.commit()
     return _care_team_rows(patient.id)
 
 
