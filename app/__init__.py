@@ -92,6 +92,10 @@ def register_blueprints(app: Flask) -> None:
                 patient_education_blp, exercises_blp, templates_blp, plans_blp, symptoms_blp,
                 sessions_blp, adherence_blp, audit_blp):
         api.register_blueprint(blp)
+    # flask-smorest documents its error responses as application/json; ours are problem+json.
+    for response in api.spec.components.responses.values():
+        if "application/json" in response.get("content", {}):
+            response["content"] = {"application/problem+json": response["content"].pop("application/json")}
 
 
 def register_request_guards(app: Flask) -> None:

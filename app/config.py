@@ -66,6 +66,17 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
     OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": (
+                "StandStrong: home bone-health programmes after spinal cord injury. Authenticate with "
+                "`Authorization: Bearer <access token>` from /api/v1/auth/login. Every error is RFC 9457 "
+                "application/problem+json. IDs are UUIDs; times are ISO 8601 with offset; a patient's day "
+                "is their local date. A patient, or a caregiver of one patient, may write `me` for "
+                "{patient_id}. Education is general information, not personal medical advice."
+            )
+        }
+    }
 
 
 class TestConfig(Config):
