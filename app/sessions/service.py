@@ -31,30 +31,66 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 
 @dataclass
 class _Context:
-    """What validating a request's sessions needs, loaded once per request."""
+    """What validating a request's sessions needs. A batch loads it all at once; a single
+    PUT looks up only its own plan item or exercise."""
 
     patient: object
     actor: object
     now: datetime
     language: str
-    items: dict = field(default_factory=dict)      # item_key -> (plan_id, exercise_id)
-    exercises: dict = field(default_factory=dict)  # id, str(id) and slug -> Exercise
+    preloaded: bool = False
+    items: dict = field(default_factory=dict)      # item_key -> (plan_id, exercise row)
+    exercises: dict = field(default_factory=dict)  # id, str(id) and slug -> exercise row
     written: list = field(default_factory=list)    # (session, change) to announce after commit
+
+    def _item_query(self):
+        # Only what validation needs (not the translated texts); the latest version wins.
+        return (select(PlanItem.item_key, PlanVersion.plan_id, Exercise.id, Exercise.slug, Exercise.measures)
+                .join(PlanVersion, PlanVersion.id == PlanItem.version_id)
+                .join(Plan, Plan.id == PlanVersion.plan_id)
+                .join(Exercise, Exercise.id == PlanItem.exercise_id)
+                .where(Plan.patient_id == self.patient.id).order_by(PlanVersion.number))
+
+    def preload(self) -> "_Context":
+        for key, plan_id, *exercise in db.session.execute(self._item_query()):
+            self.items[key] = (plan_id, _ExerciseRow(*exercise))
+        for row in db.session.execute(select(Exercise.id, Exercise.slug, Exercise.measures)):
+            self._remember(_ExerciseRow(*row))
+        self.preloaded = True
+        return self
+
+    def _remember(self, exercise) -> None:
+        self.exercises[exercise.id] = self.exercises[str(exercise.id)] = self.exercises[exercise.slug] = exercise
+
+    def item(self, key):
+        if not self.preloaded and key not in self.items:
+            rows = db.session.execute(self._item_query().where(PlanItem.item_key == key)).all()
+            if rows:
+                key, plan_id, *exercise = rows[-1]
+                self.items[key] = (plan_id, _ExerciseRow(*exercise))
+        return self.items.get(key)
+
+    def exercise(self, ref: str):
+        if not self.preloaded and ref not in self.exercises:
+            try:
+                condition = Exercise.id == uuid.UUID(ref)
+            except ValueError:
+                condition = Exercise.slug == ref
+            row = db.session.execute(select(Exercise.id, Exercise.slug, Exercise.measures).where(condition)).first()
+            if row:
+                self._remember(_ExerciseRow(*row))
+        return self.exercises.get(ref)
+
+
+@dataclass(frozen=True)
+class _ExerciseRow:
+    id: uuid.UUID
+    slug: str
+    measures: list
 
 
 def _context(actor, patient) -> _Context:
-    ctx = _Context(patient, actor, utcnow(), requested_language(None, patient.language))
-    rows = db.session.execute(
-        select(PlanItem.item_key, PlanVersion.plan_id, PlanItem.exercise_id)
-        .join(PlanVersion, PlanVersion.id == PlanItem.version_id)
-        .join(Plan, Plan.id == PlanVersion.plan_id)
-        .where(Plan.patient_id == patient.id).order_by(PlanVersion.number))
-    for key, plan_id, exercise_id in rows:
-        ctx.items[key] = (plan_id, exercise_id)  # the latest version's exercise wins
-    # Only what validation needs (not the translated texts).
-    for exercise in db.session.execute(select(Exercise.id, Exercise.slug, Exercise.measures)):
-        ctx.exercises[exercise.id] = ctx.exercises[str(exercise.id)] = ctx.exercises[exercise.slug] = exercise
-    return ctx
+    return _Context(patient, actor, utcnow(), requested_language(None, patient.language))
 
 
 def _invalid(errors: dict, detail="The session is not valid; see errors for each field.") -> ApiError:
@@ -70,12 +106,12 @@ def _resolve(ctx: _Context, data: dict) -> tuple:
     if started < ctx.now - timedelta(days=cfg["SESSION_BACKFILL_DAYS"]):
         raise _invalid({"started_at": [f"Older than {cfg['SESSION_BACKFILL_DAYS']} days: too late to log."]})
     if "item_key" in data:
-        found = ctx.items.get(data["item_key"])
+        found = ctx.item(data["item_key"])
         if found is None:
             raise _invalid({"item_key": ["Not an item of this patient's plans."]})
-        plan_id, exercise = found[0], ctx.exercises[found[1]]
+        plan_id, exercise = found
     else:
-        plan_id, exercise = None, ctx.exercises.get(data["exercise"])
+        plan_id, exercise = None, ctx.exercise(data["exercise"])
         if exercise is None:
             raise _invalid({"exercise": ["No exercise with this id or slug."]})
     allowed = {m["key"]: m for m in exercise.measures}
@@ -176,7 +212,7 @@ def put_session(actor, patient_ref, session_id, data: dict) -> tuple[dict, int]:
 
 def batch(actor, patient_ref, raw_items: list) -> dict:
     patient = patient_for(actor, patient_ref, LOG)
-    ctx = _context(actor, patient)
+    ctx = _context(actor, patient).preload()
     schema = BatchItemSchema()
     results = []
     for index, raw in enumerate(raw_items):
