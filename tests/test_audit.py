@@ -55,3 +55,12 @@ def test_admin_lists_the_trail_by_patient(world):
 def test_logins_and_activations_are_audited(world):
     actions = {e.action for e in events(world.a_id)}
     assert {"activate", "login", "account_created"} <= actions
+
+
+def test_listing_patients_is_an_audited_read_of_each(world):
+    before = len(events(world.a_id, "read"))
+    world.coord_a.get("/api/v1/patients")
+    world.patient_a.get("/api/v1/patients")  # one's own row is not audited
+    reads = events(world.a_id, "read")
+    assert len(reads) == before + 1
+    assert [e.actor_role for e in reads if e.detail == "listed"] == ["coordinator"]

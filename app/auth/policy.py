@@ -41,6 +41,19 @@ def caregiver_patient_ids(actor) -> list[uuid.UUID]:
     )
 
 
+def readable_patient_ids(actor):
+    """A SELECT of the ids of every patient actor may list: the caseload of a coordinator,
+    everyone for an admin (to run care teams), oneself, or those a caregiver acts for."""
+    if actor.role == "admin":
+        return select(Patient.id)
+    if actor.role == "coordinator":
+        return select(CareTeamMember.patient_id).where(CareTeamMember.coordinator_id == actor.id)
+    if actor.role == "caregiver":
+        return select(CaregiverLink.patient_id).where(CaregiverLink.caregiver_id == actor.id,
+                                                      CaregiverLink.revoked_at.is_(None))
+    return select(Patient.id).where(Patient.id == actor.patient_id)
+
+
 def resolve_patient_id(actor, patient_ref: str) -> uuid.UUID:
     """'me' means the patient's own record, or the one patient a caregiver acts for."""
     if patient_ref == "me":

@@ -45,7 +45,9 @@ def create_patient(data):
 @blp.response(200, page_of(PatientSummarySchema))
 def list_patients(args):
     """Your caseload (coordinator), everyone (admin), or the patients you may act for."""
-    return paginate(service.list_patients(current_actor(), args.get("q")), args["page"], args["per_page"])
+    page = paginate(service.list_patients(current_actor(), args.get("q")), args["page"], args["per_page"])
+    service.audit_listed(current_actor(), page["items"])
+    return page
 
 
 @blp.route("/<patient_id>", methods=["GET"])

@@ -10,7 +10,16 @@ from app.audit import service as audit
 from app.auth import service as auth
 from app.auth.models import User
 from app.auth.passwords import verify_password
-from app.auth.policy import ADMINISTER, CONSENT, LOG, MANAGE, READ, caregiver_patient_ids, patient_for
+from app.auth.policy import (
+    ADMINISTER,
+    CONSENT,
+    LOG,
+    MANAGE,
+    READ,
+    caregiver_patient_ids,
+    patient_for,
+    readable_patient_ids,
+)
 from app.common.db import insert_ignoring_conflict
 from app.common.types import utcnow
 from app.errors import ApiError
@@ -59,17 +68,18 @@ def _fractures_json(fractures: list[dict]) -> list[dict]:
 
 
 def list_patients(actor, q: str | None):
-    stmt = select(Patient).order_by(Patient.display_name, Patient.id)
-    if actor.role == "coordinator":
-        stmt = stmt.join(CareTeamMember, CareTeamMember.patient_id == Patient.id).where(
-            CareTeamMember.coordinator_id == actor.id)
-    elif actor.role == "caregiver":
-        stmt = stmt.where(Patient.id.in_(caregiver_patient_ids(actor)))
-    elif actor.role == "patient":
-        stmt = stmt.where(Patient.id == actor.patient_id)
+    stmt = (select(Patient).where(Patient.id.in_(readable_patient_ids(actor)))
+            .order_by(Patient.display_name, Patient.id))
     if q:
         stmt = stmt.where(Patient.display_name.icontains(q.strip(), autoescape=True))
     return stmt
+
+
+def audit_listed(actor, patients) -> None:
+    """A list shows patients' data too: each one shown to someone else is an audited read."""
+    for patient in patients:
+        if patient.id != actor.patient_id:
+            audit.record("read", patient_id=patient.id, detail="listed")
 
 
 def get_patient(actor, patient_ref) -> Patient:
