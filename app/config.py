@@ -32,7 +32,8 @@ class Config:
     JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", DEV_JWT_SECRET)
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 1024 * 1024)
+    # A full offline batch (500 sessions with long notes in Chinese) fits under 4 MiB.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024)
 
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=_int("ACCESS_TOKEN_SECONDS", 15 * 60))
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(seconds=_int("REFRESH_TOKEN_SECONDS", 30 * 24 * 3600))
