@@ -2,6 +2,7 @@
 import contextlib
 import itertools
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import time_machine
 
@@ -157,8 +158,6 @@ def at(moment, *actors):
 
 def session_body(world, **overrides) -> dict:
     """A valid session for patient A's first plan item, started ten minutes ago."""
-    from datetime import datetime, timedelta, timezone
-
     body = {"item_key": world.plan_a["versions"][0]["items"][0]["item_key"],
             "started_at": (datetime.now(timezone.utc) - timedelta(minutes=10)).isoformat(),
             "duration_minutes": 30}
