@@ -135,6 +135,17 @@ def test_missing_language_falls_back_to_the_other(client, world):
     assert response.status_code == 200 and response.headers["Content-Language"] == "en"
 
 
+def test_catalogue_etag(client, world):
+    first = client.get(f"{MODULES}?lang=en&per_page=5")
+    etag = first.headers["ETag"]
+    assert client.get(f"{MODULES}?lang=en&per_page=5", headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(f"{MODULES}?lang=zh-CN&per_page=5", headers={"If-None-Match": etag}).status_code == 200
+    assert client.get(f"{MODULES}?lang=en&per_page=6", headers={"If-None-Match": etag}).status_code == 200
+    _module(first.get_json()["items"][0]["slug"]).content_version += 1
+    db.session.commit()
+    assert client.get(f"{MODULES}?lang=en&per_page=5", headers={"If-None-Match": etag}).status_code == 200
+
+
 def test_etag_and_last_modified(client, world):
     first = client.get(f"{MODULES}/keep-going?lang=en")
     etag = first.headers["ETag"]

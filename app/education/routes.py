@@ -29,17 +29,31 @@ patient_blp = Blueprint("patient-education", __name__, url_prefix="/api/v1/patie
 OPTIONAL_AUTH = {"security": [{}, {"bearerAuth": []}]}
 
 
+def _conditional(etag: str, headers: dict, build):
+    """304 when the app's cached copy (If-None-Match) is current; else build() with the ETag."""
+    if request.if_none_match.contains(etag):
+        response = make_response("", 304)
+        response.headers.update(headers)
+        response.set_etag(etag)
+        return response
+    return build(), 200, headers | {"ETag": f'"{etag}"'}
+
+
 @blp.route("/modules", methods=["GET"])
 @blp.doc(**OPTIONAL_AUTH)
 @blp.arguments(ModuleListArgs, location="query")
 @blp.response(200, page_of(ModuleSummarySchema))
+@blp.alt_response(304, description="Not modified: the cached copy (If-None-Match) is current")
 def list_modules(args):
-    """The catalogue: filter by tag, search titles and bodies, paginated."""
+    """The catalogue: filter by tag, search titles and bodies, paginated. Strong ETag: changes
+    when any listed module's content version (or the page) changes."""
     language = language_for(optional_actor(), args.get("lang"))
     stmt = service.catalogue(args.get("tag"), args.get("q"), language)
     page = paginate(stmt, args["page"], args["per_page"], scalars=False)
     page["items"] = [service.summary_row(m, c) for m, c in page["items"]]
-    return page, 200, {"Content-Language": language, "Vary": "Accept-Language, Authorization"}
+    headers = {"Content-Language": language, "Vary": "Accept-Language, Authorization",
+               "Cache-Control": "private, no-cache"}
+    return _conditional(service.catalogue_etag(page, language), headers, lambda: page)
 
 
 @blp.route("/modules/<slug>", methods=["GET"])
@@ -54,17 +68,11 @@ def get_module(args, slug):
     """
     module = service.module_by_slug(slug)
     language = service.served_language_of(module, language_for(optional_actor(), args.get("lang")))
-    etag = service.etag_for(module, language)
     headers = {"Content-Language": language, "Vary": "Accept-Language, Authorization",
-               "Cache-Control": "private, no-cache"}
-    if request.if_none_match.contains(etag):
-        response = make_response("", 304)
-        response.headers.update(headers)
-        response.set_etag(etag)
-        return response
-    headers["ETag"] = f'"{etag}"'
-    headers["Last-Modified"] = module.updated_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
-    return service.module_view(module, language), 200, headers
+               "Cache-Control": "private, no-cache",
+               "Last-Modified": module.updated_at.strftime("%a, %d %b %Y %H:%M:%S GMT")}
+    return _conditional(service.etag_for(module, language), headers,
+                        lambda: service.module_view(module, language))
 
 
 @patient_blp.route("", methods=["GET"])

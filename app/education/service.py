@@ -5,6 +5,7 @@ from sqlalchemy.orm import aliased, defer
 from app.auth.policy import LOG, MANAGE, READ, patient_for
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import requested_language, served_language
+from app.common.seeding import digest
 from app.common.types import utcnow
 from app.education.models import EducationContent, EducationModule, QuizAttempt, ReadingProgress, Recommendation
 from app.errors import ApiError
@@ -74,6 +75,11 @@ def module_view(module: EducationModule, language: str) -> dict:
 
 def etag_for(module: EducationModule, language: str) -> str:
     return f"{module.slug}.v{module.content_version}.{language}"
+
+
+def catalogue_etag(page: dict, language: str) -> str:
+    listed = [(i["slug"], i["content_version"]) for i in page["items"]]
+    return "catalogue." + digest([language, listed, page["meta"]])[:32]
 
 
 # --- per patient --------------------------------------------------------------------------
