@@ -1,7 +1,8 @@
 """Adherence for one patient or many, with a fixed number of queries; the agenda; the weekly summary."""
 from datetime import date, timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.auth.policy import READ, patient_for
 from app.common.clinical import threshold
@@ -21,13 +22,27 @@ from app.sessions.models import ExerciseSession
 STREAK_HORIZON_DAYS = 120
 
 
+def _sessions_statement(ids):
+    return (select(ExerciseSession.patient_id, ExerciseSession.item_key, ExerciseSession.local_date,
+                   ExerciseSession.duration_minutes, ExerciseSession.started_at)
+            .where(ExerciseSession.patient_id.in_(ids), ExerciseSession.deleted_at.is_(None),
+                   ExerciseSession.local_date >= bindparam("start"), ExerciseSession.local_date <= bindparam("end")))
+
+
+@cache
+def _sessions_for_listed_ids():
+    # Built once: on the agenda's hot path, building a statement costs more than running it.
+    return _sessions_statement(bindparam("ids", expanding=True))
+
+
 def _sessions(patient_ids, start: date, end: date) -> dict:
     """{patient_id: [LoggedSession]} in [start, end], one query."""
-    rows = db.session.execute(
-        select(ExerciseSession.patient_id, ExerciseSession.item_key, ExerciseSession.local_date,
-               ExerciseSession.duration_minutes, ExerciseSession.started_at)
-        .where(ExerciseSession.patient_id.in_(patient_ids), ExerciseSession.deleted_at.is_(None),
-               ExerciseSession.local_date >= start, ExerciseSession.local_date <= end))
+    params = {"start": start, "end": end}
+    if isinstance(patient_ids, (list, tuple, set)):
+        stmt, params["ids"] = _sessions_for_listed_ids(), list(patient_ids)
+    else:
+        stmt = _sessions_statement(patient_ids)
+    rows = db.session.execute(stmt, params)
     out: dict = {}
     for row in rows:
         out.setdefault(row.patient_id, []).append(

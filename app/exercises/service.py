@@ -1,6 +1,7 @@
 import uuid
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.errors import ApiError
 from app.exercises.models import Exercise
@@ -35,8 +36,13 @@ def get_exercise(ref: str) -> Exercise:
     return exercise
 
 
+@cache
+def _by_ids_statement():
+    return select(Exercise).where(Exercise.id.in_(bindparam("ids", expanding=True)))
+
+
 def exercises_by_id(ids) -> dict:
     ids = set(ids)
     if not ids:
         return {}
-    return {e.id: e for e in db.session.scalars(select(Exercise).where(Exercise.id.in_(ids)))}
+    return {e.id: e for e in db.session.scalars(_by_ids_statement(), {"ids": list(ids)})}

@@ -6,10 +6,11 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cache
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from app.audit import service as audit
 from app.auth.policy import LOG, READ, patient_for
@@ -43,16 +44,8 @@ class _Context:
     exercises: dict = field(default_factory=dict)  # id, str(id) and slug -> exercise row
     written: list = field(default_factory=list)    # (session, change) to announce after commit
 
-    def _item_query(self):
-        # Only what validation needs (not the translated texts); the latest version wins.
-        return (select(PlanItem.item_key, PlanVersion.plan_id, Exercise.id, Exercise.slug, Exercise.measures)
-                .join(PlanVersion, PlanVersion.id == PlanItem.version_id)
-                .join(Plan, Plan.id == PlanVersion.plan_id)
-                .join(Exercise, Exercise.id == PlanItem.exercise_id)
-                .where(Plan.patient_id == self.patient.id).order_by(PlanVersion.number))
-
     def preload(self) -> "_Context":
-        for key, plan_id, *exercise in db.session.execute(self._item_query()):
+        for key, plan_id, *exercise in db.session.execute(_items_of_patient(), {"patient_id": self.patient.id}):
             self.items[key] = (plan_id, _ExerciseRow(*exercise))
         for row in db.session.execute(select(Exercise.id, Exercise.slug, Exercise.measures)):
             self._remember(_ExerciseRow(*row))
@@ -64,7 +57,8 @@ class _Context:
 
     def item(self, key):
         if not self.preloaded and key not in self.items:
-            rows = db.session.execute(self._item_query().where(PlanItem.item_key == key)).all()
+            rows = db.session.execute(_items_of_patient(by_key=True),
+                                      {"patient_id": self.patient.id, "key": key}).all()
             if rows:
                 key, plan_id, *exercise = rows[-1]
                 self.items[key] = (plan_id, _ExerciseRow(*exercise))
@@ -80,6 +74,18 @@ class _Context:
             if row:
                 self._remember(_ExerciseRow(*row))
         return self.exercises.get(ref)
+
+
+@cache
+def _items_of_patient(by_key: bool = False):
+    """Plan items with what validation needs of their exercise (not the translated texts);
+    in version order, so the latest version wins. Built once: it runs on every session PUT."""
+    stmt = (select(PlanItem.item_key, PlanVersion.plan_id, Exercise.id, Exercise.slug, Exercise.measures)
+            .join(PlanVersion, PlanVersion.id == PlanItem.version_id)
+            .join(Plan, Plan.id == PlanVersion.plan_id)
+            .join(Exercise, Exercise.id == PlanItem.exercise_id)
+            .where(Plan.patient_id == bindparam("patient_id")).order_by(PlanVersion.number))
+    return stmt.where(PlanItem.item_key == bindparam("key")) if by_key else stmt
 
 
 @dataclass(frozen=True)
