@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.education.models import EducationContent, EducationModule, ReadingProgress
 from app.education.seed import EDUCATION_DIR, SeedError, load_education, load_references, read_modules
 from app.extensions import db
-from app.patients.models import LANGUAGES
+from app.common.i18n import LANGUAGES
 from tests.test_errors import assert_problem
 
 MODULES = "/api/v1/education/modules"

@@ -1,10 +1,8 @@
 """Choosing the language to answer in: ?lang=, then Accept-Language, then the patient's own."""
 import marshmallow as ma
 from flask import request
-from sqlalchemy import select
 
-from app.extensions import db
-from app.patients.models import LANGUAGES, Patient
+LANGUAGES = ("zh-CN", "en")
 
 DEFAULT_LANGUAGE = "en"
 _PRIMARY = {"zh": "zh-CN", "en": "en"}
@@ -29,14 +27,6 @@ def served_language(wanted: str, available) -> str:
     if wanted in available:
         return wanted
     return next((lang for lang in LANGUAGES if lang in available), available[0])
-
-
-def language_for(actor, explicit: str | None) -> str:
-    """The language to answer this actor in (a patient's own preference is the last resort)."""
-    patient_language = None
-    if actor is not None and actor.patient_id:
-        patient_language = db.session.scalar(select(Patient.language).where(Patient.id == actor.patient_id))
-    return requested_language(explicit, patient_language)
 
 
 LANG_FIELD = ma.fields.String(validate=ma.validate.OneOf(LANGUAGES),

@@ -1,7 +1,7 @@
 from flask import make_response, request
 
 from app.auth.service import auth_required, current_actor, optional_actor
-from app.common.i18n import LanguageArgs, language_for
+from app.common.i18n import LanguageArgs
 from app.common.pagination import page_of, paginate
 from app.education import service
 from app.education.schemas import (
@@ -18,6 +18,7 @@ from app.education.schemas import (
     RecommendationSchema,
 )
 from app.extensions import Blueprint
+from app.patients.service import language_for
 
 blp = Blueprint("education", __name__, url_prefix="/api/v1/education",
                 description="Patient education on bone loss after SCI, in zh-CN and en. Language: "

@@ -13,11 +13,11 @@ import frontmatter
 import yaml
 from sqlalchemy import select
 
+from app.common.i18n import LANGUAGES
 from app.common.types import utcnow
 from app.config import BASE_DIR
 from app.education.models import EducationContent, EducationModule
 from app.extensions import db
-from app.patients.models import LANGUAGES
 
 EDUCATION_DIR = BASE_DIR / "seed" / "education"
 SHARED_KEYS = ("position", "tags", "references", "last_reviewed")

@@ -1,9 +1,10 @@
 from app.auth.service import auth_required, current_actor
 from app.common.pagination import page_of, paginate
-from app.common.i18n import LanguageArgs, language_for
+from app.common.i18n import LanguageArgs
 from app.exercises import service
 from app.exercises.schemas import ExerciseListArgs, ExerciseSchema
 from app.extensions import Blueprint
+from app.patients.service import language_for
 
 blp = Blueprint("exercises", __name__, url_prefix="/api/v1/exercises",
                 description="The exercise library (language as in education).")

@@ -2,11 +2,11 @@
 import yaml
 from sqlalchemy import select
 
+from app.common.i18n import LANGUAGES
 from app.common.seeding import SeedUpserter
 from app.config import BASE_DIR
 from app.exercises.models import KINDS, Exercise
 from app.extensions import db
-from app.patients.models import LANGUAGES
 
 EXERCISES_FILE = BASE_DIR / "seed" / "exercises" / "exercises.yaml"
 TEXT_FIELDS = ("name", "instructions", "equipment", "precautions", "contraindications")

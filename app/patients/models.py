@@ -16,7 +16,6 @@ NEURO_LEVELS = (
 )
 AIS_GRADES = ("A", "B", "C", "D", "E")
 SEXES = ("female", "male", "other", "unknown")
-LANGUAGES = ("zh-CN", "en")
 
 
 def level_at_or_above(level: str, reference: str) -> bool:

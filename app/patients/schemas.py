@@ -1,8 +1,9 @@
 import marshmallow as ma
 
+from app.common.i18n import LANGUAGES
 from app.common.pagination import PageArgs
 from app.common.validation import not_in_future, time_zone
-from app.patients.models import AIS_GRADES, LANGUAGES, NEURO_LEVELS, SEXES
+from app.patients.models import AIS_GRADES, NEURO_LEVELS, SEXES
 
 OneOf = ma.validate.OneOf
 Length = ma.validate.Length

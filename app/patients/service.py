@@ -21,6 +21,7 @@ from app.auth.policy import (
     readable_patient_ids,
 )
 from app.common.db import insert_ignoring_conflict
+from app.common.i18n import requested_language
 from app.common.types import utcnow
 from app.errors import ApiError
 from app.extensions import db
@@ -253,6 +254,14 @@ def revoke_caregiver(actor, patient_ref, link_id) -> None:
         raise ApiError(404, "No such caregiver for this patient.", title="Not Found")
     link.revoked_at = utcnow()
     db.session.commit()
+
+
+def language_for(actor, explicit: str | None) -> str:
+    """The language to answer this actor in (a patient's own preference is the last resort)."""
+    patient_language = None
+    if actor is not None and actor.patient_id:
+        patient_language = db.session.scalar(select(Patient.language).where(Patient.id == actor.patient_id))
+    return requested_language(explicit, patient_language)
 
 
 # --- the account itself -------------------------------------------------------------------

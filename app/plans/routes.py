@@ -1,7 +1,7 @@
 from app.auth.service import auth_required, current_actor
-from app.common.i18n import language_for
 from app.common.pagination import page_of, paginate
 from app.extensions import Blueprint
+from app.patients.service import language_for
 from app.plans import service
 from app.plans.schemas import (
     EndSchema,

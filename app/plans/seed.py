@@ -2,11 +2,11 @@
 import yaml
 from sqlalchemy import select
 
+from app.common.i18n import LANGUAGES
 from app.common.seeding import SeedUpserter
 from app.config import BASE_DIR
 from app.exercises.models import Exercise
 from app.extensions import db
-from app.patients.models import LANGUAGES
 from app.plans.models import DAY_NAMES, PlanTemplate
 
 TEMPLATES_FILE = BASE_DIR / "seed" / "plans" / "templates.yaml"

@@ -1,7 +1,8 @@
 from app.auth.service import auth_required, current_actor
-from app.common.i18n import LanguageArgs, language_for
+from app.common.i18n import LanguageArgs
 from app.common.pagination import page_of, paginate
 from app.extensions import Blueprint
+from app.patients.service import language_for
 from app.sessions import service
 from app.sessions.schemas import (
     BatchInSchema,
