@@ -146,6 +146,8 @@ def test_weekly_summary_in_the_patients_language(client, world):
     assert chinese["week_start"] == "2027-03-08" and chinese["message"].startswith("这周很努力")
     assert first_week["completed_sessions"] == 0 and first_week["complete"] is True
     assert first_week["message"].startswith("No sessions")
+    # The streak is today's whichever week is asked for (Fri 12 done, Wed 10 missed: 1 day).
+    assert first_week["current_streak_days"] == summary["current_streak_days"] == 1
 
 
 # --- the agenda ---------------------------------------------------------------------------

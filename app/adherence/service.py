@@ -4,11 +4,11 @@ from functools import cache
 
 from sqlalchemy import bindparam, select
 
+from app.adherence.metrics import LoggedSession, patient_metrics, streak
 from app.auth.policy import READ, patient_for
 from app.common.clinical import threshold
 from app.common.clock import local_today
 from app.common.i18n import requested_language
-from app.adherence.metrics import LoggedSession, patient_metrics, streak
 from app.errors import ApiError
 from app.exercises.models import Exercise
 from app.exercises.service import exercise_view, exercises_by_id
@@ -53,7 +53,7 @@ def _sessions(patient_ids, start: date, end: date) -> dict:
 def adherence_many(patient_ids, window_days: int) -> dict:
     """{patient_id: metrics over the last window_days (patient-local, ending today)}.
 
-    patient_ids may be a list or a SELECT of ids. Six queries whatever the number of patients.
+    patient_ids may be a list or a SELECT of ids. Four queries whatever the number of patients.
     """
     patients = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
     todays = {p.id: local_today(p.time_zone) for p in patients}
@@ -101,7 +101,9 @@ def weekly_summary(actor, patient_ref, week: date | None, explicit_language: str
     if monday > today:
         raise ApiError(422, "That week has not started.", errors={"week": ["Not in the future."]})
     specs = plans.load_specs([patient.id]).get(patient.id, [])
-    logged = _sessions([patient.id], monday - timedelta(days=STREAK_HORIZON_DAYS), end).get(patient.id, [])
+    # Up to today, not the week's end: the streak is today's, whichever week is summarised.
+    logged = _sessions([patient.id], min(monday, today) - timedelta(days=STREAK_HORIZON_DAYS),
+                       today).get(patient.id, [])
     metrics = patient_metrics(specs, logged, monday, end, end)
     language = requested_language(explicit_language, patient.language)
     planned, done = metrics["expected_sessions"], metrics["completed_sessions"]
