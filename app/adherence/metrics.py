@@ -10,6 +10,7 @@ Counting rules (the same for one patient and for thousands):
   is on target, not above 100%.
 - Off-plan sessions count for minutes and for days with data, never against the plan.
 """
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -38,11 +39,12 @@ def item_metrics(plans: list[PlanSpec], sessions: list[LoggedSession], start: da
     for key, entry in expectations.items():
         logged = by_item.get(key, [])
         days_logged = {s.local_date for s in logged}
+        days_per_week = Counter(week_start(d) for d in days_logged)
         done = sum(1 for d in entry["fixed_days"] if d in days_logged)
         due = len(entry["fixed_days"])
         weekly_due = 0
         for week, (week_due, quota) in entry["weeks"].items():
-            week_done = min(quota, len({d for d in days_logged if week_start(d) == week}))
+            week_done = min(quota, days_per_week[week])
             done += week_done
             weekly_due += max(week_due, week_done)  # ahead of pace in the current week: on target
         due += weekly_due
