@@ -106,7 +106,3 @@ def patient_for(actor, patient_ref: str, action: str) -> Patient:
     audit.record_access(actor, patient.id)
     return patient
 
-
-def require_role(actor, *roles: str) -> None:
-    if actor.role not in roles:
-        raise ApiError(403, f"This needs the role {' or '.join(roles)}.", title="Forbidden")

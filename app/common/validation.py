@@ -1,7 +1,7 @@
 """Field validators shared by the schemas."""
 from datetime import date, datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 import marshmallow as ma
 
@@ -14,10 +14,6 @@ def _zones() -> frozenset[str]:
 def time_zone(value: str) -> None:
     if value not in _zones():
         raise ma.ValidationError("Not an IANA time zone name (for example Asia/Shanghai).")
-
-
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def not_in_future(value) -> None:
