@@ -60,6 +60,15 @@ class Config:
     SYNC_SETTLE_SECONDS = _int("SYNC_SETTLE_SECONDS", 2)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # E-mail (app/common/mail.py). No MAIL_SERVER: e-mail is off.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "StandStrong <no-reply@standstrong.local>")
+    MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 10)
+
     API_TITLE = "StandStrong API"
     API_VERSION = "1.0.0"
     OPENAPI_VERSION = "3.1.0"

@@ -12,6 +12,7 @@ from app import create_app
 from app.config import TestConfig
 from app.extensions import db, limiter
 from tests.factories import World
+from tests.smtp import SmtpServer
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -98,6 +99,24 @@ def world(client):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "committing: the test commits for real (concurrency)")
+
+
+@pytest.fixture(scope="session")
+def _smtp_server():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(app, _smtp_server):
+    """A real SMTP server on loopback; the app sends to it for this test. `smtp.messages`
+    holds what arrived (email.message.EmailMessage objects)."""
+    _smtp_server.clear()
+    saved = {key: app.config[key] for key in ("MAIL_SERVER", "MAIL_PORT")}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=_smtp_server.port)
+    yield _smtp_server
+    app.config.update(saved)
 
 
 @pytest.fixture
