@@ -1,15 +1,16 @@
-"""Benchmark harness: a real gunicorn server on loopback, a fresh database, and a bounded
-load generator. Every figure is reported beside /healthz measured the same way, as a ratio.
+"""Benchmark harness: a real gunicorn server on loopback over a fresh database, loaded by wrk
+(an efficient C load generator, so the server and not the client is the limit), with every figure
+reported as a ratio to a baseline measured the same way in the same run.
 
 Traffic goes to 127.0.0.1 only; each run is bounded in time and stops by itself.
 """
 import contextlib
 import http.client
 import json
-import multiprocessing as mp
 import os
+import re
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/standstrong_bench")
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 
 
 def free_port() -> int:
@@ -27,41 +32,72 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def fresh_database(kind: str) -> str:
+def fresh_database(kind: str, suffix: str = "") -> str:
     if kind == "sqlite":
         return f"sqlite:///{tempfile.mkdtemp(prefix='ssbench-')}/bench.sqlite3"
     import psycopg
 
     base, _, name = PG_URL.rpartition("/")
+    name += suffix
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_URL
+    return f"{base}/{name}"
+
+
+def _wait_healthy(port: int, proc) -> None:
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited during start-up")
+        with contextlib.suppress(OSError):
+            if request(port, "GET", "/healthz")[0] == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("the server did not answer /healthz within 30 s")
 
 
 @contextlib.contextmanager
-def server(kind: str = "sqlite", workers: int = 4):
-    env = dict(os.environ, DATABASE_URL=fresh_database(kind), FLASK_APP="wsgi.py",
-               LOG_LEVEL="WARNING", RATELIMIT_ENABLED="0", ARGON2_TIME_COST="1",
-               ARGON2_MEMORY_COST="1024")
-    for cmd in (["db", "upgrade"], ["seed"], ["demo"]):
-        subprocess.run([str(BIN / "flask"), *cmd], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def gunicorn(app_spec: str, env: dict, workers: int = WORKERS, cwd=ROOT):
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", app_spec],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            with contextlib.suppress(OSError):
-                if request(port, "GET", "/healthz")[0] == 200:
-                    break
-            time.sleep(0.2)
-        yield port, env
+        _wait_healthy(port, proc)
+        yield port
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def app_env(kind: str) -> dict:
+    return dict(os.environ, DATABASE_URL=fresh_database(kind), FLASK_APP="wsgi.py",
+                LOG_LEVEL="WARNING", RATELIMIT_ENABLED="0", ARGON2_TIME_COST="1",
+                ARGON2_MEMORY_COST="1024")
+
+
+@contextlib.contextmanager
+def server(kind: str = "sqlite", workers: int = WORKERS):
+    """StandStrong under gunicorn over a fresh, migrated, seeded database with the demo accounts."""
+    env = app_env(kind)
+    for cmd in (["db", "upgrade"], ["seed"], ["demo"]):
+        subprocess.run([str(BIN / "flask"), *cmd], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with gunicorn("wsgi:app", env, workers) as port:
+        yield port, env
+
+
+@contextlib.contextmanager
+def floor_server(kind: str = "sqlite", workers: int = WORKERS):
+    """The floor app (bench/floor_app.py) under gunicorn; yields (port, token)."""
+    url = fresh_database(kind, suffix="_floor")
+    env = dict(os.environ, FLOOR_DATABASE_URL=url)
+    token = subprocess.run([sys.executable, "-c", "import floor_app; print(floor_app.setup())"],
+                           cwd=ROOT / "bench", env=env, check=True, capture_output=True,
+                           text=True).stdout.strip()
+    with gunicorn("floor_app:app", env, workers, cwd=ROOT / "bench") as port:
+        yield port, token
 
 
 def request(port, method, path, body=None, headers=None):
@@ -82,41 +118,89 @@ def login(port, email, password="StandStrong-demo-2026") -> dict:
     return json.loads(data)
 
 
-def _worker(args):
-    port, make_request, seconds, seed = args
-    latencies, errors, i = [], 0, 0
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        method, path, body, headers = make_request(seed, i)
-        started = time.perf_counter()
-        status, _ = request(port, method, path, body, headers)
-        latencies.append(time.perf_counter() - started)
-        errors += status >= 400
-        i += 1
-    return latencies, errors
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+        return shutil.which("wrk")
+    raise SystemExit("wrk is needed for the benchmarks: apt-get install wrk")
 
 
-def load(port, make_request, seconds=5.0, concurrency=8) -> dict:
-    """make_request(worker_seed, i) -> (method, path, body, headers); must be picklable."""
-    with mp.get_context("fork").Pool(concurrency) as pool:
-        results = pool.map(_worker, [(port, make_request, seconds, s) for s in range(concurrency)])
-    latencies = sorted(x for lat, _ in results for x in lat)
-    errors = sum(e for _, e in results)
-    n = len(latencies)
-    return {
-        "requests": n,
-        "errors": errors,
-        "rps": n / seconds,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000,
-    }
+# wrk runs this per thread. {NEW_ID} in the path becomes a fresh UUID for every request.
+_LUA = r"""
+wrk.method = %(method)s
+wrk.body = %(body)s
+wrk.headers["Content-Type"] = "application/json"
+%(headers)s
+local template = %(path)s
+local counter = 0
+local prefix = ""
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + id)
+  prefix = string.format("%%08x", math.random(0, 0x7fffffff))
+end
+local n = 0
+function request()
+  if string.find(template, "{NEW_ID}", 1, true) then
+    n = n + 1
+    local uuid = string.format("%%s-%%04x-4%%03x-8%%03x-%%012x", prefix, id, n %% 4096,
+      math.random(0, 4095), n)
+    return wrk.format(nil, (string.gsub(template, "{NEW_ID}", uuid)))
+  end
+  return wrk.format(nil, template)
+end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%d %%d %%f %%f\n", summary.requests, summary.duration,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout, summary.errors.status,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
 
 
-def healthz(seed, i):
-    return "GET", "/healthz", None, None
+def _lua_string(value) -> str:
+    return "nil" if value is None else json.dumps(value)  # JSON strings are valid Lua strings here
 
 
-def report(name: str, result: dict, baseline: dict) -> str:
-    return (f"{name:<34} {result['rps']:8.0f} req/s ({result['rps'] / baseline['rps']:.2f} x healthz)  "
-            f"p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms "
-            f"({result['p99_ms'] / baseline['p99_ms']:.1f} x healthz)  errors {result['errors']}")
+def load(port, method, path, body=None, headers=None, seconds=SECONDS) -> dict:
+    """wrk with THREADS threads and CONNECTIONS keep-alive connections for `seconds`."""
+    header_lines = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items())
+    script = _LUA % {"method": json.dumps(method), "path": json.dumps(path),
+                     "body": _lua_string(json.dumps(body) if body is not None else None),
+                     "headers": header_lines}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        out = subprocess.run([ensure_wrk(), "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s",
+                              "-s", handle.name, f"http://127.0.0.1:{port}"],
+                             check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+    finally:
+        os.unlink(handle.name)
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)", out)
+    requests, duration_us, errors, _status, p50, p99 = match.groups()
+    return {"requests": int(requests), "errors": int(errors),
+            "rps": int(requests) / (int(duration_us) / 1e6), "p50_ms": float(p50), "p99_ms": float(p99)}
+
+
+def row(name: str, result: dict, baseline: dict, base_name: str) -> str:
+    return (f"| {name} | {result['rps']:,.0f} | {result['rps'] / baseline['rps']:.2f} of {base_name} | "
+            f"{result['p50_ms']:.1f} | {result['p99_ms']:.1f} ({result['p99_ms'] / baseline['p99_ms']:.1f}x) | "
+            f"{result['errors']} |")
+
+
+TABLE_HEAD = ("| endpoint | req/s | ratio | p50 ms | p99 ms (x baseline p99) | errors |\n"
+              "|---|---|---|---|---|---|")
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    return (f"{os.cpu_count()} cores ({cpu}); gunicorn -w {WORKERS} sync; wrk -t{THREADS} -c{CONNECTIONS} "
+            f"-d{SECONDS}s on loopback")

@@ -1,13 +1,6 @@
-"""The agenda against /healthz under gunicorn, and SQL statements per agenda request."""
-import functools
-import json
+"""SQL statements per agenda request, for a patient with 1 plan item and with 12 (in-process);
+the agenda's throughput is in bench_endpoints.py."""
 import sys
-
-from harness import healthz, load, login, report, request, server
-
-
-def agenda(token, seed, i):
-    return "GET", "/api/v1/patients/me/agenda", None, {"Authorization": f"Bearer {token}"}
 
 
 def queries_per_agenda() -> str:
@@ -55,18 +48,9 @@ def queries_per_agenda() -> str:
     return f"SQL statements per agenda request: {counts[1]} with 1 item, {counts[12]} with 12 items"
 
 
-def main(kinds):
+def main():
     print(queries_per_agenda())
-    for kind in kinds:
-        with server(kind) as (port, _env):
-            token = login(port, "patient.li@demo.standstrong.local")["access_token"]
-            status, data = request(port, "GET", "/api/v1/patients/me/agenda", headers={"Authorization": f"Bearer {token}"})
-            assert status == 200 and json.loads(data)["items"], data
-            base = load(port, healthz)
-            print(f"[{kind}] gunicorn -w 4, 8 client processes, 5 s each; Li Wei: combined programme, 3 items")
-            print(report("GET /healthz", base, base))
-            print(report("GET /patients/me/agenda", load(port, functools.partial(agenda, token)), base))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["sqlite", "postgresql"])
+    main()
