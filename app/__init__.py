@@ -1,9 +1,14 @@
 """StandStrong: the API behind a home bone-health programme after spinal cord injury."""
-from flask import Flask, request
+from importlib import import_module
+from importlib.util import find_spec
+
+from flask import Flask, g, request
 from sqlalchemy import event
 
+from app.common.db import is_writing, writing
 from app.common.types import render_item
 from app.config import BASE_DIR, Config, check_production_secrets
+from app.domains import DOMAINS
 from app.errors import ApiError, register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate
 
@@ -24,9 +29,9 @@ def create_app(config=None) -> Flask:
 
     configure_logging(app)
     register_extensions(app)
-    register_blueprints(app)
-    register_error_handlers(app)
     register_request_guards(app)
+    register_domains(app)
+    register_error_handlers(app)
     register_commands(app)
     return app
 
@@ -44,9 +49,6 @@ def register_extensions(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
-    from app.audit.service import register_audit_hooks
-
-    register_audit_hooks(app)
 
 
 def _tune_sqlite(engine) -> None:
@@ -66,32 +68,15 @@ def _tune_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        from flask import has_request_context
-
-        immediate = has_request_context() and request.method in WRITE_METHODS
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if is_writing() else "BEGIN")
 
 
-def register_blueprints(app: Flask) -> None:
-    from app.adherence.routes import blp as adherence_blp
-    from app.audit.routes import blp as audit_blp
-    from app.education.routes import blp as education_blp
-    from app.education.routes import patient_blp as patient_education_blp
-    from app.exercises.routes import blp as exercises_blp
-    from app.plans.routes import blp as plans_blp
-    from app.plans.routes import templates_blp
-    from app.sessions.routes import blp as sessions_blp
-    from app.sessions.routes import symptoms_blp
-    from app.auth.routes import blp as auth_blp
-    from app.auth.routes import users_blp
-    from app.health.routes import blp as health_blp
-    from app.patients.routes import blp as patients_blp
-    from app.patients.routes import me_blp
-
-    for blp in (health_blp, auth_blp, users_blp, me_blp, patients_blp, education_blp,
-                patient_education_blp, exercises_blp, templates_blp, plans_blp, symptoms_blp,
-                sessions_blp, adherence_blp, audit_blp):
-        api.register_blueprint(blp)
+def register_domains(app: Flask) -> None:
+    """Each domain wires itself: blueprints, signal receivers, CLI commands, seed loader,
+    scheduled jobs, its models (for Alembic). Domains not built yet are skipped."""
+    for name in DOMAINS:
+        if find_spec(f"app.{name}") is not None:
+            import_module(f"app.{name}").register(app)
     # flask-smorest documents its error responses as application/json; ours are problem+json.
     for response in api.spec.components.responses.values():
         if "application/json" in response.get("content", {}):
@@ -99,6 +84,19 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_request_guards(app: Flask) -> None:
+    @app.before_request
+    def _write_intent():
+        # A write request's transactions take the write lock when they begin (SQLite).
+        if request.method in WRITE_METHODS:
+            g.writing = writing()
+            g.writing.__enter__()
+
+    @app.teardown_request
+    def _end_write_intent(_exc):
+        intent = g.pop("writing", None)
+        if intent is not None:
+            intent.__exit__(None, None, None)
+
     @app.before_request
     def _json_only():
         has_body = request.content_length or request.headers.get("Transfer-Encoding")

@@ -1,25 +1,16 @@
-"""flask commands: seed, demo, users, spec (later: scheduler, rules)."""
+"""flask commands that span domains: seed, demo, spec (domains add theirs, e.g. users)."""
 import json
 import os
 from datetime import date
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.common.seeding import seed_loaders
 from app.extensions import api, db
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "api_spec" / "openapi.json"
-
-
-def seed_loaders():
-    """Each loader is idempotent and returns a one-line summary."""
-    from app.education.seed import load_education
-    from app.exercises.seed import load_exercises
-    from app.plans.seed import load_plan_templates
-
-    return [load_education, load_exercises, load_plan_templates]
 
 DEMO_PASSWORD = "StandStrong-demo-2026"
 DEMO_ACCOUNTS = [
@@ -39,31 +30,12 @@ def spec_json() -> str:
 
 
 def register(app):
-    users = AppGroup("users", help="Manage staff accounts.")
-
-    @users.command("create")
-    @click.option("--email", required=True)
-    @click.option("--password", required=True)
-    @click.option("--role", type=click.Choice(["admin", "coordinator"]), required=True)
-    @click.option("--name", "display_name", default=None)
-    def create_user(email, password, role, display_name):
-        """Create an admin or coordinator account."""
-        from app.auth.service import create_user as create
-        from app.errors import ApiError
-
-        try:
-            user = create(email=email, password=password, role=role,
-                          display_name=display_name or email.split("@")[0])
-        except ApiError as exc:
-            raise click.ClickException(exc.description) from None
-        click.echo(f"created {user.role} {user.email} ({user.id})")
-
-    app.cli.add_command(users)
+    """The commands that span domains; each domain adds its own in its register(app)."""
 
     @app.cli.command("seed")
     def seed():
         """Load seed content (idempotent: run it as often as you like)."""
-        for loader in seed_loaders():
+        for loader in seed_loaders(app):
             click.echo(loader())
         click.echo("seed: done")
 
@@ -92,7 +64,8 @@ def register(app):
 def create_demo_accounts() -> list[str]:
     from app.auth.models import User
     from app.auth.service import create_user
-    from app.patients.models import CaregiverLink, CareTeamMember, Patient
+    from app.access.models import CaregiverLink, CareTeamMember
+    from app.patients.models import Patient
     from app.plans.service import demo_plan
 
     def account(email, role, name, patient_id=None):

@@ -74,9 +74,8 @@ def _flatten_webargs(messages):
 
 
 def problem_response(error: HTTPException):
-    from app.extensions import db  # late import: extensions import this module
-
-    db.session.rollback()  # nothing half-written
+    # Nothing half-written. Through the app, not app.extensions, which imports this module.
+    current_app.extensions["sqlalchemy"].session.rollback()
     status = error.code or 500
     title = getattr(error, "title", None) or error.name
     detail = error.description

@@ -39,7 +39,7 @@ class Blueprint(_Blueprint):
 
     @staticmethod
     def bearer_auth(func):
-        """Document that the operation needs a Bearer token (auth_required applies it)."""
+        """Document that the operation needs a Bearer token (authenticate applies it)."""
         return _Blueprint.doc(security=[{"bearerAuth": []}])(func)
 
 

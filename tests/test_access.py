@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import api, db
-from app.patients.models import CaregiverLink
+from app.access.models import CaregiverLink
 
 METHODS = ("get", "post", "put", "patch", "delete")
 PUBLIC = {

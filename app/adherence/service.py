@@ -5,10 +5,10 @@ from functools import cache
 from sqlalchemy import bindparam, select
 
 from app.adherence.metrics import LoggedSession, patient_metrics, streak
-from app.auth.policy import READ, patient_for
+from app.access.policy import READ, patient_for
 from app.common.clinical import threshold
 from app.common.clock import local_today
-from app.common.i18n import requested_language
+from app.common.i18n import choose_language
 from app.errors import ApiError
 from app.exercises.models import Exercise
 from app.exercises.service import exercise_view, exercises_by_id
@@ -71,7 +71,8 @@ def adherence_many(patient_ids, window_days: int) -> dict:
     return result
 
 
-def adherence(actor, patient_ref, args: dict) -> dict:
+def adherence(actor, patient_ref, args: dict | None = None) -> dict:
+    args = args or {}
     patient = patient_for(actor, patient_ref, READ)
     today = local_today(patient.time_zone)
     if args.get("date_from") or args.get("date_to"):
@@ -92,7 +93,7 @@ def adherence(actor, patient_ref, args: dict) -> dict:
     return metrics
 
 
-def weekly_summary(actor, patient_ref, week: date | None, explicit_language: str | None) -> dict:
+def weekly_summary(actor, patient_ref, week: date | None = None, language: str | None = None) -> dict:
     patient = patient_for(actor, patient_ref, READ)
     today = local_today(patient.time_zone)
     monday = week_start(week or today)
@@ -105,7 +106,7 @@ def weekly_summary(actor, patient_ref, week: date | None, explicit_language: str
     logged = _sessions([patient.id], min(monday, today) - timedelta(days=STREAK_HORIZON_DAYS),
                        today).get(patient.id, [])
     metrics = patient_metrics(specs, logged, monday, end, end)
-    language = requested_language(explicit_language, patient.language)
+    language = choose_language(language, patient.language)
     planned, done = metrics["expected_sessions"], metrics["completed_sessions"]
     messages = content.weekly_messages()
     if planned == 0:
@@ -165,25 +166,25 @@ def _agenda_data(patient, start: date, end: date):
     return specs, by_day, week_counts, exercises
 
 
-def agenda(actor, patient_ref, day: date | None, explicit_language: str | None) -> dict:
+def agenda(actor, patient_ref, day: date | None = None, language: str | None = None) -> dict:
     """What is due on the patient's local date (default today), with what is done so far.
     A fixed number of queries, whatever the number of plans and items."""
     patient = patient_for(actor, patient_ref, READ)
     today = local_today(patient.time_zone)
     day = day or today
-    language = requested_language(explicit_language, patient.language)
+    language = choose_language(language, patient.language)
     specs, by_day, week_counts, exercises = _agenda_data(patient, day, day)
     return {"date": day, "today": today, "time_zone": patient.time_zone, "language": language,
             "paused": any(s.running_on(day) and s.paused_on(day) for s in specs),
             "items": _agenda_items(specs, day, by_day, week_counts, exercises, language)}
 
 
-def agenda_week(actor, patient_ref, start: date | None, explicit_language: str | None) -> dict:
+def agenda_week(actor, patient_ref, start: date | None = None, language: str | None = None) -> dict:
     patient = patient_for(actor, patient_ref, READ)
     today = local_today(patient.time_zone)
     monday = week_start(start or today)
     sunday = monday + timedelta(days=6)
-    language = requested_language(explicit_language, patient.language)
+    language = choose_language(language, patient.language)
     specs, by_day, week_counts, exercises = _agenda_data(patient, monday, sunday)
     return {"week_start": monday, "today": today, "time_zone": patient.time_zone, "language": language,
             "days": [{"date": d, "paused": any(s.running_on(d) and s.paused_on(d) for s in specs),

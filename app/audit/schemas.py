@@ -8,6 +8,7 @@ class AuditEventSchema(ma.Schema):
     at = ma.fields.DateTime()
     actor_id = ma.fields.UUID(allow_none=True)
     actor_role = ma.fields.String(allow_none=True)
+    actor_name = ma.fields.String(allow_none=True, metadata={"description": "A system actor (job), e.g. system:reminders"})
     action = ma.fields.String()
     method = ma.fields.String(allow_none=True)
     route = ma.fields.String(allow_none=True)
@@ -15,6 +16,7 @@ class AuditEventSchema(ma.Schema):
     resource_id = ma.fields.String(allow_none=True)
     detail = ma.fields.String(allow_none=True)
     request_id = ma.fields.String(allow_none=True)
+    client_address = ma.fields.String(allow_none=True)
 
 
 class AuditListArgs(PageArgs):

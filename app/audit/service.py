@@ -1,59 +1,107 @@
-"""The audit trail. Rows are added to the caller's transaction, so a write and its audit
-row commit or roll back together."""
-from flask import g, has_request_context, request
+"""The audit trail, callable anywhere (routes, CLI, jobs).
+
+A write's rows go into the caller's transaction, so the write and its audit row commit or
+roll back together. A read by someone else is kept aside (`record_read`) and written after
+the read, in its own short write transaction (`flush_reads`): a read transaction never turns
+into a write (on SQLite under WAL that fails with "database is locked" while others write),
+and a read never fails because of its audit row. Where a request is being served, the
+request hook (app/audit/hooks.py) provides its route, method, request id and client address.
+"""
+import logging
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.audit.models import AuditEvent
+from app.common.db import writing
 from app.extensions import db
 
-WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+log = logging.getLogger("standstrong.audit")
+_PENDING_READS = "standstrong.audit.pending_reads"
 
 
-def record(action: str, *, patient_id=None, resource_id=None, detail=None, actor=None) -> AuditEvent:
-    actor = actor or (g.get("actor") if has_request_context() else None)
+@dataclass
+class Origin:
+    """The request an event happens under; None in jobs and CLI commands."""
+
+    method: str | None = None
+    route: str | None = None
+    request_id: str | None = None
+    client_address: str | None = None
+    recorded: bool = False  # did this request record a write?
+
+
+_origin: ContextVar[Origin | None] = ContextVar("audit_origin", default=None)
+
+
+def set_origin(origin: Origin | None):
+    return _origin.set(origin)
+
+
+def reset_origin(token) -> None:
+    _origin.reset(token)
+
+
+def current_origin() -> Origin | None:
+    return _origin.get()
+
+
+def _event(action: str, actor, patient_id, resource_id, detail) -> AuditEvent:
+    role = getattr(actor, "role", None)
     event = AuditEvent(
         action=action,
-        actor_id=actor.id if actor else None,
-        actor_role=actor.role if actor else None,
+        actor_id=getattr(actor, "id", None),
+        actor_role=role,
+        actor_name=getattr(actor, "name", None) if role == "system" else None,
         patient_id=patient_id,
-        resource_id=str(resource_id) if resource_id else None,
+        resource_id=str(resource_id)[:64] if resource_id else None,
         detail=detail,
     )
-    if has_request_context():
-        event.method = request.method
-        event.route = request.url_rule.rule if request.url_rule else request.path[:200]
-        event.request_id = g.get("request_id")
-        g.audit_recorded = True
+    origin = _origin.get()
+    if origin is not None:
+        event.method = origin.method
+        event.route = origin.route
+        event.request_id = origin.request_id
+        event.client_address = origin.client_address
+    return event
+
+
+def record(action: str, actor=None, *, patient_id=None, resource_id=None, detail=None) -> AuditEvent:
+    """A row in the caller's transaction (the caller commits). actor: an account, a
+    SystemActor, or None (nobody logged in)."""
+    event = _event(action, actor, patient_id, resource_id, detail)
+    origin = _origin.get()
+    if origin is not None:
+        origin.recorded = True
     db.session.add(event)
     return event
 
 
-def record_access(actor, patient_id) -> None:
-    """Called by the access policy for every patient-scoped request it allows."""
-    if request.method in WRITE_METHODS:
-        record("write", patient_id=patient_id, resource_id=_resource_id(), actor=actor)
-    elif actor.patient_id != patient_id:
-        record("read", patient_id=patient_id, resource_id=_resource_id(), actor=actor)
+def record_read(actor, patient_id, *, resource_id=None, detail=None) -> None:
+    """A read of a patient's data by someone else, written by flush_reads after the read."""
+    event = _event("read", actor, patient_id, resource_id, detail)
+    db.session.info.setdefault(_PENDING_READS, []).append(event)
 
 
-def _resource_id():
-    args = request.view_args or {}
-    for key, value in args.items():
-        if key != "patient_id" and key.endswith("_id"):
-            return value
-    return None
+def discard_reads() -> None:
+    db.session.info.pop(_PENDING_READS, None)
 
 
-def register_audit_hooks(app):
-    @app.after_request
-    def _flush_audit(response):
-        # Reads have no commit of their own: keep their audit rows when the read succeeded.
-        # A successful write whose service recorded nothing still leaves a row.
-        if response.status_code < 400:
-            if request.method in WRITE_METHODS and not g.get("audit_recorded"):
-                record("write")
-            if any(isinstance(obj, AuditEvent) for obj in db.session.new):
-                db.session.commit()
-        return response
+def flush_reads() -> None:
+    """Write the kept-aside read rows in their own short write transaction. Ends the current
+    (read) transaction first. Never raises: the read has been served."""
+    pending = db.session.info.pop(_PENDING_READS, None)
+    if not pending:
+        return
+    try:
+        db.session.commit()
+        with writing():
+            db.session.add_all(pending)
+            db.session.commit()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        log.error("could not write %d read audit rows: %s", len(pending), type(error).__name__)
 
 
 def list_events(patient_id=None, actor_id=None, action=None):

@@ -1,15 +1,9 @@
 """Accounts, login, token rotation and revocation."""
 import uuid
 from datetime import timedelta
-from functools import wraps
 
-from flask import current_app, g
-from flask_jwt_extended import (
-    create_access_token,
-    create_refresh_token,
-    get_jwt,
-    verify_jwt_in_request,
-)
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -17,8 +11,8 @@ from app.audit import service as audit
 from app.auth.models import ROLES, AuthSession, RefreshToken, User
 from app.auth.passwords import burn_verify_time, hash_password, password_problems, verify_password
 from app.common.types import utcnow
-from app.errors import ApiError, problem
-from app.extensions import Blueprint, db, jwt
+from app.errors import ApiError
+from app.extensions import db
 
 
 def normalise_email(email: str) -> str:
@@ -32,7 +26,8 @@ def check_password(password: str, email: str | None = None) -> None:
 
 
 def create_user(*, email: str, password: str, role: str, display_name: str,
-                patient_id=None, commit: bool = True) -> User:
+                patient_id=None, commit: bool = True, by=None) -> User:
+    """by: who creates it (the admin, for the audit trail); None for an activation or the CLI."""
     if role not in ROLES:
         raise ApiError(422, f"Unknown role {role!r}.", errors={"role": [f"One of {', '.join(ROLES)}."]})
     email = normalise_email(email)
@@ -47,7 +42,7 @@ def create_user(*, email: str, password: str, role: str, display_name: str,
     except IntegrityError:
         db.session.rollback()
         raise ApiError(409, "An account with this e-mail address exists.", title="Conflict") from None
-    audit.record("account_created", patient_id=patient_id, resource_id=user.id)
+    audit.record("account_created", by, patient_id=patient_id, resource_id=user.id)
     if commit:
         db.session.commit()
     return user
@@ -76,7 +71,7 @@ def login(email: str, password: str) -> dict:
     db.session.add(session)
     db.session.flush()
     tokens = _issue_tokens(user, session)
-    audit.record("login", actor=user, patient_id=user.patient_id)
+    audit.record("login", user, patient_id=user.patient_id)
     db.session.commit()
     return tokens | {"user": user}
 
@@ -92,7 +87,7 @@ def _count_failure(user: User, now) -> None:
     if user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
         user.locked_until = now + timedelta(seconds=cfg["LOGIN_LOCKOUT_SECONDS"])
         user.failed_logins = 0
-    audit.record("login_failed", actor=user, patient_id=user.patient_id)
+    audit.record("login_failed", user, patient_id=user.patient_id)
     db.session.commit()
 
 
@@ -111,99 +106,34 @@ def _issue_tokens(user: User, session: AuthSession) -> dict:
     }
 
 
-def refresh() -> dict:
-    """Rotate: the presented refresh token is spent; presenting it again revokes the login."""
-    verify_jwt_in_request(refresh=True)
-    claims = get_jwt()
-    jti = uuid.UUID(claims["jti"])
+def refresh(session: AuthSession, jti: uuid.UUID) -> dict:
+    """Rotate: the presented refresh token (jti, of the login session) is spent; presenting
+    it again revokes the login."""
     spent = db.session.execute(
         update(RefreshToken)
         .where(RefreshToken.jti == jti, RefreshToken.used_at.is_(None))
         .values(used_at=utcnow())
     ).rowcount
-    session = g.auth_session
     if spent != 1:
         revoke_session(session, "refresh_reuse")
         db.session.commit()
         raise ApiError(401, "This refresh token was already used; the login is revoked. Log in again.",
                        title="Unauthorized", type_slug="refresh-token-reused")
-    tokens = _issue_tokens(g.actor, session)
+    tokens = _issue_tokens(session.user, session)
     db.session.commit()
-    return tokens | {"user": g.actor}
+    return tokens | {"user": session.user}
 
 
 def revoke_session(session: AuthSession, reason: str) -> None:
     if session.revoked_at is None:
         session.revoked_at = utcnow()
         session.revoked_reason = reason
-        audit.record("logout" if reason == "logout" else "revoke", actor=session.user,
-                     detail=reason)
+        audit.record("logout" if reason == "logout" else "revoke", session.user, detail=reason)
 
 
-def logout() -> None:
-    revoke_session(g.auth_session, "logout")
+def logout(session: AuthSession) -> None:
+    revoke_session(session, "logout")
     db.session.commit()
-
-
-# --- token checks -------------------------------------------------------------------------
-
-@jwt.token_in_blocklist_loader
-def _token_revoked(_header, payload) -> bool:
-    """One query per request: the login behind the token, with its user."""
-    try:
-        sid = uuid.UUID(payload.get("sid", ""))
-    except ValueError:
-        return True
-    session = db.session.get(AuthSession, sid)
-    if session is None or session.revoked_at is not None or session.expires_at <= utcnow():
-        return True
-    user = session.user
-    if not user.is_active or str(user.id) != payload.get("sub"):
-        return True
-    g.auth_session = session
-    g.actor = user
-    g.actor_id = user.id
-    return False
-
-
-@jwt.user_lookup_loader
-def _user(_header, _payload):
-    return g.get("actor")
-
-
-def _unauthorized(detail: str):
-    return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
-
-
-jwt.unauthorized_loader(lambda reason: _unauthorized("Authentication is required: send a Bearer access token."))
-jwt.invalid_token_loader(lambda reason: _unauthorized("The token is not valid."))
-jwt.expired_token_loader(lambda h, p: _unauthorized("The token has expired; refresh it or log in."))
-jwt.revoked_token_loader(lambda h, p: _unauthorized("The token was revoked; log in again."))
-jwt.user_lookup_error_loader(lambda h, p: _unauthorized("The account is not available."))
-jwt.needs_fresh_token_loader(lambda h, p: _unauthorized("A fresh login is required."))
-
-
-def auth_required(*roles: str):
-    """Require a valid access token (and one of roles, if given); g.actor is the account.
-
-    Place it right under @blp.route so that it runs before the body is parsed.
-    """
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            verify_jwt_in_request()
-            if roles and g.actor.role not in roles:
-                raise ApiError(403, f"This needs the role {' or '.join(roles)}.", title="Forbidden")
-            return view(*args, **kwargs)
-
-        return Blueprint.bearer_auth(wrapper)
-
-    return decorator
-
-
-def current_actor() -> User:
-    return g.actor
 
 
 def list_users(role=None, q=None):
@@ -213,9 +143,3 @@ def list_users(role=None, q=None):
     if q:
         stmt = stmt.where(User.email.icontains(q, autoescape=True) | User.display_name.icontains(q, autoescape=True))
     return stmt
-
-
-def optional_actor():
-    """The account behind a Bearer token if one is sent (a bad token is still 401)."""
-    verify_jwt_in_request(optional=True)
-    return g.get("actor")

@@ -1,9 +1,29 @@
-"""Database helpers that differ by dialect."""
+"""Database helpers that differ by dialect, and the write intent SQLite needs up front."""
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
+
+_writing: ContextVar[bool] = ContextVar("writing", default=False)
+
+
+@contextmanager
+def writing():
+    """Transactions begun inside take the write lock when they begin (SQLite: BEGIN IMMEDIATE),
+    so they wait for other writers (busy timeout) instead of failing half-way when a read
+    turns into a write. Write requests run inside it; a job that writes opens it itself."""
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
+def is_writing() -> bool:
+    return _writing.get()
 
 
 @cache

@@ -1,6 +1,8 @@
-"""Choosing the language to answer in: ?lang=, then Accept-Language, then the patient's own."""
+"""Choosing the language to answer in: ?lang=, then Accept-Language, then the patient's own.
+
+Routes find what the request asks for (`wanted_language`) and pass it to services, which
+fall back to the patient's language when nothing was asked (`choose_language`)."""
 import marshmallow as ma
-from flask import request
 
 LANGUAGES = ("zh-CN", "en")
 
@@ -8,17 +10,22 @@ DEFAULT_LANGUAGE = "en"
 _PRIMARY = {"zh": "zh-CN", "en": "en"}
 
 
-def requested_language(explicit: str | None, patient_language: str | None = None) -> str:
+def wanted_language(explicit: str | None, accepted=()) -> str | None:
+    """?lang= if given, else the first Accept-Language value we serve (accepted: values in
+    order of quality, e.g. request.accept_languages.values()), else None."""
     if explicit:
         return explicit
-    header = request.accept_languages
-    for value, _quality in header:  # already ordered by quality
+    for value in accepted:
         if value in LANGUAGES:
             return value
         primary = value.split("-")[0].lower()
         if primary in _PRIMARY:
             return _PRIMARY[primary]
-    return patient_language or DEFAULT_LANGUAGE
+    return None
+
+
+def choose_language(wanted: str | None, patient_language: str | None = None) -> str:
+    return wanted or patient_language or DEFAULT_LANGUAGE
 
 
 def served_language(wanted: str, available) -> str:

@@ -42,3 +42,13 @@ class SeedUpserter:
 
     def summary(self, label: str) -> str:
         return f"{label}: " + ", ".join(f"{n} {what}" for what, n in self.counts.items())
+
+
+def register_seed_loader(app, loader) -> None:
+    """A domain's idempotent loader (returns a one-line summary); `flask seed` runs them in
+    the order the domains register."""
+    app.extensions.setdefault("standstrong.seed_loaders", []).append(loader)
+
+
+def seed_loaders(app) -> list:
+    return list(app.extensions.get("standstrong.seed_loaders", []))

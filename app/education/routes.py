@@ -1,8 +1,9 @@
 from flask import make_response, request
 
-from app.auth.service import auth_required, current_actor, optional_actor
+from app.auth.authenticate import authenticate, current_actor, optional_actor
 from app.common.i18n import LanguageArgs
 from app.common.pagination import page_of, paginate
+from app.common.web import requested_language
 from app.education import service
 from app.education.schemas import (
     ModuleListArgs,
@@ -48,7 +49,7 @@ def _conditional(etag: str, headers: dict, build):
 def list_modules(args):
     """The catalogue: filter by tag, search titles and bodies, paginated. Strong ETag: changes
     when any listed module's content version (or the page) changes."""
-    language = language_for(optional_actor(), args.get("lang"))
+    language = language_for(optional_actor(), requested_language(args.get("lang")))
     stmt = service.catalogue(args.get("tag"), args.get("q"), language)
     page = paginate(stmt, args["page"], args["per_page"], scalars=False)
     page["items"] = [service.summary_row(m, c) for m, c in page["items"]]
@@ -68,7 +69,7 @@ def get_module(args, slug):
     Strong ETag (changes with the content version) and Last-Modified; If-None-Match gives 304.
     """
     module = service.module_by_slug(slug)
-    language = service.served_language_of(module, language_for(optional_actor(), args.get("lang")))
+    language = service.served_language_of(module, language_for(optional_actor(), requested_language(args.get("lang"))))
     headers = {"Content-Language": language, "Vary": "Accept-Language, Authorization",
                "Cache-Control": "private, no-cache",
                "Last-Modified": module.updated_at.strftime("%a, %d %b %Y %H:%M:%S GMT")}
@@ -77,16 +78,16 @@ def get_module(args, slug):
 
 
 @patient_blp.route("", methods=["GET"])
-@auth_required()
+@authenticate
 @patient_blp.arguments(LanguageArgs, location="query")
 @patient_blp.response(200, PatientEducationSchema)
 def overview(args, patient_id):
     """Every module with the patient's status; recommended, not yet completed modules first."""
-    return service.patient_overview(current_actor(), patient_id, args.get("lang"))
+    return service.patient_overview(current_actor(), patient_id, requested_language(args.get("lang")))
 
 
 @patient_blp.route("/modules/<slug>/progress", methods=["PUT"])
-@auth_required()
+@authenticate
 @patient_blp.arguments(ProgressInSchema)
 @patient_blp.response(200, ProgressSchema)
 def record_progress(data, patient_id, slug):
@@ -95,7 +96,7 @@ def record_progress(data, patient_id, slug):
 
 
 @patient_blp.route("/recommendations", methods=["POST"])
-@auth_required("coordinator")
+@authenticate
 @patient_blp.arguments(RecommendationInSchema)
 @patient_blp.response(201, RecommendationSchema)
 def recommend(data, patient_id):
@@ -104,24 +105,25 @@ def recommend(data, patient_id):
 
 
 @patient_blp.route("/recommendations/<slug>", methods=["DELETE"])
-@auth_required("coordinator")
+@authenticate
 @patient_blp.response(204)
 def withdraw(patient_id, slug):
     service.withdraw_recommendation(current_actor(), patient_id, slug)
 
 
 @patient_blp.route("/modules/<slug>/quiz-attempts", methods=["POST"])
-@auth_required()
+@authenticate
 @patient_blp.arguments(LanguageArgs, location="query")
 @patient_blp.arguments(QuizAnswersSchema)
 @patient_blp.response(201, QuizResultSchema)
 def submit_quiz(args, data, patient_id, slug):
     """Answer a module's check of understanding; scored at once, with explanations."""
-    return service.submit_quiz(current_actor(), patient_id, slug, data["answers"], args.get("lang"))
+    return service.submit_quiz(current_actor(), patient_id, slug, data["answers"],
+                              requested_language(args.get("lang")))
 
 
 @patient_blp.route("/modules/<slug>/quiz-attempts", methods=["GET"])
-@auth_required()
+@authenticate
 @patient_blp.response(200, QuizAttemptSchema(many=True))
 def quiz_attempts(patient_id, slug):
     return service.quiz_attempts(current_actor(), patient_id, slug)

@@ -2,9 +2,9 @@
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased, defer
 
-from app.auth.policy import LOG, MANAGE, READ, patient_for
+from app.access.policy import LOG, MANAGE, READ, patient_for
 from app.common.db import insert_ignoring_conflict
-from app.common.i18n import requested_language, served_language
+from app.common.i18n import choose_language, served_language
 from app.common.seeding import digest
 from app.common.types import utcnow
 from app.education.models import EducationContent, EducationModule, QuizAttempt, ReadingProgress, Recommendation
@@ -84,9 +84,10 @@ def catalogue_etag(page: dict, language: str) -> str:
 
 # --- per patient --------------------------------------------------------------------------
 
-def patient_overview(actor, patient_ref, explicit_language: str | None) -> dict:
+def patient_overview(actor, patient_ref, language: str | None = None) -> dict:
+    """language: the one asked for (None: the patient's own)."""
     patient = patient_for(actor, patient_ref, READ)
-    language = requested_language(explicit_language, patient.language)
+    language = choose_language(language, patient.language)
     progress = {p.module_id: p for p in db.session.scalars(
         select(ReadingProgress).where(ReadingProgress.patient_id == patient.id))}
     recommended = {r.module_id: r for r in db.session.scalars(
@@ -164,10 +165,10 @@ def withdraw_recommendation(actor, patient_ref, slug: str) -> None:
     db.session.commit()
 
 
-def submit_quiz(actor, patient_ref, slug: str, answers: dict, explicit_language: str | None) -> dict:
+def submit_quiz(actor, patient_ref, slug: str, answers: dict, language: str | None = None) -> dict:
     patient = patient_for(actor, patient_ref, LOG)
     module = module_by_slug(slug)
-    language = served_language_of(module, requested_language(explicit_language, patient.language))
+    language = served_language_of(module, choose_language(language, patient.language))
     quiz = db.session.scalar(select(EducationContent.quiz).where(
         EducationContent.module_id == module.id, EducationContent.language == language))
     if not quiz:

@@ -1,4 +1,7 @@
-from app.auth.service import auth_required, current_actor
+from app.auth import service as auth
+from app.auth.authenticate import authenticate, current_actor
+from app.auth.routes import address_limit
+from app.auth.schemas import ActivateSchema, TokenSchema
 from app.common.pagination import page_of, paginate
 from app.extensions import Blueprint
 from app.patients import service
@@ -20,10 +23,22 @@ blp = Blueprint("patients", __name__, url_prefix="/api/v1/patients",
                 description="Patient profiles, care teams and caregivers. "
                             "A patient, or a caregiver of one patient, may write `me` for patient_id.")
 me_blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The logged-in account.")
+activation_blp = Blueprint("activation", __name__, url_prefix="/api/v1/auth",
+                           description="Activation of invited patients' and caregivers' logins.")
+
+
+@activation_blp.route("/activate", methods=["POST"])
+@address_limit()
+@activation_blp.arguments(ActivateSchema)
+@activation_blp.response(201, TokenSchema)
+def activate(data):
+    """Create a patient's or caregiver's login from a one-time invitation code; logs in."""
+    service.activate(data["code"], data["email"], data["password"], data.get("display_name"))
+    return auth.login(data["email"], data["password"])
 
 
 @me_blp.route("", methods=["GET"])
-@auth_required()
+@authenticate
 @me_blp.response(200, MeSchema)
 def me():
     """The account, its role, and for a patient the profile (for a caregiver, who they care for)."""
@@ -31,7 +46,7 @@ def me():
 
 
 @blp.route("", methods=["POST"])
-@auth_required("coordinator")
+@authenticate
 @blp.arguments(PatientCreateSchema)
 @blp.response(201, PatientCreatedSchema)
 def create_patient(data):
@@ -40,7 +55,7 @@ def create_patient(data):
 
 
 @blp.route("", methods=["GET"])
-@auth_required()
+@authenticate
 @blp.arguments(PatientListArgs, location="query")
 @blp.response(200, page_of(PatientSummarySchema))
 def list_patients(args):
@@ -51,14 +66,14 @@ def list_patients(args):
 
 
 @blp.route("/<patient_id>", methods=["GET"])
-@auth_required()
+@authenticate
 @blp.response(200, PatientSchema)
 def get_patient(patient_id):
     return service.get_patient(current_actor(), patient_id)
 
 
 @blp.route("/<patient_id>", methods=["PATCH"])
-@auth_required()
+@authenticate
 @blp.arguments(PatientUpdateSchema)
 @blp.response(200, PatientSchema)
 def update_patient(data, patient_id):
@@ -67,7 +82,7 @@ def update_patient(data, patient_id):
 
 
 @blp.route("/<patient_id>/invitation", methods=["POST"])
-@auth_required("coordinator")
+@authenticate
 @blp.response(201, InvitationSchema)
 def reissue_invitation(patient_id):
     """A new activation code for a patient who has not activated yet (old codes stop working)."""
@@ -75,14 +90,14 @@ def reissue_invitation(patient_id):
 
 
 @blp.route("/<patient_id>/care-team", methods=["GET"])
-@auth_required()
+@authenticate
 @blp.response(200, CareTeamMemberSchema(many=True))
 def care_team(patient_id):
     return service.care_team(current_actor(), patient_id)
 
 
 @blp.route("/<patient_id>/care-team", methods=["POST"])
-@auth_required("coordinator", "admin")
+@authenticate
 @blp.arguments(CareTeamMemberSchema)
 @blp.response(201, CareTeamMemberSchema(many=True))
 def add_to_care_team(data, patient_id):
@@ -91,21 +106,21 @@ def add_to_care_team(data, patient_id):
 
 
 @blp.route("/<patient_id>/care-team/<uuid:coordinator_id>", methods=["DELETE"])
-@auth_required("coordinator", "admin")
+@authenticate
 @blp.response(204)
 def remove_from_care_team(patient_id, coordinator_id):
     service.remove_from_care_team(current_actor(), patient_id, coordinator_id)
 
 
 @blp.route("/<patient_id>/caregivers", methods=["GET"])
-@auth_required()
+@authenticate
 @blp.response(200, CaregiverSchema(many=True))
 def caregivers(patient_id):
     return service.caregivers(current_actor(), patient_id)
 
 
 @blp.route("/<patient_id>/caregivers/invitations", methods=["POST"])
-@auth_required("patient")
+@authenticate
 @blp.arguments(CaregiverInviteSchema)
 @blp.response(201, InvitationSchema)
 def invite_caregiver(data, patient_id):
@@ -114,7 +129,7 @@ def invite_caregiver(data, patient_id):
 
 
 @blp.route("/<patient_id>/caregivers/<uuid:link_id>", methods=["DELETE"])
-@auth_required("patient")
+@authenticate
 @blp.response(204)
 def revoke_caregiver(patient_id, link_id):
     """The patient withdraws a caregiver's right to act for them."""

@@ -43,9 +43,8 @@ class PatientCreateSchema(PatientFields):
 
 
 class PatientUpdateSchema(PatientFields):
-    """Every field optional; patients and caregivers may change only language, time zone and e-mail."""
-
-    SELF_EDITABLE = frozenset({"language", "time_zone", "contact_email"})
+    """Every field optional; which fields a patient or caregiver may change is the access
+    policy's field rule (EDIT_PROFILE)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("partial", True)

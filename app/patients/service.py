@@ -10,23 +10,25 @@ from app.audit import service as audit
 from app.auth import service as auth
 from app.auth.models import User
 from app.auth.passwords import verify_password
-from app.auth.policy import (
+from app.access.models import CaregiverLink, CareTeamMember
+from app.access.policy import (
     ADMINISTER,
     CONSENT,
-    LOG,
+    CREATE_PATIENT,
+    EDIT_PROFILE,
     MANAGE,
     READ,
     caregiver_patient_ids,
     patient_for,
     readable_patient_ids,
+    require,
 )
 from app.common.db import insert_ignoring_conflict
-from app.common.i18n import requested_language
+from app.common.i18n import choose_language
 from app.common.types import utcnow
 from app.errors import ApiError
 from app.extensions import db
-from app.patients.models import CaregiverLink, CareTeamMember, Invitation, Patient
-from app.patients.schemas import PatientUpdateSchema
+from app.patients.models import Invitation, Patient
 
 
 def _hash_code(code: str) -> str:
@@ -53,13 +55,14 @@ def _invitation_out(invitation: Invitation, code: str) -> dict:
 # --- patients -----------------------------------------------------------------------------
 
 def create_patient(actor, data: dict) -> dict:
+    require(actor, CREATE_PATIENT)
     data["known_fractures"] = _fractures_json(data.get("known_fractures", []))
     patient = Patient(**data, created_by_id=actor.id)
     db.session.add(patient)
     db.session.flush()
     db.session.add(CareTeamMember(patient_id=patient.id, coordinator_id=actor.id))
     invitation, code = _new_invitation("patient", patient, actor)
-    audit.record("write", patient_id=patient.id, resource_id=patient.id, detail="patient created")
+    audit.record("write", actor, patient_id=patient.id, resource_id=patient.id, detail="patient created")
     db.session.commit()
     return {"patient": patient, "invitation": _invitation_out(invitation, code)}
 
@@ -80,7 +83,7 @@ def audit_listed(actor, patients) -> None:
     """A list shows patients' data too: each one shown to someone else is an audited read."""
     for patient in patients:
         if patient.id != actor.patient_id:
-            audit.record("read", patient_id=patient.id, detail="listed")
+            audit.record_read(actor, patient.id, detail="listed")
 
 
 def get_patient(actor, patient_ref) -> Patient:
@@ -88,14 +91,7 @@ def get_patient(actor, patient_ref) -> Patient:
 
 
 def update_patient(actor, patient_ref, data: dict) -> Patient:
-    if actor.role in ("patient", "caregiver"):
-        patient = patient_for(actor, patient_ref, LOG)
-        forbidden = set(data) - PatientUpdateSchema.SELF_EDITABLE
-        if forbidden:
-            raise ApiError(403, "Only your care team can change: " + ", ".join(sorted(forbidden)) + ".",
-                           title="Forbidden")
-    else:
-        patient = patient_for(actor, patient_ref, MANAGE)
+    patient = patient_for(actor, patient_ref, EDIT_PROFILE, fields=set(data))
     merged_dob = data.get("date_of_birth", patient.date_of_birth)
     merged_injury = data.get("injury_date", patient.injury_date)
     if merged_injury < merged_dob:
@@ -154,7 +150,7 @@ def activate(code: str, email: str, password: str, display_name: str | None) -> 
     else:
         user = _caregiver_account(email, password, display_name)
         _link_caregiver(patient.id, user, invitation.relationship_note)
-    audit.record("activate", actor=user, patient_id=patient.id, resource_id=invitation.id)
+    audit.record("activate", user, patient_id=patient.id, resource_id=invitation.id)
     db.session.commit()
     return user
 
@@ -204,7 +200,7 @@ def _care_team_rows(patient_id) -> list[dict]:
 
 
 def add_to_care_team(actor, patient_ref, coordinator_id) -> list[dict]:
-    patient = patient_for(actor, patient_ref, ADMINISTER)
+    patient = patient_for(actor, patient_ref, ADMINISTER, resource=coordinator_id)
     coordinator = db.session.get(User, coordinator_id)
     if coordinator is None or coordinator.role != "coordinator" or not coordinator.is_active:
         raise ApiError(422, "No active coordinator has this id.",
@@ -216,7 +212,7 @@ def add_to_care_team(actor, patient_ref, coordinator_id) -> list[dict]:
 
 
 def remove_from_care_team(actor, patient_ref, coordinator_id) -> None:
-    patient = patient_for(actor, patient_ref, ADMINISTER)
+    patient = patient_for(actor, patient_ref, ADMINISTER, resource=coordinator_id)
     member = db.session.get(CareTeamMember, (patient.id, coordinator_id))
     if member is None:
         raise ApiError(404, "This coordinator is not on the patient's care team.", title="Not Found")
@@ -248,7 +244,7 @@ def caregivers(actor, patient_ref) -> list[dict]:
 
 
 def revoke_caregiver(actor, patient_ref, link_id) -> None:
-    patient = patient_for(actor, patient_ref, CONSENT)
+    patient = patient_for(actor, patient_ref, CONSENT, resource=link_id)
     link = db.session.get(CaregiverLink, link_id)
     if link is None or link.patient_id != patient.id or link.revoked_at:
         raise ApiError(404, "No such caregiver for this patient.", title="Not Found")
@@ -256,12 +252,14 @@ def revoke_caregiver(actor, patient_ref, link_id) -> None:
     db.session.commit()
 
 
-def language_for(actor, explicit: str | None) -> str:
-    """The language to answer this actor in (a patient's own preference is the last resort)."""
+def language_for(actor, wanted: str | None) -> str:
+    """The language to answer this actor in: the one asked for, else a patient's own."""
+    if wanted:
+        return wanted
     patient_language = None
     if actor is not None and actor.patient_id:
         patient_language = db.session.scalar(select(Patient.language).where(Patient.id == actor.patient_id))
-    return requested_language(explicit, patient_language)
+    return choose_language(None, patient_language)
 
 
 # --- the account itself -------------------------------------------------------------------

@@ -1,4 +1,5 @@
-from app.auth.service import auth_required, current_actor
+from app.auth.authenticate import authenticate, current_actor
+from app.common.web import requested_language
 from app.common.pagination import page_of, paginate
 from app.extensions import Blueprint
 from app.patients.service import language_for
@@ -24,15 +25,15 @@ blp = Blueprint("plans", __name__, url_prefix="/api/v1/patients/<patient_id>/pla
 
 
 @templates_blp.route("", methods=["GET"])
-@auth_required()
+@authenticate
 @templates_blp.arguments(TemplateArgs, location="query")
 @templates_blp.response(200, PlanTemplateSchema(many=True))
 def list_templates(args):
-    return service.templates(language_for(current_actor(), args.get("lang")))
+    return service.templates(language_for(current_actor(), requested_language(args.get("lang"))))
 
 
 @blp.route("", methods=["POST"])
-@auth_required("coordinator")
+@authenticate
 @blp.arguments(PlanCreateSchema)
 @blp.response(201, PlanSchema)
 @blp.alt_response(409, description="Safety warnings to acknowledge or override (listed in `warnings`)")
@@ -42,7 +43,7 @@ def assign(data, patient_id):
 
 
 @blp.route("", methods=["GET"])
-@auth_required()
+@authenticate
 @blp.arguments(PlanListArgs, location="query")
 @blp.response(200, page_of(PlanSchema))
 def list_plans(args, patient_id):
@@ -53,7 +54,7 @@ def list_plans(args, patient_id):
 
 
 @blp.route("/<uuid:plan_id>", methods=["GET"])
-@auth_required()
+@authenticate
 @blp.arguments(PlanDetailArgs, location="query")
 @blp.response(200, PlanSchema)
 def get_plan(args, patient_id, plan_id):
@@ -62,7 +63,7 @@ def get_plan(args, patient_id, plan_id):
 
 
 @blp.route("/<uuid:plan_id>/versions", methods=["POST"])
-@auth_required("coordinator")
+@authenticate
 @blp.arguments(VersionCreateSchema)
 @blp.response(201, PlanSchema)
 @blp.alt_response(409, description="Safety warnings to acknowledge or override")
@@ -72,7 +73,7 @@ def add_version(data, patient_id, plan_id):
 
 
 @blp.route("/<uuid:plan_id>/pause", methods=["POST"])
-@auth_required("coordinator")
+@authenticate
 @blp.arguments(PauseSchema)
 @blp.response(200, PlanSchema)
 def pause(data, patient_id, plan_id):
@@ -81,7 +82,7 @@ def pause(data, patient_id, plan_id):
 
 
 @blp.route("/<uuid:plan_id>/resume", methods=["POST"])
-@auth_required("coordinator")
+@authenticate
 @blp.arguments(ResumeSchema)
 @blp.response(200, PlanSchema)
 def resume(data, patient_id, plan_id):
@@ -89,7 +90,7 @@ def resume(data, patient_id, plan_id):
 
 
 @blp.route("/<uuid:plan_id>/end", methods=["POST"])
-@auth_required("coordinator")
+@authenticate
 @blp.arguments(EndSchema)
 @blp.response(200, PlanSchema)
 def end(data, patient_id, plan_id):

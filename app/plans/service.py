@@ -7,7 +7,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.audit import service as audit
-from app.auth.policy import MANAGE, READ, patient_for
+from app.access.policy import MANAGE, READ, patient_for
 from app.common.clinical import threshold
 from app.common.clock import local_today
 from app.common.i18n import served_language
@@ -141,7 +141,7 @@ def _check_safety(actor, patient, items: list[PlanItem], data: dict, today: date
         education.ensure_recommended(patient.id, SAFETY_MODULE, actor.id,
                                      "Read before your standing or FES programme starts.")
     if "recent_fracture" in codes:
-        audit.record("override", patient_id=patient.id, detail=f"recent_fracture: {data['override_reason']}"[:200])
+        audit.record("override", actor, patient_id=patient.id, detail=f"recent_fracture: {data['override_reason']}"[:200])
     return codes
 
 
@@ -157,7 +157,7 @@ def _plan(patient, plan_id) -> Plan:
 
 def _managed_plan(actor, patient_ref, plan_id) -> tuple:
     """(patient, the patient's today, plan) for a coordinator changing a plan."""
-    patient = patient_for(actor, patient_ref, MANAGE)
+    patient = patient_for(actor, patient_ref, MANAGE, resource=plan_id)
     return patient, local_today(patient.time_zone), _plan(patient, plan_id)
 
 
@@ -277,13 +277,13 @@ def end(actor, patient_ref, plan_id, data: dict) -> dict:
     return plan_view(plan, today)
 
 
-def get_plan(actor, patient_ref, plan_id, on: date | None) -> dict:
-    patient = patient_for(actor, patient_ref, READ)
+def get_plan(actor, patient_ref, plan_id, on: date | None = None) -> dict:
+    patient = patient_for(actor, patient_ref, READ, resource=plan_id)
     today = local_today(patient.time_zone)
     return plan_view(_plan(patient, plan_id), today, on or today)
 
 
-def list_plans(actor, patient_ref, status: str | None):
+def list_plans(actor, patient_ref, status: str | None = None):
     patient = patient_for(actor, patient_ref, READ)
     today = local_today(patient.time_zone)
     stmt = select(Plan).where(Plan.patient_id == patient.id).options(*_plan_loads()) \

@@ -1,4 +1,5 @@
-from app.auth.service import auth_required, current_actor
+from app.auth.authenticate import authenticate, current_actor
+from app.common.web import requested_language
 from app.common.i18n import LanguageArgs
 from app.common.pagination import page_of, paginate
 from app.extensions import Blueprint
@@ -23,15 +24,15 @@ symptoms_blp = Blueprint("symptoms", __name__, url_prefix="/api/v1/symptoms",
 
 
 @symptoms_blp.route("", methods=["GET"])
-@auth_required()
+@authenticate
 @symptoms_blp.arguments(LanguageArgs, location="query")
 @symptoms_blp.response(200, SymptomSchema(many=True))
 def symptoms(args):
-    return service.symptom_checklist(language_for(current_actor(), args.get("lang")))
+    return service.symptom_checklist(language_for(current_actor(), requested_language(args.get("lang"))))
 
 
 @blp.route("/<uuid:session_id>", methods=["PUT"])
-@auth_required("patient", "caregiver")
+@authenticate
 @blp.arguments(SessionInSchema)
 @blp.response(200, SessionSchema, description="Already stored (unchanged) or edited")
 @blp.alt_response(201, schema=SessionSchema, description="Created")
@@ -42,11 +43,11 @@ def put_session(data, patient_id, session_id):
     Who logged it comes from the token. Reported signs of autonomic dysreflexia or a possible
     fracture add urgent `safety_alerts` and mark the session for review.
     """
-    return service.put_session(current_actor(), patient_id, session_id, data)
+    return service.put_session(current_actor(), patient_id, session_id, data, requested_language())
 
 
 @blp.route("/<uuid:session_id>", methods=["DELETE"])
-@auth_required("patient", "caregiver")
+@authenticate
 @blp.response(204)
 def delete_session(patient_id, session_id):
     """Soft delete within the edit window (audited); the sync feed reports it."""
@@ -54,38 +55,38 @@ def delete_session(patient_id, session_id):
 
 
 @blp.route("/<uuid:session_id>", methods=["GET"])
-@auth_required()
+@authenticate
 @blp.response(200, SessionSchema)
 def get_session(patient_id, session_id):
-    return service.get_session(current_actor(), patient_id, session_id)
+    return service.get_session(current_actor(), patient_id, session_id, requested_language())
 
 
 @blp.route("/batch", methods=["POST"])
-@auth_required("patient", "caregiver")
+@authenticate
 @blp.arguments(BatchInSchema)
 @blp.response(200, BatchOutSchema)
 def batch(data, patient_id):
     """Offline sync: up to 500 sessions, each answered on its own (created, unchanged, updated,
     or error with its problem); one bad item never loses the others."""
-    return service.batch(current_actor(), patient_id, data["sessions"])
+    return service.batch(current_actor(), patient_id, data["sessions"], requested_language())
 
 
 @blp.route("", methods=["GET"])
-@auth_required()
+@authenticate
 @blp.arguments(SessionListArgs, location="query")
 @blp.response(200, page_of(SessionSchema))
 def list_sessions(args, patient_id):
     """Newest first; filter by patient-local dates (from, to) and needs_review."""
-    stmt, language = service.list_sessions(current_actor(), patient_id, args)
+    stmt, language = service.list_sessions(current_actor(), patient_id, args, requested_language())
     page = paginate(stmt, args["page"], args["per_page"])
     page["items"] = [service.view(s, language) for s in page["items"]]
     return page
 
 
 @blp.route("/changes", methods=["GET"])
-@auth_required()
+@authenticate
 @blp.arguments(ChangesArgs, location="query")
 @blp.response(200, ChangesSchema)
 def changes(args, patient_id):
     """The sync feed: sessions created, updated or deleted since the cursor, with a new cursor."""
-    return service.changes(current_actor(), patient_id, args.get("since"), args["limit"])
+    return service.changes(current_actor(), patient_id, args.get("since"), args["limit"], requested_language())

@@ -13,10 +13,10 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, or_, select
 
 from app.audit import service as audit
-from app.auth.policy import LOG, READ, patient_for
+from app.access.policy import LOG_SESSION, READ, patient_for
 from app.common.clock import local_date
 from app.common.db import insert_ignoring_conflict
-from app.common.i18n import requested_language
+from app.common.i18n import choose_language
 from app.common.types import utcnow
 from app.errors import ApiError
 from app.exercises.models import Exercise
@@ -95,8 +95,8 @@ class _ExerciseRow:
     measures: list
 
 
-def _context(actor, patient) -> _Context:
-    return _Context(patient, actor, utcnow(), requested_language(None, patient.language))
+def _context(actor, patient, language: str | None) -> _Context:
+    return _Context(patient, actor, utcnow(), choose_language(language, patient.language))
 
 
 def _invalid(errors: dict, detail="The session is not valid; see errors for each field.") -> ApiError:
@@ -206,9 +206,10 @@ def view(session: ExerciseSession, language: str) -> dict:
 
 # --- the routes' entry points -------------------------------------------------------------
 
-def put_session(actor, patient_ref, session_id, data: dict) -> tuple[dict, int]:
-    patient = patient_for(actor, patient_ref, LOG)
-    ctx = _context(actor, patient)
+def put_session(actor, patient_ref, session_id, data: dict, language: str | None = None) -> tuple[dict, int]:
+    """language (of the safety answers): the one asked for, None for the patient's own."""
+    patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
+    ctx = _context(actor, patient, language)
     session, status = _upsert(ctx, session_id, data)
     out = view(session, ctx.language)  # before the commit expires what was loaded
     db.session.commit()
@@ -216,9 +217,9 @@ def put_session(actor, patient_ref, session_id, data: dict) -> tuple[dict, int]:
     return out, 201 if status == "created" else 200
 
 
-def batch(actor, patient_ref, raw_items: list) -> dict:
-    patient = patient_for(actor, patient_ref, LOG)
-    ctx = _context(actor, patient).preload()
+def batch(actor, patient_ref, raw_items: list, language: str | None = None) -> dict:
+    patient = patient_for(actor, patient_ref, LOG_SESSION)
+    ctx = _context(actor, patient, language).preload()
     schema = BatchItemSchema()
     results = []
     for index, raw in enumerate(raw_items):
@@ -259,13 +260,13 @@ def _own_session(patient, session_id) -> ExerciseSession:
     return session
 
 
-def get_session(actor, patient_ref, session_id) -> dict:
-    patient = patient_for(actor, patient_ref, READ)
-    return view(_own_session(patient, session_id), requested_language(None, patient.language))
+def get_session(actor, patient_ref, session_id, language: str | None = None) -> dict:
+    patient = patient_for(actor, patient_ref, READ, resource=session_id)
+    return view(_own_session(patient, session_id), choose_language(language, patient.language))
 
 
 def delete_session(actor, patient_ref, session_id) -> None:
-    patient = patient_for(actor, patient_ref, LOG)
+    patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
     session = _own_session(patient, session_id)
     if session.deleted_at is not None:
         return
@@ -274,12 +275,14 @@ def delete_session(actor, patient_ref, session_id) -> None:
     session.deleted_at = session.updated_at = now
     session.updated_by_id = actor.id
     session.revision += 1
-    audit.record("delete_session", patient_id=patient.id, resource_id=session.id)
+    audit.record("delete_session", actor, patient_id=patient.id, resource_id=session.id)
     db.session.commit()
     session_written.send(current_app._get_current_object(), session=session, change="deleted")
 
 
-def list_sessions(actor, patient_ref, args: dict):
+def list_sessions(actor, patient_ref, args: dict | None = None, language: str | None = None):
+    """(a SELECT of the sessions, the language to show them in)."""
+    args = args or {}
     patient = patient_for(actor, patient_ref, READ)
     stmt = select(ExerciseSession).where(ExerciseSession.patient_id == patient.id,
                                          ExerciseSession.deleted_at.is_(None))
@@ -290,7 +293,7 @@ def list_sessions(actor, patient_ref, args: dict):
     if "needs_review" in args:
         stmt = stmt.where(ExerciseSession.needs_review.is_(args["needs_review"]))
     return stmt.order_by(ExerciseSession.started_at.desc(), ExerciseSession.id), \
-        requested_language(None, patient.language)
+        choose_language(language, patient.language)
 
 
 # --- the sync feed ------------------------------------------------------------------------
@@ -311,7 +314,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise _invalid({"since": ["Not a cursor from this API."]}) from None
 
 
-def changes(actor, patient_ref, since: str | None, limit: int) -> dict:
+def changes(actor, patient_ref, since: str | None = None, limit: int = 200,
+            language: str | None = None) -> dict:
     """Created, updated and deleted sessions after the cursor, oldest change first.
 
     Only changes older than SYNC_SETTLE_SECONDS are handed out, so a write still committing
@@ -329,7 +333,7 @@ def changes(actor, patient_ref, since: str | None, limit: int) -> dict:
         stmt.order_by(ExerciseSession.updated_at, ExerciseSession.id).limit(limit + 1)))
     has_more = len(rows) > limit
     rows = rows[:limit]
-    language = requested_language(None, patient.language)
+    language = choose_language(language, patient.language)
     cursor = _encode_cursor(rows[-1].updated_at, rows[-1].id) if rows else (since or "")
     return {"items": [view(s, language) for s in rows], "next_cursor": cursor, "has_more": has_more}
 

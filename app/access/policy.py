@@ -1,0 +1,171 @@
+"""The ONE place that decides who may do what to which patient's data.
+
+An actor with no relation to a patient gets 404, exactly as for a patient that does not
+exist, so IDs cannot be probed. An actor who is related but may not do this action gets 403.
+Role gates (staff-only operations) and field rules (which profile fields a patient may
+change) are actions in the same table. Routes only authenticate; services call the policy,
+so a route, a CLI command and a job pass the same checks. Callable anywhere: nothing here
+reads the request.
+"""
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.access.models import CaregiverLink, CareTeamMember
+from app.audit import service as audit
+from app.errors import ApiError
+from app.extensions import db
+
+# The relations an actor can have to a patient.
+SELF, CAREGIVER, COORDINATOR, ADMIN, SYSTEM = "self", "caregiver", "coordinator", "admin", "system"
+
+SELF_EDITABLE = frozenset({"language", "time_zone", "contact_email"})
+
+
+@dataclass(frozen=True)
+class Action:
+    """verb: for messages. relations: the relations to the patient that may do it (empty: the
+    action is not about one patient). roles: a role gate, checked first: other roles get 403
+    before any patient is looked up. fields: per relation, the fields it may change (a
+    relation not listed may change every field). audit: the audit trail's word for it."""
+
+    verb: str
+    relations: frozenset = frozenset()
+    roles: tuple | None = None
+    fields: dict | None = None
+    audit: str = "write"
+
+
+def _action(verb, relations=(), roles=None, fields=None, audit="write") -> Action:
+    return Action(verb, frozenset(relations), tuple(roles) if roles else None, fields, audit)
+
+
+# --- the table ----------------------------------------------------------------------------
+# About one patient:
+READ = _action("read", {SELF, CAREGIVER, COORDINATOR, SYSTEM}, audit="read")  # see their data
+LOG = _action("log", {SELF, CAREGIVER})  # record on their behalf: reading progress, quiz answers
+LOG_SESSION = _action("log", {SELF, CAREGIVER}, roles=("patient", "caregiver"))  # sessions
+MANAGE = _action("manage", {COORDINATOR}, roles=("coordinator",))  # plans, recommendations, invitations
+EDIT_PROFILE = _action("manage", {SELF, CAREGIVER, COORDINATOR},
+                       fields={SELF: SELF_EDITABLE, CAREGIVER: SELF_EDITABLE})
+CONSENT = _action("consent", {SELF}, roles=("patient",))  # who may act as their caregiver
+ADMINISTER = _action("administer", {COORDINATOR, ADMIN}, roles=("coordinator", "admin"))  # care team
+# Not about one patient (role gates):
+CREATE_PATIENT = _action("create patients", roles=("coordinator",))
+ADMINISTER_ACCOUNTS = _action("administer accounts", roles=("admin",))
+READ_AUDIT_TRAIL = _action("read the audit trail", roles=("admin",))
+
+# access sits below patients, so patients hands it the Patient model in its register(app).
+_patient_model = None
+
+
+def use_patient_model(model) -> None:
+    global _patient_model
+    _patient_model = model
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "No such patient.", title="Not Found")
+
+
+def require(actor, action: Action) -> None:
+    """The role gate of an action (403 for any other role)."""
+    if action.roles is not None and actor.role not in action.roles:
+        raise ApiError(403, f"This needs the role {' or '.join(action.roles)}.", title="Forbidden")
+
+
+def caregiver_patient_ids(actor) -> list[uuid.UUID]:
+    return list(
+        db.session.scalars(
+            select(CaregiverLink.patient_id).where(
+                CaregiverLink.caregiver_id == actor.id, CaregiverLink.revoked_at.is_(None)
+            )
+        )
+    )
+
+
+def readable_patient_ids(actor):
+    """A SELECT of the ids of every patient actor may list: the caseload of a coordinator,
+    everyone for an admin (to run care teams) or a system actor, oneself, or those a
+    caregiver acts for."""
+    if actor.role in ("admin", "system"):
+        return select(_patient_model.id)
+    if actor.role == "coordinator":
+        return select(CareTeamMember.patient_id).where(CareTeamMember.coordinator_id == actor.id)
+    if actor.role == "caregiver":
+        return select(CaregiverLink.patient_id).where(CaregiverLink.caregiver_id == actor.id,
+                                                      CaregiverLink.revoked_at.is_(None))
+    return select(_patient_model.id).where(_patient_model.id == actor.patient_id)
+
+
+def resolve_patient_id(actor, patient_ref) -> uuid.UUID:
+    """'me' means the patient's own record, or the one patient a caregiver acts for."""
+    if isinstance(patient_ref, uuid.UUID):
+        return patient_ref
+    if patient_ref == "me":
+        if actor.role == "patient" and actor.patient_id:
+            return actor.patient_id
+        if actor.role == "caregiver":
+            ids = caregiver_patient_ids(actor)
+            if len(ids) == 1:
+                return ids[0]
+            if len(ids) > 1:
+                raise ApiError(400, "You care for several patients: use the patient's id instead of 'me'.",
+                               title="Ambiguous patient")
+        raise not_found()
+    try:
+        return uuid.UUID(str(patient_ref))
+    except ValueError:
+        raise not_found() from None
+
+
+def relation(actor, patient_id: uuid.UUID) -> str | None:
+    if actor.role == "patient":
+        return SELF if actor.patient_id == patient_id else None
+    if actor.role == "admin":
+        return ADMIN
+    if actor.role == "system":
+        return SYSTEM
+    if actor.role == "caregiver":
+        linked = db.session.scalar(
+            select(CaregiverLink.id).where(
+                CaregiverLink.caregiver_id == actor.id,
+                CaregiverLink.patient_id == patient_id,
+                CaregiverLink.revoked_at.is_(None),
+            )
+        )
+        return CAREGIVER if linked else None
+    if actor.role == "coordinator":
+        member = db.session.get(CareTeamMember, (patient_id, actor.id))
+        return COORDINATOR if member else None
+    return None
+
+
+def patient_for(actor, patient_ref, action: Action, *, resource=None, fields=None):
+    """The patient if actor may do action on it; else 403 (role gate, or related but not
+    allowed, or a field it may not change) or 404 (no relation, or no such patient).
+
+    resource: the id of what is acted on (a session, a plan), for the audit trail.
+    fields: the fields a change touches, checked against the action's field rules.
+    An allowed write is audited in the caller's transaction; a read by someone other than
+    the patient is audited after the read (audit.flush_reads).
+    """
+    require(actor, action)
+    patient_id = resolve_patient_id(actor, patient_ref)
+    rel = relation(actor, patient_id)
+    patient = db.session.get(_patient_model, patient_id) if rel else None
+    if patient is None:
+        raise not_found()
+    if rel not in action.relations:
+        raise ApiError(403, f"Your role may not {action.verb} this patient's data.", title="Forbidden")
+    allowed = (action.fields or {}).get(rel)
+    if fields and allowed is not None and set(fields) - allowed:
+        raise ApiError(403, "Only your care team can change: " + ", ".join(sorted(set(fields) - allowed)) + ".",
+                       title="Forbidden")
+    if action.audit == "read":
+        if actor.patient_id != patient.id:
+            audit.record_read(actor, patient.id, resource_id=resource)
+    else:
+        audit.record(action.audit, actor, patient_id=patient.id, resource_id=resource)
+    return patient

@@ -1,0 +1,42 @@
+from app.access import service
+from app.audit.schemas import AuditEventSchema, AuditListArgs
+from app.auth.authenticate import authenticate, current_actor
+from app.auth.schemas import UserCreateSchema, UserListArgs, UserSchema
+from app.common.pagination import page_of, paginate
+from app.extensions import Blueprint
+
+# The staff-only views live here, above auth and audit, because their gates are the policy's.
+users_blp = Blueprint("users", __name__, url_prefix="/api/v1/users",
+                      description="Staff accounts (admin only).")
+audit_blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit-events",
+                      description="The audit trail of reads and writes of patient data (admin only).")
+
+
+@users_blp.route("", methods=["POST"])
+@authenticate
+@users_blp.arguments(UserCreateSchema)
+@users_blp.response(201, UserSchema)
+def create_user(data):
+    """Create a coordinator or admin account."""
+    return service.create_staff_account(current_actor(), data)
+
+
+@users_blp.route("", methods=["GET"])
+@authenticate
+@users_blp.arguments(UserListArgs, location="query")
+@users_blp.response(200, page_of(UserSchema))
+def list_users(args):
+    """All accounts, filtered by role or searched by name or e-mail."""
+    stmt = service.list_accounts(current_actor(), args.get("role"), args.get("q"))
+    return paginate(stmt, args["page"], args["per_page"])
+
+
+@audit_blp.route("", methods=["GET"])
+@authenticate
+@audit_blp.arguments(AuditListArgs, location="query")
+@audit_blp.response(200, page_of(AuditEventSchema))
+def list_events(args):
+    """Newest first; filter by patient, actor or action."""
+    stmt = service.list_audit_events(current_actor(), args.get("patient_id"), args.get("actor_id"),
+                                     args.get("action"))
+    return paginate(stmt, args["page"], args["per_page"])

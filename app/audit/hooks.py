@@ -1,0 +1,42 @@
+"""The request side of the audit trail: which request an event happens under, the row for a
+write that recorded nothing itself, and writing the reads after the response is built."""
+from flask import g, request
+
+from app.audit import service
+from app.extensions import db
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def register_audit_hooks(app) -> None:
+    @app.before_request
+    def _origin():
+        route = request.url_rule.rule if request.url_rule else request.path[:200]
+        g.audit_origin_token = service.set_origin(service.Origin(
+            method=request.method, route=route, request_id=g.get("request_id"),
+            client_address=(request.remote_addr or "")[:45] or None))
+
+    @app.after_request
+    def _complete(response):
+        origin = service.current_origin()
+        if response.status_code >= 400:
+            service.discard_reads()  # nothing was shown
+            return response
+        if request.method in WRITE_METHODS and origin is not None and not origin.recorded:
+            service.record("write", g.get("actor"))
+            db.session.commit()
+        service.flush_reads()
+        return response
+
+    @app.teardown_request
+    def _forget(_exc):
+        token = g.pop("audit_origin_token", None)
+        if token is not None:
+            service.reset_origin(token)
+
+    @app.teardown_appcontext
+    def _flush_outside_requests(exc):
+        # A job or CLI command that read patients' data: its read rows are written when its
+        # app context ends (requests have written theirs already).
+        if exc is None:
+            service.flush_reads()
