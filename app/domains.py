@@ -8,7 +8,7 @@ __init__.py) plus its line here, where it belongs in the order.
 """
 
 # Infrastructure: settings, the error format, the extensions, shared helpers. No register.
-FOUNDATION = ("config", "errors", "extensions", "common")
+FOUNDATION = ("domains", "config", "errors", "extensions", "common")
 
 DOMAINS = (
     "health",

@@ -2,7 +2,7 @@
 write that recorded nothing itself, and writing the reads after the response is built."""
 from flask import g, request
 
-from app.audit import service
+from app.audit import origin, service
 from app.extensions import db
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -12,17 +12,17 @@ def register_audit_hooks(app) -> None:
     @app.before_request
     def _origin():
         route = request.url_rule.rule if request.url_rule else request.path[:200]
-        g.audit_origin_token = service.set_origin(service.Origin(
+        g.audit_origin_token = origin.set_origin(origin.Origin(
             method=request.method, route=route, request_id=g.get("request_id"),
             client_address=(request.remote_addr or "")[:45] or None))
 
     @app.after_request
     def _complete(response):
-        origin = service.current_origin()
+        current = origin.current_origin()
         if response.status_code >= 400:
             service.discard_reads()  # nothing was shown
             return response
-        if request.method in WRITE_METHODS and origin is not None and not origin.recorded:
+        if request.method in WRITE_METHODS and current is not None and not current.recorded:
             service.record("write", g.get("actor"))
             db.session.commit()
         service.flush_reads()
@@ -32,7 +32,7 @@ def register_audit_hooks(app) -> None:
     def _forget(_exc):
         token = g.pop("audit_origin_token", None)
         if token is not None:
-            service.reset_origin(token)
+            origin.reset_origin(token)
 
     @app.teardown_appcontext
     def _flush_outside_requests(exc):

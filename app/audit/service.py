@@ -5,46 +5,20 @@ roll back together. A read by someone else is kept aside (`record_read`) and wri
 the read, in its own short write transaction (`flush_reads`): a read transaction never turns
 into a write (on SQLite under WAL that fails with "database is locked" while others write),
 and a read never fails because of its audit row. Where a request is being served, the
-request hook (app/audit/hooks.py) provides its route, method, request id and client address.
+request hook (app/audit/hooks.py, through app/audit/origin.py) provides its route, method,
+request id and client address.
 """
 import logging
-from contextvars import ContextVar
-from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.audit.models import AuditEvent
+from app.audit.origin import current_origin
 from app.common.db import writing
 from app.extensions import db
 
 log = logging.getLogger("standstrong.audit")
 _PENDING_READS = "standstrong.audit.pending_reads"
-
-
-@dataclass
-class Origin:
-    """The request an event happens under; None in jobs and CLI commands."""
-
-    method: str | None = None
-    route: str | None = None
-    request_id: str | None = None
-    client_address: str | None = None
-    recorded: bool = False  # did this request record a write?
-
-
-_origin: ContextVar[Origin | None] = ContextVar("audit_origin", default=None)
-
-
-def set_origin(origin: Origin | None):
-    return _origin.set(origin)
-
-
-def reset_origin(token) -> None:
-    _origin.reset(token)
-
-
-def current_origin() -> Origin | None:
-    return _origin.get()
 
 
 def _event(action: str, actor, patient_id, resource_id, detail) -> AuditEvent:
@@ -58,7 +32,7 @@ def _event(action: str, actor, patient_id, resource_id, detail) -> AuditEvent:
         resource_id=str(resource_id)[:64] if resource_id else None,
         detail=detail,
     )
-    origin = _origin.get()
+    origin = current_origin()
     if origin is not None:
         event.method = origin.method
         event.route = origin.route
@@ -71,7 +45,7 @@ def record(action: str, actor=None, *, patient_id=None, resource_id=None, detail
     """A row in the caller's transaction (the caller commits). actor: an account, a
     SystemActor, or None (nobody logged in)."""
     event = _event(action, actor, patient_id, resource_id, detail)
-    origin = _origin.get()
+    origin = current_origin()
     if origin is not None:
         origin.recorded = True
     db.session.add(event)
