@@ -1,0 +1,186 @@
+"""Services run without a request: routes, CLI commands and scheduler jobs call the same code.
+
+Every public function of every domain's service module is classified here as a read (called
+below under an app context only, with no request) or a write; a new function that is in
+neither list fails the test, so a new service cannot quietly depend on a request again.
+"""
+import importlib
+import inspect
+import pkgutil
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from flask import has_request_context
+from sqlalchemy import select
+
+import app as app_package
+from app.audit.models import AuditEvent
+from app.auth.models import User
+from app.common.actors import SystemActor
+from app.common.db import writing
+from app.education.models import EducationContent
+from app.exercises.models import Exercise
+from app.extensions import db
+from app.patients.models import Patient
+from app.plans.models import Plan
+from app.sessions.models import ExerciseSession
+from tests.factories import PASSWORD
+
+
+def _user(actor) -> User:
+    return db.session.get(User, uuid.UUID(actor.id))
+
+
+def _module(w):
+    from app.education.service import module_by_slug
+
+    return module_by_slug("keep-going")
+
+
+def _content(w):
+    return db.session.scalar(select(EducationContent).where(EducationContent.module_id == _module(w).id,
+                                                            EducationContent.language == "en"))
+
+
+def _plan(w):
+    return db.session.get(Plan, uuid.UUID(w.plan_a["id"]))
+
+
+def _exercise(w):
+    return db.session.scalar(select(Exercise).where(Exercise.slug == "fes-cycling"))
+
+
+TODAY = date.today()
+
+# name -> a function of the world giving the arguments to call it with.
+READS = {
+    "access.list_accounts": lambda w: (_user(w.admin), "coordinator"),
+    "access.list_audit_events": lambda w: (_user(w.admin), uuid.UUID(w.a_id)),
+    "adherence.adherence": lambda w: (_user(w.coord_a), w.a_id, {"window": 7}),
+    "adherence.adherence_many": lambda w: ([uuid.UUID(w.a_id)], 30),
+    "adherence.agenda": lambda w: (_user(w.patient_a), "me"),
+    "adherence.agenda_week": lambda w: (_user(w.caregiver_a), "me", None, "en"),
+    "adherence.weekly_summary": lambda w: (_user(w.coord_a), w.a_id, None, "zh-CN"),
+    "audit.list_events": lambda w: (uuid.UUID(w.a_id),),
+    "auth.check_password": lambda w: (PASSWORD,),
+    "auth.list_users": lambda w: ("admin",),
+    "auth.normalise_email": lambda w: (" Someone@Example.org ",),
+    "education.catalogue": lambda w: (None, "bone", "en"),
+    "education.catalogue_etag": lambda w: ({"items": [], "meta": {}}, "en"),
+    "education.etag_for": lambda w: (_module(w), "en"),
+    "education.module_by_slug": lambda w: ("keep-going",),
+    "education.module_view": lambda w: (_module(w), "zh-CN"),
+    "education.patient_overview": lambda w: (_user(w.coord_a), w.a_id),
+    "education.quiz_attempts": lambda w: (_user(w.caregiver_a), "me", "keep-going"),
+    "education.served_language_of": lambda w: (_module(w), "en"),
+    "education.summary_row": lambda w: (_module(w), _content(w)),
+    "exercises.catalogue": lambda w: ("fes",),
+    "exercises.exercise_view": lambda w: (_exercise(w), "zh-CN"),
+    "exercises.exercises_by_id": lambda w: ([_exercise(w).id],),
+    "exercises.get_exercise": lambda w: ("fes-cycling",),
+    "patients.care_team": lambda w: (_user(w.coord_a), w.a_id),
+    "patients.caregivers": lambda w: (_user(w.patient_a), "me"),
+    "patients.get_patient": lambda w: (_user(w.coord_a), w.a_id),
+    "patients.language_for": lambda w: (_user(w.patient_a), None),
+    "patients.list_patients": lambda w: (_user(w.coord_a), "Alice"),
+    "patients.me": lambda w: (_user(w.caregiver_a),),
+    "plans.get_plan": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.plan_a["id"])),
+    "plans.list_plans": lambda w: (_user(w.patient_a), "me", "active"),
+    "plans.load_specs": lambda w: ([uuid.UUID(w.a_id)],),
+    "plans.plan_status": lambda w: (_plan(w), TODAY),
+    "plans.plan_view": lambda w: (_plan(w), TODAY),
+    "plans.plan_views": lambda w: ([_plan(w)], TODAY),
+    "plans.safety_warnings": lambda w: (db.session.get(Patient, uuid.UUID(w.a_id)), [_exercise(w)], TODAY),
+    "plans.templates": lambda w: ("zh-CN",),
+    "sessions.changes": lambda w: (_user(w.coord_a), w.a_id),
+    "sessions.get_session": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.session_a)),
+    "sessions.list_sessions": lambda w: (_user(w.caregiver_a), "me"),
+    "sessions.symptom_checklist": lambda w: ("en",),
+    "sessions.view": lambda w: (db.session.get(ExerciseSession, uuid.UUID(w.session_a)), "en"),
+}
+WRITES = {
+    "access.create_staff_account",
+    "audit.discard_reads", "audit.flush_reads", "audit.record", "audit.record_read",
+    "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",
+    "education.ensure_recommended", "education.recommend", "education.record_progress",
+    "education.submit_quiz", "education.withdraw_recommendation",
+    "patients.activate", "patients.add_to_care_team", "patients.audit_listed", "patients.create_patient",
+    "patients.invite_caregiver", "patients.reissue_patient_invitation", "patients.remove_from_care_team",
+    "patients.revoke_caregiver", "patients.update_patient",
+    "plans.add_version", "plans.assign_plan", "plans.demo_plan", "plans.end", "plans.new_plan",
+    "plans.pause", "plans.resume",
+    "sessions.batch", "sessions.delete_session", "sessions.put_session",
+}
+
+
+def service_functions() -> dict:
+    """{"domain.function": function} for every public function defined in app/*/service.py."""
+    found = {}
+    for info in pkgutil.iter_modules(app_package.__path__):
+        if not info.ispkg:
+            continue
+        try:
+            module = importlib.import_module(f"app.{info.name}.service")
+        except ModuleNotFoundError:
+            continue
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if not name.startswith("_") and function.__module__ == module.__name__:
+                found[f"{info.name}.{name}"] = function
+    return found
+
+
+def test_every_service_function_is_classified():
+    functions = set(service_functions())
+    unclassified = functions - set(READS) - WRITES
+    assert not unclassified, f"classify {sorted(unclassified)} in READS (with arguments) or WRITES"
+    assert not (set(READS) | WRITES) - functions, "the lists name functions that no longer exist"
+
+
+def test_every_read_runs_without_a_request(app, world):
+    functions = service_functions()
+    for name, arguments in READS.items():
+        with app.app_context():
+            assert not has_request_context()
+            result = functions[name](*arguments(world))
+            if hasattr(result, "compile"):  # a statement for the pagination helper: run it too
+                db.session.execute(result).all()
+            elif isinstance(result, tuple) and hasattr(result[0], "compile"):
+                db.session.execute(result[0]).all()
+
+
+def test_a_job_reads_as_a_system_actor_and_the_trail_names_it(app, world):
+    from app.adherence.service import adherence
+
+    with app.app_context():
+        metrics = adherence(SystemActor("system:rules"), uuid.UUID(world.a_id), {"window": 7})
+    assert metrics["expected_sessions"] >= 0
+    row = db.session.scalar(select(AuditEvent).where(AuditEvent.actor_name == "system:rules"))
+    assert (row.action, row.actor_role, row.actor_id, str(row.patient_id)) == ("read", "system", None, world.a_id)
+    assert (row.method, row.route, row.request_id) == (None, None, None)
+
+
+def test_a_job_writes_inside_writing(app, world):
+    from app.sessions.service import put_session
+
+    started = datetime.now(timezone.utc) - timedelta(minutes=20)
+    with app.app_context(), writing():
+        patient = _user(world.patient_a)
+        view, status = put_session(patient, "me", uuid.uuid4(), {
+            "exercise": "pressure-relief", "started_at": started, "duration_minutes": 5}, "en")
+    assert status == 201 and view["duration_minutes"] == 5
+
+
+def test_requests_add_their_details_to_the_trail(world):
+    world.coord_a.get(f"/api/v1/patients/{world.a_id}/sessions/{world.session_a}",
+                      headers={"X-Request-ID": "anywhere-check-01"})
+    row = db.session.scalar(select(AuditEvent).where(AuditEvent.request_id == "anywhere-check-01"))
+    assert (row.method, row.route, row.resource_id) == (
+        "GET", "/api/v1/patients/<patient_id>/sessions/<uuid:session_id>", world.session_a)
+    assert row.client_address == "127.0.0.1"
+
+
+@pytest.mark.parametrize("name", ["system", "reminders", "system:" + "x" * 60])
+def test_system_actors_are_named_system_something(name):
+    with pytest.raises(ValueError):
+        SystemActor(name)
