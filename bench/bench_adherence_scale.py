@@ -20,7 +20,7 @@ from sqlalchemy import event, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.adherence.service import adherence_many  # noqa: E402
-from app.cli import seed_loaders  # noqa: E402
+from app.common.seeding import seed_loaders  # noqa: E402
 from app.exercises.models import Exercise  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.patients.models import Patient  # noqa: E402
@@ -79,7 +79,7 @@ def measure(kind: str, n: int) -> dict:
                       "RATELIMIT_ENABLED": False})
     with app.app_context():
         upgrade()
-        for loader in seed_loaders():
+        for loader in seed_loaders(app):
             loader()
         today = date.today()
         started = time.perf_counter()

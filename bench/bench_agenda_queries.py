@@ -14,14 +14,15 @@ def queries_per_agenda() -> str:
     from sqlalchemy import event
 
     from app import create_app
-    from app.cli import create_demo_accounts, seed_loaders
+    from app.cli import create_demo_accounts
+    from app.common.seeding import seed_loaders
     from app.extensions import db
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tempfile.mkdtemp()}/q.sqlite3",
                       "RATELIMIT_ENABLED": False, "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024})
     with app.app_context():
         upgrade()
-        for loader in seed_loaders():
+        for loader in seed_loaders(app):
             loader()
         create_demo_accounts()
         engine = db.engine
