@@ -6,10 +6,6 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from app.audit import service as audit
-from app.auth import service as auth
-from app.auth.models import User
-from app.auth.passwords import verify_password
 from app.access.models import CaregiverLink, CareTeamMember
 from app.access.policy import (
     ADMINISTER,
@@ -23,6 +19,10 @@ from app.access.policy import (
     readable_patient_ids,
     require,
 )
+from app.audit import service as audit
+from app.auth import service as auth
+from app.auth.models import User
+from app.auth.passwords import verify_password
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
 from app.common.types import utcnow
