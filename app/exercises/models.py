@@ -16,7 +16,7 @@ class Exercise(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     kind: Mapped[str] = mapped_column(String(30))
-    # Safety flags checked when a plan is assigned: autonomic_dysreflexia, recent_fracture.
+    # Safety flags checked when a plan is assigned: autonomic_dysreflexia, recent_fracture, recent_clot.
     safety: Mapped[list] = mapped_column(JSON, default=list)
     # What a session of it records besides minutes: [{"key", "unit", "min", "max", "label": {lang: text}}]
     measures: Mapped[list] = mapped_column(JSON, default=list)

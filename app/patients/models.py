@@ -37,6 +37,9 @@ class Patient(db.Model):
     contact_email: Mapped[str | None] = mapped_column(String(254))
     # [{"site": "distal femur", "date": "2025-03-01", "note": "..."}]
     known_fractures: Mapped[list] = mapped_column(JSON, default=list)
+    # Blood clots (deep vein thrombosis, pulmonary embolism), same shape: they contraindicate
+    # standing and FES for a while (seed/clinical/thresholds.yaml: recent_clot_months).
+    known_clots: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     clinical_notes: Mapped[str | None] = mapped_column(Text)
     # No foreign key: users.patient_id already points here, and a cycle would need deferred DDL.
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

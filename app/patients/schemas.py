@@ -30,6 +30,8 @@ class PatientFields(ma.Schema):
     contact_email = ma.fields.Email(allow_none=True)
     known_fractures = ma.fields.List(ma.fields.Nested(FractureSchema), load_default=list,
                                      validate=Length(max=50))
+    known_clots = ma.fields.List(ma.fields.Nested(FractureSchema), load_default=list, validate=Length(max=50),
+                                 metadata={"description": "Deep vein thromboses or pulmonary emboli: site, date, note"})
     clinical_notes = ma.fields.String(allow_none=True, validate=Length(max=5000))
 
     @ma.validates_schema
@@ -60,6 +62,7 @@ class StoredFractureSchema(ma.Schema):
 class PatientSchema(PatientFields):
     id = ma.fields.UUID(dump_only=True)
     known_fractures = ma.fields.List(ma.fields.Nested(StoredFractureSchema))
+    known_clots = ma.fields.List(ma.fields.Nested(StoredFractureSchema))
     created_at = ma.fields.DateTime(dump_only=True)
     updated_at = ma.fields.DateTime(dump_only=True)
 

@@ -57,6 +57,7 @@ def _invitation_out(invitation: Invitation, code: str) -> dict:
 def create_patient(actor, data: dict) -> dict:
     require(actor, CREATE_PATIENT)
     data["known_fractures"] = _fractures_json(data.get("known_fractures", []))
+    data["known_clots"] = _fractures_json(data.get("known_clots", []))
     patient = Patient(**data, created_by_id=actor.id)
     db.session.add(patient)
     db.session.flush()
@@ -97,8 +98,9 @@ def update_patient(actor, patient_ref, data: dict) -> Patient:
     if merged_injury < merged_dob:
         raise ApiError(422, "The injury cannot be before the date of birth.",
                        errors={"injury_date": ["The injury cannot be before the date of birth."]})
-    if "known_fractures" in data:
-        data["known_fractures"] = _fractures_json(data["known_fractures"])
+    for dated in ("known_fractures", "known_clots"):
+        if dated in data:
+            data[dated] = _fractures_json(data[dated])
     for key, value in data.items():
         setattr(patient, key, value)
     db.session.commit()

@@ -5,7 +5,7 @@ from app.common.pagination import PageArgs
 from app.plans.models import DAY_NAMES
 
 Length = ma.validate.Length
-WARNING_CODES = ("autonomic_dysreflexia", "recent_fracture")
+WARNING_CODES = ("autonomic_dysreflexia", "recent_fracture", "recent_clot")
 
 
 class PlanItemInSchema(ma.Schema):

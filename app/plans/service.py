@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from app.audit import service as audit
 from app.access.policy import MANAGE, READ, patient_for
-from app.common.clinical import threshold
+from app.common.clinical import months_before, threshold
 from app.common.clock import local_today
 from app.common.i18n import served_language
 from app.common.types import utcnow
@@ -113,17 +113,19 @@ def safety_warnings(patient, exercises: list[Exercise], today: date) -> list[dic
                        "trigger autonomic dysreflexia. Teach the warning signs; the safety module is "
                        "recommended to the patient.",
         })
-    months = threshold("recent_fracture_months")
-    since = today - timedelta(days=round(months * 30.44))
-    recent = [f for f in (patient.known_fractures or []) if date.fromisoformat(f["date"]) >= since]
-    loading = sorted({e.slug for e in exercises if "recent_fracture" in e.safety})
-    if loading and recent:
-        sites = ", ".join(f"{f['site']} ({f['date']})" for f in recent)
-        warnings.append({
-            "code": "recent_fracture", "requires": "override", "exercises": loading,
-            "message": f"Fracture in the last {months} months: {sites}. Standing and vibration are "
-                       "contraindicated unless overridden with a reason.",
-        })
+    for code, records, what in (("recent_fracture", patient.known_fractures, "Fracture"),
+                                ("recent_clot", patient.known_clots, "Blood clot")):
+        months = threshold(f"{code}_months")
+        since = months_before(today, months)
+        recent = [f for f in (records or []) if date.fromisoformat(f["date"]) >= since]
+        loading = sorted({e.slug for e in exercises if code in e.safety})
+        if loading and recent:
+            sites = ", ".join(f"{f['site']} ({f['date']})" for f in recent)
+            warnings.append({
+                "code": code, "requires": "override", "exercises": loading,
+                "message": f"{what} in the last {months} months: {sites}. Contraindicated unless overridden "
+                           f"with a reason (the treating team's clearance): {', '.join(loading)}.",
+            })
     return warnings
 
 
@@ -140,8 +142,9 @@ def _check_safety(actor, patient, items: list[PlanItem], data: dict, today: date
     if "autonomic_dysreflexia" in codes:
         education.ensure_recommended(patient.id, SAFETY_MODULE, actor.id,
                                      "Read before your standing or FES programme starts.")
-    if "recent_fracture" in codes:
-        audit.record("override", actor, patient_id=patient.id, detail=f"recent_fracture: {data['override_reason']}"[:200])
+    for code in ("recent_fracture", "recent_clot"):
+        if code in codes:
+            audit.record("override", actor, patient_id=patient.id, detail=f"{code}: {data['override_reason']}"[:200])
     return codes
 
 
