@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from app.common.pagination import PageArgs
+from app.education.schemas import ReferenceSchema
 from app.sessions.content import symptom_codes
 
 Range = ma.validate.Range
@@ -20,7 +21,7 @@ class SessionFields(ma.Schema):
                                  metadata={"description": "Perceived exertion 0-10"})
     pain = ma.fields.Integer(strict=True, allow_none=True, validate=Range(min=0, max=10))
     symptoms = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(symptom_codes())),
-                              load_default=list, validate=Length(max=8))
+                              load_default=list, validate=Length(max=len(symptom_codes())))
     note = ma.fields.String(allow_none=True, validate=Length(max=2000))
 
     @ma.validates_schema
@@ -45,13 +46,29 @@ class BatchInSchema(ma.Schema):
                                                        "each is answered on its own"})
 
 
+class AlertBranchSchema(ma.Schema):
+    when = ma.fields.String(metadata={"description": "high or low: the blood pressure reading these steps are for"})
+    answer = ma.fields.String(metadata={"description": "The safety answer these steps come from"})
+    condition = ma.fields.String(metadata={"description": "How to tell, in the patient's words"})
+    title = ma.fields.String()
+    steps = ma.fields.List(ma.fields.String())
+    card = ma.fields.String(allow_none=True)
+
+
 class AlertSchema(ma.Schema):
     code = ma.fields.String()
-    severity = ma.fields.String()
+    severity = ma.fields.String(metadata={"description": "urgent or warning"})
     language = ma.fields.String()
     title = ma.fields.String()
     steps = ma.fields.List(ma.fields.String())
-    source = ma.fields.String()
+    branches = ma.fields.List(ma.fields.Nested(AlertBranchSchema),
+                              metadata={"description": "Measure blood pressure first, then follow the branch "
+                                                       "that matches the reading"})
+    card = ma.fields.String(allow_none=True, metadata={
+        "description": "Text to show at emergency care (the dysreflexia wallet card)"})
+    emergency_number = ma.fields.String(metadata={"description": "From the clinic's settings, by language"})
+    source = ma.fields.String(metadata={"description": "Short citations of the sources"})
+    references = ma.fields.List(ma.fields.Nested(ReferenceSchema))
 
 
 class SessionSchema(ma.Schema):
