@@ -14,12 +14,16 @@ class ModuleListArgs(PageArgs):
 class ReferenceSchema(ma.Schema):
     key = ma.fields.String()
     citation = ma.fields.String()
-    url = ma.fields.String(allow_none=True)
+    url = ma.fields.String(allow_none=True, metadata={"description": "The DOI or PubMed link, else the source's page"})
+    doi = ma.fields.String(allow_none=True)
+    pmid = ma.fields.String(allow_none=True)
 
 
 class SectionSchema(ma.Schema):
     heading = ma.fields.String()
     body = ma.fields.String()
+    references = ma.fields.List(ma.fields.String(), dump_default=list,
+                                metadata={"description": "Keys of the module's references this section cites"})
 
 
 class QuizQuestionSchema(ma.Schema):

@@ -1,10 +1,13 @@
 """Load seed/education/*.md into the database, idempotently.
 
 Each module is one file per language (`<slug>.<lang>.md`, YAML front matter, `## ` sections).
+A section that makes a claim cites its sources after the heading: `## Heading {key, key}`
+(keys of references.yaml); both languages cite the same keys section by section.
 A module whose files changed gets the next content_version; reading progress is kept.
 """
 import hashlib
 import json
+import re
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -21,14 +24,35 @@ from app.extensions import db
 
 EDUCATION_DIR = BASE_DIR / "seed" / "education"
 SHARED_KEYS = ("position", "tags", "references", "last_reviewed")
+CITED_HEADING = re.compile(r"^(?P<heading>.*?)\s*\{(?P<keys>[a-z0-9][a-z0-9, -]*)\}\s*$")
 
 
 class SeedError(ValueError):
     pass
 
 
-def load_references(directory: Path) -> dict:
-    return yaml.safe_load((directory / "references.yaml").read_text(encoding="utf-8"))
+def load_references(directory: Path = EDUCATION_DIR) -> dict:
+    """{key: entry}; each entry also gets the `citation` and `url` the API shows."""
+    entries = yaml.safe_load((directory / "references.yaml").read_text(encoding="utf-8"))
+    return {key: {**entry, "citation": citation(entry), "url": reference_url(entry)}
+            for key, entry in entries.items()}
+
+
+def citation(entry: dict) -> str:
+    parts = [entry.get("authors"), entry.get("title"),
+             " ".join(str(entry[k]) for k in ("journal", "year") if entry.get(k))]
+    where = ";".join(str(entry[k]) for k in ("volume", "pages") if entry.get(k))
+    if where:
+        parts[-1] = f"{parts[-1]};{where}" if parts[-1] else where
+    return ". ".join(p for p in parts if p) + "."
+
+
+def reference_url(entry: dict) -> str | None:
+    if entry.get("doi"):
+        return f"https://doi.org/{entry['doi']}"
+    if entry.get("pmid"):
+        return f"https://pubmed.ncbi.nlm.nih.gov/{entry['pmid']}/"
+    return entry.get("url")
 
 
 def read_modules(directory: Path = EDUCATION_DIR) -> dict[str, dict[str, frontmatter.Post]]:
@@ -53,20 +77,29 @@ def read_modules(directory: Path = EDUCATION_DIR) -> dict[str, dict[str, frontma
                      for p in posts.values()]
         if any(keys != quiz_keys[0] for keys in quiz_keys):
             raise SeedError(f"module {slug}: quiz ids, answers or option counts differ between languages")
+        cited = [[s["references"] for s in parse_sections(p.content)] for p in posts.values()]
+        if any(keys != cited[0] for keys in cited):
+            raise SeedError(f"module {slug}: sections or the sources they cite differ between languages")
     return dict(by_slug)
 
 
 def parse_sections(body: str) -> list[dict]:
-    sections, heading, lines = [], None, []
+    sections, lines = [], []
     for line in body.splitlines():
         if line.startswith("## "):
-            if heading is not None:
-                sections.append({"heading": heading, "body": "\n".join(lines).strip()})
-            heading, lines = line[3:].strip(), []
+            if sections:
+                sections[-1]["body"] = "\n".join(lines).strip()
+            heading, keys = line[3:].strip(), []
+            cited = CITED_HEADING.match(heading)
+            if cited:
+                heading = cited["heading"]
+                keys = [k.strip() for k in cited["keys"].split(",") if k.strip()]
+            sections.append({"heading": heading, "body": "", "references": keys})
+            lines = []
         else:
             lines.append(line)
-    if heading is not None:
-        sections.append({"heading": heading, "body": "\n".join(lines).strip()})
+    if sections:
+        sections[-1]["body"] = "\n".join(lines).strip()
     return sections
 
 
@@ -107,6 +140,10 @@ def load_education(directory: Path = EDUCATION_DIR) -> str:
         unknown = [key for key in meta.get("references", []) if key not in references]
         if not meta.get("references") or unknown:
             raise SeedError(f"module {slug}: needs references, all listed in references.yaml ({unknown})")
+        uncited = {key for s in parse_sections(posts[LANGUAGES[0]].content) for key in s["references"]} \
+            - set(meta["references"])
+        if uncited:
+            raise SeedError(f"module {slug}: sections cite {sorted(uncited)}, not in the module's references")
         refs = [{"key": key, **references[key]} for key in meta["references"]]
         digest = hashlib.sha256(
             json.dumps([posts[lang].metadata["_raw"] for lang in LANGUAGES] + [refs]).encode()
