@@ -14,7 +14,8 @@ MODULES = "/api/v1/education/modules"
 REQUIRED_TOPICS = {
     "how-bone-works", "other-causes-of-bone-loss", "bones-at-risk-and-fracture-signs", "dxa-scans",
     "medicines", "standing-programmes", "fes-cycling", "vibration", "ultrasound", "exercise",
-    "safety-standing-and-fes", "keep-going",
+    "safety-standing-and-fes", "keep-going", "calcium-and-vitamin-d", "medicine-safety",
+    "after-a-fracture", "falls-and-safe-transfers", "mens-bone-health",
 }
 
 
@@ -68,7 +69,7 @@ def test_a_module_without_references_fails_the_seed(seed_copy, app_ctx):
 
 
 def test_reload_changes_nothing_and_an_edit_bumps_one_module(seed_copy, app_ctx, world):
-    assert load_education(seed_copy) == "education: 0 created, 0 updated, 12 unchanged"
+    assert load_education(seed_copy) == "education: 0 created, 0 updated, 17 unchanged"
     world_progress = ReadingProgress(patient_id=uuid.UUID(world.a_id),
                                      module_id=_module("exercise").id, version_read=1)
     db.session.add(world_progress)
@@ -76,11 +77,11 @@ def test_reload_changes_nothing_and_an_edit_bumps_one_module(seed_copy, app_ctx,
     versions = {m.slug: m.content_version for m in db.session.scalars(select(EducationModule))}
     path = seed_copy / "exercise.en.md"
     path.write_text(path.read_text(encoding="utf-8").replace("Small, regular", "Short, regular"), encoding="utf-8")
-    assert load_education(seed_copy) == "education: 0 created, 1 updated, 11 unchanged"
+    assert load_education(seed_copy) == "education: 0 created, 1 updated, 16 unchanged"
     after = {m.slug: m.content_version for m in db.session.scalars(select(EducationModule))}
     assert after.pop("exercise") == versions.pop("exercise") + 1 and after == versions
     assert db.session.scalar(select(ReadingProgress).where(ReadingProgress.id == world_progress.id))
-    assert load_education(seed_copy) == "education: 0 created, 0 updated, 12 unchanged"
+    assert load_education(seed_copy) == "education: 0 created, 0 updated, 17 unchanged"
 
 
 def _module(slug):
@@ -105,15 +106,16 @@ def test_catalogue_language_negotiation(client, world):
 
 def test_catalogue_filters_search_and_pages(client, world):
     everything = client.get(f"{MODULES}?per_page=100").get_json()
-    assert everything["meta"]["total"] == 12
+    assert everything["meta"]["total"] == 17
     assert everything["items"][0]["slug"] == "safety-standing-and-fes"  # safety comes first
     safety = client.get(f"{MODULES}?tag=safety").get_json()["items"]
-    assert {m["slug"] for m in safety} == {"safety-standing-and-fes", "bones-at-risk-and-fracture-signs"}
-    found = client.get(f"{MODULES}?q=denosumab").get_json()["items"]
-    assert [m["slug"] for m in found] == ["medicines"]
-    found_zh = client.get(f"{MODULES}?q=地舒单抗&lang=en").get_json()["items"]
-    assert [m["slug"] for m in found_zh] == ["medicines"] and found_zh[0]["language"] == "en"
-    page = client.get(f"{MODULES}?per_page=5&page=3").get_json()
+    assert {m["slug"] for m in safety} == {"safety-standing-and-fes", "bones-at-risk-and-fracture-signs",
+                                           "medicine-safety", "after-a-fracture", "falls-and-safe-transfers"}
+    found = client.get(f"{MODULES}?q=romosozumab").get_json()["items"]
+    assert [m["slug"] for m in found] == ["medicines", "calcium-and-vitamin-d", "medicine-safety"]
+    found_zh = client.get(f"{MODULES}?q=罗莫佐单抗&lang=en").get_json()["items"]
+    assert [m["slug"] for m in found_zh] == ["medicines", "calcium-and-vitamin-d", "medicine-safety"] and found_zh[0]["language"] == "en"
+    page = client.get(f"{MODULES}?per_page=5&page=4").get_json()
     assert len(page["items"]) == 2 and page["meta"]["next_page"] is None
 
 
@@ -175,7 +177,7 @@ def test_progress_by_patient_and_caregiver(world):
     assert again.get_json()["opened_at"] == opened.get_json()["opened_at"]
     overview = patient_education(world.patient_a)
     # The safety module was recommended when patient A's standing plan was assigned.
-    assert overview["summary"] == {"modules": 12, "opened": 2, "completed": 1, "recommended_not_completed": 1}
+    assert overview["summary"] == {"modules": 17, "opened": 2, "completed": 1, "recommended_not_completed": 1}
     assert overview["language"] == "zh-CN"
     statuses = {i["slug"]: i["status"] for i in overview["items"]}
     assert statuses["dxa-scans"] == "opened" and statuses["keep-going"] == "completed"
@@ -215,21 +217,21 @@ def test_recommended_unread_modules_come_first(world):
 
 def test_quiz_is_scored_with_explanations_in_the_patient_language(world):
     url = "/api/v1/patients/me/education/modules/safety-standing-and-fes/quiz-attempts"
-    result = world.patient_a.post(url, json={"answers": {"q1": 1, "q2": 0, "q3": 0}})
+    result = world.patient_a.post(url, json={"answers": {"q1": 1, "q2": 0, "q3": 0, "q4": 1}})
     assert result.status_code == 201
     body = result.get_json()
-    assert (body["score"], body["total"], body["language"]) == (2, 3, "zh-CN")
+    assert (body["score"], body["total"], body["language"]) == (3, 4, "zh-CN")
     wrong = next(r for r in body["results"] if r["id"] == "q3")
-    assert wrong["correct"] is False and wrong["correct_option"] == 1 and "血压下降" in wrong["explanation"]
-    world.caregiver_a.post(url + "?lang=en", json={"answers": {"q1": 1, "q2": 0, "q3": 1}})
+    assert wrong["correct"] is False and wrong["correct_option"] == 1 and "先测血压" in wrong["explanation"]
+    world.caregiver_a.post(url + "?lang=en", json={"answers": {"q1": 1, "q2": 0, "q3": 1, "q4": 1}})
     attempts = world.coord_a.get(f"/api/v1/patients/{world.a_id}/education/modules/safety-standing-and-fes/quiz-attempts").get_json()
-    assert [a["score"] for a in attempts] == [3, 2]
+    assert [a["score"] for a in attempts] == [4, 3]
 
 
 @pytest.mark.parametrize("answers,field", [
-    ({"q1": 1, "q2": 0}, "q3"),
-    ({"q1": 1, "q2": 0, "q3": 1, "q9": 0}, "q9"),
-    ({"q1": 7, "q2": 0, "q3": 1}, "q1"),
+    ({"q1": 1, "q2": 0, "q4": 1}, "q3"),
+    ({"q1": 1, "q2": 0, "q3": 1, "q4": 1, "q9": 0}, "q9"),
+    ({"q1": 7, "q2": 0, "q3": 1, "q4": 1}, "q1"),
 ])
 def test_quiz_answers_are_validated(world, answers, field):
     url = "/api/v1/patients/me/education/modules/safety-standing-and-fes/quiz-attempts"
@@ -244,4 +246,4 @@ def test_module_without_quiz(world):
 
 def test_contents_are_complete_in_the_database(world):
     rows = db.session.execute(select(EducationContent.language, EducationContent.reading_minutes)).all()
-    assert len(rows) == 24 and all(minutes > 0 for _, minutes in rows)
+    assert len(rows) == 34 and all(minutes > 0 for _, minutes in rows)

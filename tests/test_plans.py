@@ -78,8 +78,9 @@ def test_item_by_item_for_a_low_injury_has_no_warning(world, lumbar):
 
 
 @pytest.mark.parametrize("exercise,warned", [("passive-standing", True), ("standing-vibration", True),
-                                              ("fes-cycling", False)])
-def test_recent_fracture_contraindicates_standing_and_vibration(client, world, exercise, warned):
+                                              ("fes-cycling", True), ("passive-range-of-motion", True),
+                                              ("upper-body-exercise", False)])
+def test_recent_fracture_contraindicates_loading_the_limb(client, world, exercise, warned):
     three_months_ago = (date.today() - timedelta(days=90)).isoformat()
     _, profile = enrolled_patient(client, world.coord_a, neurological_level="L2",
                                   known_fractures=[{"site": "distal femur", "date": three_months_ago}])

@@ -224,7 +224,7 @@ def test_possible_fracture_answer_and_level_aware_dysreflexia(client, world):
         out = put(low, str(uuid.uuid4()), data).get_json()
     assert [a["code"] for a in out["safety_alerts"]] == ["possible_fracture"]
     assert out["safety_alerts"][0]["language"] == "en" and "Stop standing" in out["safety_alerts"][0]["steps"][0]
-    plain = dict(data, symptoms=["dizziness"])
+    plain = dict(data, symptoms=["more_spasms"])
     with at(NOW, low):
         calm = put(low, str(uuid.uuid4()), plain).get_json()
     assert calm["needs_review"] is False and calm["safety_alerts"] == []
@@ -232,7 +232,9 @@ def test_possible_fracture_answer_and_level_aware_dysreflexia(client, world):
 
 def test_symptom_checklist(world):
     checklist = world.patient_b.get("/api/v1/symptoms").get_json()
-    assert len(checklist) == 8 and checklist[0]["label"] == "Pounding headache"
+    assert len(checklist) == 11 and checklist[0]["label"] == "Pounding headache"
+    skin = next(s for s in checklist if s["code"] == "pressure_redness_or_broken_skin")
+    assert "30 minutes" in skin["label"] and skin["triggers_alert"] == "skin_injury"
 
 
 @pytest.mark.committing
