@@ -1,7 +1,7 @@
 """patients: known blood clots (a contraindication for standing and FES)
 
 Revision ID: b3c1d2e4f5a6
-Revises: e89ec1bfc7db
+Revises: b4d1f0a2c9e7
 Create Date: 2026-12-01 09:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b3c1d2e4f5a6'
-down_revision = 'e89ec1bfc7db'
+down_revision = 'b4d1f0a2c9e7'
 branch_labels = None
 depends_on = None
 
