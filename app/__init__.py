@@ -6,8 +6,11 @@ from flask import Flask, g, request
 from sqlalchemy import event
 
 from app.common.db import is_writing, writing
+from app.common.docs import register_docs_assets
+from app.common.headers import register_response_headers
+from app.common.json_body import JSONProvider
 from app.common.types import render_item
-from app.config import BASE_DIR, Config, check_production_secrets
+from app.config import BASE_DIR, Config, check_config
 from app.domains import DOMAINS
 from app.errors import ApiError, register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate
@@ -22,15 +25,23 @@ def create_app(config=None) -> Flask:
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
+    app.json = JSONProvider(app)
     app.json.sort_keys = False
-    check_production_secrets(app.config)
+    check_config(app.config)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from app.common.logging import configure_logging
 
     configure_logging(app)
+    register_response_headers(app)
     register_extensions(app)
     register_request_guards(app)
     register_domains(app)
+    register_docs_assets(app)
     register_error_handlers(app)
     register_commands(app)
     return app
@@ -103,6 +114,28 @@ def register_request_guards(app: Flask) -> None:
         if request.method in WRITE_METHODS and has_body and not request.is_json:
             raise ApiError(415, "Send the request body as application/json.",
                            title="Unsupported Media Type")
+        if has_body and request.is_json:
+            _parse_json_body()
+
+
+def _parse_json_body() -> None:
+    """Parse the body once, by app.json (too deep, unpaired surrogates: 400), before anything
+    else reads it; later readers get the cached value or a body already known to be sound."""
+    from werkzeug.exceptions import BadRequest
+
+    from app.common.json_body import BodyError, loads
+
+    try:
+        request.get_json()
+    except BadRequest:
+        try:  # again, only to say why
+            loads(request.get_data(cache=True))
+            detail = "The request body is not valid JSON."
+        except BodyError as error:
+            detail = str(error)
+        except ValueError:
+            detail = "The request body is not valid JSON."
+        raise ApiError(400, detail, title="Bad Request", type_slug="invalid-json") from None
 
 
 def register_commands(app: Flask) -> None:

@@ -5,6 +5,7 @@ from datetime import date
 from pathlib import Path
 
 import click
+from flask import current_app
 from sqlalchemy import select
 
 from app.common.seeding import seed_loaders
@@ -41,7 +42,10 @@ def register(app):
 
     @app.cli.command("demo")
     def demo():
-        """Create the demo accounts (idempotent) and print their logins."""
+        """Create the demo accounts (idempotent) and print their logins. Not in production."""
+        if current_app.config.get("ENV_NAME") == "production":
+            raise click.ClickException("flask demo refuses to run in production: its accounts share a "
+                                       "published password.")
         for line in create_demo_accounts():
             click.echo(line)
 

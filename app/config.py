@@ -6,10 +6,25 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-secret-change-me"
 DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
+ENVIRONMENTS = ("development", "test", "production")
+# Problems found while reading the environment; create_app refuses to start on any (one line
+# each, no traceback: see check_config and wsgi.py).
+PROBLEMS: list[str] = []
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or wrong: the app refuses to start, saying why in one line."""
 
 
 def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        PROBLEMS.append(f"{name} must be a whole number, not {raw!r}")
+        return default
 
 
 def _database_url() -> str:
@@ -31,7 +46,9 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
     JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", DEV_JWT_SECRET)
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    DATABASE_URL_GIVEN = bool(os.environ.get("DATABASE_URL"))
+    # hide_parameters: an exception's text never carries the values of the statement (notes, ids).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     # A full offline batch (500 sessions with long notes in Chinese) fits under 4 MiB.
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024)
 
@@ -55,10 +72,14 @@ class Config:
     RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") == "1"
 
     INVITATION_TTL_HOURS = _int("INVITATION_TTL_HOURS", 72)
+    PASSWORD_RESET_TTL_MINUTES = _int("PASSWORD_RESET_TTL_MINUTES", 30)
     SESSION_EDIT_WINDOW_HOURS = _int("SESSION_EDIT_WINDOW_HOURS", 72)
     SESSION_BACKFILL_DAYS = _int("SESSION_BACKFILL_DAYS", 30)
     SYNC_SETTLE_SECONDS = _int("SYNC_SETTLE_SECONDS", 2)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
+    # (werkzeug ProxyFix); 0: none, the client address is the socket's.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
 
     # E-mail (app/common/mail.py). No MAIL_SERVER: e-mail is off.
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
@@ -75,7 +96,7 @@ class Config:
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    OPENAPI_SWAGGER_UI_URL = "/docs/assets/"  # app/common/docs.py serves them
     API_SPEC_OPTIONS = {
         "info": {
             "description": (
@@ -99,6 +120,21 @@ class TestConfig(Config):
     LOG_LEVEL = "WARNING"
 
 
+def check_config(config) -> None:
+    """Refuse to start on a configuration that is wrong or unsafe (ConfigError, one line)."""
+    problems = list(PROBLEMS)
+    env = config.get("ENV_NAME")
+    if env not in ENVIRONMENTS:
+        problems.append(f"STANDSTRONG_ENV is {env!r}; use one of {', '.join(ENVIRONMENTS)}")
+    if env == "production" and not config.get("DATABASE_URL_GIVEN"):
+        problems.append("production needs DATABASE_URL (it will not quietly use a local SQLite file)")
+    if config.get("TRUSTED_PROXIES", 0) < 0:
+        problems.append("TRUSTED_PROXIES cannot be negative")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    check_production_secrets(config)
+
+
 def check_production_secrets(config) -> None:
     """Refuse to serve production with the development secrets."""
     if config.get("ENV_NAME") != "production":
@@ -109,6 +145,6 @@ def check_production_secrets(config) -> None:
         if not config.get(name) or config.get(name) == dev or len(config.get(name)) < 32
     ]
     if weak:
-        raise RuntimeError(
+        raise ConfigError(
             "Refusing to start in production with development or short secrets: " + ", ".join(weak)
         )

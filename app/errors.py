@@ -1,5 +1,6 @@
 """One error format for every failure: RFC 9457 application/problem+json."""
 import logging
+import re
 
 import marshmallow as ma
 from flask import current_app, g, json, request
@@ -75,7 +76,11 @@ def _flatten_webargs(messages):
 
 def problem_response(error: HTTPException):
     # Nothing half-written. Through the app, not app.extensions, which imports this module.
-    current_app.extensions["sqlalchemy"].session.rollback()
+    session = current_app.extensions["sqlalchemy"].session
+    try:
+        session.rollback()
+    except Exception:  # a connection that died mid-request: the pool discards it
+        session.remove()
     status = error.code or 500
     title = getattr(error, "title", None) or error.name
     detail = error.description
@@ -99,8 +104,36 @@ def problem_response(error: HTTPException):
                    type_slug=getattr(error, "type_slug", None), **extra)
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+_HAS_DIGIT = re.compile(r"(?<=/)(?=[^/]{4,})[^/]*\d[^/]*")
+
+
+def retry_after(seconds: int) -> dict:
+    """The Retry-After header of a problem; the last word on it, whatever else sets one
+    (app/common/headers.py)."""
+    g.retry_after = int(seconds)
+    return {"Retry-After": str(int(seconds))}
+
+
+def route_of(req) -> str:
+    """For logs: the matched route, or the path with every segment holding a digit masked;
+    never the path itself, which carries patient ids."""
+    if req.url_rule is not None:
+        return req.url_rule.rule
+    return _HAS_DIGIT.sub("<masked>", req.path)[:200]
+
+
+def _db_error_summary(error) -> str:
+    """What a database error is, without its message (it quotes the values of the row)."""
+    orig = getattr(error, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    diag = getattr(orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) if diag is not None else None
+    return " ".join(str(part) for part in (type(orig).__name__, code, constraint) if part)
+
+
 def register_error_handlers(app):
-    from sqlalchemy.exc import DataError, IntegrityError
+    from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
     @app.errorhandler(ApiError)
     def _api_error(error):
@@ -110,19 +143,31 @@ def register_error_handlers(app):
     # conflict or bad input, never a 500. Services prevent both where they can.
     @app.errorhandler(IntegrityError)
     def _integrity(error):
-        log.warning("integrity error on %s %s: %s", request.method, request.path, error.orig)
+        log.warning("integrity error on %s %s: %s", request.method, route_of(request), _db_error_summary(error))
         return problem_response(ApiError(409, "This conflicts with data stored meanwhile; read it and retry.",
                                          title="Conflict"))
 
     @app.errorhandler(DataError)
     def _data(error):
-        log.warning("data error on %s %s: %s", request.method, request.path, error.orig)
+        log.warning("data error on %s %s: %s", request.method, route_of(request), _db_error_summary(error))
         return problem_response(ApiError(422, "A value is out of the range the database stores.",
                                          title="Validation failed"))
+
+    # The database is down, restarting or unreachable (or, on SQLite, stayed locked past the
+    # busy timeout): the client may retry; the pool reconnects by itself (pool_pre_ping).
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _unavailable(error):
+        log.error("database unavailable on %s %s: %s", request.method, route_of(request),
+                  _db_error_summary(error))
+        retry = DATABASE_RETRY_AFTER_SECONDS
+        return problem_response(ApiError(503, "The database is not reachable right now; retry shortly.",
+                                         title="Service Unavailable", headers=retry_after(retry),
+                                         type_slug="database-unavailable", retry_after=retry))
 
     @app.errorhandler(Exception)
     def _unexpected(error):
         if isinstance(error, HTTPException):
             return problem_response(error)
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, route_of(request))
         return problem_response(InternalServerError("An unexpected error occurred."))

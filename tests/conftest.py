@@ -12,6 +12,7 @@ from app import create_app
 from app.config import TestConfig
 from app.extensions import db, limiter
 from tests.factories import World
+from tests.log_capture import RecordingClient, install as install_log_capture
 from tests.smtp import SmtpServer
 
 
@@ -44,8 +45,10 @@ def app(database_url):
         SQLALCHEMY_DATABASE_URI = database_url
 
     app = create_app(Config)
+    app.test_client_class = RecordingClient
     with app.app_context():
         upgrade()
+    install_log_capture()  # again: Alembic's logging setup replaced the root logger's handlers
     return app
 
 
@@ -99,6 +102,12 @@ def world(client):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "committing: the test commits for real (concurrency)")
+    config.addinivalue_line("markers", "last: runs after every other test (it reads what they logged)")
+    install_log_capture()
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 PUBLIC = {
     ("get", "/healthz"), ("get", "/readyz"),
     ("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/activate"),
+    ("post", "/api/v1/auth/password-reset"), ("post", "/api/v1/auth/password-reset/confirm"),
     ("get", "/api/v1/education/modules"), ("get", "/api/v1/education/modules/{slug}"),
 }
 # Valid bodies, so the walk reaches the access policy and not only the validator.
@@ -171,3 +172,21 @@ def test_admin_administers_but_reads_no_clinical_data(client, world):
             continue
         response = call(client, world.admin.headers, method, path, world.a_id, ids)
         assert response.status_code == 403, (method, path, response.status_code)
+
+
+CLINICAL_FIELDS = ("neurological_level", "ais_grade", "injury_date", "clinical_notes", "known_fractures")
+
+
+def test_admin_reads_no_clinical_field_anywhere(client, world):
+    """Not through a patient's routes (403 above), and not through lists either."""
+    ids = _resource_ids(world)
+    listed = world.admin.get("/api/v1/patients").get_json()["items"]
+    assert {p["id"] for p in listed} >= {world.a_id, world.b_id}  # admins still find patients
+    for method, path, _ in operations():
+        if "{patient_id}" in path or method != "get":
+            continue
+        response = call(client, world.admin.headers, method, path, world.a_id, ids)
+        text = response.get_data(as_text=True)
+        assert not any(f'"{field}"' in text for field in CLINICAL_FIELDS), (path, text[:300])
+    coordinator_view = world.coord_a.get("/api/v1/patients").get_json()["items"][0]
+    assert coordinator_view["neurological_level"] and coordinator_view["ais_grade"]

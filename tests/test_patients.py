@@ -18,7 +18,7 @@ def test_coordinator_creates_patient_and_gets_one_time_code(world, client):
     assert me["role"] == "patient" and me["patient"]["id"] == patient["id"]
     # A used code is refused.
     again = client.post("/api/v1/auth/activate", json={"code": code, "email": "other@example.org", "password": PASSWORD})
-    assert assert_problem(again, 410)["type"].endswith("invalid-invitation")
+    assert assert_problem(again, 422)["type"].endswith("invalid-invitation")
 
 
 def test_expired_and_unknown_codes_are_refused(world, client, app):
@@ -26,9 +26,9 @@ def test_expired_and_unknown_codes_are_refused(world, client, app):
     later = utcnow() + timedelta(hours=app.config["INVITATION_TTL_HOURS"], minutes=1)
     with time_machine.travel(later, tick=False):
         expired = client.post("/api/v1/auth/activate", json={"code": code, "email": "x@example.org", "password": PASSWORD})
-        assert_problem(expired, 410)
+        assert_problem(expired, 422)
     unknown = client.post("/api/v1/auth/activate", json={"code": "ABCDEFGHJKLM", "email": "x@example.org", "password": PASSWORD})
-    assert_problem(unknown, 404)
+    assert_problem(unknown, 422)
 
 
 def test_activation_refuses_weak_password_and_keeps_code(world, client):
@@ -44,7 +44,7 @@ def test_reissued_code_replaces_the_old_one(world, client):
     assert reissued.status_code == 201
     old = client.post("/api/v1/auth/activate", json={"code": created["invitation"]["code"],
                                                      "email": "x@example.org", "password": PASSWORD})
-    assert_problem(old, 410)
+    assert_problem(old, 422)
     activate(client, reissued.get_json()["code"])
     assert_problem(world.coord_a.post(f"/api/v1/patients/{created['patient']['id']}/invitation"), 409)
 

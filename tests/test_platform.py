@@ -76,10 +76,10 @@ def test_logs_are_json_with_request_id_and_no_secrets(client, world):
         logger.removeHandler(handler)
     out = stream.getvalue()
     access = [json.loads(line) for line in out.splitlines()]
-    assert [line["path"] for line in access] == [
-        "/api/v1/auth/login", "/api/v1/patients", "/api/v1/patients/me/caregivers/invitations"]
+    assert [line["route"] for line in access] == [
+        "/api/v1/auth/login", "/api/v1/patients", "/api/v1/patients/<patient_id>/caregivers/invitations"]
     assert all(line["request_id"] and line["logger"] == "standstrong.access" for line in access)
-    assert access[0]["actor_id"] is None and access[2]["actor_id"] == world.patient_a.id
+    assert access[0]["actor_role"] is None and access[2]["actor_role"] == "patient"
     for secret in (world.coord_a.password, tokens["access_token"], tokens["refresh_token"], code, "secret-search"):
         assert secret not in out
 
@@ -105,6 +105,6 @@ def test_cli_commands(app):
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["seed"])
     assert result.exit_code == 0 and "seed: done" in result.output
-    result = runner.invoke(args=["users", "create", "--email", "ops@example.org", "--password", "short",
-                                 "--role", "admin"])
+    result = runner.invoke(args=["users", "create", "--email", "ops@example.org", "--role", "admin",
+                                 "--password-stdin"], input="short\n")
     assert result.exit_code != 0 and "characters" in result.output

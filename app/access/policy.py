@@ -56,6 +56,20 @@ CREATE_PATIENT = _action("create patients", roles=("coordinator",))
 ADMINISTER_ACCOUNTS = _action("administer accounts", roles=("admin",))
 READ_AUDIT_TRAIL = _action("read the audit trail", roles=("admin",))
 
+# What a patient list shows of each patient: the clinical fields only to a relation that may
+# READ the patient's data. An admin lists patients to run care teams and reads no clinical data.
+LIST_FIELDS = ("id", "display_name", "time_zone", "language")
+CLINICAL_LIST_FIELDS = ("neurological_level", "ais_grade")
+_LIST_RELATION = {"patient": SELF, "caregiver": CAREGIVER, "coordinator": COORDINATOR, "admin": ADMIN,
+                  "system": SYSTEM}
+
+
+def listed_fields(actor) -> tuple[str, ...]:
+    """The fields of each patient that actor's patient list may show."""
+    clinical = _LIST_RELATION.get(actor.role) in READ.relations
+    return LIST_FIELDS + (CLINICAL_LIST_FIELDS if clinical else ())
+
+
 # access sits below patients, so patients hands it the Patient model in its register(app).
 _patient_model = None
 

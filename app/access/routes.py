@@ -1,7 +1,7 @@
 from app.access import service
 from app.audit.schemas import AuditEventSchema, AuditListArgs
 from app.auth.authenticate import authenticate, current_actor
-from app.auth.schemas import UserCreateSchema, UserListArgs, UserSchema
+from app.auth.schemas import UserCreateSchema, UserListArgs, UserSchema, UserUpdateSchema
 from app.common.pagination import page_of, paginate
 from app.extensions import Blueprint
 
@@ -19,6 +19,16 @@ audit_blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit-events",
 def create_user(data):
     """Create a coordinator or admin account."""
     return service.create_staff_account(current_actor(), data)
+
+
+@users_blp.route("/<uuid:user_id>", methods=["PATCH"])
+@authenticate
+@users_blp.arguments(UserUpdateSchema)
+@users_blp.response(200, UserSchema)
+def update_user(data, user_id):
+    """Deactivate (or reactivate) a staff account: a deactivated one cannot log in and its
+    tokens stop working at once."""
+    return service.set_staff_account_active(current_actor(), user_id, data["is_active"])
 
 
 @users_blp.route("", methods=["GET"])

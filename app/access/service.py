@@ -9,6 +9,12 @@ def create_staff_account(actor, data: dict):
     return auth.create_user(**data, by=actor)
 
 
+def set_staff_account_active(actor, user_id, active: bool):
+    """Deactivate (or reactivate) a staff account; a deactivated one's tokens stop at once."""
+    require(actor, ADMINISTER_ACCOUNTS)
+    return auth.set_active(actor, user_id, active)
+
+
 def list_accounts(actor, role: str | None = None, q: str | None = None):
     """A SELECT of the accounts (for the pagination helper)."""
     require(actor, ADMINISTER_ACCOUNTS)

@@ -1,13 +1,14 @@
 import marshmallow as ma
 
 from app.common.i18n import LANG_FIELD
+from app.common.validation import calendar_date
 
 
 class AdherenceArgs(ma.Schema):
     window = ma.fields.Integer(validate=ma.validate.OneOf([7, 30, 90]),
                                metadata={"description": "Days ending today (patient-local); default 30"})
-    date_from = ma.fields.Date(data_key="from")
-    date_to = ma.fields.Date(data_key="to")
+    date_from = ma.fields.Date(data_key="from", validate=calendar_date)
+    date_to = ma.fields.Date(data_key="to", validate=calendar_date)
 
 
 class ItemAdherenceSchema(ma.Schema):
@@ -40,7 +41,7 @@ class AdherenceSchema(ma.Schema):
 
 
 class WeeklyArgs(ma.Schema):
-    week = ma.fields.Date(metadata={"description": "Any date in the week; default this week"})
+    week = ma.fields.Date(validate=calendar_date, metadata={"description": "Any date in the week; default this week"})
     lang = LANG_FIELD
 
 
@@ -59,12 +60,12 @@ class WeeklySummarySchema(ma.Schema):
 
 
 class AgendaArgs(ma.Schema):
-    date = ma.fields.Date(metadata={"description": "Patient-local date; default today"})
+    date = ma.fields.Date(validate=calendar_date, metadata={"description": "Patient-local date; default today"})
     lang = LANG_FIELD
 
 
 class AgendaWeekArgs(ma.Schema):
-    start = ma.fields.Date(metadata={"description": "Any date in the week; default this week"})
+    start = ma.fields.Date(validate=calendar_date, metadata={"description": "Any date in the week; default this week"})
     lang = LANG_FIELD
 
 

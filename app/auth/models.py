@@ -23,9 +23,34 @@ class User(db.Model):
         ForeignKey("patients.id", ondelete="CASCADE"), unique=True
     )
     is_active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at()
+
+
+class LoginThrottle(db.Model):
+    """Failed logins in a row per e-mail address, whether an account has it or not, so that an
+    unknown address locks exactly like a known one and the lockout reveals nothing."""
+
+    __tablename__ = "login_throttles"
+
+    # HMAC-SHA256 of the normalised e-mail under SECRET_KEY: no address is stored.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PasswordReset(db.Model):
+    """A one-time code e-mailed to reset a forgotten password (only its hash is kept)."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuthSession(db.Model):

@@ -52,11 +52,14 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def burn_verify_time() -> None:
-    """Spend a verification's time when there is no account, so timing reveals nothing."""
-    verify_password(_dummy_hash(), "not-the-password")
+def dummy_hash() -> str:
+    """A hash to verify against when there is no account, so timing reveals nothing. Made with
+    the current cost (verifying costs what hashing cost) and kept per cost."""
+    cfg = current_app.config
+    return _dummy_hash(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"])
 
 
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return _hasher().hash("dummy-password-for-timing")
+@lru_cache(maxsize=4)
+def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+    return hasher.hash("dummy-password-for-timing")

@@ -1,8 +1,18 @@
 from flask import current_app, request
 
 from app.auth import service
-from app.auth.authenticate import authenticate, current_login, refresh_token_login
-from app.auth.schemas import LoginSchema, TokenSchema
+from app.auth.authenticate import authenticate, current_actor, current_login, refresh_token_login
+from app.auth.reset import deliver_after_the_answer
+from app.auth.schemas import (
+    AcceptedSchema,
+    LoginSchema,
+    PasswordChangeSchema,
+    PasswordResetConfirmSchema,
+    PasswordResetRequestSchema,
+    TokenSchema,
+)
+from app.common.i18n import choose_language, wanted_language
+from app.common.types import utcnow
 from app.extensions import Blueprint, limiter
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
@@ -15,13 +25,21 @@ def login_email_key() -> str:
     return f"login-account:{str(email).strip().lower()}" if email else "login-account:-"
 
 
+def reset_email_key() -> str:
+    return "reset-" + login_email_key()
+
+
 def address_limit():
     return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"])
 
 
+def account_limit(key_func):
+    return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=key_func)
+
+
 @blp.route("/login", methods=["POST"])
 @address_limit()
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=login_email_key)
+@account_limit(login_email_key)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 def login(data):
@@ -46,3 +64,39 @@ def refresh():
 def logout():
     """Revoke this login: its access and refresh tokens stop working."""
     service.logout(current_login())
+
+
+@blp.route("/password", methods=["POST"])
+@authenticate
+@blp.arguments(PasswordChangeSchema)
+@blp.response(204)
+def change_password(data):
+    """Change your password (the current one is needed): every other login of the account is
+    revoked; this one stays. A wrong current password counts towards the lockout."""
+    service.change_password(current_actor(), current_login(), data["current_password"],
+                            data["new_password"], utcnow())
+
+
+@blp.route("/password-reset", methods=["POST"])
+@address_limit()
+@account_limit(reset_email_key)
+@blp.arguments(PasswordResetRequestSchema)
+@blp.response(202, AcceptedSchema)
+def request_password_reset(data):
+    """Forgotten password: an e-mailed one-time code, if an account has this address. The
+    answer is the same whether or not one does."""
+    language = choose_language(wanted_language(data.get("lang"), request.accept_languages.values()))
+    mail = service.request_password_reset(data["email"], language, utcnow())
+    if mail is not None:
+        deliver_after_the_answer(mail)
+    return {"detail": "If an account has this e-mail address, a code is on its way to it."}
+
+
+@blp.route("/password-reset/confirm", methods=["POST"])
+@address_limit()
+@account_limit(reset_email_key)
+@blp.arguments(PasswordResetConfirmSchema)
+@blp.response(204)
+def confirm_password_reset(data):
+    """Set a new password with the e-mailed code; every login of the account is revoked."""
+    service.confirm_password_reset(data["email"], data["code"], data["new_password"], utcnow())

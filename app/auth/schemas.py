@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from app.auth.models import ROLES
+from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs
 
 
@@ -22,7 +23,38 @@ class UserSchema(ma.Schema):
     email = ma.fields.Email(dump_only=True)
     role = ma.fields.String(dump_only=True)
     display_name = ma.fields.String(dump_only=True)
+    is_active = ma.fields.Boolean(dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)
+
+
+class UserUpdateSchema(ma.Schema):
+    is_active = ma.fields.Boolean(required=True, metadata={
+        "description": "false: the account can no longer log in and its tokens stop at once"})
+
+
+def _password():
+    return ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=1, max=256))
+
+
+class PasswordChangeSchema(ma.Schema):
+    current_password = _password()
+    new_password = _password()
+
+
+class PasswordResetRequestSchema(ma.Schema):
+    email = ma.fields.Email(required=True)
+    lang = LANG_FIELD
+
+
+class PasswordResetConfirmSchema(ma.Schema):
+    email = ma.fields.Email(required=True)
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=4, max=32),
+                            metadata={"description": "From the e-mail; dashes and spaces are ignored"})
+    new_password = _password()
+
+
+class AcceptedSchema(ma.Schema):
+    detail = ma.fields.String()
 
 
 class TokenSchema(ma.Schema):

@@ -1,4 +1,7 @@
-"""Accounts, login, token rotation and revocation."""
+"""Accounts, login, token rotation and revocation, passwords."""
+import hashlib
+import hmac
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -8,11 +11,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import service as audit
-from app.auth.models import ROLES, AuthSession, RefreshToken, User
-from app.auth.passwords import burn_verify_time, hash_password, password_problems, verify_password
+from app.auth import throttle
+from app.auth.models import ROLES, AuthSession, PasswordReset, RefreshToken, User
+from app.auth.passwords import dummy_hash, hash_password, password_problems, verify_password
+from app.auth.reset import reset_mail
+from app.common.mail import Mail
 from app.common.types import utcnow
-from app.errors import ApiError
+from app.errors import ApiError, retry_after
 from app.extensions import db
+
+
+STAFF_ROLES = ("coordinator", "admin")
 
 
 def normalise_email(email: str) -> str:
@@ -49,23 +58,19 @@ def create_user(*, email: str, password: str, role: str, display_name: str,
 
 
 # --- login -------------------------------------------------------------------------------
+# Known and unknown addresses look the same from outside: the same 401 body, a password hash
+# verified either way (a dummy one for an unknown address), a failure counted either way, and
+# the same 423 once an address has failed too often, whether an account has it or not.
 
 def login(email: str, password: str) -> dict:
     email = normalise_email(email)
     user = db.session.scalar(select(User).where(User.email == email))
     now = utcnow()
-    if user is None:
-        burn_verify_time()
-        raise _bad_credentials()
-    if user.locked_until and user.locked_until > now:
-        retry = int((user.locked_until - now).total_seconds()) + 1
-        raise ApiError(423, "Too many failed logins: this account is locked for a while.",
-                       title="Account locked", headers={"Retry-After": str(retry)}, retry_after=retry)
-    if not verify_password(user.password_hash, password) or not user.is_active:
-        _count_failure(user, now)
-        raise _bad_credentials()
-    user.failed_logins = 0
-    user.locked_until = None
+    check_not_locked(email, now)
+    stored = user.password_hash if user else dummy_hash()
+    if not verify_password(stored, password) or user is None or not user.is_active:
+        fail_login(email, user, now)
+    throttle.clear(email)
     session = AuthSession(user_id=user.id,
                           expires_at=now + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
     db.session.add(session)
@@ -76,19 +81,31 @@ def login(email: str, password: str) -> dict:
     return tokens | {"user": user}
 
 
+def check_not_locked(email: str, now) -> None:
+    seconds = throttle.locked_seconds(normalise_email(email), now)
+    if seconds:
+        raise _locked(seconds)
+
+
+def fail_login(email: str, user: User | None, now, error: ApiError | None = None):
+    """Count a wrong password for this address (committed on its own: nothing else of the
+    request is kept) and raise error (default: the 401 of a wrong e-mail or password)."""
+    db.session.rollback()
+    throttle.record_failure(normalise_email(email), now)
+    if user is not None:
+        audit.record("login_failed", user, patient_id=user.patient_id)
+    db.session.commit()
+    raise error or _bad_credentials()
+
+
+def _locked(seconds: int) -> ApiError:
+    return ApiError(423, "Too many failed logins with this e-mail address: it is locked for a while.",
+                    title="Account locked", headers=retry_after(seconds), retry_after=seconds)
+
+
 def _bad_credentials() -> ApiError:
     return ApiError(401, "E-mail or password is wrong.", title="Unauthorized",
                     type_slug="invalid-credentials")
-
-
-def _count_failure(user: User, now) -> None:
-    cfg = current_app.config
-    user.failed_logins += 1
-    if user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
-        user.locked_until = now + timedelta(seconds=cfg["LOGIN_LOCKOUT_SECONDS"])
-        user.failed_logins = 0
-    audit.record("login_failed", user, patient_id=user.patient_id)
-    db.session.commit()
 
 
 def _issue_tokens(user: User, session: AuthSession) -> dict:
@@ -143,3 +160,121 @@ def list_users(role=None, q=None):
     if q:
         stmt = stmt.where(User.email.icontains(q, autoescape=True) | User.display_name.icontains(q, autoescape=True))
     return stmt
+
+
+# --- passwords ------------------------------------------------------------------------------
+
+def revoke_all_sessions(user: User, reason: str, *, keep: AuthSession | None = None) -> int:
+    """Revoke every open login of user (but keep); their tokens fail from the next request."""
+    stmt = (update(AuthSession)
+            .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason=reason))
+    if keep is not None:
+        stmt = stmt.where(AuthSession.id != keep.id)
+    return db.session.execute(stmt).rowcount
+
+
+def change_password(actor: User, session: AuthSession, current: str, new: str, now) -> None:
+    """Needs the current password (a wrong one counts towards the lockout); every other login
+    of the account is revoked, this one stays."""
+    check_not_locked(actor.email, now)
+    if not verify_password(actor.password_hash, current):
+        fail_login(actor.email, actor, now, ApiError(
+            422, "The current password is wrong.", title="Validation failed",
+            errors={"current_password": ["The current password is wrong."]}))
+    _set_password(actor, new)
+    revoke_all_sessions(actor, "password_changed", keep=session)
+    audit.record("password_changed", actor, patient_id=actor.patient_id)
+    db.session.commit()
+
+
+def _set_password(user: User, new: str) -> None:
+    problems = password_problems(new, user.email)
+    if problems:
+        raise ApiError(422, " ".join(problems), title="Weak password", errors={"new_password": problems})
+    user.password_hash = hash_password(new)
+
+
+def request_password_reset(email: str, language: str, now) -> Mail | None:
+    """A one-time code for an active account with this address, and the e-mail that carries it
+    (None when there is no such account: the caller answers the same either way). The code
+    replaces any earlier one."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.is_active:
+        return None
+    code = _new_reset_code()
+    db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id,
+                                                   PasswordReset.used_at.is_(None)).values(used_at=now))
+    minutes = current_app.config["PASSWORD_RESET_TTL_MINUTES"]
+    db.session.add(PasswordReset(user_id=user.id, code_hash=_reset_hash(code),
+                                 expires_at=now + timedelta(minutes=minutes)))
+    audit.record("password_reset_requested", user, patient_id=user.patient_id)
+    db.session.commit()
+    return reset_mail(user.email, user.display_name, code, language, minutes)
+
+
+RESET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # easy to read out and type: 40 bits in 8
+RESET_MAX_ATTEMPTS = 5
+
+
+def _new_reset_code() -> str:
+    return "".join(secrets.choice(RESET_ALPHABET) for _ in range(8))
+
+
+def _reset_hash(code: str) -> str:
+    return hashlib.sha256(code.replace("-", "").replace(" ", "").upper().encode()).hexdigest()
+
+
+def confirm_password_reset(email: str, code: str, new: str, now) -> None:
+    """Set a new password with the e-mailed code: every login of the account is revoked and
+    the address unlocked. A wrong, used or expired code, or an unknown address, get one answer;
+    a code dies after a few wrong tries."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    reset = None
+    if user is not None and user.is_active:
+        reset = db.session.scalar(
+            select(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None),
+                                        PasswordReset.expires_at > now)
+            .order_by(PasswordReset.created_at.desc()).limit(1))
+    if reset is None or not hmac.compare_digest(reset.code_hash, _reset_hash(code)):
+        if reset is not None:
+            attempts = db.session.execute(
+                update(PasswordReset).where(PasswordReset.id == reset.id)
+                .values(attempts=PasswordReset.attempts + 1).returning(PasswordReset.attempts)).scalar_one()
+            if attempts >= RESET_MAX_ATTEMPTS:
+                db.session.execute(update(PasswordReset).where(PasswordReset.id == reset.id).values(used_at=now))
+            db.session.commit()
+        raise ApiError(422, "This code is not valid: it is wrong, used or expired. Ask for a new one.",
+                       title="Invalid code", type_slug="invalid-reset-code",
+                       errors={"code": ["Not valid: wrong, used or expired."]})
+    spent = db.session.execute(update(PasswordReset).where(PasswordReset.id == reset.id,
+                                                           PasswordReset.used_at.is_(None))
+                               .values(used_at=now)).rowcount
+    if spent != 1:
+        raise ApiError(422, "This code was just used. Ask for a new one.", title="Invalid code",
+                       type_slug="invalid-reset-code", errors={"code": ["Already used."]})
+    _set_password(user, new)
+    revoke_all_sessions(user, "password_reset")
+    throttle.clear(user.email)
+    audit.record("password_reset", user, patient_id=user.patient_id)
+    db.session.commit()
+
+
+# --- staff accounts -------------------------------------------------------------------------
+
+def set_active(actor: User, user_id, active: bool) -> User:
+    """Switch a staff account off (its tokens stop at the next request) or on; the access
+    policy decides who may (app/access/service.py)."""
+    user = db.session.get(User, user_id)
+    if user is None or user.role not in STAFF_ROLES:
+        raise ApiError(404, "No staff account has this id.", title="Not Found")
+    if user.id == actor.id and not active:
+        raise ApiError(409, "You cannot deactivate your own account.", title="Conflict")
+    if user.is_active != active:
+        user.is_active = active
+        if not active:
+            revoke_all_sessions(user, "deactivated")
+        audit.record("account_deactivated" if not active else "account_reactivated", actor,
+                     resource_id=user.id)
+    db.session.commit()
+    return user

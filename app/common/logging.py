@@ -1,14 +1,30 @@
-"""Structured JSON logs with the request ID; never bodies, tokens or codes."""
+"""Structured JSON logs with the request ID; never bodies, tokens, codes or patient data.
+
+A log line names the route (`/api/v1/patients/<patient_id>`), never the path with its ids;
+an error names the exception's type and where it happened, never its message, which may
+carry the values that caused it (a database error quotes the row). SQL parameters are kept
+out of exceptions altogether (`hide_parameters`, app/config.py)."""
 import json
 import logging
 import re
 import sys
 import time
+import traceback
 import uuid
 
 from flask import g, has_request_context, request
 
+from app.errors import route_of
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+def safe_traceback(error: BaseException) -> str:
+    parts, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        parts.append(f"{frames}{type(error).__module__}.{type(error).__qualname__} (message withheld)")
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return "\n-- raised while handling --\n".join(reversed(parts))
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,21 +37,36 @@ class JsonFormatter(logging.Formatter):
         }
         if has_request_context() and getattr(g, "request_id", None):
             entry["request_id"] = g.request_id
-        for key in ("method", "path", "status", "duration_ms", "actor_id"):
+        for key in ("method", "route", "status", "duration_ms", "actor_role"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["exc"] = safe_traceback(record.exc_info[1])
         return json.dumps(entry, ensure_ascii=False)
 
 
+def _not_a_request_line(record) -> bool:
+    """The development server's own request lines carry the path with its ids: ours replace them."""
+    return record.msg != '"%s" %s %s'
+
+
+class _StandStrongHandler(logging.StreamHandler):
+    """Ours, so that configuring again replaces it and leaves other handlers alone."""
+
+
 def configure_logging(app):
-    handler = logging.StreamHandler(sys.stderr)
+    level = logging.getLevelName(app.config["LOG_LEVEL"])
+    handler = _StandStrongHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.setLevel(level)
     root = logging.getLogger("standstrong")
-    root.handlers[:] = [handler]
-    root.setLevel(app.config["LOG_LEVEL"])
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StandStrongHandler)] + [handler]
+    # Never raise a level that was set lower (the test suite reads every record).
+    root.setLevel(min(level, root.level) if root.level else level)
     root.propagate = False
+    werkzeug = logging.getLogger("werkzeug")
+    if _not_a_request_line not in werkzeug.filters:
+        werkzeug.addFilter(_not_a_request_line)
     access = logging.getLogger("standstrong.access")
 
     @app.before_request
@@ -48,15 +79,17 @@ def configure_logging(app):
     def _finish(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         started = g.get("request_started")
-        # request.path only: query strings may carry codes or search terms.
+        actor = g.get("actor")
+        # The route, not the path: paths carry patient ids, query strings codes and search terms.
+        # The actor's role, not its id: the audit trail ties the request id to the account.
         access.info(
             "request",
             extra={
                 "method": request.method,
-                "path": request.path,
+                "route": route_of(request),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-                "actor_id": str(g.get("actor_id") or "") or None,
+                "actor_role": actor.role if actor is not None else None,
             },
         )
         return response

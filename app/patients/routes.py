@@ -62,7 +62,7 @@ def list_patients(args):
     """Your caseload (coordinator), everyone (admin), or the patients you may act for."""
     page = paginate(service.list_patients(current_actor(), args.get("q")), args["page"], args["per_page"])
     service.audit_listed(current_actor(), page["items"])
-    return page
+    return page | {"items": service.listed(current_actor(), page["items"])}
 
 
 @blp.route("/<patient_id>", methods=["GET"])

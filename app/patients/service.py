@@ -15,6 +15,7 @@ from app.access.policy import (
     MANAGE,
     READ,
     caregiver_patient_ids,
+    listed_fields,
     patient_for,
     readable_patient_ids,
     require,
@@ -32,7 +33,8 @@ from app.patients.models import Invitation, Patient
 
 
 def _hash_code(code: str) -> str:
-    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+    """Codes are read out and typed: case, spaces and dashes do not matter."""
+    return hashlib.sha256("".join(code.split()).replace("-", "").upper().encode()).hexdigest()
 
 
 def _new_invitation(kind: str, patient: Patient, actor, relationship_note=None) -> tuple[Invitation, str]:
@@ -78,6 +80,12 @@ def list_patients(actor, q: str | None):
     if q:
         stmt = stmt.where(Patient.display_name.icontains(q.strip(), autoescape=True))
     return stmt
+
+
+def listed(actor, patients) -> list[dict]:
+    """Each listed patient with only the fields the policy lets actor see."""
+    fields = listed_fields(actor)
+    return [{name: getattr(patient, name) for name in fields} for patient in patients]
 
 
 def audit_listed(actor, patients) -> None:
@@ -128,43 +136,61 @@ def _revoke_open_invitations(patient_id, kind):
 
 # --- activation ---------------------------------------------------------------------------
 
+def _invalid_invitation() -> ApiError:
+    # One answer for unknown, used, revoked and expired codes: which one it is tells a guesser
+    # that a code exists.
+    return ApiError(422, "This invitation code is not valid: it is unknown, used, revoked or expired.",
+                    title="Invalid invitation", type_slug="invalid-invitation",
+                    errors={"code": ["Not valid: unknown, used, revoked or expired."]})
+
+
 def activate(code: str, email: str, password: str, display_name: str | None) -> User:
+    """Nothing changes unless it succeeds. Giving an existing account's e-mail (a caregiver
+    linking another patient) needs its password; a wrong one counts towards its lockout."""
     invitation = db.session.scalar(select(Invitation).where(Invitation.code_hash == _hash_code(code)))
     now = utcnow()
     if (invitation is None or invitation.used_at or invitation.revoked_at
             or invitation.expires_at <= now):
-        raise ApiError(410 if invitation else 404,
-                       "This invitation code is not valid: it is unknown, used, revoked or expired.",
-                       title="Invalid invitation", type_slug="invalid-invitation")
-    patient = db.session.get(Patient, invitation.patient_id)
+        raise _invalid_invitation()
+    existing = _existing_account(invitation, email, password, now)
     claimed = db.session.execute(
         update(Invitation).where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
         .values(used_at=now)
     ).rowcount
     if claimed != 1:
-        raise ApiError(410, "This invitation code was just used.", title="Invalid invitation",
-                       type_slug="invalid-invitation")
+        raise _invalid_invitation()
+    patient = db.session.get(Patient, invitation.patient_id)
     if invitation.kind == "patient":
         if db.session.scalar(select(User.id).where(User.patient_id == patient.id)):
             raise ApiError(409, "This patient already has a login.", title="Conflict")
         user = auth.create_user(email=email, password=password, role="patient",
                                 display_name=patient.display_name, patient_id=patient.id, commit=False)
     else:
-        user = _caregiver_account(email, password, display_name)
+        user = existing or _new_caregiver(email, password, display_name)
         _link_caregiver(patient.id, user, invitation.relationship_note)
     audit.record("activate", user, patient_id=patient.id, resource_id=invitation.id)
     db.session.commit()
     return user
 
 
-def _caregiver_account(email: str, password: str, display_name: str | None) -> User:
-    """A caregiver who already has a login adds another patient to it (password required)."""
+def _existing_account(invitation: Invitation, email: str, password: str, now) -> User | None:
+    """A caregiver who already has a login adds another patient to it, with its password."""
     user = db.session.scalar(select(User).where(User.email == auth.normalise_email(email)))
-    if user is not None:
-        if user.role != "caregiver" or not verify_password(user.password_hash, password):
-            raise ApiError(409, "An account with this e-mail address exists. A caregiver links "
-                           "another patient by giving the account's password.", title="Conflict")
-        return user
+    if user is None:
+        return None
+    conflict = ApiError(409, "An account with this e-mail address exists. A caregiver links "
+                        "another patient by giving the account's password.", title="Conflict")
+    if invitation.kind != "caregiver":
+        raise conflict
+    auth.check_not_locked(user.email, now)
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        auth.fail_login(user.email, user, now, conflict)
+    if user.role != "caregiver":
+        raise conflict
+    return user
+
+
+def _new_caregiver(email: str, password: str, display_name: str | None) -> User:
     if not display_name:
         raise ApiError(422, "Caregivers give their name.",
                        errors={"display_name": ["Missing data for required field."]})

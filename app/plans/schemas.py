@@ -2,6 +2,7 @@ import marshmallow as ma
 
 from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs
+from app.common.validation import calendar_date
 from app.plans.models import DAY_NAMES
 
 Length = ma.validate.Length
@@ -43,7 +44,7 @@ class SafetyFields(ma.Schema):
 class PlanCreateSchema(SafetyFields):
     name = ma.fields.String(validate=Length(min=1, max=120))
     template = ma.fields.String(validate=Length(min=1, max=80), metadata={"description": "Template slug"})
-    start_date = ma.fields.Date(metadata={"description": "Default: today in the patient's time zone"})
+    start_date = ma.fields.Date(validate=calendar_date, metadata={"description": "Default: today in the patient's time zone"})
     items = ma.fields.List(ma.fields.Nested(PlanItemInSchema), validate=Length(min=1, max=20))
     change_note = ma.fields.String(validate=Length(max=500))
 
@@ -54,7 +55,7 @@ class PlanCreateSchema(SafetyFields):
 
 
 class VersionCreateSchema(SafetyFields):
-    effective_from = ma.fields.Date(metadata={"description": "Default: today in the patient's time zone"})
+    effective_from = ma.fields.Date(validate=calendar_date, metadata={"description": "Default: today in the patient's time zone"})
     items = ma.fields.List(ma.fields.Nested(PlanItemInSchema), required=True, validate=Length(min=1, max=20))
     change_note = ma.fields.String(validate=Length(max=500))
 
@@ -62,15 +63,15 @@ class VersionCreateSchema(SafetyFields):
 class PauseSchema(ma.Schema):
     reason = ma.fields.String(required=True, validate=Length(min=3, max=300),
                               metadata={"example": "hospital stay"})
-    start_date = ma.fields.Date(metadata={"description": "First paused day; default today"})
+    start_date = ma.fields.Date(validate=calendar_date, metadata={"description": "First paused day; default today"})
 
 
 class ResumeSchema(ma.Schema):
-    on = ma.fields.Date(metadata={"description": "First day expected again; default today"})
+    on = ma.fields.Date(validate=calendar_date, metadata={"description": "First day expected again; default today"})
 
 
 class EndSchema(ma.Schema):
-    on = ma.fields.Date(metadata={"description": "First day without the plan; default today"})
+    on = ma.fields.Date(validate=calendar_date, metadata={"description": "First day without the plan; default today"})
     reason = ma.fields.String(required=True, validate=Length(min=3, max=300))
 
 
@@ -126,7 +127,7 @@ class PlanListArgs(PageArgs):
 
 
 class PlanDetailArgs(ma.Schema):
-    on = ma.fields.Date(metadata={"description": "Answer with the version in force on this date"})
+    on = ma.fields.Date(validate=calendar_date, metadata={"description": "Answer with the version in force on this date"})
 
 
 class TemplateArgs(ma.Schema):

@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from app.common.pagination import PageArgs
+from app.common.validation import calendar_date
 from app.education.schemas import ReferenceSchema
 from app.sessions.content import symptom_codes
 
@@ -110,8 +111,8 @@ class BatchOutSchema(ma.Schema):
 
 
 class SessionListArgs(PageArgs):
-    date_from = ma.fields.Date(data_key="from", metadata={"description": "Patient-local date, inclusive"})
-    date_to = ma.fields.Date(data_key="to", metadata={"description": "Patient-local date, inclusive"})
+    date_from = ma.fields.Date(data_key="from", validate=calendar_date, metadata={"description": "Patient-local date, inclusive"})
+    date_to = ma.fields.Date(data_key="to", validate=calendar_date, metadata={"description": "Patient-local date, inclusive"})
     needs_review = ma.fields.Boolean()
 
 

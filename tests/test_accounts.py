@@ -1,0 +1,297 @@
+"""Accounts under attack: lockout under parallel guesses, enumeration, activation as a guessing
+channel, invitation codes; and the account features: change, reset, deactivate."""
+import re
+import statistics
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from app.audit.models import AuditEvent
+from app.auth.models import User
+from app.auth.service import create_user
+from app.common.types import utcnow
+from app.extensions import db
+from app.patients.models import CaregiverLink
+from tests.factories import PASSWORD, Actor, activate, bearer, caregiver_for, create_patient, login, staff
+from tests.test_errors import assert_problem
+
+LOGIN = "/api/v1/auth/login"
+
+
+def _wrong(client, email, password="wrong-wrong-wrong"):
+    return client.post(LOGIN, json={"email": email, "password": password})
+
+
+def _shape(response):
+    body = response.get_json()
+    body = {k: v for k, v in body.items() if k not in ("request_id", "instance")}
+    return response.status_code, body, response.headers.get("Retry-After")
+
+
+# --- lockout under parallel guesses ----------------------------------------------------------
+
+@pytest.mark.committing
+def test_parallel_wrong_passwords_lock_the_account(app):
+    email = f"parallel-{uuid.uuid4().hex[:8]}@clinic.example.org"
+    with app.app_context():
+        create_user(email=email, password=PASSWORD, role="coordinator", display_name="P")
+    attempts = 2 * app.config["LOGIN_MAX_FAILURES"]
+    barrier = threading.Barrier(attempts)
+    statuses = []
+
+    def guess():
+        client = app.test_client()
+        barrier.wait(timeout=30)
+        statuses.append(_wrong(client, email).status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(statuses) == attempts and set(statuses) <= {401, 423}, statuses
+    # Every failure was counted: the account is locked, even for the right password.
+    assert_problem(app.test_client().post(LOGIN, json={"email": email, "password": PASSWORD}), 423)
+    with app.app_context():
+        failed = db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                   .where(AuditEvent.action == "login_failed"))
+    # A 401 is a counted failure; a 423 came after the lock, refused before any password check.
+    assert failed == statuses.count(401) >= app.config["LOGIN_MAX_FAILURES"]
+
+
+# --- enumeration -------------------------------------------------------------------------------
+
+def test_unknown_and_known_addresses_answer_the_same_up_to_and_during_the_lockout(client, app, world):
+    known, unknown = world.coord_a.email, "nobody-here@clinic.example.org"
+    rounds = app.config["LOGIN_MAX_FAILURES"] + 2  # the last two are locked out
+    for _ in range(rounds):
+        a, b = _wrong(client, known), _wrong(client, unknown)
+        assert _shape(a) == _shape(b)
+    assert a.status_code == 423  # both locked now, the unknown address too
+    assert _shape(client.post(LOGIN, json={"email": known, "password": PASSWORD})) == _shape(
+        client.post(LOGIN, json={"email": unknown, "password": PASSWORD}))
+
+
+def test_login_takes_as_long_for_an_unknown_address_as_for_a_wrong_password(client, app, world, monkeypatch):
+    # A real hashing cost, so that a skipped verification would show.
+    monkeypatch.setitem(app.config, "ARGON2_TIME_COST", 2)
+    monkeypatch.setitem(app.config, "ARGON2_MEMORY_COST", 8192)
+    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES", 1000)
+    email = f"timed-{uuid.uuid4().hex[:6]}@clinic.example.org"
+    with app.app_context():
+        create_user(email=email, password=PASSWORD, role="coordinator", display_name="T")
+    _wrong(client, "warm-up@example.org")
+    known, unknown = [], []
+    for i in range(9):  # interleaved, so that load on the machine hits both alike
+        for email_, times in ((email, known), (f"ghost{i}@clinic.example.org", unknown)):
+            started = time.perf_counter()
+            assert _wrong(client, email_).status_code == 401
+            times.append(time.perf_counter() - started)
+    ratio = statistics.median(unknown) / statistics.median(known)
+    assert 0.5 < ratio < 2, (ratio, known, unknown)
+
+
+def test_423_body_and_retry_after_header_agree(client, app, world):
+    email = world.coord_b.email
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        _wrong(client, email)
+    lockout = app.config["LOGIN_LOCKOUT_SECONDS"]
+    for seconds_left in (lockout - 1, 10):
+        with time_machine.travel(utcnow() + timedelta(seconds=lockout - seconds_left), tick=False):
+            locked = client.post(LOGIN, json={"email": email, "password": PASSWORD})
+            body = assert_problem(locked, 423)
+            assert locked.headers.getlist("Retry-After") == [str(body["retry_after"])]
+            assert abs(body["retry_after"] - seconds_left) <= 2
+    assert "Retry-After" not in _wrong(client, world.coord_a.email).headers  # a 401 has nothing to wait for
+
+
+# --- activation as a guessing channel ----------------------------------------------------------
+
+def _caregiver_code(world):
+    response = world.patient_b.post("/api/v1/patients/me/caregivers/invitations", json={"relationship_note": "son"})
+    assert response.status_code == 201
+    return response.get_json()["code"]
+
+
+def _links(caregiver_id):
+    return db.session.scalar(select(func.count()).select_from(CaregiverLink)
+                             .where(CaregiverLink.caregiver_id == uuid.UUID(caregiver_id)))
+
+
+def test_activation_with_an_existing_account_counts_towards_its_lockout(client, app, world):
+    caregiver = world.caregiver_a
+    code = _caregiver_code(world)
+    body = {"code": code, "email": caregiver.email, "password": "wrong-wrong-wrong"}
+    statuses = [client.post("/api/v1/auth/activate", json=body).status_code
+                for _ in range(app.config["LOGIN_MAX_FAILURES"] + 1)]
+    assert statuses == [409] * app.config["LOGIN_MAX_FAILURES"] + [423]
+    # Locked now: the right password changes nothing either, and login says locked too.
+    right = client.post("/api/v1/auth/activate", json=body | {"password": PASSWORD})
+    assert_problem(right, 423)
+    assert_problem(client.post(LOGIN, json={"email": caregiver.email, "password": PASSWORD}), 423)
+    assert _links(caregiver.id) == 1  # still only patient A
+    # The code was never spent: once the lock is over it links the caregiver.
+    later = utcnow() + timedelta(seconds=app.config["LOGIN_LOCKOUT_SECONDS"] + 1)
+    with time_machine.travel(later, tick=False):
+        linked = client.post("/api/v1/auth/activate", json=body | {"password": PASSWORD})
+        assert linked.status_code == 201, linked.get_json()
+    assert _links(caregiver.id) == 2
+
+
+def test_activation_with_a_wrong_password_spends_nothing(client, world):
+    code = _caregiver_code(world)
+    wrong = client.post("/api/v1/auth/activate", json={"code": code, "email": world.caregiver_a.email,
+                                                       "password": "wrong-wrong-wrong"})
+    assert_problem(wrong, 409)
+    fresh = activate(client, code, display_name="Another carer")  # the code still works
+    assert fresh.get("/api/v1/me").get_json()["role"] == "caregiver"
+
+
+# --- invitation codes ----------------------------------------------------------------------------
+
+def test_unknown_used_revoked_and_expired_codes_get_one_answer(client, app, world):
+    def attempt(code):
+        return client.post("/api/v1/auth/activate", json={"code": code, "email": f"{uuid.uuid4().hex[:8]}@example.org",
+                                                          "password": PASSWORD, "display_name": "X"})
+
+    used = create_patient(world.coord_a)["invitation"]["code"]
+    activate(client, used)
+    revoked_patient = create_patient(world.coord_a)
+    world.coord_a.post(f"/api/v1/patients/{revoked_patient['patient']['id']}/invitation")
+    expiring = create_patient(world.coord_a)["invitation"]["code"]
+    answers = [attempt("ABCDEFGHJKLM"), attempt(used), attempt(revoked_patient["invitation"]["code"])]
+    with time_machine.travel(utcnow() + timedelta(hours=app.config["INVITATION_TTL_HOURS"], minutes=1), tick=False):
+        answers.append(attempt(expiring))
+    shapes = {repr(_shape(a)) for a in answers}
+    assert len(shapes) == 1, shapes
+    assert assert_problem(answers[0], 422)["type"].endswith("invalid-invitation")
+
+
+def test_codes_accept_the_dashes_and_spaces_people_type(client, world):
+    code = create_patient(world.coord_a)["invitation"]["code"]
+    typed = " " + "-".join(re.findall("....", code.lower())) + " "
+    assert activate(client, typed).get("/api/v1/me").get_json()["role"] == "patient"
+
+
+# --- change password ----------------------------------------------------------------------------
+
+def test_change_password_revokes_the_other_logins_and_keeps_this_one(client, world):
+    actor = world.coord_a
+    other = login(client, actor.email)
+    new = "a-brand-new-passphrase-77"
+    changed = actor.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": new})
+    assert changed.status_code == 204, changed.get_json()
+    assert actor.get("/api/v1/me").status_code == 200
+    assert client.get("/api/v1/me", headers=bearer(other["access_token"])).status_code == 401
+    assert client.post("/api/v1/auth/refresh", headers=bearer(other["refresh_token"])).status_code == 401
+    assert _wrong(client, actor.email, PASSWORD).status_code == 401
+    assert login(client, actor.email, new)["user"]["id"] == actor.id
+
+
+def test_change_password_needs_the_current_one_and_counts_wrong_ones(client, app, world):
+    actor = world.coord_b
+    body = {"current_password": "wrong-wrong-wrong", "new_password": "a-brand-new-passphrase-77"}
+    wrong = actor.post("/api/v1/auth/password", json=body)
+    assert "current_password" in assert_problem(wrong, 422)["errors"]
+    weak = actor.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "password1"})
+    assert "new_password" in assert_problem(weak, 422)["errors"]
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] - 1):
+        actor.post("/api/v1/auth/password", json=body)
+    assert_problem(actor.post("/api/v1/auth/password", json=body), 423)
+    assert_problem(client.post(LOGIN, json={"email": actor.email, "password": PASSWORD}), 423)
+
+
+# --- forgotten password ----------------------------------------------------------------------------
+
+RESET = "/api/v1/auth/password-reset"
+
+
+def _request_reset(client, email, **headers):
+    with client.post(RESET, json={"email": email}, headers=headers) as response:
+        pass  # the e-mail goes out once the answer is closed (sent)
+    return response
+
+
+def _code(message) -> str:
+    return re.search(r"\b([A-Z2-9]{8})\b", message.get_content()).group(1)
+
+
+def test_reset_answers_the_same_whether_or_not_the_address_exists(client, world, smtp):
+    known = _request_reset(client, world.coord_a.email)
+    unknown = _request_reset(client, "nobody-at-all@clinic.example.org")
+    assert known.status_code == unknown.status_code == 202
+    assert known.get_json() == unknown.get_json()
+    assert len(smtp.to(world.coord_a.email)) == 1 and len(smtp.messages) == 1
+
+
+def test_reset_by_emailed_code_sets_the_password_and_ends_every_login(client, world, smtp):
+    actor = world.coord_a
+    _request_reset(client, actor.email)
+    message = smtp.to(actor.email)[0]
+    assert message["Content-Language"] == "en" and "code" in message["Subject"].lower()
+    code = _code(message)
+    new = "a-brand-new-passphrase-77"
+    confirm = client.post(f"{RESET}/confirm", json={"email": actor.email, "code": code.lower(), "new_password": new})
+    assert confirm.status_code == 204, confirm.get_json()
+    assert actor.get("/api/v1/me").status_code == 401  # every login ended
+    assert login(client, actor.email, new)["user"]["id"] == actor.id
+    again = client.post(f"{RESET}/confirm", json={"email": actor.email, "code": code, "new_password": PASSWORD + "x"})
+    assert assert_problem(again, 422)["type"].endswith("invalid-reset-code")  # one time only
+
+
+def test_reset_mail_speaks_chinese_when_asked(client, world, smtp):
+    _request_reset(client, world.patient_a.email, **{"Accept-Language": "zh-CN,zh;q=0.9"})
+    message = smtp.to(world.patient_a.email)[0]
+    assert message["Content-Language"] == "zh-CN" and "验证码" in message.get_content()
+
+
+def test_reset_code_dies_after_wrong_tries_and_unknown_addresses_look_alike(client, world, smtp):
+    actor = world.coord_b
+    _request_reset(client, actor.email)
+    code = _code(smtp.to(actor.email)[0])
+    body = {"email": actor.email, "code": "AAAAAAAA", "new_password": "a-brand-new-passphrase-77"}
+    wrong = [client.post(f"{RESET}/confirm", json=body) for _ in range(5)]
+    ghost = client.post(f"{RESET}/confirm", json=body | {"email": "nobody-at-all@clinic.example.org"})
+    assert {repr(_shape(r)) for r in wrong + [ghost]} == {repr(_shape(ghost))}
+    assert_problem(client.post(f"{RESET}/confirm", json=body | {"code": code}), 422)  # dead now
+    assert login(client, actor.email)["user"]["id"] == actor.id  # the old password still works
+
+
+def test_reset_code_expires(client, app, world, smtp):
+    _request_reset(client, world.coord_a.email)
+    code = _code(smtp.to(world.coord_a.email)[0])
+    later = utcnow() + timedelta(minutes=app.config["PASSWORD_RESET_TTL_MINUTES"] + 1)
+    with time_machine.travel(later, tick=False):
+        response = client.post(f"{RESET}/confirm", json={"email": world.coord_a.email, "code": code,
+                                                          "new_password": "a-brand-new-passphrase-77"})
+        assert_problem(response, 422)
+
+
+# --- deactivating staff ----------------------------------------------------------------------------
+
+def test_admin_deactivates_a_staff_account_and_its_tokens_stop_at_once(client, world):
+    coordinator = staff(client, "coordinator")
+    tokens = coordinator.tokens
+    off = world.admin.patch(f"/api/v1/users/{coordinator.id}", json={"is_active": False})
+    assert off.status_code == 200 and off.get_json()["is_active"] is False
+    assert_problem(coordinator.get("/api/v1/me"), 401)
+    assert client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"])).status_code == 401
+    assert _shape(client.post(LOGIN, json={"email": coordinator.email, "password": PASSWORD})) == _shape(
+        _wrong(client, "nobody-at-all@clinic.example.org"))
+    on = world.admin.patch(f"/api/v1/users/{coordinator.id}", json={"is_active": True})
+    assert on.get_json()["is_active"] is True
+    assert client.get("/api/v1/me", headers=bearer(tokens["access_token"])).status_code == 401  # stays revoked
+    assert Actor(client, coordinator.email).get("/api/v1/me").status_code == 200
+
+
+def test_deactivation_is_for_admins_and_staff_accounts_only(world):
+    assert_problem(world.coord_a.patch(f"/api/v1/users/{world.coord_b.id}", json={"is_active": False}), 403)
+    assert_problem(world.admin.patch(f"/api/v1/users/{world.patient_a.id}", json={"is_active": False}), 404)
+    assert_problem(world.admin.patch(f"/api/v1/users/{uuid.uuid4()}", json={"is_active": False}), 404)
+    assert_problem(world.admin.patch(f"/api/v1/users/{world.admin.id}", json={"is_active": False}), 409)
+    assert db.session.scalar(select(User.is_active).where(User.id == uuid.UUID(world.coord_b.id)))

@@ -1,0 +1,157 @@
+"""Input an attacker or a broken client sends: each gets a 4xx problem+json, never a 500."""
+import re
+import uuid
+
+import pytest
+
+from tests.test_access import _resource_ids, operations
+from tests.test_errors import PROBLEM
+
+DEEP = 50_000
+EDGE_DATES = ("9999-12-31", "0001-01-01")
+
+
+def _url(path, patient_id, ids):
+    return re.sub(r"{(\w+)}", lambda m: patient_id if m.group(1) == "patient_id"
+                  else ids.get(m.group(1), str(uuid.uuid4())), path)
+
+
+def _assert_4xx_problem(response, *where):
+    assert 400 <= response.status_code < 500, (*where, response.status_code, response.get_data(as_text=True)[:300])
+    assert response.mimetype == PROBLEM, where
+
+
+@pytest.mark.parametrize("who", [None, "patient_a", "coord_a", "admin"])
+def test_deeply_nested_json_is_400_on_every_write(client, world, who):
+    headers = getattr(world, who).headers if who else {}
+    ids = _resource_ids(world)
+    bodies = ("[" * DEEP + "]" * DEEP,
+              '{"email": "a@example.org", "password": ' + '{"a": ' * DEEP + "1" + "}" * DEEP + "}")
+    walked = set()
+    for method, path, _ in operations():
+        if method not in ("post", "put", "patch"):
+            continue
+        for body in bodies:
+            response = getattr(client, method)(_url(path, world.a_id, ids), data=body, headers=headers,
+                                               content_type="application/json")
+            _assert_4xx_problem(response, who, method, path)
+        walked.add((method, path))
+    assert {("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/activate")} <= walked
+    assert len(walked) >= 20
+
+
+def test_deep_nesting_is_refused_even_where_no_schema_looks(client):
+    response = client.post("/api/v1/auth/login", data="[" * 40 + "]" * 40, content_type="application/json")
+    assert response.status_code == 400 and "deeper" in response.get_json()["detail"]
+
+
+LONE = '"Li \\ud800 Wei"'
+
+
+def _raw(body: dict, **lone_fields) -> str:
+    import json
+
+    text = json.dumps(body)
+    for field in lone_fields:
+        text = text.replace(json.dumps(f"@{field}@"), LONE)
+    return text
+
+
+def test_lone_surrogates_in_names_and_notes_are_400(client, world):
+    from tests.factories import patient_body, session_body
+
+    cases = [
+        (world.coord_a, "post", "/api/v1/patients", {**patient_body(), "display_name": "@display_name@"}),
+        (world.coord_a, "patch", f"/api/v1/patients/{world.a_id}", {"clinical_notes": "@clinical_notes@"}),
+        (world.patient_a, "put", f"/api/v1/patients/me/sessions/{uuid.uuid4()}",
+         {**session_body(world), "note": "@note@"}),
+        (world.patient_a, "post", "/api/v1/patients/me/caregivers/invitations",
+         {"relationship_note": "@relationship_note@"}),
+        (None, "post", "/api/v1/auth/login", {"email": "a@example.org", "password": "@password@"}),
+        (world.patient_a, "post", "/api/v1/patients/me/sessions/batch",
+         {"sessions": [{**session_body(world), "id": str(uuid.uuid4()), "note": "@note@"}]}),
+    ]
+    for actor, method, url, body in cases:
+        field = next(k for k, v in _flatten(body) if v == f"@{k}@")
+        raw = _raw(body, **{field: True})
+        assert "\\ud800" in raw
+        headers = actor.headers if actor else {}
+        response = getattr(client, method)(url, data=raw, headers=headers, content_type="application/json")
+        _assert_4xx_problem(response, method, url)
+        assert "surrogate" in response.get_json()["detail"]
+    # A proper pair (an emoji) is fine.
+    ok = world.coord_a.patch(f"/api/v1/patients/{world.a_id}", data='{"clinical_notes": "ok \\ud83d\\ude00"}',
+                             content_type="application/json")
+    assert ok.status_code == 200 and ok.get_json()["clinical_notes"] == "ok \U0001f600"
+
+
+def _flatten(value):
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if isinstance(child, str):
+                yield key, child
+            yield from _flatten(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _flatten(child)
+
+
+@pytest.mark.parametrize("who", ["patient_a", "coord_a"])
+def test_calendar_edge_dates_in_query_parameters_are_4xx(client, world, who):
+    actor = getattr(world, who)
+    ids = _resource_ids(world)
+    patient_ref = "me" if who == "patient_a" else world.a_id
+    spec_paths = {path: item for path, item in __import__("app.extensions", fromlist=["api"]).api.spec.to_dict()["paths"].items()}
+    walked = []
+    for method, path, op in operations():
+        if method != "get":
+            continue
+        params = [p for p in op.get("parameters", []) + spec_paths[path].get("parameters", [])
+                  if p.get("in") == "query" and p.get("schema", {}).get("format") == "date"]
+        for param in params:
+            for value in EDGE_DATES:
+                response = actor.get(f"{_url(path, patient_ref, ids)}?{param['name']}={value}")
+                assert response.status_code < 500, (method, path, param["name"], value, response.get_json())
+                if response.status_code >= 400:
+                    assert response.mimetype == PROBLEM
+            walked.append((path, param["name"]))
+    paths = {path for path, _ in walked}
+    assert {"/api/v1/patients/{patient_id}/agenda/week", "/api/v1/patients/{patient_id}/adherence/weekly",
+            "/api/v1/patients/{patient_id}/adherence"} <= paths, walked
+
+
+@pytest.mark.parametrize("value", EDGE_DATES)
+def test_edge_dates_in_agenda_week_weekly_and_ranges_are_422(world, value):
+    for url in (f"/api/v1/patients/me/agenda/week?start={value}",
+                f"/api/v1/patients/me/adherence/weekly?week={value}",
+                f"/api/v1/patients/me/adherence?from={value}&to={value}",
+                f"/api/v1/patients/me/adherence?from=2026-01-01&to={value}"):
+        response = world.patient_a.get(url)
+        _assert_4xx_problem(response, url)
+
+
+@pytest.mark.parametrize("value", EDGE_DATES)
+def test_edge_dates_in_plan_bodies_are_4xx(world, value):
+    plan = f"/api/v1/patients/{world.a_id}/plans/{world.plan_a['id']}"
+    cases = [("post", f"/api/v1/patients/{world.a_id}/plans", {"template": "gentle-start", "start_date": value,
+                                                                "acknowledge_warnings": ["autonomic_dysreflexia"]}),
+             ("post", f"{plan}/pause", {"start_date": value}),
+             ("post", f"{plan}/end", {"on": value}),
+             ("post", f"{plan}/versions", {"effective_from": value, "items": [
+                 {"exercise": "pressure-relief", "minutes": 2, "days_of_week": ["mon"]}]})]
+    for method, url, body in cases:
+        response = getattr(world.coord_a, method)(url, json=body)
+        assert response.status_code < 500, (url, response.get_json())
+        if response.status_code >= 400:
+            assert response.mimetype == PROBLEM
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "posix/Europe/London", "right/UTC",
+                                  "../../etc/localtime", "Europe/Nowhere"])
+def test_only_iana_time_zone_names_are_accepted(world, zone):
+    from tests.test_errors import assert_problem
+
+    response = world.patient_a.patch("/api/v1/patients/me", json={"time_zone": zone})
+    assert "time_zone" in assert_problem(response, 422)["errors"]
+    for good in ("UTC", "Europe/London", "America/Argentina/Buenos_Aires"):
+        assert world.patient_a.patch("/api/v1/patients/me", json={"time_zone": good}).status_code == 200

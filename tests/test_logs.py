@@ -1,0 +1,70 @@
+"""No clinical value, note or identifier in any log line: the logs of the whole test run are
+read back and searched for every id and free text the run sent or received."""
+import logging
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from app.extensions import db
+from tests.factories import session_body
+from tests.log_capture import SUITE_LOG
+
+
+def _provoke_failures(world, monkeypatch, canary):
+    from app.patients import service
+
+    logged = world.patient_a.put(f"/api/v1/patients/me/sessions/{uuid.uuid4()}",
+                                 json=session_body(world, note=canary))
+    assert logged.status_code == 201
+
+    def failing_sql(actor):  # a statement that fails with the note among its parameters
+        db.session.execute(text("SELECT CAST(:note AS INTEGER) + no_such_column"), {"note": canary})
+
+    monkeypatch.setattr(service, "me", failing_sql)
+    assert world.patient_a.get("/api/v1/me").status_code >= 500
+
+    def failing_code(actor):  # an exception whose message quotes patient data
+        raise ValueError(f"cannot parse {canary} for {world.a_id}")
+
+    monkeypatch.setattr(service, "me", failing_code)
+    assert world.patient_a.get("/api/v1/me").status_code == 500
+    SUITE_LOG.remember(None, {"note": canary})
+
+
+def test_sql_errors_carry_no_parameters(app_ctx):
+    canary = f"note-{uuid.uuid4()}"
+    with pytest.raises(Exception) as raised:
+        db.session.execute(text("SELECT no_such_column WHERE 1 = :note"), {"note": canary})
+    db.session.rollback()
+    assert canary not in str(raised.value) and "hidden" in str(raised.value)
+
+
+@pytest.mark.last
+def test_no_log_line_of_the_whole_run_carries_patient_data(world, monkeypatch):
+    canary = f"Fell near the bed, left knee swollen {uuid.uuid4().hex}"
+    _provoke_failures(world, monkeypatch, canary)
+    lines, sensitive = list(SUITE_LOG.lines), set(SUITE_LOG.sensitive)
+    assert canary in sensitive and world.a_id in sensitive and world.session_a in sensitive
+    assert sum('"standstrong.access"' in line for line in lines) >= 10  # access lines were read
+    assert any('"level": "ERROR"' in line for line in lines)           # and error lines
+    leaks = [(value, line) for line in lines for value in sensitive if value in line]
+    assert not leaks, "\n".join(f"{value!r} in {line[:400]}" for value, line in leaks[:10])
+
+
+def test_access_line_names_the_route_and_role_not_the_ids(world):
+    before = len(SUITE_LOG.lines)
+    world.patient_a.get(f"/api/v1/patients/{world.a_id}/sessions")
+    world.patient_a.get(f"/api/v1/no-such-route/{world.a_id}")
+    lines = [line for line in SUITE_LOG.lines[before:] if "standstrong.access" in line]
+    assert '"route": "/api/v1/patients/<patient_id>/sessions"' in lines[0] and '"actor_role": "patient"' in lines[0]
+    assert "/api/v1/no-such-route/<masked>" in lines[1]
+    assert logging.getLogger("standstrong").isEnabledFor(logging.INFO)
+
+
+def test_the_development_servers_request_lines_are_dropped(world):
+    before = len(SUITE_LOG.lines)
+    logging.getLogger("werkzeug").info('"%s" %s %s', f"GET /api/v1/patients/{world.a_id} HTTP/1.1", 200, 10)
+    logging.getLogger("werkzeug").warning("something else")
+    assert [line for line in SUITE_LOG.lines[before:] if world.a_id in line] == []
+    assert any("something else" in line for line in SUITE_LOG.lines[before:])
