@@ -16,7 +16,7 @@ from app.auth.models import User
 from app.auth.service import create_user
 from app.common.types import utcnow
 from app.extensions import db
-from app.patients.models import CaregiverLink
+from app.access.models import CaregiverLink
 from tests.factories import PASSWORD, Actor, activate, bearer, caregiver_for, create_patient, login, staff
 from tests.test_errors import assert_problem
 

@@ -19,6 +19,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import User
 from app.common.actors import SystemActor
 from app.common.db import writing
+from app.common.types import utcnow
 from app.education.models import EducationContent
 from app.exercises.models import Exercise
 from app.extensions import db
@@ -63,6 +64,7 @@ READS = {
     "adherence.agenda_week": lambda w: (_user(w.caregiver_a), "me", None, "en"),
     "adherence.weekly_summary": lambda w: (_user(w.coord_a), w.a_id, None, "zh-CN"),
     "audit.list_events": lambda w: (uuid.UUID(w.a_id),),
+    "auth.check_not_locked": lambda w: (w.coord_a.email, utcnow()),
     "auth.check_password": lambda w: (PASSWORD,),
     "auth.list_users": lambda w: ("admin",),
     "auth.normalise_email": lambda w: (" Someone@Example.org ",),
@@ -84,6 +86,7 @@ READS = {
     "patients.get_patient": lambda w: (_user(w.coord_a), w.a_id),
     "patients.language_for": lambda w: (_user(w.patient_a), None),
     "patients.list_patients": lambda w: (_user(w.coord_a), "Alice"),
+    "patients.listed": lambda w: (_user(w.admin), [db.session.get(Patient, uuid.UUID(w.a_id))]),
     "patients.me": lambda w: (_user(w.caregiver_a),),
     "plans.get_plan": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.plan_a["id"])),
     "plans.list_plans": lambda w: (_user(w.patient_a), "me", "active"),
@@ -100,9 +103,11 @@ READS = {
     "sessions.view": lambda w: (db.session.get(ExerciseSession, uuid.UUID(w.session_a)), "en"),
 }
 WRITES = {
-    "access.create_staff_account",
+    "access.create_staff_account", "access.set_staff_account_active",
     "audit.discard_reads", "audit.flush_reads", "audit.record", "audit.record_read",
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",
+    "auth.change_password", "auth.confirm_password_reset", "auth.fail_login", "auth.request_password_reset",
+    "auth.revoke_all_sessions", "auth.set_active",
     "education.ensure_recommended", "education.recommend", "education.record_progress",
     "education.submit_quiz", "education.withdraw_recommendation",
     "patients.activate", "patients.add_to_care_team", "patients.audit_listed", "patients.create_patient",

@@ -1,7 +1,7 @@
 """login throttles per e-mail address, password resets
 
 Revision ID: 762ffe8f9cf7
-Revises: e89ec1bfc7db
+Revises: b4d1f0a2c9e7
 Create Date: 2026-12-01 08:45:35.346500
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '762ffe8f9cf7'
-down_revision = 'e89ec1bfc7db'
+down_revision = 'b4d1f0a2c9e7'
 branch_labels = None
 depends_on = None
 
