@@ -1,7 +1,7 @@
 """login throttles per e-mail address, password resets
 
 Revision ID: 762ffe8f9cf7
-Revises: b4d1f0a2c9e7
+Revises: b3c1d2e4f5a6
 Create Date: 2026-12-01 08:45:35.346500
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '762ffe8f9cf7'
-down_revision = 'b4d1f0a2c9e7'
+down_revision = 'b3c1d2e4f5a6'
 branch_labels = None
 depends_on = None
 
