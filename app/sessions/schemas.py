@@ -67,7 +67,9 @@ class AlertSchema(ma.Schema):
                                                        "that matches the reading"})
     card = ma.fields.String(allow_none=True, metadata={
         "description": "Text to show at emergency care (the dysreflexia wallet card)"})
-    emergency_number = ma.fields.String(metadata={"description": "From the clinic's settings, by language"})
+    emergency_number = ma.fields.String(allow_none=True, metadata={
+        "description": "The clinic's ambulance number (its settings); null when the clinic has not set it, "
+                       "and the steps then say 'your local emergency number'"})
     source = ma.fields.String(metadata={"description": "Short citations of the sources"})
     references = ma.fields.List(ma.fields.Nested(ReferenceSchema))
 
