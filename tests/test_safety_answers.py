@@ -1,5 +1,6 @@
 """Safety answers after a session (blood pressure first, the clinic's emergency number) and the
 contraindications checked when a plan is assigned (recent fracture, blood clot)."""
+import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -85,6 +86,21 @@ def test_swelling_gets_checked_the_same_day_for_fracture_or_clot(paraplegic):
 def test_skin_redness_is_a_warning_with_one_rule_for_pressure(paraplegic):
     [alert] = log(paraplegic, "pressure_redness_or_broken_skin")["safety_alerts"]
     assert alert["severity"] == "warning" and "30 minutes" in alert["steps"][1] and "2 hours" in alert["steps"][1]
+
+
+def test_chest_pain_or_breathlessness_calls_for_an_ambulance_at_any_level(paraplegic, tetraplegic):
+    for patient in (paraplegic, tetraplegic):
+        [alert] = log(patient, "chest_pain_or_breathless")["safety_alerts"]
+        assert alert["code"] == "chest_pain_or_breathlessness" and alert["severity"] == "urgent"
+        assert alert["steps"][0].startswith("Stop the session and call your local emergency number now")
+        assert "lungs" in alert["steps"][1]
+
+
+def test_dysreflexia_defers_to_a_personal_plan_without_dosing(tetraplegic):
+    [alert] = log(tetraplegic, "pounding_headache")["safety_alerts"]
+    steps = " ".join(alert["steps"])
+    assert "personal dysreflexia plan or a medicine for it, follow that plan" in steps
+    assert not re.search(r"\d+\s*(mg|microgram|µg|tablet)", steps, re.I)
 
 
 @pytest.fixture
