@@ -1,0 +1,98 @@
+"""Reminders: preferences, the notification outbox, the materialiser, the dispatcher and its
+channels (in-app inbox, e-mail, push). Listens to sessions' and plans' signals; nothing lower
+imports it."""
+import logging
+
+import click
+from flask.cli import AppGroup
+
+log = logging.getLogger("standstrong.reminders")
+
+
+def _followup_planning(now):
+    """Daily: the lower domains' own follow-up planning, where they have one (DXA, medicines)."""
+    import importlib
+
+    from app.reminders.materialise import NOTICE_SOURCES
+
+    done = []
+    for name in NOTICE_SOURCES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, "plan_followups"):
+            done.append((name, module.plan_followups(now)))
+    return done
+
+
+def _on_session_written(app, session=None, change=None, **_):
+    from app.common.types import utcnow
+    from app.extensions import db
+    from app.reminders.service import on_session_written
+
+    try:
+        on_session_written(session, change, utcnow())
+    except Exception:  # reminders must never fail the write that was already committed
+        log.exception("reminders: session_written handler failed")
+        db.session.rollback()
+
+
+def _on_plan_changed(app, plan=None, change=None, **_):
+    from app.common.types import utcnow
+    from app.extensions import db
+    from app.reminders.materialise import materialise
+
+    try:
+        materialise(utcnow(), patient_ids=[plan.patient_id])
+    except Exception:
+        log.exception("reminders: plan_changed handler failed")
+        db.session.rollback()
+
+
+def register(app) -> None:
+    from app.extensions import api
+    from app.plans.signals import plan_changed
+    from app.reminders.routes import blp, devices_blp
+    from app.scheduler import register_job
+    from app.sessions.signals import session_written
+
+    api.register_blueprint(blp)
+    api.register_blueprint(devices_blp)
+    session_written.connect(_on_session_written)
+    plan_changed.connect(_on_plan_changed)
+
+    from app.reminders.dispatch import dispatch
+    from app.reminders.materialise import materialise
+
+    register_job("reminders-materialise", materialise, seconds=app.config["SCHEDULER_MATERIALISE_SECONDS"])
+    register_job("reminders-dispatch", dispatch, seconds=app.config["SCHEDULER_DISPATCH_SECONDS"], leader_only=False)
+    register_job("followup-planning", _followup_planning, cron={"hour": 2, "minute": 0})
+
+    group = AppGroup("reminders", help="The notification outbox.")
+
+    @group.command("materialise")
+    def materialise_command():
+        """Create (and cancel) the next hours' reminders now."""
+        from app.common.types import utcnow
+
+        click.echo(materialise(utcnow()))
+
+    @group.command("dispatch")
+    def dispatch_command():
+        """Deliver every due notification now."""
+        from app.common.types import utcnow
+
+        click.echo(dispatch(utcnow()))
+
+    app.cli.add_command(group)
+    scheduler = AppGroup("scheduler", help="The scheduler process (never inside web workers).")
+
+    @scheduler.command("run")
+    def run_command():
+        """Run the periodic jobs until stopped (several processes may run: one leads)."""
+        from app.scheduler import run
+
+        run(app)
+
+    app.cli.add_command(scheduler)
