@@ -126,8 +126,10 @@ def materialise(now: datetime, patient_ids=None) -> dict:
         at = bundled([d[0] for d in due], window)
         recipients = [patient.user_id, *caregivers.get(patient.id, [])]
         for (moment, kind, occurrence, payload), send_at in zip(due, at):
-            if moment < (now if kind == PLAN_KIND else now - NOTICE_LOOKBACK):
+            if kind == PLAN_KIND and not now <= moment < horizon:
                 continue  # a plan reminder whose time has passed is not sent late
+            if moment < now - NOTICE_LOOKBACK:
+                continue
             for user_id in recipients:
                 rows.append({"id": uuid.uuid4(), "recipient_user_id": user_id, "patient_id": patient.id,
                              "kind": kind, "dedupe_key": f"{user_id}:{occurrence}", "occurrence_key": occurrence,
