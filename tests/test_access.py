@@ -40,6 +40,10 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
     ("put", "/api/v1/patients/{patient_id}/sessions/{session_id}"): {
         "exercise": "pressure-relief", "started_at": "2026-01-01T10:00:00+00:00", "duration_minutes": 5},
     ("post", "/api/v1/patients/{patient_id}/sessions/batch"): {"sessions": [{}]},
+    ("put", "/api/v1/patients/{patient_id}/notification-preferences"): {
+        "channels": {"email": True}, "quiet_hours": {"start": "22:00", "end": "07:00"}},
+    ("post", "/api/v1/patients/{patient_id}/notifications/{notification_id}/snooze"): {"until": "30m"},
+    ("post", "/api/v1/me/devices"): {"token": "walk-device-token", "platform": "android"},
 }
 
 

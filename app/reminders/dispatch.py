@@ -89,11 +89,12 @@ def _backoff(attempts: int) -> timedelta:
 def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
     """Send claimed rows (one message per recipient and set of channels already done)."""
     recipients = _recipients(rows)
+    db.session.commit()  # end the read transaction: on SQLite the writes below then wait their turn
     groups = defaultdict(list)
     for row in rows:
         groups[(row.recipient_user_id, row.channel or "")].append(row)
     sent = defaultdict(list)  # channels string -> ids
-    retry = []
+    retry, dead = [], []
     for (user_id, done), group in groups.items():
         recipient = recipients.get(user_id)
         if recipient is None:
@@ -118,13 +119,12 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
                        "retry_at": now + _backoff(r.attempts)} for r in group]
         else:
             sent[channels] += [r.id for r in group]
-        if recipient.dead_devices:
-            db.session.execute(DeviceToken.__table__.delete().where(DeviceToken.token.in_(recipient.dead_devices)))
-    _record(sent, retry, now, token)
+        dead += recipient.dead_devices
+    _record(sent, retry, dead, now, token)
     return {"sent": sum(len(ids) for ids in sent.values()), "retry": len(retry)}
 
 
-def _record(sent: dict, retry: list, now: datetime, token: uuid.UUID) -> None:
+def _record(sent: dict, retry: list, dead_tokens: list, now: datetime, token: uuid.UUID) -> None:
     mine = N.claim_token == token  # a row reclaimed from us meanwhile is someone else's now
     for channels, ids in sent.items():
         db.session.execute(update(N).where(N.id.in_(ids), mine)
@@ -136,6 +136,8 @@ def _record(sent: dict, retry: list, now: datetime, token: uuid.UUID) -> None:
                 .values(status=bindparam("new_status"), channel=bindparam("channels"), last_error=bindparam("error"), due_at=bindparam("retry_at"),
                         claim_token=None))
         db.session.execute(stmt, retry)
+    if dead_tokens:
+        db.session.execute(DeviceToken.__table__.delete().where(DeviceToken.token.in_(dead_tokens)))
     db.session.commit()
 
 
