@@ -152,7 +152,9 @@ def _runner(app, spec: JobSpec):
             started = time.perf_counter()
             try:
                 result = spec.func(datetime.now(timezone.utc))
-                log.info("job %s done in %.0f ms: %s", spec.job_id, (time.perf_counter() - started) * 1000, result)
+                level = logging.INFO if spec.leader_only else logging.DEBUG  # the dispatcher ticks often
+                log.log(level, "job %s done in %.0f ms: %s", spec.job_id, (time.perf_counter() - started) * 1000,
+                        result)
             except Exception:
                 log.exception("job %s failed", spec.job_id)
                 db.session.rollback()
@@ -161,15 +163,18 @@ def _runner(app, spec: JobSpec):
     return run
 
 
-def _add(scheduler, app, spec: JobSpec, now: datetime | None = None) -> None:
+def _add(scheduler, app, spec: JobSpec) -> None:
+    """Interval jobs run once at once (a new leader catches up); cron jobs wait for their time,
+    so a change of leader never sends a daily digest twice."""
+    first = datetime.now(timezone.utc) if isinstance(spec.trigger, IntervalTrigger) else None
+    options = {"next_run_time": first} if first else {}
     scheduler.add_job(_runner(app, spec), spec.trigger, id=spec.job_id, name=spec.job_id, replace_existing=True,
-                      coalesce=True, max_instances=1, misfire_grace_time=MISFIRE_GRACE_SECONDS,
-                      next_run_time=now or datetime.now(timezone.utc))
+                      coalesce=True, max_instances=1, misfire_grace_time=MISFIRE_GRACE_SECONDS, **options)
 
 
 def run(app, stop: threading.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or stop is set): every process runs the non-leader jobs; the
-    leader also runs the leader jobs, each once right away and then on its trigger."""
+    leader also runs the leader jobs."""
     stop = stop or threading.Event()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     lock = LeaderLock(app, holder)
