@@ -333,6 +333,11 @@ def test_inbox_lists_marks_read_and_counts_unread(app_ctx, world):
         assert patient_actor.get("/api/v1/patients/me/notifications?unread=true").get_json()["meta"]["total"] == 0
         assert patient_actor.post("/api/v1/patients/me/notifications/read").get_json() == {"marked": 0}
         assert world.patient_b.post(f"/api/v1/patients/me/notifications/{entry['id']}/read").status_code == 404
+        mine = patient_actor.get("/api/v1/me/notifications?lang=en").get_json()
+        assert [n["id"] for n in mine["items"]] == [entry["id"]] and mine["items"][0]["read_at"]
+        assert world.patient_b.get("/api/v1/me/notifications").get_json()["meta"]["total"] == 0
+        assert world.patient_b.post(f"/api/v1/me/notifications/{entry['id']}/read").status_code == 404
+        assert patient_actor.post(f"/api/v1/me/notifications/{entry['id']}/read").status_code == 200
 
 
 @pytest.mark.parametrize("until,minutes", [("30m", 30), ("60m", 60), ("later_today", 180)])

@@ -53,11 +53,12 @@ def _on_plan_changed(app, plan=None, change=None, **_):
 def register(app) -> None:
     from app.extensions import api
     from app.plans.signals import plan_changed
-    from app.reminders.routes import blp, devices_blp
+    from app.reminders.routes import blp, devices_blp, me_blp
     from app.scheduler import register_job
     from app.sessions.signals import session_written
 
     api.register_blueprint(blp)
+    api.register_blueprint(me_blp)
     api.register_blueprint(devices_blp)
     session_written.connect(_on_session_written)
     plan_changed.connect(_on_plan_changed)

@@ -100,12 +100,13 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
         if recipient is None:
             continue
         done = set(filter(None, done.split(",")))
-        message = render_bundle([(r.kind, r.payload) for r in group], recipient.language)
-        message["data"] = {"kind": group[0].kind, "count": len(group)}
+        todo = [c for c in CHANNELS if c.name not in done and c.wanted(recipient)]
+        message = {}
+        if any(c.name != "inbox" for c in todo):  # the inbox renders when it is read
+            message = render_bundle([(r.kind, r.payload) for r in group], recipient.language)
+            message["data"] = {"kind": group[0].kind, "count": len(group)}
         errors = []
-        for channel in CHANNELS:
-            if channel.name in done or not channel.wanted(recipient):
-                continue
+        for channel in todo:
             try:
                 channel.send(recipient, message)
                 done.add(channel.name)

@@ -3,6 +3,7 @@ from app.common.i18n import LanguageArgs
 from app.common.pagination import PageArgs, page_of, paginate
 from app.common.types import utcnow
 from app.extensions import Blueprint
+from app.patients.service import language_for
 from app.reminders import service
 from app.reminders.schemas import (
     DeviceInSchema,
@@ -19,6 +20,9 @@ from app.reminders.schemas import (
 blp = Blueprint("reminders", __name__, url_prefix="/api/v1/patients/<patient_id>",
                 description="Reminder preferences and the in-app inbox. Each account sees the "
                             "notifications delivered to it about this patient.")
+me_blp = Blueprint("my-notifications", __name__, url_prefix="/api/v1/me/notifications",
+                   description="Everything delivered to this account's in-app inbox, about any patient "
+                               "(a coordinator's digests are about none).")
 devices_blp = Blueprint("devices", __name__, url_prefix="/api/v1/me/devices",
                         description="Push tokens of the app on this account's devices.")
 
@@ -84,6 +88,26 @@ def mark_read(patient_id, notification_id):
 def snooze(data, patient_id, notification_id):
     """Remind again in 30 or 60 minutes (out of quiet hours), or later today; marks it read."""
     return service.snooze(current_actor(), patient_id, notification_id, data, utcnow())
+
+
+@me_blp.route("", methods=["GET"])
+@auth_required()
+@me_blp.arguments(InboxArgs, location="query")
+@me_blp.response(200, page_of(NotificationSchema))
+def my_notifications(args):
+    actor = current_actor()
+    stmt, language = service.my_inbox(actor, args, language_for(actor, args.get("lang")))
+    page = paginate(stmt, args["page"], args["per_page"])
+    page["items"] = [service.notification_view(row, language) for row in page["items"]]
+    return page
+
+
+@me_blp.route("/<uuid:notification_id>/read", methods=["POST"])
+@auth_required()
+@me_blp.response(200, NotificationSchema)
+def mark_mine_read(notification_id):
+    actor = current_actor()
+    return service.mark_mine_read(actor, notification_id, utcnow(), language_for(actor, None))
 
 
 @devices_blp.route("", methods=["POST"])

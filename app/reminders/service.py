@@ -18,7 +18,7 @@ from app.reminders.materialise import PLAN_KIND, materialise, plan_occurrence
 from app.reminders.models import DeviceToken, Notification, NotificationPreference
 from app.reminders.outbox import cancel_pending, enqueue
 from app.reminders.texts import catalogue, render
-from app.reminders.timing import QUIET_LEAD, out_of_quiet, parse_hhmm
+from app.reminders.timing import out_of_quiet, parse_hhmm
 
 __all__ = ["enqueue", "cancel_pending", "materialise"]
 
@@ -132,13 +132,33 @@ def inbox(actor, patient_ref, args: dict, language: str | None = None):
     """(statement, language) for the actor's own notifications about this patient, newest first."""
     patient = patient_for(actor, patient_ref, READ)
     stmt = select(Notification).where(*_inbox_rows(actor, patient))
-    if args.get("unread"):
-        stmt = stmt.where(Notification.read_at.is_(None))
-    elif args.get("unread") is False:
-        stmt = stmt.where(Notification.read_at.is_not(None))
+    if args.get("unread") is not None:
+        stmt = stmt.where(Notification.read_at.is_(None) if args["unread"] else Notification.read_at.is_not(None))
     if args.get("kind"):
         stmt = stmt.where(Notification.kind == args["kind"])
     return stmt.order_by(Notification.due_at.desc(), Notification.id), requested_language(language, patient.language)
+
+
+def my_inbox(actor, args: dict, language: str):
+    """Everything delivered to the actor's inbox, about any patient or none (e.g. a coordinator's digest)."""
+    stmt = select(Notification).where(Notification.recipient_user_id == actor.id, Notification.channel.is_not(None))
+    if args.get("unread") is not None:
+        stmt = stmt.where(Notification.read_at.is_(None) if args["unread"] else Notification.read_at.is_not(None))
+    if args.get("kind"):
+        stmt = stmt.where(Notification.kind == args["kind"])
+    return stmt.order_by(Notification.due_at.desc(), Notification.id), language
+
+
+def mark_mine_read(actor, notification_id, now: datetime, language: str) -> dict:
+    row = db.session.scalar(select(Notification).where(Notification.id == notification_id,
+                                                       Notification.recipient_user_id == actor.id,
+                                                       Notification.channel.is_not(None)))
+    if row is None:
+        raise ApiError(404, "No such notification in your inbox.", title="Not Found")
+    row.read_at = row.read_at or now
+    out = notification_view(row, language)
+    db.session.commit()
+    return out
 
 
 def notification_view(row: Notification, language: str) -> dict:
@@ -189,11 +209,10 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
     if data["until"] in SNOOZES:
         due = out_of_quiet(now + SNOOZES[data["until"]], zone, quiet, same_day=False)
     else:
-        due = now + timedelta(hours=current_app.config["REMINDER_LATER_TODAY_HOURS"])
-        moved = out_of_quiet(due, zone, quiet, same_day=True)
-        if moved != due:
-            due = moved
-        if due.astimezone(zone).date() != now.astimezone(zone).date() or due <= now + QUIET_LEAD:
+        due = out_of_quiet(now + timedelta(hours=current_app.config["REMINDER_LATER_TODAY_HOURS"]), zone, quiet,
+                           same_day=True)
+        # "later today" is no later than today, and later than the 30-minute snooze
+        if due.astimezone(zone).date() != now.astimezone(zone).date() or due <= now + SNOOZES["30m"]:
             raise ApiError(409, "It is too late in the day to remind you later today; snooze for 30 or 60 minutes.",
                            title="Conflict", errors={"until": ["Too late today."]})
     row.read_at = row.read_at or now

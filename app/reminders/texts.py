@@ -53,14 +53,14 @@ def render_bundle(items: list[tuple[str, dict]], language: str) -> dict:
     """One message for several notifications: subject, plain text and HTML."""
     if len(items) == 1:
         one = render(*items[0], language)
-        return {**one, "html": _html(one["subject"], one["text"], [])}
+        return {**one, "html": _html(one["subject"], one["text"], [], language)}
     head = render("bundle", {"count": len(items)}, language)
     lines = [render(kind, payload, language)["text"] for kind, payload in items]
     text = head["text"] + "\n" + "\n".join(f"- {line}" for line in lines)
-    return {"subject": head["subject"], "text": text, "html": _html(head["subject"], head["text"], lines)}
+    return {"subject": head["subject"], "text": text, "html": _html(head["subject"], head["text"], lines, language)}
 
 
-def _html(subject: str, text: str, lines: list[str]) -> str:
+def _html(subject: str, text: str, lines: list[str], language: str) -> str:
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-    return (f"<!doctype html><html><body><h1>{html.escape(subject)}</h1><p>{html.escape(text)}</p>"
+    return (f"<!doctype html><html lang=\"{html.escape(language)}\"><body><h1>{html.escape(subject)}</h1><p>{html.escape(text)}</p>"
             + (f"<ul>{items}</ul>" if items else "") + "</body></html>")
