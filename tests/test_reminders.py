@@ -307,6 +307,24 @@ def test_push_server_errors_are_retried(app, app_ctx, world):
     assert len(fcm.requests) == 2
 
 
+def test_slow_delivery_hands_back_what_it_cannot_send_before_its_claim_could_expire(app, app_ctx, world):
+    pid, due, now = uuid.UUID(world.a_id), utc(2020, 1, 1), utc(2020, 1, 1, 0, 1)  # before anything else is due
+    for user in (world.patient_a.id, world.caregiver_a.id):
+        enqueue(recipient_user_id=uuid.UUID(user), patient_id=pid, kind="plan_reminder", dedupe_key=f"slow:{user}",
+                due_at=due, payload={}, now=due)
+    app.config.update(DISPATCH_CLAIM_TIMEOUT_SECONDS=0)  # every moment is "too slow"
+    try:
+        outcome = dispatch(now)
+    finally:
+        app.config.update(DISPATCH_CLAIM_TIMEOUT_SECONDS=300)
+    statuses = sorted(db.session.execute(select(Notification.status, Notification.attempts)
+                                         .where(Notification.dedupe_key.like("slow:%"))).all())
+    assert outcome["sent"] == 1 and statuses == [("pending", 0), ("sent", 1)]
+    assert dispatch(now)["sent"] == 1  # the next tick sends the rest
+    assert {s for s, in db.session.execute(select(Notification.status).where(
+        Notification.dedupe_key.like("slow:%")))} == {"sent"}
+
+
 # --- the inbox and snooze -----------------------------------------------------------------
 
 def _delivered(world, when=NOW):

@@ -9,6 +9,7 @@ Delivery is at least once: a dispatcher killed between handing a message to SMTP
 recording it would have that row sent again after the claim timeout.
 """
 import logging
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -94,8 +95,13 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
     for row in rows:
         groups[(row.recipient_user_id, row.channel or "")].append(row)
     sent = defaultdict(list)  # channels string -> ids
-    retry, dead = [], []
+    retry, dead, released = [], [], []
+    # Stop well before the claim could expire (slow SMTP or push): the rest goes back, untried.
+    budget = time.monotonic() + current_app.config["DISPATCH_CLAIM_TIMEOUT_SECONDS"] / 2
     for (user_id, done), group in groups.items():
+        if (sent or retry) and time.monotonic() > budget:  # (one group always goes: progress)
+            released += [r.id for r in group]
+            continue
         recipient = recipients.get(user_id)
         if recipient is None:
             continue
@@ -121,12 +127,16 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
         else:
             sent[channels] += [r.id for r in group]
         dead += recipient.dead_devices
-    _record(sent, retry, dead, now, token)
-    return {"sent": sum(len(ids) for ids in sent.values()), "retry": len(retry)}
+    _record(sent, retry, dead, released, now, token)
+    return {"sent": sum(len(ids) for ids in sent.values()), "retry": len(retry), "released": len(released)}
 
 
-def _record(sent: dict, retry: list, dead_tokens: list, now: datetime, token: uuid.UUID) -> None:
+def _record(sent: dict, retry: list, dead_tokens: list, released: list, now: datetime, token: uuid.UUID) -> None:
     mine = N.claim_token == token  # a row reclaimed from us meanwhile is someone else's now
+    if released:
+        db.session.execute(update(N).where(N.id.in_(released), mine)
+                           .values(status="pending", claim_token=None, attempts=N.attempts - 1)
+                           .execution_options(synchronize_session=False))
     for channels, ids in sent.items():
         db.session.execute(update(N).where(N.id.in_(ids), mine)
                            .values(status="sent", sent_at=now, channel=channels, last_error=None)
@@ -155,6 +165,8 @@ def dispatch(now: datetime, *, batch_size: int | None = None, max_batches: int =
         outcome = deliver(rows, now, token)
         totals["sent"] += outcome["sent"]
         totals["retry"] += outcome["retry"]
+        if outcome["released"]:
+            break  # delivery is slow: leave the rest to the next tick (or another dispatcher)
     if totals["claimed"] or totals["reclaimed"]:
         log.info("dispatch: %s", totals)
     return totals
