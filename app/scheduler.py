@@ -20,10 +20,12 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select, text, update
+from sqlalchemy import String, select, text, update
+from sqlalchemy.orm import Mapped, mapped_column
 
-from app.common.db import insert_ignoring_conflict
-from app.common.types import utcnow
+from app.common.db import insert_ignoring_conflict, writing
+from app.common.jobs import registered_jobs as app_jobs
+from app.common.types import UTCDateTime, utcnow
 from app.extensions import db
 
 log = logging.getLogger("standstrong.scheduler")
@@ -32,19 +34,20 @@ ADVISORY_KEY = 0x5354_414E_4453  # "STANDS": the one advisory lock this app take
 MISFIRE_GRACE_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class SystemActor:
-    """Who a job acts as, for services and the audit trail (e.g. "system:reminders")."""
+class SchedulerLease(db.Model):
+    """The scheduler's leader lock on SQLite (PostgreSQL uses an advisory lock)."""
 
-    role: str
-    id: None = None
-    patient_id: None = None
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 @dataclass
 class JobSpec:
     job_id: str
-    func: object
+    func: object  # func(now)
     trigger: object
     leader_only: bool
 
@@ -55,7 +58,9 @@ _jobs: dict[str, JobSpec] = {}
 def register_job(job_id: str, func, *, seconds: int | None = None, cron: str | dict | None = None,
                  leader_only: bool = True) -> None:
     """Run func(now) every `seconds`, or on `cron` (a crontab string or CronTrigger fields, UTC),
-    in an app context. Registering the same id again replaces it."""
+    in an app context with writes allowed (`writing()`); func acts as a SystemActor of its own.
+    Registering the same id again replaces it. (Domains may also register an
+    app.common.jobs.Job in their register(app): both kinds run.)"""
     if (seconds is None) == (cron is None):
         raise ValueError("give seconds or cron")
     if seconds is not None:
@@ -67,8 +72,16 @@ def register_job(job_id: str, func, *, seconds: int | None = None, cron: str | d
     _jobs[job_id] = JobSpec(job_id, func, trigger, leader_only)
 
 
-def registered_jobs() -> dict[str, JobSpec]:
-    return dict(_jobs)
+def registered_jobs(app=None) -> dict[str, JobSpec]:
+    """Every job: those registered here and, given the app, its app.common.jobs Jobs."""
+    jobs = dict(_jobs)
+    for job in app_jobs(app) if app is not None else []:
+        options = dict(job.trigger)
+        kind = options.pop("trigger", "interval")
+        trigger = (IntervalTrigger(timezone=timezone.utc, **options) if kind == "interval"
+                   else CronTrigger(timezone=timezone.utc, **options))
+        jobs[job.name] = JobSpec(job.name, lambda now, run=job.run: run(), trigger, job.leader_only)
+    return jobs
 
 
 # --- the leader lock ----------------------------------------------------------------------
@@ -85,7 +98,7 @@ class LeaderLock:
 
     def acquire(self) -> bool:
         """Take or keep the lock; False when another process holds it."""
-        with self.app.app_context():
+        with self.app.app_context(), writing():
             if db.engine.dialect.name == "postgresql":
                 return self._advisory()
             return self._lease()
@@ -107,8 +120,6 @@ class LeaderLock:
         return False
 
     def _lease(self) -> bool:
-        from app.reminders.models import SchedulerLease
-
         now = utcnow()
         until = now + timedelta(seconds=self.app.config["SCHEDULER_LEASE_SECONDS"])
         insert_ignoring_conflict(SchedulerLease, {"name": LEADER, "holder": self.holder, "expires_at": until}, ["name"])
@@ -125,8 +136,6 @@ class LeaderLock:
                 self._connection.close()  # closing the session releases the advisory lock
                 self._connection = None
             elif db.engine.dialect.name != "postgresql":
-                from app.reminders.models import SchedulerLease
-
                 db.session.execute(update(SchedulerLease).where(SchedulerLease.name == LEADER,
                                                                 SchedulerLease.holder == self.holder)
                                    .values(expires_at=utcnow() - timedelta(seconds=1)))
@@ -134,9 +143,7 @@ class LeaderLock:
 
 
 def current_leader(app) -> str | None:
-    """The lease holder on SQLite (for tests and `flask scheduler status`); None on PostgreSQL."""
-    from app.reminders.models import SchedulerLease
-
+    """The lease holder on SQLite; None on PostgreSQL."""
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             return None
@@ -148,7 +155,7 @@ def current_leader(app) -> str | None:
 
 def _runner(app, spec: JobSpec):
     def run():
-        with app.app_context():
+        with app.app_context(), writing():
             started = time.perf_counter()
             try:
                 result = spec.func(datetime.now(timezone.utc))
@@ -178,15 +185,16 @@ def run(app, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     lock = LeaderLock(app, holder)
+    jobs = registered_jobs(app)
     scheduler = BackgroundScheduler(timezone=timezone.utc)
-    for spec in _jobs.values():
+    for spec in jobs.values():
         if not spec.leader_only:
             _add(scheduler, app, spec)
     scheduler.start()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-    log.info("scheduler %s started with jobs %s", holder, sorted(_jobs))
+    log.info("scheduler %s started with jobs %s", holder, sorted(jobs))
     leading = False
     poll = max(1, min(app.config["SCHEDULER_POLL_SECONDS"], app.config["SCHEDULER_LEASE_SECONDS"] // 3 or 1))
     try:
@@ -199,13 +207,13 @@ def run(app, stop: threading.Event | None = None) -> None:
             if have and not leading:
                 leading = True
                 log.info("scheduler %s is the leader", holder)
-                for spec in _jobs.values():
+                for spec in jobs.values():
                     if spec.leader_only:
                         _add(scheduler, app, spec)
             elif leading and not have:
                 leading = False
                 log.warning("scheduler %s lost the leader lock", holder)
-                for spec in _jobs.values():
+                for spec in jobs.values():
                     if spec.leader_only and scheduler.get_job(spec.job_id):
                         scheduler.remove_job(spec.job_id)
             stop.wait(poll)

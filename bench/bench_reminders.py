@@ -24,7 +24,7 @@ from sqlalchemy import event, func, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.auth.models import User  # noqa: E402
-from app.cli import seed_loaders  # noqa: E402
+from app.common.seeding import seed_loaders  # noqa: E402
 from app.exercises.models import Exercise  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.patients.models import Patient  # noqa: E402
@@ -75,7 +75,7 @@ def measure_materialiser(kind: str, n: int) -> dict:
     app = make_app(fresh_database(kind, "_reminders"))
     with app.app_context():
         upgrade()
-        for loader in seed_loaders():
+        for loader in seed_loaders(app):
             loader()
         populate(n)
         executed, round_trips = [], []

@@ -16,7 +16,7 @@ from app.scheduler import LeaderLock, _add, register_job, registered_jobs
 
 
 def test_the_domains_register_their_jobs_with_explicit_ids_and_safe_options(app):
-    jobs = registered_jobs()
+    jobs = registered_jobs(app)
     assert {"reminders-materialise", "reminders-dispatch", "followup-planning"} <= set(jobs)
     assert jobs["reminders-dispatch"].leader_only is False and jobs["reminders-materialise"].leader_only
     assert jobs["reminders-materialise"].trigger.interval == timedelta(seconds=900)

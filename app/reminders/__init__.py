@@ -51,10 +51,14 @@ def _on_plan_changed(app, plan=None, change=None, **_):
 
 
 def register(app) -> None:
+    from app import scheduler  # noqa: F401  (its lease model, for Alembic)
+    from app.common.db import writing
+    from app.common.jobs import Job, register_job
+    from app.common.types import utcnow
     from app.extensions import api
     from app.plans.signals import plan_changed
+    from app.reminders import models  # noqa: F401  (for Alembic)
     from app.reminders.routes import blp, devices_blp, me_blp
-    from app.scheduler import register_job
     from app.sessions.signals import session_written
 
     api.register_blueprint(blp)
@@ -66,25 +70,27 @@ def register(app) -> None:
     from app.reminders.dispatch import dispatch
     from app.reminders.materialise import materialise
 
-    register_job("reminders-materialise", materialise, seconds=app.config["SCHEDULER_MATERIALISE_SECONDS"])
-    register_job("reminders-dispatch", dispatch, seconds=app.config["SCHEDULER_DISPATCH_SECONDS"], leader_only=False)
-    register_job("followup-planning", _followup_planning, cron={"hour": 2, "minute": 0})
+    cfg = app.config
+    register_job(app, Job("reminders-materialise", lambda: materialise(utcnow()),
+                          {"trigger": "interval", "seconds": cfg["SCHEDULER_MATERIALISE_SECONDS"]}))
+    register_job(app, Job("reminders-dispatch", lambda: dispatch(utcnow()),
+                          {"trigger": "interval", "seconds": cfg["SCHEDULER_DISPATCH_SECONDS"]}, leader_only=False))
+    register_job(app, Job("followup-planning", lambda: _followup_planning(utcnow()),
+                          {"trigger": "cron", "hour": 2, "minute": 0}))
 
     group = AppGroup("reminders", help="The notification outbox.")
 
     @group.command("materialise")
     def materialise_command():
         """Create (and cancel) the next hours' reminders now."""
-        from app.common.types import utcnow
-
-        click.echo(materialise(utcnow()))
+        with writing():
+            click.echo(materialise(utcnow()))
 
     @group.command("dispatch")
     def dispatch_command():
         """Deliver every due notification now."""
-        from app.common.types import utcnow
-
-        click.echo(dispatch(utcnow()))
+        with writing():
+            click.echo(dispatch(utcnow()))
 
     app.cli.add_command(group)
     scheduler = AppGroup("scheduler", help="The scheduler process (never inside web workers).")

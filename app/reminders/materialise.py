@@ -19,11 +19,12 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.access.models import CaregiverLink
 from app.auth.models import User
 from app.common.clock import local_date
 from app.exercises.models import Exercise
 from app.extensions import db
-from app.patients.models import CaregiverLink, Patient
+from app.patients.models import Patient
 from app.plans.schedule import days, week_start
 from app.plans.service import load_specs
 from app.reminders.models import Notification, NotificationPreference

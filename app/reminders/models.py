@@ -71,12 +71,3 @@ class Notification(db.Model):
     materialise_run: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = created_at()
 
-
-class SchedulerLease(db.Model):
-    """The scheduler's leader lock on SQLite (PostgreSQL uses an advisory lock)."""
-
-    __tablename__ = "scheduler_leases"
-
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(100))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

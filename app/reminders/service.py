@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.auth.policy import LOG, READ, patient_for
+from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient_for
 from app.common.db import insert_ignoring_conflict
-from app.common.i18n import requested_language
+from app.common.i18n import choose_language
 from app.errors import ApiError
 from app.exercises.models import Exercise
 from app.extensions import db
@@ -70,22 +70,19 @@ def preferences(actor, patient_ref, now: datetime, language: str | None = None) 
     patient = patient_for(actor, patient_ref, READ)
     pref = db.session.get(NotificationPreference, patient.id)
     return _preferences_view(patient, pref, _today(patient, now),
-                             requested_language(language, patient.language))
+                             choose_language(language, patient.language))
 
 
 def update_preferences(actor, patient_ref, data: dict, now: datetime, language: str | None = None) -> dict:
     """Change what is given (absent fields keep their value), then re-derive pending reminders."""
-    patient = patient_for(actor, patient_ref, LOG)
+    patient = patient_for(actor, patient_ref, SET_REMINDERS, fields=list(data))
     today = _today(patient, now)
     insert_ignoring_conflict(NotificationPreference, {"patient_id": patient.id, "email": False, "push": False,
                                                       "item_times": {}, "opted_out": [],
                                                       "caregivers_receive": False, "updated_at": now},
                              ["patient_id"])
     pref = db.session.get(NotificationPreference, patient.id, with_for_update=True, populate_existing=True)
-    if "caregivers_receive" in data and data["caregivers_receive"] != pref.caregivers_receive:
-        if actor.role != "patient":
-            raise ApiError(403, "Only the patient decides whether caregivers receive their reminders.",
-                           title="Forbidden", errors={"caregivers_receive": ["The patient's own decision."]})
+    if "caregivers_receive" in data:  # the policy lets only the patient change it
         pref.caregivers_receive = data["caregivers_receive"]
     channels = data.get("channels") or {}
     if "email" in channels:
@@ -117,7 +114,7 @@ def update_preferences(actor, patient_ref, data: dict, now: datetime, language: 
     db.session.commit()
     materialise(now, patient_ids=[patient.id])
     return _preferences_view(patient, db.session.get(NotificationPreference, patient.id), today,
-                             requested_language(language, patient.language))
+                             choose_language(language, patient.language))
 
 
 # --- the inbox ----------------------------------------------------------------------------
@@ -136,7 +133,7 @@ def inbox(actor, patient_ref, args: dict, language: str | None = None):
         stmt = stmt.where(Notification.read_at.is_(None) if args["unread"] else Notification.read_at.is_not(None))
     if args.get("kind"):
         stmt = stmt.where(Notification.kind == args["kind"])
-    return stmt.order_by(Notification.due_at.desc(), Notification.id), requested_language(language, patient.language)
+    return stmt.order_by(Notification.due_at.desc(), Notification.id), choose_language(language, patient.language)
 
 
 def my_inbox(actor, args: dict, language: str):
@@ -182,17 +179,17 @@ def _own(actor, patient, notification_id) -> Notification:
 
 
 def mark_read(actor, patient_ref, notification_id, now: datetime, language: str | None = None) -> dict:
-    patient = patient_for(actor, patient_ref, READ)
+    patient = patient_for(actor, patient_ref, ANSWER_NOTIFICATIONS)
     row = _own(actor, patient, notification_id)
     if row.read_at is None:
         row.read_at = now
-    out = notification_view(row, requested_language(language, patient.language))
+    out = notification_view(row, choose_language(language, patient.language))
     db.session.commit()
     return out
 
 
 def mark_all_read(actor, patient_ref, now: datetime) -> dict:
-    patient = patient_for(actor, patient_ref, READ)
+    patient = patient_for(actor, patient_ref, ANSWER_NOTIFICATIONS)
     count = db.session.execute(update(Notification).where(*_inbox_rows(actor, patient), Notification.read_at.is_(None))
                                .values(read_at=now).execution_options(synchronize_session=False)).rowcount
     db.session.commit()
@@ -201,7 +198,7 @@ def mark_all_read(actor, patient_ref, now: datetime) -> dict:
 
 def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, language: str | None = None) -> dict:
     """Remind again in 30 or 60 minutes, or later today; the notification is marked read."""
-    patient = patient_for(actor, patient_ref, READ)
+    patient = patient_for(actor, patient_ref, ANSWER_NOTIFICATIONS)
     row = _own(actor, patient, notification_id)
     zone = ZoneInfo(patient.time_zone)
     pref = db.session.get(NotificationPreference, patient.id)
@@ -221,7 +218,7 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
             payload=row.payload, now=now, occurrence_key=row.occurrence_key)
     db.session.commit()
     snoozed = db.session.scalar(select(Notification).where(Notification.dedupe_key == key[:300]))
-    return notification_view(snoozed, requested_language(language, patient.language))
+    return notification_view(snoozed, choose_language(language, patient.language))
 
 
 # --- device tokens ------------------------------------------------------------------------
