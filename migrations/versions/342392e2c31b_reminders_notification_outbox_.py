@@ -1,7 +1,7 @@
 """reminders: notification outbox, preferences, device tokens, scheduler lease
 
 Revision ID: 342392e2c31b
-Revises: b4d1f0a2c9e7
+Revises: b3c1d2e4f5a6
 Create Date: 2026-12-01 08:31:40.964961
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '342392e2c31b'
-down_revision = 'b4d1f0a2c9e7'
+down_revision = 'b3c1d2e4f5a6'
 branch_labels = None
 depends_on = None
 
