@@ -5,6 +5,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import g
 from sqlalchemy import select
 
 from app.common.notices import DueNotice
@@ -17,6 +18,22 @@ from app.reminders.service import cancel_pending, enqueue
 from app.reminders.texts import catalogue
 from tests.factories import at, caregiver_for
 from tests.reminder_helpers import PushEndpoint, item, patient_with_plan, rows, utc
+
+
+@pytest.fixture
+def app_ctx(app, monkeypatch):
+    """An app context for calling the materialiser and dispatcher directly; each request made
+    meanwhile still starts without the previous request's actor in the shared flask.g."""
+    with app.app_context():
+        client_class = type(app.test_client())
+        original = client_class.open
+
+        def open_without_stale_actor(self, *args, **kwargs):
+            g.pop("actor", None)
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(client_class, "open", open_without_stale_actor)
+        yield
 
 
 def local(row, zone):
