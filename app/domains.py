@@ -23,6 +23,7 @@ DOMAINS = (
     "adherence",
     "dxa",
     "medications",
+    "calendar",
     "reminders",
     "rules",
     "coordinator",
