@@ -431,3 +431,22 @@ def test_two_identical_results_at_once_store_one(app):
         open_followups = db.session.scalar(select(func.count()).select_from(DxaFollowUp).where(
             DxaFollowUp.patient_id == uuid.UUID(world.a_id), DxaFollowUp.status.in_(("due", "booked"))))
         assert open_followups == 1
+
+
+def test_follow_up_changes_are_announced(world, fresh):
+    from app.dxa.signals import followup_changed
+
+    _, pid = fresh
+    seen = []
+
+    def receiver(sender, followup, change):
+        seen.append((followup.status, change))
+
+    followup_changed.connect(receiver)
+    try:
+        world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol", json={"medically_stable_on": days_ago(-5)})
+        followup = _followups(world.coord_a, pid)[0]
+        _book(world.coord_a, pid, followup["id"], TODAY + timedelta(days=6))
+    finally:
+        followup_changed.disconnect(receiver)
+    assert seen == [("due", "created"), ("booked", "updated")]

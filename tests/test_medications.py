@@ -11,7 +11,7 @@ from app.common.clock import local_moment
 from app.config import BASE_DIR
 from app.dxa import service as dxa
 from app.medications import service as medications
-from app.medications.signals import dose_recorded
+from app.medications.signals import dose_recorded, treatment_changed
 from tests.factories import enrolled_patient
 
 TODAY = date.today()
@@ -136,20 +136,27 @@ def test_an_overdue_dose_is_visible_to_rules_and_in_the_list(app, world, fresh):
         assert all(str(r["patient_id"]) != world.a_id for r in rows)
 
 
-def test_dose_recorded_signal(world, fresh):
+def test_doses_and_treatment_changes_are_announced(world, fresh):
     _, pid = fresh
     seen = []
 
-    def receiver(sender, dose, treatment, change):
-        seen.append((str(dose.id), str(treatment.id), change))
+    def on_dose(sender, dose, treatment, change):
+        seen.append(("dose", str(dose.id), change))
 
-    treatment = start(world.coord_a, pid, medicine="zoledronic_acid", started_on=TODAY.isoformat())
-    dose_recorded.connect(receiver)
+    def on_treatment(sender, treatment, change):
+        seen.append(("treatment", str(treatment.id), change))
+
+    dose_recorded.connect(on_dose)
+    treatment_changed.connect(on_treatment)
     try:
+        treatment = start(world.coord_a, pid, medicine="zoledronic_acid", started_on=TODAY.isoformat())
         recorded = dose(world.coord_a, pid, treatment["id"], TODAY)
+        world.coord_a.patch(f"/api/v1/patients/{pid}/medications/{treatment['id']}", json={"end_date": TODAY.isoformat()})
     finally:
-        dose_recorded.disconnect(receiver)
-    assert seen == [(recorded["dose"]["id"], treatment["id"], "created")]
+        dose_recorded.disconnect(on_dose)
+        treatment_changed.disconnect(on_treatment)
+    assert seen == [("treatment", treatment["id"], "created"), ("dose", recorded["dose"]["id"], "created"),
+                    ("treatment", treatment["id"], "updated")]
 
 
 @pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/Los_Angeles"])

@@ -11,7 +11,7 @@ from app.common.clock import local_date, local_moment
 from app.common.db import insert_ignoring_conflict, lock_row
 from app.common.notices import DueNotice
 from app.dxa import content
-from app.dxa.models import OPEN_STATUSES, DxaFollowUp, DxaProtocol, DxaResult
+from app.dxa.models import KNEE_SITES, OPEN_STATUSES, DxaFollowUp, DxaProtocol, DxaResult
 from app.dxa.signals import dxa_result_written, followup_changed
 from app.errors import ApiError
 from app.extensions import db
@@ -86,7 +86,7 @@ def list_results(actor, patient_ref, args: dict):
     if args.get("date_to"):
         stmt = stmt.where(DxaResult.scan_date <= args["date_to"])
     if args.get("high_fracture_risk") is not None:
-        risky = and_(DxaResult.site.in_(("distal_femur", "proximal_tibia")),
+        risky = and_(DxaResult.site.in_(KNEE_SITES),
                      DxaResult.bmd < float(content.knee_threshold()))
         stmt = stmt.where(risky if args["high_fracture_risk"] else ~risky)
     return stmt

@@ -14,7 +14,7 @@ from app.errors import ApiError
 from app.extensions import db
 from app.medications import catalogue
 from app.medications.models import BoneDose, BoneTreatment
-from app.medications.signals import dose_recorded
+from app.medications.signals import dose_recorded, treatment_changed
 from app.patients.models import Patient
 
 
@@ -42,6 +42,7 @@ def create_treatment(actor, patient_ref, data: dict, now: datetime) -> tuple:
     treatment.next_due_on = catalogue.next_due(treatment.medicine, treatment.started_on, None, end)
     db.session.add(treatment)
     db.session.commit()
+    treatment_changed.send(current_app._get_current_object(), treatment=treatment, change="created")
     return treatment, patient
 
 
@@ -72,6 +73,7 @@ def update_treatment(actor, patient_ref, treatment_id, data: dict, now: datetime
     treatment.end_date = end
     _refresh(treatment, now)
     db.session.commit()
+    treatment_changed.send(current_app._get_current_object(), treatment=treatment, change="updated")
     return treatment, patient
 
 
