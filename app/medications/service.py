@@ -176,8 +176,8 @@ def treatment_view(treatment, patient, now: datetime, language: str) -> dict:
 
 def _payload(treatment: BoneTreatment, day: date) -> dict:
     name = catalogue.medicines()[treatment.medicine]["name"]
-    return {"treatment_id": str(treatment.id), "medicine": treatment.medicine, "medicine_en": name["en"],
-            "medicine_zh_cn": name["zh-CN"], "date": day.isoformat()}
+    return {"treatment_id": str(treatment.id), "medicine": treatment.medicine,
+            "medicine_name": {"en": name["en"], "zh-CN": name["zh-CN"]}, "date": day.isoformat()}
 
 
 _DOSE_KINDS = {14: "medication_due_in_14_days", 1: "medication_due_tomorrow", 0: "medication_due_today"}
