@@ -27,7 +27,7 @@ UID_DOMAIN = "standstrong.app"
 
 
 @lru_cache(maxsize=1)
-def texts() -> dict:
+def _texts() -> dict:
     return yaml.safe_load((BASE_DIR / "seed" / "calendar" / "events.yaml").read_text(encoding="utf-8"))
 
 
@@ -66,7 +66,7 @@ def revoke_token(actor, patient_ref, now: datetime) -> None:
     db.session.commit()
 
 
-def no_feed() -> ApiError:
+def _no_feed() -> ApiError:
     return ApiError(404, "No such calendar feed.", title="Not Found")
 
 
@@ -75,10 +75,10 @@ def patient_by_token(patient_ref: str, token: str) -> Patient:
     try:
         patient_id = uuid.UUID(patient_ref)
     except ValueError:
-        raise no_feed() from None
+        raise _no_feed() from None
     feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == _hash(token)))
     if feed is None or feed.revoked_at is not None or feed.patient_id != patient_id:
-        raise no_feed()
+        raise _no_feed()
     patient = db.session.get(Patient, patient_id)
     audit.record_read(None, patient.id, detail="calendar feed (token)")
     return patient
@@ -92,7 +92,7 @@ def patient_by_actor(actor, patient_ref) -> Patient:
 
 def ics(patient: Patient, language: str | None = None) -> bytes:
     language = language if language in LANGUAGES else patient.language
-    t = texts()
+    t = _texts()
     cal = icalendar.Calendar()
     cal.add("prodid", "-//StandStrong//Bone health follow-ups//EN")
     cal.add("version", "2.0")
