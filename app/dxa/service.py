@@ -46,7 +46,7 @@ def create_result(actor, patient_ref, data: dict, now: datetime, language: str) 
     result = db.session.get(DxaResult, values["id"])
     if data["scan_date"] not in earlier_scans:
         _complete_open_followup(patient, data["scan_date"], earlier_scans, actor, now)
-    db.session.commit()
+    _commit()
     dxa_result_written.send(current_app._get_current_object(), result=result, change="created")
     return result_views([result], language)[0]
 
@@ -56,7 +56,7 @@ def delete_result(actor, patient_ref, result_id, now: datetime) -> None:
     patient = patient_for(actor, patient_ref, MANAGE)
     result = _result(patient, result_id)
     db.session.delete(result)
-    db.session.commit()
+    _commit()
     dxa_result_written.send(current_app._get_current_object(), result=result, change="deleted")
 
 
@@ -175,7 +175,7 @@ def put_protocol(actor, patient_ref, data: dict, now: datetime) -> dict:
     row.updated_by_id = actor.id
     db.session.flush()
     _reschedule_open_due(patient, actor, now)
-    db.session.commit()
+    _commit()
     return protocol_view(patient, now)
 
 
@@ -237,8 +237,20 @@ def _complete_open_followup(patient, scan_date: date, earlier_scans: set[date], 
     plan_next(patient, actor, now)
 
 
+_CHANGED = "dxa.followups_changed"
+
+
 def _changed(followup: DxaFollowUp, change: str) -> None:
-    followup_changed.send(current_app._get_current_object(), followup=followup, change=change)
+    """Announced by _commit, once the change is stored: a receiver may run its own transaction."""
+    db.session.info.setdefault(_CHANGED, []).append((followup, change))
+
+
+def _commit() -> None:
+    changed = db.session.info.pop(_CHANGED, [])
+    db.session.commit()
+    app = current_app._get_current_object()
+    for followup, change in changed:
+        followup_changed.send(app, followup=followup, change=change)
 
 
 def list_followups(actor, patient_ref, args: dict):
@@ -280,7 +292,7 @@ def create_followup(actor, patient_ref, data: dict, now: datetime) -> tuple:
     if data.get("appointment"):
         _book(followup, data["appointment"], local_date(now, patient.time_zone))
     _changed(followup, "created")
-    db.session.commit()
+    _commit()
     return followup, patient
 
 
@@ -335,7 +347,7 @@ def update_followup(actor, patient_ref, followup_id, data: dict, now: datetime) 
             _replan_missed(patient, followup, actor, now)
         else:
             plan_next(patient, actor, now)
-    db.session.commit()
+    _commit()
     return followup, patient
 
 
