@@ -42,10 +42,10 @@ def fresh(client, world):
 # --- change against the least significant change ------------------------------------------------
 
 @pytest.mark.parametrize("side,previous,current,judgement", [
-    ("left", 0.800, 0.731, "no_real_change"),   # -0.069 g/cm2, just inside the LSC 0.025 x 2.77 = 0.06925
-    ("right", 0.800, 0.730, "real_loss"),       # -0.070, just outside
-    ("left", 0.700, 0.769, "no_real_change"),   # +0.069
-    ("right", 0.700, 0.770, "real_gain"),       # +0.070
+    ("left", 0.800, 0.732, "no_real_change"),   # -0.068 g/cm2, just inside the LSC 0.069 (0.025 x 2.77)
+    ("right", 0.800, 0.731, "real_loss"),       # -0.069: a change equal to the LSC is significant
+    ("left", 0.700, 0.768, "no_real_change"),   # +0.068
+    ("right", 0.700, 0.769, "real_gain"),       # +0.069
 ])
 def test_knee_change_is_judged_against_the_lsc_in_g_cm2(world, fresh, side, previous, current, judgement):
     _, pid = fresh
@@ -57,8 +57,8 @@ def test_knee_change_is_judged_against_the_lsc_in_g_cm2(world, fresh, side, prev
     assert change["previous_scan_date"] == days_ago(400)
     assert change["delta_g_cm2"] == pytest.approx(round(current - previous, 3))
     assert change["percent"] == pytest.approx(round((current - previous) / previous * 100, 1))
-    assert change["lsc"] == {"value": 0.0693, "unit": "g/cm2",
-                             "source": "Morse et al., Arch Phys Med Rehabil 2009 (RMS-SD)"}
+    assert change["lsc"] == {"value": 0.069, "unit": "g/cm2",
+                             "source": clinical.thresholds()["lsc_distal_femur_g_cm2"]["source"]}
     assert change["judgement"] == judgement
     assert change["significant"] is (judgement != "no_real_change")
 
@@ -66,19 +66,19 @@ def test_knee_change_is_judged_against_the_lsc_in_g_cm2(world, fresh, side, prev
 def test_proximal_tibia_has_its_own_lsc(world, fresh):
     _, pid = fresh
     post_result(world.coord_a, pid, site="proximal_tibia", bmd=0.900, scan_date=days_ago(400))
-    inside = post_result(world.coord_a, pid, site="proximal_tibia", bmd=0.818, scan_date=days_ago(30))  # -0.082 < 0.0831
+    inside = post_result(world.coord_a, pid, site="proximal_tibia", bmd=0.818, scan_date=days_ago(30))  # -0.082 < 0.083
     assert inside["change"]["judgement"] == "no_real_change"
-    assert inside["change"]["lsc"]["value"] == 0.0831
+    assert inside["change"]["lsc"]["value"] == 0.083
 
 
 def test_hip_change_is_judged_in_percent(world, fresh):
     _, pid = fresh
-    # Total hip precision 1.8% CV -> LSC 4.986%.
+    # Total hip: LSC 5.0% (1.8% precision x 2.77, rounded): -4.9% is inside, -5.0% is not.
     post_result(world.coord_a, pid, site="total_hip", side="left", bmd=1.000, scan_date=days_ago(400))
     post_result(world.coord_a, pid, site="total_hip", side="right", bmd=1.000, scan_date=days_ago(400))
     inside = post_result(world.coord_a, pid, site="total_hip", side="left", bmd=0.951, scan_date=days_ago(30))
     outside = post_result(world.coord_a, pid, site="total_hip", side="right", bmd=0.950, scan_date=days_ago(30))
-    assert inside["change"]["lsc"]["unit"] == "%" and inside["change"]["lsc"]["value"] == pytest.approx(4.986)
+    assert inside["change"]["lsc"]["unit"] == "%" and inside["change"]["lsc"]["value"] == 5.0
     assert (inside["change"]["judgement"], outside["change"]["judgement"]) == ("no_real_change", "real_loss")
 
 
@@ -104,8 +104,9 @@ def test_scans_on_different_machines_are_not_compared(world, fresh):
 def test_a_centre_may_use_its_own_precision(world, fresh, tmp_path, monkeypatch):
     _, pid = fresh
     data = yaml.safe_load(clinical.DEFAULT_PATH.read_text(encoding="utf-8"))
-    data["dxa_centre_precision"]["value"] = {
-        "Shanghai Rehab Centre": {"distal_femur": {"value": 0.02, "unit": "g/cm2", "source": "own study"}}}
+    data["dxa_centre_lsc"]["value"] = {
+        "Shanghai Rehab Centre": {"distal_femur": {"precision": 0.02, "unit": "g/cm2", "source": "own study"}},
+        "Beijing Bone Lab": {"distal_femur": {"lsc": 0.061, "unit": "g/cm2", "source": "own LSC"}}}
     path = tmp_path / "thresholds.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("CLINICAL_THRESHOLDS_FILE", str(path))
@@ -115,12 +116,21 @@ def test_a_centre_may_use_its_own_precision(world, fresh, tmp_path, monkeypatch)
         here = post_result(world.coord_a, pid, bmd=0.740, scan_date=days_ago(30), centre="  shanghai rehab  centre")
         post_result(world.coord_a, pid, side="right", bmd=0.800, scan_date=days_ago(400), centre="Elsewhere")
         elsewhere = post_result(world.coord_a, pid, side="right", bmd=0.740, scan_date=days_ago(30), centre="Elsewhere")
+        post_result(world.coord_a, pid, site="proximal_tibia", bmd=0.800, scan_date=days_ago(400))
+        beijing_tibia = post_result(world.coord_a, pid, site="proximal_tibia", bmd=0.740, scan_date=days_ago(30),
+                                    centre="Beijing Bone Lab")  # no tibia value of its own: the default
+        post_result(world.coord_a, pid, side="none", bmd=0.800, scan_date=days_ago(400))
+        beijing_femur = post_result(world.coord_a, pid, side="none", bmd=0.740, scan_date=days_ago(30),
+                                    centre="Beijing Bone Lab")
     finally:
         monkeypatch.undo()
         clinical.thresholds.cache_clear()
     assert here["change"]["lsc"] == {"value": 0.0554, "unit": "g/cm2", "source": "own study"}
     assert here["change"]["judgement"] == "real_loss"          # -0.060 >= 0.0554
-    assert elsewhere["change"]["judgement"] == "no_real_change"  # -0.060 < 0.06925 (default)
+    assert elsewhere["change"]["judgement"] == "no_real_change"  # -0.060 < 0.069 (default)
+    assert beijing_tibia["change"]["lsc"]["value"] == 0.083
+    assert beijing_femur["change"]["lsc"] == {"value": 0.061, "unit": "g/cm2", "source": "own LSC"}
+    assert beijing_femur["change"]["judgement"] == "no_real_change"  # -0.060 < 0.061
 
 
 # --- knee threshold and explanations -------------------------------------------------------------
