@@ -1,7 +1,7 @@
 """DXA results, protocols, follow-ups; bone treatments and doses; calendar feeds
 
 Revision ID: 69a3590c20f5
-Revises: b3c1d2e4f5a6
+Revises: 762ffe8f9cf7
 Create Date: 2026-12-01 08:30:52.893594
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '69a3590c20f5'
-down_revision = 'b3c1d2e4f5a6'
+down_revision = '762ffe8f9cf7'
 branch_labels = None
 depends_on = None
 
