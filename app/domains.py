@@ -25,6 +25,7 @@ DOMAINS = (
     "adherence",
     "dxa",
     "medications",
+    "calendar",
     "reminders",
     "rules",
     "coordinator",

@@ -1,7 +1,7 @@
 """reminders: notification outbox, preferences, device tokens, scheduler lease
 
 Revision ID: 342392e2c31b
-Revises: 762ffe8f9cf7
+Revises: 69a3590c20f5
 Create Date: 2026-12-01 08:31:40.964961
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '342392e2c31b'
-down_revision = '762ffe8f9cf7'
+down_revision = '69a3590c20f5'
 branch_labels = None
 depends_on = None
 
