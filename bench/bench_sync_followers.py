@@ -58,14 +58,14 @@ def writer(port, token, key, seconds, index, queue):
                              if r["status"] == "created")
             else:
                 errors += 1
-        if n % 5 == 0:  # an offline edit made on revision 1 of a session edited since: 409
-            other = acked[len(acked) // 2 - 1][0] if n % 10 else sid
+        if n % 2 == 0:  # an offline edit made on revision 1 of a session changed since: must be 409
+            other = acked[len(acked) // 2 - 1][0] if n % 4 else sid
             status, _ = request(port, "PUT", f"{SESSIONS}/{other}",
                                 {"item_key": key, "started_at": _started(25), "duration_minutes": 99,
                                  "base_revision": 1}, headers)
             conflicts += status == 409
             errors += status not in (200, 409)
-            if status == 200:
+            if status == 200:  # it was still at revision 1 (a batch item)
                 acked.append((other, 2))
     queue.put((index, acked, conflicts, errors))
 
