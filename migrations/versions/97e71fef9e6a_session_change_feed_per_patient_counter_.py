@@ -4,7 +4,7 @@ Existing sessions get positions in the order the old feed handed them out (updat
 so a follower that starts again from the beginning sees every session once.
 
 Revision ID: 97e71fef9e6a
-Revises: b3c1d2e4f5a6
+Revises: 762ffe8f9cf7
 Create Date: 2026-12-01 08:27:46.243357
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '97e71fef9e6a'
-down_revision = 'b3c1d2e4f5a6'
+down_revision = '762ffe8f9cf7'
 branch_labels = None
 depends_on = None
 
