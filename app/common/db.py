@@ -3,6 +3,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -42,3 +43,10 @@ def insert_ignoring_conflict(model, values: dict, conflict_columns: list[str]) -
     dialect = db.session.get_bind().dialect.name
     stmt = _insert_ignoring(model.__table__, dialect, tuple(conflict_columns))
     return len(db.session.execute(stmt, values).all())
+
+
+def lock_row(model, key) -> None:
+    """SELECT ... FOR UPDATE of one row by primary key, to serialise writes that hang off it
+    (SQLite needs nothing: a write transaction there already holds the database lock)."""
+    pk = model.__table__.primary_key.columns.values()[0]
+    db.session.execute(select(pk).where(pk == key).with_for_update())

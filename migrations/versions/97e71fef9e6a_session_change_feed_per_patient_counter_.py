@@ -4,7 +4,7 @@ Existing sessions get positions in the order the old feed handed them out (updat
 so a follower that starts again from the beginning sees every session once.
 
 Revision ID: 97e71fef9e6a
-Revises: 762ffe8f9cf7
+Revises: 342392e2c31b
 Create Date: 2026-12-01 08:27:46.243357
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '97e71fef9e6a'
-down_revision = '762ffe8f9cf7'
+down_revision = '342392e2c31b'
 branch_labels = None
 depends_on = None
 
