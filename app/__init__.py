@@ -60,6 +60,9 @@ def register_extensions(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
+    from app.openapi import install
+
+    install(api, app)  # every operation finished by one set of rules (app/openapi.py)
 
 
 def _tune_sqlite(engine) -> None:

@@ -32,7 +32,8 @@ DOMAINS = (
     "console",
 )
 
-# The CLI and the app factory itself (app/__init__.py) may import anything.
-TOP = ("cli", "app")
+# The CLI, the finishing pass over the OpenAPI document (app/openapi.py) and the app factory
+# itself (app/__init__.py) may import anything.
+TOP = ("cli", "openapi", "app")
 
 LAYERS = FOUNDATION + SCHEDULER + DOMAINS + TOP

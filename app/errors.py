@@ -14,14 +14,15 @@ TYPE_BASE = "https://standstrong.example/problems/"
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details (documentation only)."""
 
-    type = ma.fields.String()
+    type = ma.fields.String(metadata={"description": "A URL naming the kind of problem (its last part is "
+                                                     "a stable slug, e.g. `stale-revision`)"})
     title = ma.fields.String()
-    status = ma.fields.Integer()
-    detail = ma.fields.String()
-    instance = ma.fields.String()
-    request_id = ma.fields.String()
-    errors = ma.fields.Dict(metadata={"description": "Field errors, by field name"})
-    retry_after = ma.fields.Integer()
+    status = ma.fields.Integer(metadata={"description": "The HTTP status"})
+    detail = ma.fields.String(metadata={"description": "What is wrong, where, and what is expected"})
+    instance = ma.fields.String(metadata={"optional": True, "description": "The request's path"})
+    request_id = ma.fields.String(metadata={"optional": True})
+    errors = ma.fields.Dict(metadata={"optional": True, "description": "Field errors, by field name"})
+    retry_after = ma.fields.Integer(metadata={"optional": True, "description": "Seconds, as Retry-After"})
 
 
 def _slug(title: str) -> str:

@@ -42,6 +42,11 @@ class Blueprint(_Blueprint):
         """Document that the operation needs a Bearer token (authenticate applies it)."""
         return _Blueprint.doc(security=[{"bearerAuth": []}])(func)
 
+    @staticmethod
+    def refresh_auth(func):
+        """Document that the operation takes the refresh token (its own scheme)."""
+        return _Blueprint.doc(security=[{"refreshToken": []}])(func)
+
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

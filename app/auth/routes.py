@@ -48,7 +48,7 @@ def login(data):
 
 
 @blp.route("/refresh", methods=["POST"])
-@Blueprint.bearer_auth
+@Blueprint.refresh_auth
 @blp.response(200, TokenSchema)
 def refresh():
     """Send the refresh token as Bearer: a new pair; the old refresh token is spent.
