@@ -186,16 +186,23 @@ def _source(view) -> str:
 
 
 def _summary(op, op_id):
+    """The docstring's first sentence (flask-smorest gives its first paragraph); what follows goes
+    to the description. No docstring: the operationId in words."""
     text = " ".join((op.get("summary") or "").split())
+    if not op.get("description"):
+        op.pop("description", None)
     if not text:
         words = re.sub(r"([A-Z])", r" \1", op_id).split()
         return " ".join(words).capitalize() + "."
     first = re.match(r"(.+?[.!?])(\s|$)", text)
-    if first and len(text) > 120:
-        rest = text[first.end():].strip()
+    summary = first.group(1) if first else text
+    if len(summary) > 140:  # one long sentence: up to its first clause, the whole in the description
+        clause = re.match(r"(.{20,140}?)[;:,] ", summary)
+        summary = (clause.group(1) if clause else summary[:137].rsplit(" ", 1)[0]) + "."
+    rest = text[len(summary):].strip() if text.startswith(summary) else text
+    if rest:
         op["description"] = (rest + "\n\n" + op["description"]) if op.get("description") else rest
-        return first.group(1)
-    return text
+    return summary
 
 
 def _rate_limited(app, view) -> bool:
@@ -204,7 +211,8 @@ def _rate_limited(app, view) -> bool:
     limiters = app.extensions.get("limiter") or ()
     if not isinstance(limiters, (set, list, tuple)):
         limiters = (limiters,)
-    return any(limiter.limit_manager.decorated_limits(get_qualified_name(view)) for limiter in limiters)
+    # The decorated routes by name (reading the limits themselves needs an app context).
+    return any(get_qualified_name(view) in limiter.limit_manager._decorated_limits for limiter in limiters)
 
 
 def location_template(paths: dict, method: str, path: str, schema_has_id: bool) -> str | None:
@@ -491,6 +499,9 @@ def _finish_operation(spec, paths, path, method, op, endpoint, view, app, compon
                 headers["Content-Language"] = CONTENT_LANGUAGE
             if "Last-Modified" in source:
                 headers["Last-Modified"] = LAST_MODIFIED
+            if re.search(r"etag", source, re.I) and "ETag" not in headers and status != 204:
+                headers["ETag"] = {"description": "The version of this representation (send it as "
+                                                  "If-None-Match to revalidate)", "schema": {"type": "string"}}
         if status == 304 and "ETag" not in headers:
             headers["ETag"] = {"description": "The current ETag", "schema": {"type": "string"}}
         if status == 201:

@@ -14,6 +14,7 @@ from app.extensions import db, limiter
 from tests.factories import World
 from tests.log_capture import RecordingClient, install as install_log_capture
 from tests.smtp import SmtpServer
+from tests.spec_observer import OBSERVER
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -46,6 +47,7 @@ def app(database_url):
 
     app = create_app(Config)
     app.test_client_class = RecordingClient
+    OBSERVER.connect(app)  # what each operation answered, for tests/test_declared_statuses.py
     with app.app_context():
         upgrade()
     install_log_capture()  # again: Alembic's logging setup replaced the root logger's handlers

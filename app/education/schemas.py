@@ -14,9 +14,10 @@ class ModuleListArgs(PageArgs):
 class ReferenceSchema(ma.Schema):
     key = ma.fields.String()
     citation = ma.fields.String()
-    url = ma.fields.String(allow_none=True, metadata={"description": "The DOI or PubMed link, else the source's page"})
-    doi = ma.fields.String(allow_none=True)
-    pmid = ma.fields.String(allow_none=True)
+    url = ma.fields.String(allow_none=True, dump_default=None,
+                           metadata={"description": "The DOI or PubMed link, else the source's page"})
+    doi = ma.fields.String(allow_none=True, dump_default=None)
+    pmid = ma.fields.String(allow_none=True, dump_default=None)
 
 
 class SectionSchema(ma.Schema):

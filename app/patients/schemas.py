@@ -67,13 +67,17 @@ class PatientSchema(PatientFields):
     updated_at = ma.fields.DateTime(dump_only=True)
 
 
+_CLINICAL_LISTED = {"optional": True, "description": "Only to those who may read the patient's clinical "
+                                                    "data (not to an admin)"}
+
+
 class PatientSummarySchema(ma.Schema):
     id = ma.fields.UUID()
     display_name = ma.fields.String()
-    neurological_level = ma.fields.String()
-    ais_grade = ma.fields.String()
+    neurological_level = ma.fields.String(validate=OneOf(NEURO_LEVELS), metadata=_CLINICAL_LISTED)
+    ais_grade = ma.fields.String(validate=OneOf(AIS_GRADES), metadata=_CLINICAL_LISTED)
     time_zone = ma.fields.String()
-    language = ma.fields.String()
+    language = ma.fields.String(validate=OneOf(LANGUAGES))
 
 
 class InvitationSchema(ma.Schema):
