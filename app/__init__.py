@@ -136,8 +136,8 @@ def _parse_json_body() -> None:
             detail = "The request body is not valid JSON."
         except BodyError as error:
             detail = str(error)
-        except ValueError:
-            detail = "The request body is not valid JSON."
+        except ValueError as error:  # json.JSONDecodeError: what was expected, and where
+            detail = f"The request body is not valid JSON: {error}."
         raise ApiError(400, detail, title="Bad Request", type_slug="invalid-json") from None
 
 

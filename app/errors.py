@@ -1,6 +1,7 @@
 """One error format for every failure: RFC 9457 application/problem+json."""
 import logging
 import re
+import uuid
 
 import marshmallow as ma
 from flask import current_app, g, json, request
@@ -75,6 +76,55 @@ def _flatten_webargs(messages):
     return messages
 
 
+_WHERE = {"json": "The JSON body", "query": "The query string", "headers": "A header", "form": "The form",
+          "files": "The upload"}
+
+
+def describe(errors, location: str | None = None) -> str:
+    """One sentence that says what is wrong where: the fields and their first message."""
+    where = _WHERE.get(location, "The request")
+    if not isinstance(errors, dict) or not errors:
+        return f"{where} is not valid."
+    if set(errors) == {"_schema"} and location == "json":
+        return "The JSON body must be an object with the operation's fields (see the API document)."
+    parts = []
+    for field, messages in list(errors.items())[:5]:
+        message = messages
+        while isinstance(message, (list, dict)) and message:
+            message = message[0] if isinstance(message, list) else next(iter(message.items()))
+            if isinstance(message, tuple):  # nested field: name.subfield
+                field, message = f"{field}.{message[0]}", message[1]
+        parts.append(f"{field}: {message}" if field != "_schema" else str(message))
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return f"{where} is not valid: " + "; ".join(parts) + more
+
+
+def _path_parameter_problem():
+    """A 404 because a path segment is not what its parameter takes (a UUID): which one."""
+    from werkzeug.routing import UUIDConverter
+
+    for rule in current_app.url_map.iter_rules():
+        converters = getattr(rule, "_converters", {})
+        uuids = [name for name, conv in converters.items() if isinstance(conv, UUIDConverter)]
+        if not uuids or request.method not in rule.methods:
+            continue
+        pattern = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"(?P<\1>[^/]+)", re.escape(rule.rule))
+        found = re.fullmatch(pattern, request.path)
+        if not found:
+            continue
+        bad = []
+        for name in uuids:
+            try:
+                uuid.UUID(found.group(name))
+            except ValueError:
+                bad.append(name)
+        if bad:
+            return ApiError(404, f"{' and '.join(bad)} in the path must be a UUID "
+                                 f"(e.g. 3f2b6c1e-8d4a-4f0e-9b7a-2c5d1e0f9a8b).", title="Not Found",
+                            errors={name: ["Not a UUID."] for name in bad}, type_slug="invalid-path-parameter")
+    return None
+
+
 def problem_response(error: HTTPException):
     # Nothing half-written. Through the app, not app.extensions, which imports this module.
     session = current_app.extensions["sqlalchemy"].session
@@ -90,8 +140,14 @@ def problem_response(error: HTTPException):
     extra = dict(getattr(error, "extra", {}) or {})
     data = getattr(error, "data", None) or {}
     if "messages" in data:
-        errors = _flatten_webargs(data["messages"])
-        detail = "The request is not valid; see errors for each field."
+        messages = data["messages"]
+        location = next(iter(messages)) if isinstance(messages, dict) and len(messages) == 1 else None
+        errors = _flatten_webargs(messages)
+        detail = describe(errors, location)
+    if status == 404 and request and request.url_rule is None and type(error).__name__ == "NotFound":
+        better = _path_parameter_problem()
+        if better is not None:
+            return problem_response(better)
     if "message" in data:
         detail = data["message"]
     headers.update(data.get("headers") or {})

@@ -33,7 +33,12 @@ from apispec import APISpec
 
 from app.auth.models import ROLES
 from app.common.i18n import LANGUAGES
-from app.patients.models import AIS_GRADES, NEURO_LEVELS
+from app.dxa.models import FOLLOWUP_KINDS, FOLLOWUP_STATUSES, SIDES, SITES
+from app.exercises.models import KINDS as EXERCISE_KINDS
+from app.patients.models import AIS_GRADES, NEURO_LEVELS, SEXES
+from app.plans.models import DAY_NAMES
+from app.plans.schemas import WARNING_CODES
+from app.reminders.models import STATUSES as NOTIFICATION_STATUSES
 
 REF = "#/components/schemas/"
 PROBLEM = "Problem"
@@ -46,6 +51,52 @@ ENUMS = {
     "StaffRole": ("coordinator", "admin"),
     "AisGrade": AIS_GRADES,
     "NeurologicalLevel": NEURO_LEVELS,
+    "Sex": SEXES,
+    "LoggedByRole": ("patient", "caregiver"),
+    "PlanStatus": ("scheduled", "active", "paused", "ended"),
+    "ProgressStatus": ("unread", "opened", "completed"),
+    "ProgressChange": ("opened", "completed"),
+    "AlertSeverity": ("urgent", "warning"),
+    "BloodPressureReading": ("high", "low"),
+    "ScheduleKind": ("days_of_week", "weekly"),
+    "BatchItemStatus": ("created", "unchanged", "updated", "error"),
+    "ExerciseKind": EXERCISE_KINDS,
+    "DxaSite": SITES,
+    "DxaSide": SIDES,
+    "FollowUpKind": FOLLOWUP_KINDS,
+    "FollowUpStatus": FOLLOWUP_STATUSES,
+    "Weekday": DAY_NAMES,
+    "SafetyWarning": WARNING_CODES,
+    "DevicePlatform": ("android", "ios", "web"),
+    "NotificationStatus": NOTIFICATION_STATUSES,
+    "TreatmentSchedule": ("interval", "daily_course"),
+    "TreatmentStatus": ("active", "ended"),
+}
+# Response fields that are plain strings in their schema but take one of those values: by
+# property name anywhere, and by (schema, property) ("[]": the items of a list).
+PROPERTY_ENUMS = {"language": "Language", "served_language": "Language", "role": "Role",
+                  "ais_grade": "AisGrade", "neurological_level": "NeurologicalLevel"}
+SCHEMA_PROPERTY_ENUMS = {
+    ("Session", "logged_by_role"): "LoggedByRole",
+    ("Plan", "status"): "PlanStatus",
+    ("PatientModule", "status"): "ProgressStatus",
+    ("Progress", "status"): "ProgressChange",
+    ("Alert", "severity"): "AlertSeverity",
+    ("AlertBranch", "when"): "BloodPressureReading",
+    ("AgendaItem", "schedule"): "ScheduleKind",
+    ("BatchResult", "status"): "BatchItemStatus",
+    ("Exercise", "kind"): "ExerciseKind",
+    ("AgendaExercise", "kind"): "ExerciseKind",
+    ("DxaResult", "site"): "DxaSite",
+    ("DxaResult", "side"): "DxaSide",
+    ("DxaFollowUp", "kind"): "FollowUpKind",
+    ("DxaFollowUp", "status"): "FollowUpStatus",
+    ("PlanItem", "days_of_week[]"): "Weekday",
+    ("TemplateItem", "days_of_week[]"): "Weekday",
+    ("Device", "platform"): "DevicePlatform",
+    ("Notification", "status"): "NotificationStatus",
+    ("Treatment", "schedule"): "TreatmentSchedule",
+    ("Treatment", "status"): "TreatmentStatus",
 }
 
 # Readable names where the function's own would say too little (endpoint -> operationId).
@@ -216,18 +267,25 @@ def _rate_limited(app, view) -> bool:
 
 
 def location_template(paths: dict, method: str, path: str, schema_has_id: bool) -> str | None:
-    """Where a 201 of (method, path) points: the resource itself (PUT), the new item under a
-    collection (POST answering an id), or the collection it joined. None: nowhere to read it."""
-    if method == "put" and "get" in paths.get(path, {}):
-        return path
-    if method == "post":
-        if schema_has_id:
-            for other, item in paths.items():
-                if "get" in item and re.fullmatch(re.escape(path) + r"/\{\w+\}", other):
-                    return other
-        if "get" in paths.get(path, {}):
-            return path
-    return None
+    """Where a 201 of (method, path) points (app/common/headers.created_location sends it by the
+    same rule): the resource itself (PUT); for a POST answering an id, the new item under the
+    collection, else the item the POST acts on (a plan's new version: the plan); else the
+    collection it joined. None: nothing to read it back from."""
+    def readable(template):
+        return "get" in paths.get(template, {})
+
+    if method == "put":
+        return path if readable(path) else None
+    if method != "post":
+        return None
+    if schema_has_id:
+        for other in paths:
+            if readable(other) and re.fullmatch(re.escape(path) + r"/\{\w+\}", other):
+                return other
+        parent = path.rsplit("/", 1)[0]
+        if parent.endswith("}") and readable(parent):
+            return parent
+    return path if readable(path) else None
 
 
 # --- schemas -------------------------------------------------------------------------------
@@ -329,6 +387,47 @@ def _required(spec, api):
             prop.pop("readOnly", None)  # a response twin is read anyway
         if required:
             target["required"] = required
+
+
+def _response_enums(spec):
+    """Mark the plain-string response fields that take named values (PROPERTY_ENUMS,
+    SCHEMA_PROPERTY_ENUMS); _enum_components then makes them references."""
+    schemas = spec["components"]["schemas"]
+    for name, schema in schemas.items():
+        base = name.removesuffix("Read")
+        for prop_name, prop in schema.get("properties", {}).items():
+            for key, target in ((prop_name, prop), (prop_name + "[]", prop.get("items"))):
+                enum = SCHEMA_PROPERTY_ENUMS.get((base, key)) or (PROPERTY_ENUMS.get(key) if key == prop_name else None)
+                if not enum or not isinstance(target, dict) or "enum" in target or "$ref" in target:
+                    continue
+                kind = target.get("type")
+                if kind != "string" and not (isinstance(kind, list) and "string" in kind):
+                    continue
+                target["enum"] = list(ENUMS[enum]) + ([None] if isinstance(kind, list) and "null" in kind else [])
+
+
+def _schema_variants(spec, api):
+    """A schema that takes exactly one of some fields (its OPENAPI_ONE_OF: variant suffix ->
+    the field it requires) becomes a oneOf of typed variants, each with its field required and
+    without the others, so generated clients get a union of two models, not `Any`."""
+    schemas = spec["components"]["schemas"]
+    for name, schema in _marshmallow_schemas(api).items():
+        variants = getattr(schema, "OPENAPI_ONE_OF", None)
+        if not variants or name not in schemas or "properties" not in schemas[name]:
+            continue
+        whole = schemas[name]
+        refs = []
+        for suffix, field in variants.items():
+            variant = copy.deepcopy(whole)
+            for other in variants.values():
+                if other != field:
+                    variant["properties"].pop(other, None)
+            variant["required"] = sorted(set(variant.get("required", [])) | {field})
+            variant_name = name + suffix
+            schemas[variant_name] = variant
+            refs.append({"$ref": REF + variant_name})
+        schemas[name] = {"oneOf": refs, "description": "Exactly one of: " + ", ".join(
+            f"`{field}`" for field in variants.values())}
 
 
 def _enum_components(spec):
@@ -559,6 +658,8 @@ def finish(spec: dict, app, api) -> dict:
             seen_ids[op_id] = f"{method.upper()} {path}"
     components.setdefault("securitySchemes", {}).update(copy.deepcopy(SECURITY_SCHEMES))
     _required(spec, api)
+    _schema_variants(spec, api)
+    _response_enums(spec)
     _enum_components(spec)
     _measures(spec)
     spec["servers"] = copy.deepcopy(SERVERS)

@@ -88,9 +88,10 @@ class AgendaItemSchema(ma.Schema):
     done = ma.fields.Boolean()
     done_sessions = ma.fields.Integer()
     done_minutes = ma.fields.Integer()
-    sessions_per_week = ma.fields.Integer()
-    done_this_week = ma.fields.Integer()
-    remaining_this_week = ma.fields.Integer()
+    # The weekly fields: for every item, null where the schedule is days_of_week.
+    sessions_per_week = ma.fields.Integer(allow_none=True, dump_default=None)
+    done_this_week = ma.fields.Integer(allow_none=True, dump_default=None)
+    remaining_this_week = ma.fields.Integer(allow_none=True, dump_default=None)
 
 
 class AgendaSchema(ma.Schema):

@@ -3,7 +3,7 @@ Routes authenticate here; what an account may do is decided by app/access/policy
 import uuid
 from functools import wraps
 
-from flask import g
+from flask import g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from app.auth.models import AuthSession, User
@@ -40,8 +40,28 @@ def _unauthorized(detail: str):
     return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-jwt.unauthorized_loader(lambda reason: _unauthorized("Authentication is required: send a Bearer access token."))
-jwt.invalid_token_loader(lambda reason: _unauthorized("The token is not valid."))
+def _refreshing() -> bool:
+    return request.endpoint == "auth.refresh"
+
+
+def _missing_token(_reason):
+    if _refreshing():
+        return _unauthorized("Send the refresh token in the Authorization header, as `Bearer <refresh token>` "
+                             "(not in the body).")
+    return _unauthorized("Authentication is required: send the access token as `Authorization: Bearer <token>`.")
+
+
+def _invalid_token(reason):
+    if "refresh" in reason.lower():  # flask-jwt-extended's WrongTokenError: the other kind of token
+        if _refreshing():
+            return _unauthorized("This is an access token: /auth/refresh takes the refresh token.")
+        return _unauthorized("This is a refresh token: send the access token (the refresh token only goes "
+                             "to /auth/refresh).")
+    return _unauthorized("The token is not valid (not one this API issued, or altered): log in again.")
+
+
+jwt.unauthorized_loader(_missing_token)
+jwt.invalid_token_loader(_invalid_token)
 jwt.expired_token_loader(lambda h, p: _unauthorized("The token has expired; refresh it or log in."))
 jwt.revoked_token_loader(lambda h, p: _unauthorized("The token was revoked; log in again."))
 jwt.user_lookup_error_loader(lambda h, p: _unauthorized("The account is not available."))

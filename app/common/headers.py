@@ -1,5 +1,7 @@
 """Headers every answer carries, whatever produced it (a view, an error handler, the limiter)."""
-from flask import g
+from flask import current_app, g, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 HSTS = "max-age=63072000; includeSubDomains"
 RETRY_STATUSES = {423, 429, 503}
@@ -24,9 +26,44 @@ def register_response_headers(app) -> None:
             headers["Strict-Transport-Security"] = HSTS
         # Flask-Limiter puts its window's Retry-After on every rate-limited route (also on a 200
         # or a 423); only a 429 means that one, and a 423 or 503 keeps the value its body states.
+        if response.status_code == 201 and "Location" not in headers:
+            location = created_location(response)
+            if location:
+                headers["Location"] = location
         ours = g.get("retry_after")
         if ours is not None and response.status_code in RETRY_STATUSES:
             headers["Retry-After"] = str(ours)
         elif response.status_code not in RETRY_STATUSES:
             headers.pop("Retry-After", None)
         return response
+
+
+def _readable(path: str):
+    """The GET rule that path matches, or None."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    try:
+        rule, _ = adapter.match(path, method="GET", return_rule=True)
+    except (HTTPException, RequestRedirect):
+        return None
+    return rule
+
+
+def created_location(response) -> str | None:
+    """Where a 201 points, by the rule the spec documents (app/openapi.location_template): the
+    resource itself (PUT); for a POST answering an id, the new item under the collection, else
+    the item the POST acts on; else the collection it joined."""
+    path = request.path.rstrip("/")
+    if request.method == "PUT":
+        return request.script_root + path if _readable(path) else None
+    if request.method != "POST":
+        return None
+    body = response.get_json(silent=True) if response.is_json else None
+    created = body.get("id") if isinstance(body, dict) else None
+    if created:
+        if _readable(f"{path}/{created}"):
+            return f"{request.script_root}{path}/{created}"
+        parent = path.rsplit("/", 1)[0]
+        rule = _readable(parent)
+        if rule is not None and rule.rule.endswith(">"):
+            return request.script_root + parent
+    return request.script_root + path if _readable(path) else None

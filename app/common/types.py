@@ -2,6 +2,7 @@
 import uuid
 from datetime import datetime, timezone
 
+import marshmallow as ma
 from sqlalchemy import DateTime, TypeDecorator, Uuid
 from sqlalchemy.orm import mapped_column
 
@@ -26,6 +27,19 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def utc_timestamp(value: datetime) -> str:
+    """The one form of a moment in every answer: UTC, ending in Z (2026-01-05T02:00:00Z)."""
+    if value.tzinfo is None:  # stored values are UTC (UTCDateTime)
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# Every marshmallow DateTime (and AwareDateTime) dumps in that form, whatever offset the value
+# came with: a session logged at +08:00 answers in UTC in its 201, a retry, GET, lists and the feed.
+ma.fields.DateTime.SERIALIZATION_FUNCS["iso"] = utc_timestamp
+ma.fields.DateTime.SERIALIZATION_FUNCS["iso8601"] = utc_timestamp
 
 
 def utcnow() -> datetime:

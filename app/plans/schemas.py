@@ -137,9 +137,11 @@ class TemplateArgs(ma.Schema):
 class TemplateItemSchema(ma.Schema):
     exercise = ma.fields.String()
     minutes = ma.fields.Integer()
-    sessions_per_week = ma.fields.Integer()
-    days_of_week = ma.fields.List(ma.fields.String())
-    time_of_day = ma.fields.String()
+    sessions_per_week = ma.fields.Integer(allow_none=True, dump_default=None,
+                                          metadata={"description": "N a week; null when days_of_week is set"})
+    days_of_week = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(DAY_NAMES)), allow_none=True, dump_default=None,
+                                  metadata={"description": "On these days; null when sessions_per_week is set"})
+    time_of_day = ma.fields.String(allow_none=True, dump_default=None)
 
 
 class PlanTemplateSchema(ma.Schema):

@@ -11,13 +11,32 @@ Length = ma.validate.Length
 MAX_BATCH = 500
 
 
+class MeasureValue(ma.fields.Float):
+    """A measure as sent: a finite number, an integer staying an integer (at most 2**53, what
+    every JSON reader holds exactly)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _format_num(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError("not a number")
+        if isinstance(value, int) and abs(value) > 2**53:
+            raise ValueError("too large")
+        return value
+
+
 class SessionFields(ma.Schema):
+    # Exactly one of item_key and exercise (checked below): the spec says it as a oneOf of two
+    # variants, each requiring its field and without the other (app/openapi.py).
+    OPENAPI_ONE_OF = {"OnPlan": "item_key", "OffPlan": "exercise"}
+
     item_key = ma.fields.UUID(metadata={"description": "The plan item done (from the agenda); or give exercise"})
     exercise = ma.fields.String(validate=Length(min=1, max=80),
                                 metadata={"description": "Exercise id or slug, for a session off the plan"})
     started_at = ma.fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
     duration_minutes = ma.fields.Integer(required=True, strict=True, validate=Range(min=1, max=300))
-    measures = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(allow_nan=False),
+    measures = ma.fields.Dict(keys=ma.fields.String(), values=MeasureValue(),
                               load_default=dict, metadata={"description": "As the exercise's measures say"})
     exertion = ma.fields.Integer(strict=True, allow_none=True, validate=Range(min=0, max=10),
                                  metadata={"description": "Perceived exertion 0-10"})
@@ -47,8 +66,16 @@ class BatchItemSchema(SessionFields):
     id = ma.fields.UUID(required=True)
 
 
+class ItemsAsSent(ma.fields.Nested):
+    """Documented as the nested schema, loaded as sent: the service checks each item on its own,
+    so one bad item is answered as an error item and never loses the others."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return value
+
+
 class BatchInSchema(ma.Schema):
-    sessions = ma.fields.List(ma.fields.Raw(), required=True, validate=Length(min=1, max=MAX_BATCH),
+    sessions = ma.fields.List(ItemsAsSent(BatchItemSchema), required=True, validate=Length(min=1, max=MAX_BATCH),
                               metadata={"description": f"Up to {MAX_BATCH} sessions, each with its id; "
                                                        "each is answered on its own"})
 
@@ -106,16 +133,19 @@ class SessionSchema(ma.Schema):
 
 
 class ConflictSchema(ProblemSchema):
-    current = ma.fields.Nested(SessionSchema, metadata={"description": "The version stored now"})
+    current = ma.fields.Nested(SessionSchema, metadata={
+        "optional": True, "description": "The version stored now (absent when the id is taken by another "
+                                           "patient's session)"})
 
 
 class BatchResultSchema(ma.Schema):
     id = ma.fields.String(allow_none=True)
     index = ma.fields.Integer()
     status = ma.fields.String(metadata={"description": "created, unchanged, updated or error"})
-    session = ma.fields.Nested(SessionSchema, allow_none=True)
-    problem = ma.fields.Dict(allow_none=True, metadata={
-        "description": "For an error: status, type, title, detail, errors; for a 409/428 also `current`"})
+    session = ma.fields.Nested(SessionSchema, allow_none=True, metadata={"description": "null for an error"})
+    problem = ma.fields.Nested(ConflictSchema, allow_none=True, metadata={
+        "description": "For an error: the problem the same session alone would get (a 409/428 with `current`); "
+                       "null otherwise"})
 
 
 class BatchOutSchema(ma.Schema):

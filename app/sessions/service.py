@@ -17,7 +17,7 @@ from app.common.clock import local_date
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
 from app.common.types import utcnow
-from app.errors import TYPE_BASE, ApiError, _slug
+from app.errors import TYPE_BASE, ApiError, _slug, describe
 from app.exercises.models import Exercise
 from app.extensions import db
 from app.plans.models import Plan, PlanItem, PlanVersion
@@ -103,8 +103,8 @@ def _context(actor, patient, language: str | None) -> _Context:
     return ctx
 
 
-def _invalid(errors: dict, detail="The session is not valid; see errors for each field.") -> ApiError:
-    return ApiError(422, detail, title="Validation failed", errors=errors)
+def _invalid(errors: dict, detail: str | None = None) -> ApiError:
+    return ApiError(422, detail or describe(errors, "json"), title="Validation failed", errors=errors)
 
 
 def _resolve(ctx: _Context, data: dict) -> tuple:
@@ -321,7 +321,8 @@ def _stored_ids(patient, raw_items: list) -> set:
 def _failed(index, sid, status, title, errors=None, detail=None, type_slug=None, extra=None) -> dict:
     return {"index": index, "id": str(sid) if sid is not None else None, "status": "error", "session": None,
             "problem": {"type": TYPE_BASE + (type_slug or _slug(title)), "status": status, "title": title,
-                        "detail": detail or "See errors for each field.", "errors": errors, **(extra or {})}}
+                        "detail": detail or describe(errors, "json"), **({"errors": errors} if errors else {}),
+                        **(extra or {})}}
 
 
 def _own_session(patient, session_id) -> ExerciseSession:
