@@ -143,14 +143,14 @@ METHOD_VERBS = {"get": "get", "post": "create", "put": "put", "patch": "update",
 # What the service decides and no decorator shows: operationId -> statuses it can answer.
 ROLE_GATED = (403,)
 EXTRA_STATUSES = {
-    "login": (423,),
-    "activate": (423,),
+    "login": (401, 423),  # a wrong e-mail or password; locked
+    "activate": (401, 423),  # a caregiver who has a login links with its password
     "changePassword": (423,),
     "createPatient": ROLE_GATED,
     "listUsers": ROLE_GATED, "createUser": ROLE_GATED + (409,), "updateUser": ROLE_GATED,
     "listAuditEvents": ROLE_GATED,
-    "getReadiness": (503,),
 }
+NO_DATABASE = {"getLiveness"}  # touches nothing: never 503
 
 ERRORS = {
     400: ("BadRequest", "The body is not JSON (or too deeply nested), or `me` is ambiguous: a caregiver "
@@ -167,7 +167,7 @@ ERRORS = {
     423: ("Locked", "Too many failed logins for this e-mail address: retry after `Retry-After` seconds"),
     428: ("PreconditionRequired", "Send If-Match (the ETag or revision you read)"),
     429: ("TooManyRequests", "Rate limited: retry after `Retry-After` seconds"),
-    503: ("ServiceUnavailable", "The database does not answer: retry after `Retry-After` seconds"),
+    503: ("ServiceUnavailable", "The database does not answer (or is busy): retry after `Retry-After` seconds"),
 }
 RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 LOCATION = {"description": "The URL of what was created", "schema": {"type": "string"}}
@@ -546,8 +546,10 @@ def _statuses_for(op, method, path, path_params, view, app, op_id):
     security = op.get("security")
     if security and any(s for s in security):
         statuses.add(401)
+    if method in ("post", "put", "patch", "delete"):
+        statuses |= {400, 413, 415}  # any body a write sends is parsed first (app/__init__._json_only)
     if "requestBody" in op:
-        statuses |= {400, 413, 415, 422}
+        statuses.add(422)
     if any(p.get("in") == "query" for p in op.get("parameters", [])):
         statuses.add(422)
     if any(p.get("in") == "header" and p.get("name") == "If-Match" for p in op.get("parameters", [])):
@@ -558,6 +560,8 @@ def _statuses_for(op, method, path, path_params, view, app, op_id):
         statuses |= {400, 403, 404}
     if view is not None and _rate_limited(app, view):
         statuses.add(429)
+    if op_id not in NO_DATABASE:
+        statuses.add(503)  # the database does not answer (app/errors.py, with Retry-After)
     statuses |= set(EXTRA_STATUSES.get(op_id, ()))
     return statuses
 

@@ -55,6 +55,13 @@ def app(database_url):
 
 
 @pytest.fixture(autouse=True)
+def _observed(request):
+    OBSERVER.enabled = request.node.get_closest_marker("unobserved") is None
+    yield
+    OBSERVER.enabled = True
+
+
+@pytest.fixture(autouse=True)
 def _isolated(request, app):
     """Bind the session to one connection inside a transaction; roll it back afterwards.
     Tests marked `committing` use the real engine and clean the tables instead."""
@@ -105,6 +112,8 @@ def world(client):
 def pytest_configure(config):
     config.addinivalue_line("markers", "committing: the test commits for real (concurrency)")
     config.addinivalue_line("markers", "last: runs after every other test (it reads what they logged)")
+    config.addinivalue_line("markers", "unobserved: the test forces an answer the route cannot give by itself "
+                                       "(a patched service); tests/test_declared_statuses.py does not count it")
     install_log_capture()
 
 

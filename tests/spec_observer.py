@@ -1,6 +1,7 @@
 """What the app answered during the test run, by operation: (method, path template, status),
 the headers of interest, and every JSON body checked against the schema the spec declares for
 it. tests/test_declared_statuses.py (marked `last`) compares this with the spec."""
+import os
 import threading
 
 import jsonschema_rs
@@ -17,6 +18,8 @@ class SpecObserver:
         self.headers: dict[tuple[str, str, int], set[str]] = {}
         self.body_failures: dict[tuple[str, str, int], str] = {}
         self.bodies_checked = 0
+        self.first_seen: dict[tuple[str, str, int], str] = {}
+        self.enabled = True
         self._spec = None
         self._validators: dict = {}
         self._lock = threading.Lock()
@@ -43,7 +46,7 @@ class SpecObserver:
         from flask import request
 
         rule = request.url_rule
-        if rule is None or rule.endpoint in ("static",) or rule.endpoint.startswith("api-docs"):
+        if not self.enabled or rule is None or rule.endpoint in ("static",) or rule.endpoint.startswith("api-docs"):
             return
         if self._spec is None:
             from app.extensions import api
@@ -67,6 +70,8 @@ class SpecObserver:
                     failure = "; ".join(f"{'/'.join(map(str, e.instance_path))}: {e.message[:200]}"
                                         for e in errors[:3])
         with self._lock:
+            if key not in self.statuses:
+                self.first_seen[key] = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
             self.statuses.add(key)
             self.headers.setdefault(key, set()).update(seen)
             self.bodies_checked += 1

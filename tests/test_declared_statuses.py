@@ -41,11 +41,13 @@ def test_every_observed_status_is_declared_with_its_body_and_headers(app, capsys
     declared = _declared(spec)
     if not OBSERVER.statuses:
         pytest.skip("no request ran before this test")
-    undeclared = sorted(f"{m.upper()} {p} -> {s}" for m, p, s in OBSERVER.statuses
+    undeclared = sorted(f"{m.upper()} {p} -> {s} (first in {OBSERVER.first_seen.get((m, p, s))})"
+                        for m, p, s in OBSERVER.statuses
                         if str(s) not in declared.get((m, p), {}))
     assert not undeclared, "answered but not declared:\n" + "\n".join(undeclared)
     assert not OBSERVER.body_failures, "bodies that do not match the declared schema:\n" + "\n".join(
-        f"{m.upper()} {p} -> {s}: {why}" for (m, p, s), why in sorted(OBSERVER.body_failures.items()))
+        f"{m.upper()} {p} -> {s}: {why} (first in {OBSERVER.first_seen.get((m, p, s))})"
+        for (m, p, s), why in sorted(OBSERVER.body_failures.items()))
     missing_headers = []
     for (method, path, status), names in sorted(OBSERVER.headers.items()):
         response = _response(spec, declared[(method, path)][str(status)])

@@ -77,6 +77,7 @@ def test_request_id_is_echoed_when_sane(client):
     assert response.headers["X-Request-ID"] != "bad id with spaces"
 
 
+@pytest.mark.unobserved
 def test_a_unique_key_race_is_a_409_not_a_500(world, monkeypatch):
     from sqlalchemy.exc import IntegrityError
 

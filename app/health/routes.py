@@ -1,7 +1,7 @@
 import marshmallow as ma
 from sqlalchemy import text
 
-from app.errors import problem
+from app.errors import DATABASE_RETRY_AFTER_SECONDS, problem, retry_after
 from app.extensions import Blueprint, db
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
@@ -26,5 +26,7 @@ def readyz():
         db.session.execute(text("SELECT 1"))
     except Exception:  # any driver error means not ready
         db.session.rollback()
-        return problem(503, "Service Unavailable", "The database is not reachable.")
+        return problem(503, "Service Unavailable", "The database is not reachable.",
+                       headers=retry_after(DATABASE_RETRY_AFTER_SECONDS), type_slug="database-unavailable",
+                       retry_after=DATABASE_RETRY_AFTER_SECONDS)
     return {"status": "ready"}

@@ -66,16 +66,20 @@ class BatchItemSchema(SessionFields):
     id = ma.fields.UUID(required=True)
 
 
-class ItemsAsSent(ma.fields.Nested):
-    """Documented as the nested schema, loaded as sent: the service checks each item on its own,
-    so one bad item is answered as an error item and never loses the others."""
+class AsIs(ma.fields.Nested):
+    """Documented as the nested schema, loaded and dumped as it is: the service checks each batch
+    item on its own (one bad item is an error item and never loses the others), and builds each
+    item's problem whole."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         return value
 
+    def _serialize(self, nested_obj, attr, obj, **kwargs):
+        return nested_obj
+
 
 class BatchInSchema(ma.Schema):
-    sessions = ma.fields.List(ItemsAsSent(BatchItemSchema), required=True, validate=Length(min=1, max=MAX_BATCH),
+    sessions = ma.fields.List(AsIs(BatchItemSchema), required=True, validate=Length(min=1, max=MAX_BATCH),
                               metadata={"description": f"Up to {MAX_BATCH} sessions, each with its id; "
                                                        "each is answered on its own"})
 
@@ -143,7 +147,7 @@ class BatchResultSchema(ma.Schema):
     index = ma.fields.Integer()
     status = ma.fields.String(metadata={"description": "created, unchanged, updated or error"})
     session = ma.fields.Nested(SessionSchema, allow_none=True, metadata={"description": "null for an error"})
-    problem = ma.fields.Nested(ConflictSchema, allow_none=True, metadata={
+    problem = AsIs(ConflictSchema, allow_none=True, metadata={
         "description": "For an error: the problem the same session alone would get (a 409/428 with `current`); "
                        "null otherwise"})
 
