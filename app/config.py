@@ -120,7 +120,8 @@ class Config:
             "description": (
                 "StandStrong: home bone-health programmes after spinal cord injury. Authenticate with "
                 "`Authorization: Bearer <access token>` from /api/v1/auth/login. Every error is RFC 9457 "
-                "application/problem+json. IDs are UUIDs; times are ISO 8601 with offset; a patient's day "
+                "application/problem+json. IDs are UUIDs; requests send times as ISO 8601 with offset, answers "
+                "give every moment in UTC ending in Z (2027-03-03T02:30:00Z); a patient's day "
                 "is their local date. A patient, or a caregiver of one patient, may write `me` for "
                 "{patient_id}. Education is general information, not personal medical advice."
             )

@@ -105,22 +105,14 @@ OPERATION_IDS = {
     "health.healthz": "getLiveness",
     "health.readyz": "getReadiness",
     "plans.assign": "assignPlan",
-    "plans.end": "endPlan",
-    "plans.pause": "pausePlan",
-    "plans.resume": "resumePlan",
     "plans.add_version": "addPlanVersion",
     "plan-templates.list_templates": "listPlanTemplates",
     "sessions.batch": "putSessionBatch",
     "sessions.changes": "listSessionChanges",
-    "symptoms.symptoms": "listSymptoms",
     "adherence.weekly": "getWeeklyAdherence",
     "patient-education.overview": "getPatientEducation",
     "patient-education.recommend": "recommendModule",
     "patient-education.withdraw": "withdrawRecommendation",
-    "patient-education.quiz_attempts": "listQuizAttempts",
-    "patients.care_team": "listCareTeam",
-    "patients.caregivers": "listCaregivers",
-    "my-notifications.my_notifications": "listMyNotifications",
     "my-notifications.mark_mine_read": "markMyNotificationRead",
     "reminders.mark_read": "markNotificationRead",
     "reminders.mark_all_read": "markAllNotificationsRead",
@@ -138,17 +130,23 @@ VERBS = {"list", "get", "create", "update", "delete", "put", "add", "remove", "r
          "recommend", "withdraw", "invite", "revoke", "reissue", "activate", "login", "logout",
          "refresh", "change", "request", "confirm", "mark", "snooze", "pause", "resume", "end",
          "issue", "register", "assign", "acknowledge", "resolve", "export", "set", "rotate"}
+# Blueprints whose functions' names need the domain to be clear (dxa.create_result -> createDxaResult).
+QUALIFIERS = {"dxa": "Dxa"}
 METHOD_VERBS = {"get": "get", "post": "create", "put": "put", "patch": "update", "delete": "delete"}
 
 # What the service decides and no decorator shows: operationId -> statuses it can answer.
 ROLE_GATED = (403,)
+CONFLICT = (409,)
 EXTRA_STATUSES = {
     "login": (401, 423),  # a wrong e-mail or password; locked
-    "activate": (401, 423),  # a caregiver who has a login links with its password
+    "activate": (401, 423) + CONFLICT,  # a caregiver with a login links with its password; already linked
     "changePassword": (423,),
     "createPatient": ROLE_GATED,
-    "listUsers": ROLE_GATED, "createUser": ROLE_GATED + (409,), "updateUser": ROLE_GATED,
+    "listUsers": ROLE_GATED, "createUser": ROLE_GATED + CONFLICT, "updateUser": ROLE_GATED + CONFLICT,
     "listAuditEvents": ROLE_GATED,
+    "reissueInvitation": CONFLICT,  # already activated
+    "removeFromCareTeam": CONFLICT,  # the last coordinator
+    "pausePlan": CONFLICT, "resumePlan": CONFLICT, "endPlan": CONFLICT,  # not in a state for it
 }
 NO_DATABASE = {"getLiveness"}  # touches nothing: never 503
 
@@ -220,13 +218,35 @@ def views_by_operation(app) -> dict:
     return found
 
 
-def operation_id(endpoint: str, method: str) -> str:
+def _singular(word: str) -> str:
+    return word[:-3] + "y" if word.endswith("ies") else word[:-1] if word.endswith("s") else word
+
+
+def operation_id(endpoint: str, method: str, op: dict | None = None, path: str = "") -> str:
+    """The function's name, camelCase, a verb first: a GET of a list (an array or a page) is
+    `list...`, another GET `get...`, other methods their verb; a lone verb gets the blueprint's
+    noun (flags.resolve -> resolveFlag). OPERATION_IDS names the rest."""
     if endpoint in OPERATION_IDS:
         return OPERATION_IDS[endpoint]
-    words = endpoint.rsplit(".", 1)[-1].split("_")
+    blueprint, function = endpoint.rsplit(".", 1) if "." in endpoint else ("", endpoint)
+    words = function.split("_")
     if words[0] not in VERBS:
-        words.insert(0, METHOD_VERBS[method])
+        verb = METHOD_VERBS[method]
+        if method == "get" and not path.endswith("}") and _lists(op or {}):
+            verb = "list"
+        words.insert(0, verb)
+    qualifier = QUALIFIERS.get(blueprint)
+    if qualifier and qualifier.lower() not in words:
+        words.insert(1, qualifier)
+    if len(words) == 1 and blueprint and words[0] not in ("login", "logout", "refresh", "activate"):
+        words.append(_singular(re.split(r"[-_]", blueprint)[-1]))
     return camel(words)
+
+
+def _lists(op: dict) -> bool:
+    content = op.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {})
+    schema = content.get("schema", {})
+    return schema.get("type") == "array" or schema.get("$ref", "").endswith("Page")
 
 
 def _source(view) -> str:
@@ -567,7 +587,7 @@ def _statuses_for(op, method, path, path_params, view, app, op_id):
 
 
 def _finish_operation(spec, paths, path, method, op, endpoint, view, app, components_responses):
-    op_id = op.get("operationId") or operation_id(endpoint, method)
+    op_id = op.get("operationId") or operation_id(endpoint, method, op, path)
     op["operationId"] = op_id
     op["summary"] = _summary(op, op_id)
     security = op.get("security")

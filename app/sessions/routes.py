@@ -147,6 +147,8 @@ def list_sessions(args, patient_id):
 def changes(args, patient_id):
     """The sync feed: sessions created, updated or deleted since the cursor, in commit order.
 
-    Page with `since` = the last `next_cursor` while `has_more`. A cursor from another patient's
-    feed, or altered, answers 422 (drop it and start again without `since`)."""
+    Page with `since` = the last `next_cursor` while `has_more`. No settle delay: a write is in
+    the feed once it commits, and one that commits after this call always comes after its cursor.
+    A cursor from another patient's feed, or altered, answers 422 (drop it and start again
+    without `since`)."""
     return service.changes(current_actor(), patient_id, args.get("since"), args["limit"], requested_language())
