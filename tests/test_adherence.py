@@ -61,7 +61,7 @@ def test_days_of_week_item(client, world):
     assert result["session_rate"] == pytest.approx(0.8333, abs=1e-4) and result["adherent"] is True
     assert (result["prescribed_minutes"], result["logged_minutes"]) == (180, 210)
     assert result["days_with_data_last_30"] == 6 and result["sessions_logged"] == 7
-    assert result["last_session_at"] == "2027-03-12T02:00:00+00:00"
+    assert result["last_session_at"] == "2027-03-12T02:00:00Z"
     item = result["items"][0]
     assert (item["expected_sessions"], item["completed_sessions"], item["logged_minutes"]) == (6, 5, 210)
 

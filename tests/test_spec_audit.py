@@ -45,6 +45,7 @@ def counts(spec) -> dict:
                 ref = content.get("schema", {}).get("$ref", "")
                 if ref:
                     _reach(spec, ref.rsplit("/", 1)[-1], response_schemas)
+    response_schemas = {n for n in response_schemas if schemas[n].get("properties")}  # objects, not enums
     inlined = Counter()
     _inlined_enums(spec, inlined)
     return {
