@@ -71,10 +71,24 @@ def test_dysreflexia_answer_has_the_full_steps_the_card_and_the_number(tetrapleg
 
 def test_below_the_dysreflexia_level_dizziness_gets_the_low_pressure_answer(paraplegic):
     out = log(paraplegic, "dizziness", "pounding_headache")
-    assert [a["code"] for a in out["safety_alerts"]] == ["orthostatic_hypotension"]
+    assert [a["code"] for a in out["safety_alerts"]] == ["orthostatic_hypotension", "dysreflexia_signs_below_level"]
     assert "Measure your blood pressure" in out["safety_alerts"][0]["steps"][1]
     faint = log(paraplegic, "faint_or_weak_when_upright")
     assert [a["code"] for a in faint["safety_alerts"]] == ["orthostatic_hypotension"]
+
+
+def test_below_the_dysreflexia_level_a_headache_still_gets_an_answer_with_the_emergency_signs(paraplegic):
+    # Dysreflexia is uncommon below T6 but reported; a sudden severe headache can be a stroke or a bleed.
+    [alert] = log(paraplegic, "pounding_headache")["safety_alerts"]
+    steps = " ".join(alert["steps"])
+    assert alert["code"] == "dysreflexia_signs_below_level" and alert["severity"] == "warning"
+    assert "Measure your blood pressure now" in steps and "uncommon with an injury below T6, but it can happen" in steps
+    assert "20 mmHg or more above your usual" in steps and "check your bladder" in steps
+    assert "Call your local emergency number now if the headache came on suddenly and is extremely painful" in steps
+    assert {r["key"] for r in alert["references"]} == {"cscm-ad-2021", "nhs-headaches"}
+    [chinese] = log(paraplegic, "flushing_or_sweating", lang="zh-CN")["safety_alerts"]
+    assert chinese["code"] == "dysreflexia_signs_below_level" and chinese["language"] == "zh-CN"
+    assert any("T6以下" in step and "20 mmHg" in step for step in chinese["steps"])
 
 
 def test_swelling_gets_checked_the_same_day_for_fracture_or_clot(paraplegic):
