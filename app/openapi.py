@@ -25,7 +25,9 @@ tests/test_spec_audit.py checks the result; tests/test_declared_statuses.py comp
 what the tests saw the app answer.
 """
 import copy
+import functools
 import inspect
+import json
 import re
 
 import marshmallow as ma
@@ -189,7 +191,12 @@ class FinishedSpec(APISpec):
     """The APISpec whose to_dict is finished (installed by `install`)."""
 
     def to_dict(self):
-        return finish(copy.deepcopy(super().to_dict()), self.standstrong_app, self.standstrong_api)
+        raw = json.dumps(super().to_dict(), sort_keys=True)
+        cached = getattr(self, "standstrong_finished", None)
+        if cached is None or cached[0] != raw:  # routes and schemas are all registered by then: once
+            finished = finish(json.loads(raw), self.standstrong_app, self.standstrong_api)
+            cached = self.standstrong_finished = (raw, json.dumps(finished))
+        return json.loads(cached[1])  # a copy the caller may change
 
 
 def install(api, app) -> None:
@@ -249,6 +256,7 @@ def _lists(op: dict) -> bool:
     return schema.get("type") == "array" or schema.get("$ref", "").endswith("Page")
 
 
+@functools.lru_cache(maxsize=None)
 def _source(view) -> str:
     try:
         return inspect.getsource(inspect.unwrap(view))
