@@ -4,15 +4,19 @@ flask-smorest builds the document from the routes' decorators and the marshmallo
 `finish` then makes it a contract a client can be generated from, by rules, so that a route
 added later is finished without touching this file:
 
-- operationId from the endpoint's function name (camelCase, a verb first: `listPatients`),
-  with a few names made readable in OPERATION_IDS; a summary from the docstring's first
+- operationId from the endpoint's function name (camelCase, a verb first: `listPatients`; a
+  GET of a list `list...`; a lone verb takes its blueprint's noun), with a few names made
+  readable in OPERATION_IDS; a summary from the docstring's first
   sentence (or the operationId in words).
 - security: the Bearer scheme, the refresh token's own scheme, `security: []` on public
   operations.
-- the errors an operation can answer, each with the Problem body: what its decorators imply
-  (401 authenticated, 400/413/415/422 with a body, 422 with a query, 404 with a path
-  parameter, 400/403/404 with `{patient_id}` (the access policy), 429 rate-limited) plus
-  EXTRA_STATUSES for what the service decides (role gates, 409, 423).
+- the errors an operation can answer, each with the Problem body: what its decorators and the
+  request guards imply (401 authenticated; 400/413/415 on every write, whose body is parsed
+  first; 422 with a body, a query or If-Match; 404 with a path parameter; 400/403/404 with
+  `{patient_id}`, the access policy; 429 rate-limited; 503 wherever the database is used)
+  plus EXTRA_STATUSES for what only the service decides (role gates, 409, 423); what a route
+  declares itself (409 with `current`, 412/428) keeps its schema and gets the Problem body if
+  it has none.
 - headers: Accept-Language where the route reads the language, If-None-Match where it can
   answer 304, Content-Language / Last-Modified where the view sets them, Retry-After on
   423/429/503, Location on 201 (app/common/headers.py sets it by the same rule).
@@ -155,7 +159,8 @@ NO_DATABASE = {"getLiveness"}  # touches nothing: never 503
 ERRORS = {
     400: ("BadRequest", "The body is not JSON (or too deeply nested), or `me` is ambiguous: a caregiver "
                         "of several patients names the patient's id"),
-    401: ("Unauthorized", "No token, or one that is not valid, expired or revoked (`WWW-Authenticate: Bearer`)"),
+    401: ("Unauthorized", "Not authenticated: no token, or one that is not valid, expired or revoked "
+                          "(`WWW-Authenticate: Bearer`); at login, a wrong e-mail address or password"),
     403: ("Forbidden", "Related to the patient (or signed in) but not allowed to do this"),
     404: ("NotFound", "No such resource, or no relation to the patient (the same answer, so ids cannot "
                       "be probed); a path parameter that is not a UUID names itself in `errors`"),
