@@ -12,6 +12,8 @@ the journeys and everything else that ran before it.
   outage, which the tests that cause them do on purpose (test_hostile_input, test_auth,
   test_outage).
 """
+from collections import Counter
+
 import pytest
 
 from app.extensions import api
@@ -62,6 +64,8 @@ def test_every_observed_status_is_declared_with_its_body_and_headers(app, capsys
     if reached >= set(declared):  # the whole walk ran: say what was declared and never seen
         never = sorted(f"{m.upper()} {p} -> {s}" for (m, p), responses in declared.items()
                        for s in responses if (m, p, int(s)) not in OBSERVER.statuses)
+        by_status = Counter(entry.rsplit(" ", 1)[-1] for entry in never)
         with capsys.disabled():
             print(f"\n[declared statuses] {len(OBSERVER.statuses)} (operation, status) pairs seen, "
-                  f"{OBSERVER.bodies_checked} bodies checked; declared but not seen in this run: {len(never)}")
+                  f"{OBSERVER.bodies_checked} bodies checked; declared but not seen in this run: {len(never)} "
+                  f"(by status: {dict(sorted(by_status.items()))})")
