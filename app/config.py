@@ -75,7 +75,6 @@ class Config:
     PASSWORD_RESET_TTL_MINUTES = _int("PASSWORD_RESET_TTL_MINUTES", 30)
     SESSION_EDIT_WINDOW_HOURS = _int("SESSION_EDIT_WINDOW_HOURS", 72)
     SESSION_BACKFILL_DAYS = _int("SESSION_BACKFILL_DAYS", 30)
-    SYNC_SETTLE_SECONDS = _int("SYNC_SETTLE_SECONDS", 2)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
     # (werkzeug ProxyFix); 0: none, the client address is the socket's.

@@ -134,7 +134,7 @@ def test_deleting_the_session_brings_the_reminder_back(app_ctx, world):
         patient_actor.put(f"/api/v1/patients/me/sessions/{session_id}", json={
             "item_key": key, "started_at": (NOW - timedelta(minutes=5)).isoformat(), "duration_minutes": 5})
         assert len(rows(pid, "pending")) == 1
-        assert patient_actor.delete(f"/api/v1/patients/me/sessions/{session_id}").status_code == 204
+        assert patient_actor.delete(f"/api/v1/patients/me/sessions/{session_id}", headers={"If-Match": '"1"'}).status_code == 204
     assert [r.payload["local_date"] for r in rows(pid, "pending")] == ["2027-05-10", "2027-05-11"]
 
 

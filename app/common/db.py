@@ -6,6 +6,7 @@ from functools import cache
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.errors import ApiError
 from app.extensions import db
 
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
@@ -65,3 +66,12 @@ def upsert(model, values: dict, conflict_columns: list[str]) -> None:
     dialect = db.session.get_bind().dialect.name
     update = tuple(k for k in values if k not in conflict_columns)
     db.session.execute(_upsert(model.__table__, dialect, tuple(conflict_columns), update), values)
+
+
+def patient_row_or_404(model, row_id, patient_id, what: str):
+    """The row with this id if it belongs to this patient, else 404 (the same for another
+    patient's row as for none, so ids cannot be probed)."""
+    row = db.session.scalar(select(model).where(model.id == row_id, model.patient_id == patient_id))
+    if row is None:
+        raise ApiError(404, f"No such {what} for this patient.", title="Not Found")
+    return row

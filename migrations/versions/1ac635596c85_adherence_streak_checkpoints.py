@@ -1,7 +1,7 @@
 """adherence streak checkpoints
 
 Revision ID: 1ac635596c85
-Revises: 342392e2c31b
+Revises: 97e71fef9e6a
 Create Date: 2026-12-01 08:35:33.687750
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '1ac635596c85'
-down_revision = '342392e2c31b'
+down_revision = '97e71fef9e6a'
 branch_labels = None
 depends_on = None
 
