@@ -314,6 +314,7 @@ class Replay:
         self.client, self.coordinator = client, coordinator
         self.actions: list = []    # (moment, order, callable)
         self.logged: dict = {}     # session id -> Logged: the model's view of what is stored
+        self.revisions: dict = {}  # session id -> its stored revision (edits and deletes send it)
         self.keys_made: list = []  # (moment, item_key) in creation order
         self.slot_keys: dict = {}  # generated item slot -> its item_key once made
 
@@ -497,15 +498,21 @@ class Replay:
         def act():
             self.patient.relogin()
             key = self.logged[session_id].key if session_id in self.logged else self._key_for(which)
-            response = self.patient.put(f"{self.url}/sessions/{session_id}", json=self._body(key, started, minutes))
+            body = self._body(key, started, minutes)
+            if session_id in self.revisions:
+                body["base_revision"] = self.revisions[session_id]
+            response = self.patient.put(f"{self.url}/sessions/{session_id}", json=body)
             assert response.status_code == status, response.get_json()
+            self.revisions[session_id] = response.get_json()["revision"]
             self._remember(session_id, key, started, minutes)
         return act
 
     def _delete(self, session_id):
         def act():
             self.patient.relogin()
-            assert self.patient.delete(f"{self.url}/sessions/{session_id}").status_code == 204
+            response = self.patient.delete(f"{self.url}/sessions/{session_id}",
+                                           headers={"If-Match": f'"{self.revisions[session_id]}"'})
+            assert response.status_code == 204, response.get_json()
             del self.logged[session_id]
         return act
 
