@@ -284,6 +284,7 @@ histories = st.fixed_dictionaries({
     # The habit: each first item done on its days with this probability, at its own time of day.
     "diligence": st.sampled_from([1.0, 0.9, 1.0, 0.6, 0.0]),
     "habit_times": st.lists(st.sampled_from(TIMES), min_size=3, max_size=3),
+    # "now": the habit's last week logged one session at a time (earlier days synced in batches).
     "habit_logging": st.sampled_from(["batch", "batch", "now"]),
     "random": st.randoms(use_true_random=False),
     # Tuning that must not change any figure: how far reads look back before a second query,
@@ -317,6 +318,15 @@ class Replay:
         self.revisions: dict = {}  # session id -> its stored revision (edits and deletes send it)
         self.keys_made: list = []  # (moment, item_key) in creation order
         self.slot_keys: dict = {}  # generated item slot -> its item_key once made
+        self.logged_in: dict = {}  # id(actor) -> when its tokens were issued
+
+    def _fresh(self, actor) -> None:
+        """Tokens valid now (time only moves forward here): a new login when the last is 10 minutes old."""
+        now = datetime.now(UTC)
+        issued = self.logged_in.get(id(actor))
+        if issued is None or not issued <= now < issued + timedelta(minutes=10):
+            actor.relogin()
+            self.logged_in[id(actor)] = now
 
     def run(self) -> None:
         h, tz = self.h, self.tz
@@ -326,7 +336,7 @@ class Replay:
         self.made = local_moment(start - timedelta(days=h["made_before"]), time(12, 0), tz)
         specs = list(enumerate(h["items"]))
         with time_machine.travel(self.made, tick=False):
-            self.coordinator.relogin()
+            self._fresh(self.coordinator)
             self.patient, profile = enrolled_patient(self.client, self.coordinator, neurological_level="L1",
                                                      time_zone=tz, language="en")
             self.url = f"/api/v1/patients/{profile['id']}"
@@ -395,7 +405,7 @@ class Replay:
 
     def _version(self, effective: date, specs: list):
         def act():
-            self.coordinator.relogin()
+            self._fresh(self.coordinator)
             previous = {i.key for i in self.model.versions[-1][1]}
             body = [item_body(spec, effective, self.slot_keys.get(slot) if self.slot_keys.get(slot) in previous
                               else None) for slot, spec in specs]
@@ -407,7 +417,7 @@ class Replay:
 
     def _plan_post(self, action: str, body: dict, update):
         def act():
-            self.coordinator.relogin()
+            self._fresh(self.coordinator)
             response = self.coordinator.post(f"{self.url}/plans/{self.model.plan_id}/{action}", json=body)
             assert response.status_code == 200, response.get_json()
             update()
@@ -440,6 +450,7 @@ class Replay:
     def _habit(self) -> list:
         """Sessions of the first items on their days (N a week: the first N days of the week)."""
         h, out = self.h, []
+        recent = h["length"] - 7
         for offset in range(-1, h["length"] + 1):
             day = self.model.start + timedelta(days=offset)
             for which, spec in enumerate(h["items"]):
@@ -449,7 +460,8 @@ class Replay:
                     times = (day.weekday() < spec["per_week"]) + (day.weekday() < spec["per_week"] - 7)
                 for _ in range(times):
                     if h["random"].random() < h["diligence"]:
-                        out.append((offset, h["habit_times"][which], which, spec["minutes"], h["habit_logging"], 0))
+                        how = h["habit_logging"] if offset >= recent else "batch"
+                        out.append((offset, h["habit_times"][which], which, spec["minutes"], how, 0))
         return out
 
     def _sessions(self) -> None:
@@ -484,7 +496,7 @@ class Replay:
 
     def _batch(self, entries):
         def act():
-            self.patient.relogin()
+            self._fresh(self.patient)
             items = []
             for started, which, minutes in entries:
                 key = self._key_for(which)
@@ -496,7 +508,7 @@ class Replay:
 
     def _put(self, session_id, started, which, minutes, status):
         def act():
-            self.patient.relogin()
+            self._fresh(self.patient)
             key = self.logged[session_id].key if session_id in self.logged else self._key_for(which)
             body = self._body(key, started, minutes)
             if session_id in self.revisions:
@@ -509,7 +521,7 @@ class Replay:
 
     def _delete(self, session_id):
         def act():
-            self.patient.relogin()
+            self._fresh(self.patient)
             response = self.patient.delete(f"{self.url}/sessions/{session_id}",
                                            headers={"If-Match": f'"{self.revisions[session_id]}"'})
             assert response.status_code == 204, response.get_json()
