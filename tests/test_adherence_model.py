@@ -596,20 +596,26 @@ def short_windows(app):
     app.config.update(saved)
 
 
-def _property(examples: int):
-    return settings(max_examples=examples, deadline=None, derandomize=examples < 50,
+# An example costs about a second (a history of up to 45 days written and read through the API):
+# `make test` runs the same few each time; CI (--slow) new ones on each run and each database,
+# about 25 s more per database.
+DEFAULT_EXAMPLES, SLOW_EXAMPLES = 4, 25
+
+
+def _property(examples: int, derandomize: bool):
+    return settings(max_examples=examples, deadline=None, derandomize=derandomize, print_blob=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                            HealthCheck.data_too_large])
 
 
-@_property(4)
+@_property(DEFAULT_EXAMPLES, derandomize=True)
 @given(history=histories)
 def test_the_api_counts_as_the_model(client, app, world, short_windows, history):
     _check(client, app, world, history)
 
 
 @pytest.mark.slow
-@_property(120)
+@_property(SLOW_EXAMPLES, derandomize=False)
 @given(history=histories)
 def test_the_api_counts_as_the_model_at_length(client, app, world, short_windows, history):
     _check(client, app, world, history)
