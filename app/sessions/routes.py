@@ -1,6 +1,5 @@
 from app.auth.authenticate import authenticate, current_actor
 from app.common.web import requested_language
-from app.common.i18n import LanguageArgs
 from app.common.pagination import page_of, paginate
 from app.extensions import Blueprint
 from app.patients.service import language_for
@@ -13,27 +12,29 @@ from app.sessions.schemas import (
     SessionInSchema,
     SessionListArgs,
     SessionSchema,
+    SymptomArgs,
     SymptomSchema,
 )
 
 blp = Blueprint("sessions", __name__, url_prefix="/api/v1/patients/<patient_id>/sessions",
                 description="Sessions logged by the patient or a caregiver. The app makes each "
                             "session's UUID; sending it again is safe.")
+SESSION_EXAMPLE = {"exercise": "pressure-relief", "started_at": "2026-01-01T10:00:00+08:00", "duration_minutes": 5}
 symptoms_blp = Blueprint("symptoms", __name__, url_prefix="/api/v1/symptoms",
                          description="The checklist asked after each session.")
 
 
 @symptoms_blp.route("", methods=["GET"])
 @authenticate
-@symptoms_blp.arguments(LanguageArgs, location="query")
-@symptoms_blp.response(200, SymptomSchema(many=True))
+@symptoms_blp.arguments(SymptomArgs, location="query")
+@symptoms_blp.response(200, page_of(SymptomSchema))
 def symptoms(args):
-    return service.symptom_checklist(language_for(current_actor(), requested_language(args.get("lang"))))
+    return service.symptom_checklist(language_for(current_actor(), requested_language(args.get("lang"))), args)
 
 
 @blp.route("/<uuid:session_id>", methods=["PUT"])
 @authenticate
-@blp.arguments(SessionInSchema)
+@blp.arguments(SessionInSchema, example=SESSION_EXAMPLE)
 @blp.response(200, SessionSchema, description="Already stored (unchanged) or edited")
 @blp.alt_response(201, schema=SessionSchema, description="Created")
 @blp.alt_response(409, description="Same id, different body, outside the edit window (or deleted)")
@@ -63,7 +64,7 @@ def get_session(patient_id, session_id):
 
 @blp.route("/batch", methods=["POST"])
 @authenticate
-@blp.arguments(BatchInSchema)
+@blp.arguments(BatchInSchema, example={"sessions": [{"id": "0b9f7c1e-5d2a-4c3b-8e6f-1a2b3c4d5e6f", **SESSION_EXAMPLE}]})
 @blp.response(200, BatchOutSchema)
 def batch(data, patient_id):
     """Offline sync: up to 500 sessions, each answered on its own (created, unchanged, updated,
@@ -78,9 +79,7 @@ def batch(data, patient_id):
 def list_sessions(args, patient_id):
     """Newest first; filter by patient-local dates (from, to) and needs_review."""
     stmt, language = service.list_sessions(current_actor(), patient_id, args, requested_language())
-    page = paginate(stmt, args["page"], args["per_page"])
-    page["items"] = [service.view(s, language) for s in page["items"]]
-    return page
+    return paginate(stmt, args).map(lambda s: service.view(s, language))
 
 
 @blp.route("/changes", methods=["GET"])

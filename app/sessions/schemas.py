@@ -1,5 +1,6 @@
 import marshmallow as ma
 
+from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs
 from app.common.validation import calendar_date
 from app.education.schemas import ReferenceSchema
@@ -125,6 +126,10 @@ class ChangesSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(SessionSchema))
     next_cursor = ma.fields.String()
     has_more = ma.fields.Boolean()
+
+
+class SymptomArgs(PageArgs):
+    lang = LANG_FIELD
 
 
 class SymptomSchema(ma.Schema):

@@ -17,6 +17,7 @@ from app.access.policy import LOG_SESSION, READ, patient_for
 from app.common.clock import local_date
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
+from app.common.pagination import Page, paginate
 from app.common.types import utcnow
 from app.errors import ApiError
 from app.exercises.models import Exercise
@@ -338,7 +339,8 @@ def changes(actor, patient_ref, since: str | None = None, limit: int = 200,
     return {"items": [view(s, language) for s in rows], "next_cursor": cursor, "has_more": has_more}
 
 
-def symptom_checklist(language: str) -> list[dict]:
-    return [{"code": s["code"], "label": s["label"].get(language, s["label"]["en"]), "triggers_alert": s["alert"]}
-            for s in content.symptoms()]
+def symptom_checklist(language: str, args: dict | None = None) -> Page:
+    """In the seed's order; args: page, per_page."""
+    return paginate([{"code": s["code"], "label": s["label"].get(language, s["label"]["en"]),
+                      "triggers_alert": s["alert"]} for s in content.symptoms()], args or {})
 
