@@ -21,6 +21,8 @@ PUBLIC = {
     ("get", "/api/v1/education/modules"), ("get", "/api/v1/education/modules/{slug}"),
 }
 WRITES = ("post", "put", "patch")
+# Authorised by a Bearer token or the patient's calendar feed token (phone calendars subscribe).
+FEED = {("get", "/api/v1/patients/{patient_id}/calendar.ics")}
 
 
 def operations():
@@ -85,7 +87,8 @@ def test_every_operation_but_the_public_ones_declares_authentication():
     for method, path, op in operations():
         if (method, path) in PUBLIC:
             continue
-        assert op.get("security") == [{"bearerAuth": []}], f"{method.upper()} {path} declares no auth"
+        expected = [{"bearerAuth": []}, {"feedToken": []}] if (method, path) in FEED else [{"bearerAuth": []}]
+        assert op.get("security") == expected, f"{method.upper()} {path} declares no auth"
 
 
 def test_anonymous_gets_401_on_every_protected_operation(client, world):

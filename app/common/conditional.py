@@ -8,7 +8,13 @@ Changes (optimistic concurrency): the route passes `request.if_match` to the ser
 calls `require_match` once the policy has let the actor in (an unrelated actor still gets
 404), and `advance_revision` in the same transaction, so two coordinators who read the same
 version cannot both change it: 428 without If-Match, 412 when it names another version.
+
+Offline sync (sessions) keeps its own answers, because an app coming back online must see the
+stored version: its ETag is the integer revision, `if_match_revision` reads it from If-Match (or
+the body's base_revision stands in), and a stale or missing one answers 409/428 with `current`.
+Both read If-Match here, in one module.
 """
+import re
 from functools import wraps
 
 from flask import request
@@ -44,6 +50,21 @@ def conditional(view):
         return response
 
     return wrapper
+
+
+_REVISION = re.compile(r'\s*(?:W/)?"?(\d{1,9})"?\s*')
+
+
+def if_match_revision(message: str) -> int | None:
+    """The integer revision an If-Match header names (`"3"`, `W/"3"` or `3`); None without one;
+    422 (message) when it is not a revision."""
+    value = request.headers.get("If-Match")
+    if value is None:
+        return None
+    found = _REVISION.fullmatch(value)
+    if not found:
+        raise ApiError(422, message, title="Validation failed", errors={"If-Match": ["Not a revision."]})
+    return int(found.group(1))
 
 
 def require_match(if_match, current_etag: str) -> None:

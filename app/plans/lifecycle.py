@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask import current_app
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -21,6 +22,7 @@ from app.exercises.models import Exercise
 from app.extensions import db
 from app.plans.models import DAY_NAMES, Plan, PlanItem, PlanPause, PlanVersion
 from app.plans.safety import check_safety, safety_warnings
+from app.plans.signals import plan_changed
 from app.plans.templates import template
 
 
@@ -129,6 +131,11 @@ def _plan_loads():
             selectinload(Plan.pauses))
 
 
+def _changed(plan: Plan, change: str) -> None:
+    """After the commit: tell subscribers (reminders) what changed."""
+    plan_changed.send(current_app._get_current_object(), plan=plan, change=change)
+
+
 def _plan(patient, plan_id) -> Plan:
     plan = db.session.scalar(select(Plan).where(Plan.id == plan_id, Plan.patient_id == patient.id)
                              .options(*_plan_loads()))
@@ -172,6 +179,7 @@ def assign_plan(actor, patient_ref, data: dict, language: str | None = None) -> 
                     template_slug=data.get("template"), change_note=data.get("change_note"),
                     override_reason=data.get("override_reason"))
     db.session.commit()
+    _changed(plan, "assigned")
     return PlanOn(plan, today)
 
 
@@ -213,6 +221,7 @@ def add_version(actor, patient_ref, plan_id, data: dict, if_match=None, language
                                      override_reason=data.get("override_reason"), created_by_id=actor.id,
                                      items=items))
     db.session.commit()
+    _changed(plan, "version")
     return PlanOn(plan, today)
 
 
@@ -226,6 +235,7 @@ def pause(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
         raise ApiError(409, "This plan is already paused; resume it first.", title="Conflict")
     plan.pauses.append(PlanPause(start_date=start, reason=data["reason"], created_by_id=actor.id))
     db.session.commit()
+    _changed(plan, "paused")
     return PlanOn(plan, today)
 
 
@@ -242,6 +252,7 @@ def resume(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
         open_pause.end_date = on - timedelta(days=1)
         open_pause.resumed_at = utcnow()
     db.session.commit()
+    _changed(plan, "resumed")
     return PlanOn(plan, today)
 
 
@@ -257,6 +268,7 @@ def end(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
         if p.end_date is None:
             p.end_date = max(p.start_date, plan.ended_on)
     db.session.commit()
+    _changed(plan, "ended")
     return PlanOn(plan, today)
 
 

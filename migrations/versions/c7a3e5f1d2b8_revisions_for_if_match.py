@@ -1,7 +1,7 @@
 """patients and plans: a revision for If-Match (optimistic concurrency)
 
 Revision ID: c7a3e5f1d2b8
-Revises: 762ffe8f9cf7
+Revises: 97e71fef9e6a
 Create Date: 2026-12-01 09:20:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c7a3e5f1d2b8'
-down_revision = '762ffe8f9cf7'
+down_revision = '97e71fef9e6a'
 branch_labels = None
 depends_on = None
 
