@@ -102,4 +102,4 @@ def test_every_list_answers_the_envelope_and_pages(world):
 
 def test_a_page_past_the_end_is_empty_with_the_total(world):
     body = world.patient_a.get("/api/v1/symptoms?page=50&per_page=5").get_json()
-    assert body["items"] == [] and body["meta"]["total"] == 11 and body["meta"]["next_page"] is None
+    assert body["items"] == [] and body["meta"]["total"] == 12 and body["meta"]["next_page"] is None

@@ -93,8 +93,8 @@ READS = {
     "dxa.get_protocol": lambda w: (_user(w.caregiver_a), "me", NOW),
     "dxa.get_result": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.dxa_result_a["id"]), "zh-CN"),
     "dxa.latest_results": lambda w: ([uuid.UUID(w.a_id)],),
-    "dxa.list_followups": lambda w: (_user(w.coord_a), w.a_id, {"status": ["due"]}),
-    "dxa.list_results": lambda w: (_user(w.patient_a), "me", {"site": "distal_femur"}),
+    "dxa.list_followups": lambda w: (_user(w.coord_a), w.a_id, {"status": ["due"]}, NOW),
+    "dxa.list_results": lambda w: (_user(w.patient_a), "me", {"site": "distal_femur"}, "zh-CN"),
     "dxa.overdue_followups": lambda w: ([uuid.UUID(w.a_id)], 30, NOW),
     "dxa.protocol_view": lambda w: (_patient_a(w), NOW),
     "dxa.result_views": lambda w: ([_result(w)], "en"),
@@ -116,7 +116,7 @@ READS = {
     "medications.due_notices": lambda w: (NOW, NOW + timedelta(days=2)),
     "medications.get_treatment": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.treatment_a["id"])),
     "medications.list_doses": lambda w: (_user(w.patient_a), "me", uuid.UUID(w.treatment_a["id"]), {}),
-    "medications.list_treatments": lambda w: (_user(w.caregiver_a), "me", {"active": True}, NOW),
+    "medications.list_treatments": lambda w: (_user(w.caregiver_a), "me", {"active": True}, NOW, "en"),
     "medications.treatment_view": lambda w: (_treatment(w), _patient_a(w), NOW, "en"),
     "medications.treatment_views": lambda w: ([_treatment(w)], {uuid.UUID(w.a_id): "Asia/Shanghai"}, NOW, "zh-CN"),
     "exercises.exercises_by_id": lambda w: ([_exercise(w).id],),
@@ -165,7 +165,7 @@ WRITES = {
     "patients.revoke_caregiver", "patients.update_patient",
     "plans.add_version", "plans.assign_plan", "plans.check_safety", "plans.demo_plan", "plans.end", "plans.new_plan",
     "plans.pause", "plans.resume",
-    "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
+    "reminders.cancel_pending", "reminders.enqueue", "reminders.materialise", "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
     "reminders.register_device", "reminders.remove_device", "reminders.snooze", "reminders.update_preferences",
     "sessions.batch", "sessions.delete_session", "sessions.put_session",
 }
@@ -182,10 +182,9 @@ def service_functions() -> dict:
         except ModuleNotFoundError:
             continue
         for name, function in inspect.getmembers(module, inspect.isfunction):
-            # A service module may gather its domain's modules (plans: its __all__).
-            public = name in module.__all__ if hasattr(module, "__all__") else (
-                not name.startswith("_") and function.__module__ == module.__name__)
-            if public:
+            # Its own public functions, and those it gathers from its domain's modules (__all__).
+            own = not name.startswith("_") and function.__module__ == module.__name__
+            if own or name in getattr(module, "__all__", ()):
                 found[f"{info.name}.{name}"] = function
     return found
 

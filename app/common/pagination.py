@@ -56,7 +56,12 @@ class Page:
                 "next_page": self.next_page, "next_url": next_url}
 
     def map(self, convert: Callable[[Any], Any]) -> "Page":
+        """The same page, each item converted."""
         return Page([convert(item) for item in self.items], self.page, self.per_page, self.total)
+
+    def map_all(self, convert: Callable[[list], list]) -> "Page":
+        """The same page, its items converted in one call (a view that batches its queries)."""
+        return Page(list(convert(self.items)), self.page, self.per_page, self.total)
 
 
 _page_schemas: dict = {}

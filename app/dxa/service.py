@@ -8,8 +8,9 @@ from sqlalchemy import and_, or_, select
 
 from app.access.policy import MANAGE, READ, patient_for
 from app.common.clock import local_date, local_moment
-from app.common.db import insert_ignoring_conflict, lock_row, patient_row_or_404, patient_row_or_404
+from app.common.db import insert_ignoring_conflict, lock_row, patient_row_or_404
 from app.common.notices import DueNotice
+from app.common.pagination import Page, paginate
 from app.dxa import content
 from app.dxa.models import KNEE_SITES, OPEN_STATUSES, DxaFollowUp, DxaProtocol, DxaResult
 from app.dxa.signals import dxa_result_written, followup_changed
@@ -69,7 +70,9 @@ def get_result(actor, patient_ref, result_id, language: str) -> dict:
     return result_views([_result(patient, result_id)], language)[0]
 
 
-def list_results(actor, patient_ref, args: dict):
+def list_results(actor, patient_ref, args: dict, language: str = "en") -> Page:
+    """The page (args: page, per_page and the filters) of results, newest first, each with its
+    change and explanation in language."""
     patient = patient_for(actor, patient_ref, READ)
     stmt = select(DxaResult).where(DxaResult.patient_id == patient.id) \
         .order_by(DxaResult.scan_date.desc(), DxaResult.site, DxaResult.side)
@@ -85,7 +88,7 @@ def list_results(actor, patient_ref, args: dict):
         risky = and_(DxaResult.site.in_(KNEE_SITES),
                      DxaResult.bmd < float(content.knee_threshold()))
         stmt = stmt.where(risky if args["high_fracture_risk"] else ~risky)
-    return stmt
+    return paginate(stmt, args).map_all(lambda rows: result_views(rows, language))
 
 
 def _history(patient_ids) -> dict:
@@ -249,7 +252,8 @@ def _commit() -> None:
         followup_changed.send(app, followup=followup, change=change)
 
 
-def list_followups(actor, patient_ref, args: dict):
+def list_followups(actor, patient_ref, args: dict, now: datetime) -> Page:
+    """The page (args: page, per_page and the filters) of follow-ups, latest due first; overdue as of now."""
     patient = patient_for(actor, patient_ref, READ)
     stmt = select(DxaFollowUp).where(DxaFollowUp.patient_id == patient.id) \
         .order_by(DxaFollowUp.due_date.desc(), DxaFollowUp.created_at.desc())
@@ -259,7 +263,7 @@ def list_followups(actor, patient_ref, args: dict):
         stmt = stmt.where(DxaFollowUp.due_date >= args["date_from"])
     if args.get("date_to"):
         stmt = stmt.where(DxaFollowUp.due_date <= args["date_to"])
-    return stmt, patient
+    return paginate(stmt, args).map_all(lambda rows: followup_views(rows, {patient.id: patient.time_zone}, now))
 
 
 def _followup(patient, followup_id) -> DxaFollowUp:

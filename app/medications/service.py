@@ -10,6 +10,7 @@ from app.access.policy import MANAGE, READ, patient_for
 from app.common.clock import local_date, local_moment
 from app.common.db import insert_ignoring_conflict, lock_row, patient_row_or_404
 from app.common.notices import DueNotice
+from app.common.pagination import Page, paginate
 from app.errors import ApiError
 from app.extensions import db
 from app.medications import catalogue
@@ -81,7 +82,9 @@ def _refresh(treatment: BoneTreatment, now: datetime) -> None:
     treatment.updated_at = now
 
 
-def list_treatments(actor, patient_ref, args: dict, now: datetime):
+def list_treatments(actor, patient_ref, args: dict, now: datetime, language: str = "en") -> Page:
+    """The page (args: page, per_page and the filters) of treatments, latest started first; due
+    dates and status as of now, medicine names in language."""
     patient = patient_for(actor, patient_ref, READ)
     today = local_date(now, patient.time_zone)
     stmt = select(BoneTreatment).where(BoneTreatment.patient_id == patient.id) \
@@ -93,7 +96,8 @@ def list_treatments(actor, patient_ref, args: dict, now: datetime):
     if args.get("overdue") is not None:
         overdue = and_(BoneTreatment.next_due_on.isnot(None), BoneTreatment.next_due_on < today)
         stmt = stmt.where(overdue if args["overdue"] else ~overdue)
-    return stmt, patient
+    return paginate(stmt, args).map_all(
+        lambda rows: treatment_views(rows, {patient.id: patient.time_zone}, now, language))
 
 
 def record_dose(actor, patient_ref, treatment_id, data: dict, now: datetime) -> tuple:
@@ -135,7 +139,8 @@ def delete_dose(actor, patient_ref, treatment_id, dose_id, now: datetime) -> Non
     dose_recorded.send(current_app._get_current_object(), dose=dose, treatment=treatment, change="deleted")
 
 
-def list_doses(actor, patient_ref, treatment_id, args: dict):
+def list_doses(actor, patient_ref, treatment_id, args: dict) -> Page:
+    """The page (args: page, per_page, date_from, date_to) of the treatment's doses, latest first."""
     patient = patient_for(actor, patient_ref, READ)
     treatment = _treatment(patient, treatment_id)
     stmt = select(BoneDose).where(BoneDose.treatment_id == treatment.id).order_by(BoneDose.given_on.desc())
@@ -143,7 +148,7 @@ def list_doses(actor, patient_ref, treatment_id, args: dict):
         stmt = stmt.where(BoneDose.given_on >= args["date_from"])
     if args.get("date_to"):
         stmt = stmt.where(BoneDose.given_on <= args["date_to"])
-    return stmt
+    return paginate(stmt, args)
 
 
 def treatment_views(treatments: list[BoneTreatment], zones: dict, now: datetime, language: str) -> list[dict]:

@@ -1,7 +1,7 @@
 from app.auth.authenticate import authenticate, current_actor
 from app.common.web import requested_language
 from app.common.conditional import if_match_revision
-from app.common.pagination import page_of, paginate
+from app.common.pagination import page_of
 from app.extensions import Blueprint
 from app.patients.service import language_for
 from app.sessions import service
@@ -123,8 +123,7 @@ def batch(data, patient_id):
 @blp.response(200, page_of(SessionSchema))
 def list_sessions(args, patient_id):
     """Newest first; filter by patient-local dates (from, to) and needs_review."""
-    stmt, language = service.list_sessions(current_actor(), patient_id, args, requested_language())
-    return paginate(stmt, args).map(lambda s: service.view(s, language))
+    return service.list_sessions(current_actor(), patient_id, args, requested_language())
 
 
 @blp.route("/changes", methods=["GET"])

@@ -359,8 +359,9 @@ def delete_session(actor, patient_ref, session_id, language: str | None = None, 
     session_written.send(current_app._get_current_object(), session=session, change="deleted")
 
 
-def list_sessions(actor, patient_ref, args: dict | None = None, language: str | None = None):
-    """(a SELECT of the sessions, the language to show them in)."""
+def list_sessions(actor, patient_ref, args: dict | None = None, language: str | None = None) -> Page:
+    """The page (args: page, per_page, date_from, date_to, needs_review) of the sessions, newest
+    first, in the language asked (else the patient's)."""
     args = args or {}
     patient = patient_for(actor, patient_ref, READ)
     stmt = select(ExerciseSession).where(ExerciseSession.patient_id == patient.id,
@@ -371,8 +372,9 @@ def list_sessions(actor, patient_ref, args: dict | None = None, language: str | 
         stmt = stmt.where(ExerciseSession.local_date <= args["date_to"])
     if "needs_review" in args:
         stmt = stmt.where(ExerciseSession.needs_review.is_(args["needs_review"]))
-    return stmt.order_by(ExerciseSession.started_at.desc(), ExerciseSession.id), \
-        choose_language(language, patient.language)
+    served = choose_language(language, patient.language)
+    return paginate(stmt.order_by(ExerciseSession.started_at.desc(), ExerciseSession.id), args) \
+        .map(lambda s: view(s, served))
 
 
 # --- the sync feed ------------------------------------------------------------------------
