@@ -1,6 +1,7 @@
 """Infrequent bone treatments and their doses: the next due date, what reminders and rules need.
 Education only: nothing here advises on doses; it follows the schedule the care team records."""
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -11,6 +12,7 @@ from app.common.clock import local_date, local_moment
 from app.common.db import insert_ignoring_conflict, lock_row, patient_row_or_404
 from app.common.notices import DueNotice
 from app.common.pagination import Page, paginate
+from app.common.views import Extends
 from app.errors import ApiError
 from app.extensions import db
 from app.medications import catalogue
@@ -151,25 +153,57 @@ def list_doses(actor, patient_ref, treatment_id, args: dict) -> Page:
     return paginate(stmt, args)
 
 
-def treatment_views(treatments: list[BoneTreatment], zones: dict, now: datetime, language: str) -> list[dict]:
-    views = []
-    for t in treatments:
-        entry = catalogue.medicines()[t.medicine]
-        today = local_date(now, zones[t.patient_id])
-        overdue_days = (today - t.next_due_on).days if t.next_due_on and t.next_due_on < today else 0
-        views.append({
-            "id": t.id, "patient_id": t.patient_id, "medicine": t.medicine,
-            "medicine_name": entry["name"].get(language, entry["name"]["en"]), "schedule": entry["schedule"],
-            "interval_months": catalogue.interval_months(t.medicine), "source": " ".join(entry["source"].split()),
-            "started_on": t.started_on, "end_date": t.end_date, "last_dose_on": t.last_dose_on,
-            "next_due_on": t.next_due_on, "overdue": overdue_days > 0, "days_overdue": overdue_days,
-            "status": "active" if t.end_date is None or t.end_date >= today else "ended",
-            "created_at": t.created_at, "updated_at": t.updated_at,
-        })
-    return views
+@dataclass
+class TreatmentOn(Extends):
+    """A treatment as of the patient's local today, its medicine named in language: the rest is
+    the row's (TreatmentSchema dumps it)."""
+
+    treatment: BoneTreatment
+    today: date
+    language: str
+    _extends = ("treatment",)
+
+    @property
+    def _entry(self) -> dict:
+        return catalogue.medicines()[self.treatment.medicine]
+
+    @property
+    def medicine_name(self) -> str:
+        return self._entry["name"].get(self.language, self._entry["name"]["en"])
+
+    @property
+    def schedule(self) -> str:
+        return self._entry["schedule"]
+
+    @property
+    def interval_months(self) -> int | None:
+        return catalogue.interval_months(self.treatment.medicine)
+
+    @property
+    def source(self) -> str:
+        return " ".join(self._entry["source"].split())
+
+    @property
+    def days_overdue(self) -> int:
+        due = self.treatment.next_due_on
+        return (self.today - due).days if due and due < self.today else 0
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_overdue > 0
+
+    @property
+    def status(self) -> str:
+        end = self.treatment.end_date
+        return "active" if end is None or end >= self.today else "ended"
 
 
-def treatment_view(treatment, patient, now: datetime, language: str) -> dict:
+def treatment_views(treatments: list[BoneTreatment], zones: dict, now: datetime, language: str) -> list[TreatmentOn]:
+    """zones: {patient_id: IANA time zone}, for each patient's today."""
+    return [TreatmentOn(t, local_date(now, zones[t.patient_id]), language) for t in treatments]
+
+
+def treatment_view(treatment, patient, now: datetime, language: str) -> TreatmentOn:
     return treatment_views([treatment], {patient.id: patient.time_zone}, now, language)[0]
 
 

@@ -1,7 +1,9 @@
 """Reminders: preferences, the in-app inbox, snooze, device tokens; and the outbox entry points
 other domains use (enqueue, cancel_pending: see INTERFACES.md)."""
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -11,6 +13,7 @@ from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
 from app.common.pagination import Page, paginate
+from app.common.views import Extends
 from app.errors import ApiError
 from app.exercises.models import Exercise
 from app.extensions import db
@@ -163,9 +166,30 @@ def mark_mine_read(actor, notification_id, now: datetime, language: str) -> dict
     return out
 
 
-def notification_view(row: Notification, language: str) -> dict:
-    return {"id": row.id, "kind": row.kind, **render(row.kind, row.payload, language), "payload": row.payload,
-            "status": row.status, "due_at": row.due_at, "sent_at": row.sent_at, "read_at": row.read_at}
+@dataclass
+class NotificationIn(Extends):
+    """A notification with its subject and text in language: the rest is the row's
+    (NotificationSchema dumps it)."""
+
+    notification: Notification
+    language: str
+    _extends = ("notification",)
+
+    @cached_property
+    def _texts(self) -> dict:
+        return render(self.notification.kind, self.notification.payload, self.language)
+
+    @property
+    def subject(self) -> str:
+        return self._texts["subject"]
+
+    @property
+    def text(self) -> str:
+        return self._texts["text"]
+
+
+def notification_view(row: Notification, language: str) -> NotificationIn:
+    return NotificationIn(row, language)
 
 
 def unread_count(actor, patient_ref) -> dict:
