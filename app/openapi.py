@@ -72,7 +72,8 @@ ENUMS = {
     "FollowUpKind": FOLLOWUP_KINDS,
     "FollowUpStatus": FOLLOWUP_STATUSES,
     "Weekday": DAY_NAMES,
-    "SafetyWarning": WARNING_CODES,
+    "SafetyWarningCode": WARNING_CODES,
+    "SafetyWarningRequires": ("acknowledge", "override"),
     "DevicePlatform": ("android", "ios", "web"),
     "NotificationStatus": NOTIFICATION_STATUSES,
     "TreatmentSchedule": ("interval", "daily_course"),
@@ -519,6 +520,8 @@ def _enum_components(spec):
         owner = camel([w for w in re.split(r"[/{}\-_.]", path) if w and w not in ("api", "v1")][-2:])
         visit(item, "", owner[:1].upper() + owner[1:])
     for key, (name, values, kind) in seen.items():
+        if name in schemas and "enum" not in schemas[name]:
+            raise RuntimeError(f"enum {name} would replace the schema of that name: rename it in app/openapi.ENUMS")
         schemas[name] = {"type": kind, "enum": list(values)}
 
 
@@ -615,6 +618,9 @@ def _finish_operation(spec, paths, path, method, op, endpoint, view, app, compon
             components_responses.setdefault(name, component)
             responses[str(status)] = {"$ref": "#/components/responses/" + name}
     source = _source(view) if view is not None else ""
+    # A read that takes If-Modified-Since sends Last-Modified (app/common/conditional.py).
+    modified = "Last-Modified" in source or any(
+        p.get("in") == "header" and p.get("name") == "If-Modified-Since" for p in op.get("parameters", []))
     for code, response in list(responses.items()):
         if "$ref" in response:
             if response["$ref"].rsplit("/", 1)[-1].isupper():  # flask-smorest's: ours instead
@@ -633,7 +639,7 @@ def _finish_operation(spec, paths, path, method, op, endpoint, view, app, compon
         if 200 <= status < 300 or status == 304:
             if "Content-Language" in source:
                 headers["Content-Language"] = CONTENT_LANGUAGE
-            if "Last-Modified" in source:
+            if modified and status != 204:
                 headers["Last-Modified"] = LAST_MODIFIED
             if re.search(r"etag", source, re.I) and "ETag" not in headers and status != 204:
                 headers["ETag"] = {"description": "The version of this representation (send it as "

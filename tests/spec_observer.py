@@ -67,7 +67,7 @@ class SpecObserver:
             if validator is not None and body is not None:
                 errors = list(validator.iter_errors(body))
                 if errors:
-                    failure = "; ".join(f"{'/'.join(map(str, e.instance_path))}: {e.message[:200]}"
+                    failure = "; ".join(f"{'/'.join(map(str, e.instance_path))}: {e.message[-240:]}"
                                         for e in errors[:3])
         with self._lock:
             if key not in self.statuses:

@@ -231,8 +231,8 @@ def test_possible_fracture_answer_and_level_aware_dysreflexia(client, world):
 
 def test_symptom_checklist(world):
     checklist = world.patient_b.get("/api/v1/symptoms").get_json()
-    assert len(checklist) == 12 and checklist[0]["label"] == "Pounding headache"
-    skin = next(s for s in checklist if s["code"] == "pressure_redness_or_broken_skin")
+    assert checklist["meta"]["total"] == 12 and checklist["items"][0]["label"] == "Pounding headache"
+    skin = next(s for s in checklist["items"] if s["code"] == "pressure_redness_or_broken_skin")
     assert "30 minutes" in skin["label"] and skin["triggers_alert"] == "skin_injury"
 
 

@@ -56,7 +56,7 @@ class PatientUpdateSchema(PatientFields):
 class StoredFractureSchema(ma.Schema):
     site = ma.fields.String()
     date = ma.fields.String(metadata={"format": "date"})
-    note = ma.fields.String()
+    note = ma.fields.String(allow_none=True, dump_default=None)
 
 
 class PatientSchema(PatientFields):

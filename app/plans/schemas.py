@@ -3,6 +3,7 @@ import marshmallow as ma
 from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs
 from app.common.validation import calendar_date
+from app.errors import ProblemSchema
 from app.plans.models import DAY_NAMES
 
 Length = ma.validate.Length
@@ -79,7 +80,7 @@ class PlanItemSchema(ma.Schema):
     id = ma.fields.UUID()
     item_key = ma.fields.UUID()
     exercise_id = ma.fields.UUID()
-    exercise_slug = ma.fields.String()
+    exercise_slug = ma.fields.String(attribute="exercise.slug")
     minutes = ma.fields.Integer()
     sessions_per_week = ma.fields.Integer(allow_none=True)
     days_of_week = ma.fields.List(ma.fields.String(), allow_none=True)
@@ -130,7 +131,7 @@ class PlanDetailArgs(ma.Schema):
     on = ma.fields.Date(validate=calendar_date, metadata={"description": "Answer with the version in force on this date"})
 
 
-class TemplateArgs(ma.Schema):
+class TemplateArgs(PageArgs):
     lang = LANG_FIELD
 
 
@@ -153,3 +154,16 @@ class PlanTemplateSchema(ma.Schema):
     duration_weeks = ma.fields.Integer(allow_none=True)
     source = ma.fields.String()
     items = ma.fields.List(ma.fields.Nested(TemplateItemSchema))
+
+
+class SafetyWarningSchema(ma.Schema):
+    code = ma.fields.String(validate=ma.validate.OneOf(WARNING_CODES))
+    requires = ma.fields.String(validate=ma.validate.OneOf(["acknowledge", "override"]), metadata={
+        "description": "acknowledge: list the code in acknowledge_warnings; override: that and override_reason"})
+    exercises = ma.fields.List(ma.fields.String(), metadata={"description": "The plan's exercises it is about"})
+    message = ma.fields.String(metadata={"description": "In the reader's language"})
+
+
+class PlanConflictSchema(ProblemSchema):
+    warnings = ma.fields.List(ma.fields.Nested(SafetyWarningSchema), metadata={
+        "optional": True, "description": "The safety warnings to acknowledge or override (plan-safety-warnings)"})
