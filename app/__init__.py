@@ -41,6 +41,7 @@ def create_app(config=None) -> Flask:
     register_extensions(app)
     register_request_guards(app)
     register_domains(app)
+    _skip_limiter_where_nothing_is_limited(app)
     register_docs_assets(app)
     register_error_handlers(app)
     register_commands(app)
@@ -80,6 +81,30 @@ def _tune_sqlite(engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if is_writing() else "BEGIN")
+
+
+def _skip_limiter_where_nothing_is_limited(app: Flask) -> None:
+    """Flask-Limiter resolves limits on every request (a sixth of /healthz); only a few routes
+    have any (login, reset, activation) when no default or application-wide limit is set."""
+    from flask_limiter.util import get_qualified_name
+
+    manager = limiter.limit_manager
+    if manager._default_limits or manager._application_limits:
+        app.extensions["limited_endpoints"] = None
+        return
+    app.extensions["limited_endpoints"] = frozenset(
+        endpoint for endpoint, view in app.view_functions.items()
+        if get_qualified_name(view) in limiter._marked_for_limiting or manager.has_hints(endpoint)
+    )
+    if _not_limited not in limiter._request_filters:
+        limiter.request_filter(_not_limited)
+
+
+def _not_limited() -> bool:
+    from flask import current_app
+
+    limited = current_app.extensions.get("limited_endpoints")
+    return limited is not None and request.endpoint not in limited
 
 
 def register_domains(app: Flask) -> None:

@@ -106,6 +106,7 @@ READS = {
     "auth.list_users": lambda w: ("admin",),
     "auth.normalise_email": lambda w: (" Someone@Example.org ",),
     "education.catalogue": lambda w: (None, "bone", "en"),
+    "education.catalogue_summaries": lambda w: ("zh-CN",),
     "education.catalogue_etag": lambda w: ({"items": [], "meta": {}}, "en"),
     "education.etag_for": lambda w: (_module(w), "en"),
     "education.module_by_slug": lambda w: ("keep-going",),

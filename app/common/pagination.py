@@ -48,6 +48,11 @@ def paginate(stmt, page: int, per_page: int, *, scalars: bool = True) -> dict:
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
     items = rows.scalars().all() if scalars else rows.all()
+    return page_from_list(items, page, per_page, total)
+
+
+def page_from_list(items: list, page: int, per_page: int, total: int) -> dict:
+    """The {items, meta} envelope for one page already cut out of total items."""
     next_page = page + 1 if page * per_page < total else None
     next_url = None
     if next_page:

@@ -2,7 +2,7 @@ from flask import make_response, request
 
 from app.auth.authenticate import authenticate, current_actor, optional_actor
 from app.common.i18n import LanguageArgs
-from app.common.pagination import page_of, paginate
+from app.common.pagination import page_from_list, page_of, paginate
 from app.common.web import requested_language
 from app.education import service
 from app.education.schemas import (
@@ -50,9 +50,14 @@ def list_modules(args):
     """The catalogue: filter by tag, search titles and bodies, paginated. Strong ETag: changes
     when any listed module's content version (or the page) changes."""
     language = language_for(optional_actor(), requested_language(args.get("lang")))
-    stmt = service.catalogue(args.get("tag"), args.get("q"), language)
-    page = paginate(stmt, args["page"], args["per_page"], scalars=False)
-    page["items"] = [service.summary_row(m, c) for m, c in page["items"]]
+    number, per_page = args["page"], args["per_page"]
+    if args.get("tag") or args.get("q"):
+        page = paginate(service.catalogue(args.get("tag"), args.get("q"), language), number, per_page,
+                        scalars=False)
+        page["items"] = [service.summary_row(m, c) for m, c in page["items"]]
+    else:
+        rows = service.catalogue_summaries(language)
+        page = page_from_list(rows[(number - 1) * per_page:number * per_page], number, per_page, len(rows))
     headers = {"Content-Language": language, "Vary": "Accept-Language, Authorization",
                "Cache-Control": "private, no-cache"}
     return _conditional(service.catalogue_etag(page, language), headers, lambda: page)

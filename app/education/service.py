@@ -1,5 +1,5 @@
 """Education: the catalogue, module reads, reading progress, recommendations, quizzes."""
-from sqlalchemy import exists, select, update
+from sqlalchemy import String, cast, exists, func, select, update
 from sqlalchemy.orm import aliased, defer
 
 from app.access.policy import LOG, MANAGE, READ, patient_for
@@ -36,6 +36,30 @@ def catalogue(tag: str | None, q: str | None, language: str):
         stmt = stmt.where(exists().where(any_language.module_id == EducationModule.id,
                                          any_language.search_text.contains(term, autoescape=True)))
     return stmt
+
+
+# The unfiltered catalogue per (database, language): seed data, read on every app start-up by
+# every patient. A one-row aggregate over the modules tells whether it is still current (a
+# seed run in another process raises a content_version and updated_at, or adds a module).
+_CATALOGUE: dict[tuple, tuple] = {}
+
+
+def _catalogue_fingerprint() -> tuple:
+    text_id = cast(EducationModule.id, String)
+    return tuple(db.session.execute(select(
+        func.count(), func.coalesce(func.sum(EducationModule.content_version), 0),
+        func.max(EducationModule.updated_at), func.min(text_id), func.max(text_id))).one())
+
+
+def catalogue_summaries(language: str) -> list[dict]:
+    """Every module's summary row in language, in catalogue order (cached, see above)."""
+    key = (str(db.engine.url), language)
+    fingerprint = _catalogue_fingerprint()
+    cached = _CATALOGUE.get(key)
+    if cached is None or cached[0] != fingerprint:
+        rows = [summary_row(m, c) for m, c in db.session.execute(catalogue(None, None, language))]
+        cached = _CATALOGUE[key] = (fingerprint, rows)
+    return cached[1]
 
 
 def summary_row(module: EducationModule, content: EducationContent) -> dict:
