@@ -1,4 +1,4 @@
-# StandStrong: `make run` serves the API on SQLite; `make test` runs the suite.
+# StandStrong: `make run` serves the API and runs the scheduler on SQLite; `make test` runs the suite.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +7,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/standstrong_test
 export FLASK_APP := wsgi.py
 
-.PHONY: run test test-pg bench spec migrate venv clean
+.PHONY: run test test-pg bench bench-endpoints spec migrate venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ migrate: venv
 run: migrate
 	$(BIN)/flask seed
 	$(BIN)/flask demo
-	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/honcho start -f Procfile -p $(PORT)
 
 test: venv
 	$(BIN)/python -m pytest -q
@@ -34,6 +34,9 @@ test-pg: venv
 
 bench: venv
 	$(BIN)/python bench/run_all.py
+
+bench-endpoints: venv
+	cd bench && ../$(BIN)/python bench_endpoints.py
 
 spec: venv
 	$(BIN)/flask spec

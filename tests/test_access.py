@@ -42,6 +42,10 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
     ("put", "/api/v1/patients/{patient_id}/sessions/{session_id}"): {
         "exercise": "pressure-relief", "started_at": "2026-01-01T10:00:00+00:00", "duration_minutes": 5},
     ("post", "/api/v1/patients/{patient_id}/sessions/batch"): {"sessions": [{}]},
+    ("put", "/api/v1/patients/{patient_id}/notification-preferences"): {
+        "channels": {"email": True}, "quiet_hours": {"start": "22:00", "end": "07:00"}},
+    ("post", "/api/v1/patients/{patient_id}/notifications/{notification_id}/snooze"): {"until": "30m"},
+    ("post", "/api/v1/me/devices"): {"token": "walk-device-token", "platform": "android"},
     ("post", "/api/v1/patients/{patient_id}/dxa/results"): {
         "scan_date": "2026-01-05", "site": "proximal_tibia", "side": "right", "bmd": 0.55},
     ("put", "/api/v1/patients/{patient_id}/dxa/protocol"): {"medically_stable_on": "2026-01-01", "interval_months": 12},

@@ -27,6 +27,7 @@ from app.extensions import db
 from app.medications.models import BoneTreatment
 from app.patients.models import Patient
 from app.plans.models import Plan
+from app.reminders.models import Notification
 from app.sessions.models import ExerciseSession
 from tests.factories import PASSWORD
 
@@ -142,6 +143,12 @@ READS = {
     "plans.plan_views": lambda w: ([_plan(w)], TODAY),
     "plans.safety_warnings": lambda w: (db.session.get(Patient, uuid.UUID(w.a_id)), [_exercise(w)], TODAY),
     "plans.templates": lambda w: ("zh-CN",),
+    "reminders.devices": lambda w: (_user(w.patient_a),),
+    "reminders.inbox": lambda w: (_user(w.caregiver_a), "me", {"unread": True}, "en"),
+    "reminders.my_inbox": lambda w: (_user(w.coord_a), {}, "en"),
+    "reminders.notification_view": lambda w: (db.session.get(Notification, uuid.UUID(w.notification_a)), "zh-CN"),
+    "reminders.preferences": lambda w: (_user(w.coord_a), w.a_id, datetime.now(timezone.utc), None),
+    "reminders.unread_count": lambda w: (_user(w.patient_a), "me"),
     "sessions.changes": lambda w: (_user(w.coord_a), w.a_id),
     "sessions.get_session": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.session_a)),
     "sessions.list_sessions": lambda w: (_user(w.caregiver_a), "me"),
@@ -166,6 +173,8 @@ WRITES = {
     "patients.revoke_caregiver", "patients.update_patient",
     "plans.add_version", "plans.assign_plan", "plans.demo_plan", "plans.end", "plans.new_plan",
     "plans.pause", "plans.resume",
+    "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
+    "reminders.register_device", "reminders.remove_device", "reminders.snooze", "reminders.update_preferences",
     "sessions.batch", "sessions.delete_session", "sessions.put_session",
 }
 

@@ -51,6 +51,11 @@ EDIT_PROFILE = _action("manage", {SELF, CAREGIVER, COORDINATOR},
                        fields={SELF: SELF_EDITABLE, CAREGIVER: SELF_EDITABLE})
 CONSENT = _action("consent", {SELF}, roles=("patient",))  # who may act as their caregiver
 ADMINISTER = _action("administer", {COORDINATOR, ADMIN}, roles=("coordinator", "admin"))  # care team
+# Reminders: the patient's choices (a caregiver may change all but whether caregivers get them),
+# and answering one's own notifications about the patient (mark read, snooze).
+SET_REMINDERS = _action("change the reminders of", {SELF, CAREGIVER}, roles=("patient", "caregiver"),
+                        fields={CAREGIVER: frozenset({"channels", "quiet_hours", "reminder_times", "opted_out"})})
+ANSWER_NOTIFICATIONS = _action("answer notifications about", {SELF, CAREGIVER, COORDINATOR})
 # Not about one patient (role gates):
 CREATE_PATIENT = _action("create patients", roles=("coordinator",))
 ADMINISTER_ACCOUNTS = _action("administer accounts", roles=("admin",))

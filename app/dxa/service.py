@@ -8,7 +8,7 @@ from sqlalchemy import and_, or_, select
 
 from app.access.policy import MANAGE, READ, patient_for
 from app.common.clock import local_date, local_moment
-from app.common.db import insert_ignoring_conflict, lock_row
+from app.common.db import insert_ignoring_conflict, lock_row, patient_row_or_404, patient_row_or_404
 from app.common.notices import DueNotice
 from app.dxa import content
 from app.dxa.models import KNEE_SITES, OPEN_STATUSES, DxaFollowUp, DxaProtocol, DxaResult
@@ -61,11 +61,7 @@ def delete_result(actor, patient_ref, result_id, now: datetime) -> None:
 
 
 def _result(patient, result_id) -> DxaResult:
-    result = db.session.scalar(select(DxaResult).where(DxaResult.id == result_id,
-                                                       DxaResult.patient_id == patient.id))
-    if result is None:
-        raise ApiError(404, "No such DXA result for this patient.", title="Not Found")
-    return result
+    return patient_row_or_404(DxaResult, result_id, patient.id, "DXA result")
 
 
 def get_result(actor, patient_ref, result_id, language: str) -> dict:
@@ -267,11 +263,7 @@ def list_followups(actor, patient_ref, args: dict):
 
 
 def _followup(patient, followup_id) -> DxaFollowUp:
-    followup = db.session.scalar(select(DxaFollowUp).where(DxaFollowUp.id == followup_id,
-                                                           DxaFollowUp.patient_id == patient.id))
-    if followup is None:
-        raise ApiError(404, "No such DXA follow-up for this patient.", title="Not Found")
-    return followup
+    return patient_row_or_404(DxaFollowUp, followup_id, patient.id, "DXA follow-up")
 
 
 def get_followup(actor, patient_ref, followup_id) -> tuple:

@@ -8,7 +8,7 @@ from sqlalchemy import and_, func, or_, select
 
 from app.access.policy import MANAGE, READ, patient_for
 from app.common.clock import local_date, local_moment
-from app.common.db import insert_ignoring_conflict, lock_row
+from app.common.db import insert_ignoring_conflict, lock_row, patient_row_or_404
 from app.common.notices import DueNotice
 from app.errors import ApiError
 from app.extensions import db
@@ -47,11 +47,7 @@ def create_treatment(actor, patient_ref, data: dict, now: datetime) -> tuple:
 
 
 def _treatment(patient, treatment_id) -> BoneTreatment:
-    treatment = db.session.scalar(select(BoneTreatment).where(BoneTreatment.id == treatment_id,
-                                                              BoneTreatment.patient_id == patient.id))
-    if treatment is None:
-        raise ApiError(404, "No such treatment for this patient.", title="Not Found")
-    return treatment
+    return patient_row_or_404(BoneTreatment, treatment_id, patient.id, "treatment")
 
 
 def get_treatment(actor, patient_ref, treatment_id) -> tuple:
