@@ -56,18 +56,31 @@ def _unauthorized_error(detail: str) -> ApiError:
 
 MISSING = "Authentication is required: send a Bearer access token."
 _ACTOR_QUERY = None
+_ALSO_LOAD = None  # (model, the account's key on it): the patient record, set by app/patients
+
+
+def load_with_actor(model, key_column) -> None:
+    """Load this row (the patient record of a patient's account) in the statement that checks
+    the login, so the policy's look-up of the patient finds it in the identity map. Set by a
+    higher domain (auth may not import it)."""
+    global _ALSO_LOAD, _ACTOR_QUERY
+    _ALSO_LOAD, _ACTOR_QUERY = (model, key_column), None
 
 
 def _actor_query():
     """The live login's account, in one statement: the login exists, is neither revoked nor
-    expired, and its account is active and the token's subject (the revocation check)."""
+    expired, and its account is active and the token's subject (the revocation check); with
+    the account's patient record where there is one."""
     global _ACTOR_QUERY
     if _ACTOR_QUERY is None:
         from sqlalchemy import bindparam
 
+        stmt = select(User)
+        if _ALSO_LOAD is not None:
+            model, key = _ALSO_LOAD
+            stmt = select(User, model).outerjoin(model, key == User.patient_id)
         _ACTOR_QUERY = (
-            select(User)
-            .join(AuthSession, AuthSession.user_id == User.id)
+            stmt.join(AuthSession, AuthSession.user_id == User.id)
             .where(AuthSession.id == bindparam("sid"), User.id == bindparam("sub"),
                    AuthSession.revoked_at.is_(None), AuthSession.expires_at > bindparam("now"),
                    User.is_active.is_(True))
@@ -106,10 +119,13 @@ def _verify_access_token(optional: bool = False):
         sid, sub = uuid.UUID(payload.get("sid", "")), uuid.UUID(payload["sub"])
     except (ValueError, TypeError, AttributeError):
         raise _unauthorized_error("The token was revoked; log in again.") from None
-    user = db.session.scalars(_actor_query(), {"sid": sid, "sub": sub, "now": utcnow()}).first()
-    if user is None:
+    found = db.session.execute(_actor_query(), {"sid": sid, "sub": sub, "now": utcnow()}).first()
+    if found is None:
         raise _unauthorized_error("The token was revoked; log in again.")
+    user = found[0]
     g.actor = user
+    g.actor_record = found[1] if len(found) > 1 else None  # held: the identity map keeps rows weakly
+    g.actor_role = user.role
     g.actor_id = user.id
     g.auth_session_id = sid
     return user

@@ -80,6 +80,8 @@ def configure_logging(app):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         started = g.get("request_started")
         actor = g.get("actor")
+        # Read before a commit expired the account (no query to reload it for a log line).
+        role = g.get("actor_role") or (actor.role if actor is not None else None)
         # The route, not the path: paths carry patient ids, query strings codes and search terms.
         # The actor's role, not its id: the audit trail ties the request id to the account.
         access.info(
@@ -89,7 +91,7 @@ def configure_logging(app):
                 "route": route_of(request),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-                "actor_role": actor.role if actor is not None else None,
+                "actor_role": role,
             },
         )
         return response
