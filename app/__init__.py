@@ -5,7 +5,7 @@ from importlib.util import find_spec
 from flask import Flask, g, request
 from sqlalchemy import event
 
-from app.common.db import is_writing, writing
+from app.common.db import WriterLockedConnection, begin_sqlite, writing
 from app.common.docs import register_docs_assets
 from app.common.headers import register_response_headers
 from app.common.json_body import JSONProvider
@@ -49,6 +49,10 @@ def create_app(config=None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {**options.get("connect_args", {}), "factory": WriterLockedConnection}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -65,7 +69,8 @@ def register_extensions(app: Flask) -> None:
 
 def _tune_sqlite(engine) -> None:
     """Real transactions on SQLite (pysqlite's own handling breaks SAVEPOINT), WAL for several
-    workers, and writers that take the write lock up front instead of failing half-way."""
+    workers, and writers that queue for the write lock (app/common/db.py) and take it up front
+    instead of failing half-way."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -78,9 +83,7 @@ def _tune_sqlite(engine) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if is_writing() else "BEGIN")
+    event.listen(engine, "begin", begin_sqlite)
 
 
 def _skip_limiter_where_nothing_is_limited(app: Flask) -> None:
