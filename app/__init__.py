@@ -101,6 +101,31 @@ def _skip_limiter_where_nothing_is_limited(app: Flask) -> None:
     )
     if _not_limited not in limiter._request_filters:
         limiter.request_filter(_not_limited)
+    _bypass_limiter_hooks(app)
+
+
+def _bypass_limiter_hooks(app: Flask) -> None:
+    """Flask-Limiter's request hooks build its context and walk its limits before it asks the
+    request filter; on a route with no limit, do not call them at all."""
+    from functools import partial, wraps
+
+    def unless_unlimited(hook):
+        @wraps(hook)
+        def guarded(*args):
+            if _not_limited():
+                return args[0] if args and hasattr(args[0], "status_code") else None
+            return hook(*args)
+
+        guarded.bypasses_limiter = True
+        return guarded
+
+    def ours(hook) -> bool:
+        owner = hook.args[0] if isinstance(hook, partial) and hook.args else getattr(hook, "__self__", None)
+        return owner is limiter and not getattr(hook, "bypasses_limiter", False)
+
+    for table in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        hooks = table.get(None, [])
+        hooks[:] = [unless_unlimited(hook) if ours(hook) else hook for hook in hooks]
 
 
 def _not_limited() -> bool:

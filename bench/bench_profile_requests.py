@@ -94,7 +94,8 @@ def one(kind: str, n: int, profile: str | None):
         for _ in range(args.n):
             run()
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 45)
         return
     print(f"{'endpoint':16} {'status':>6} {'ms/req':>8} {'SQL/req':>8} {'calls/req':>10}")
     for name, run in endpoints.items():
