@@ -173,7 +173,8 @@ WRITES = {
     "patients.revoke_caregiver", "patients.update_patient",
     "plans.add_version", "plans.assign_plan", "plans.demo_plan", "plans.end", "plans.new_plan",
     "plans.pause", "plans.resume",
-    "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
+    "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_saving",
+    "reminders.on_session_written",
     "reminders.register_device", "reminders.remove_device", "reminders.snooze", "reminders.update_preferences",
     "sessions.batch", "sessions.delete_session", "sessions.put_session",
 }
