@@ -80,6 +80,8 @@ READS = {
     "access.list_audit_events": lambda w: (_user(w.admin), uuid.UUID(w.a_id)),
     "adherence.adherence": lambda w: (_user(w.coord_a), w.a_id, {"window": 7}),
     "adherence.adherence_many": lambda w: ([uuid.UUID(w.a_id)], 30),
+    "adherence.streaks.load": lambda w: ([uuid.UUID(w.a_id)], {uuid.UUID(w.a_id): TODAY}, TODAY - timedelta(days=30)),
+    "adherence.streaks.settled_margin": lambda w: (),
     "adherence.agenda": lambda w: (_user(w.patient_a), "me"),
     "adherence.agenda_week": lambda w: (_user(w.caregiver_a), "me", None, "en"),
     "adherence.weekly_summary": lambda w: (_user(w.coord_a), w.a_id, None, "zh-CN"),
@@ -156,6 +158,7 @@ READS = {
     "sessions.view": lambda w: (db.session.get(ExerciseSession, uuid.UUID(w.session_a)), "en"),
 }
 WRITES = {
+    "adherence.streaks.advance", "adherence.streaks.on_session_written",
     "access.create_staff_account", "access.set_staff_account_active",
     "audit.discard_reads", "audit.flush_reads", "audit.record", "audit.record_read",
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",
@@ -180,9 +183,19 @@ WRITES = {
 }
 
 
+# Modules besides the service ones whose functions jobs and signal receivers call.
+JOB_MODULES = ["adherence.streaks"]
+
+
 def service_functions() -> dict:
-    """{"domain.function": function} for every public function defined in app/*/service.py."""
+    """{"domain.function": function} for every public function defined in app/*/service.py
+    (and "module.function" for those of JOB_MODULES)."""
     found = {}
+    for name in JOB_MODULES:
+        module = importlib.import_module(f"app.{name}")
+        for function_name, function in inspect.getmembers(module, inspect.isfunction):
+            if not function_name.startswith("_") and function.__module__ == module.__name__:
+                found[f"{name}.{function_name}"] = function
     for info in pkgutil.iter_modules(app_package.__path__):
         if not info.ispkg:
             continue
@@ -235,6 +248,16 @@ def test_a_job_writes_inside_writing(app, world):
         view, status = put_session(patient, "me", uuid.uuid4(), {
             "exercise": "pressure-relief", "started_at": started, "duration_minutes": 5}, "en")
     assert status == 201 and view["duration_minutes"] == 5
+
+
+def test_the_streak_checkpoint_advances_without_a_request(app, world):
+    from app.adherence.models import StreakCheckpoint
+    from app.adherence.streaks import advance, settled_margin
+
+    with app.app_context(), writing():
+        advance(uuid.UUID(world.a_id), TODAY, "created", NOW)
+        row = db.session.get(StreakCheckpoint, uuid.UUID(world.a_id))
+        assert row.settled_through == NOW.date() - timedelta(days=settled_margin() + 2)
 
 
 def test_requests_add_their_details_to_the_trail(world):
