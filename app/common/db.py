@@ -28,6 +28,17 @@ def writing():
         _writing.reset(token)
 
 
+@contextmanager
+def reading():
+    """Inside a write request: transactions begun here only read, so on SQLite they take no
+    write lock (a receiver's look-up after the request's commit)."""
+    token = _writing.set(False)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
 def is_writing() -> bool:
     return _writing.get()
 
