@@ -42,6 +42,11 @@ class Blueprint(_Blueprint):
         """Document that the operation needs a Bearer token (authenticate applies it)."""
         return _Blueprint.doc(security=[{"bearerAuth": []}])(func)
 
+    def arguments(self, schema, *args, **kwargs):
+        """As flask-smorest's, with a schema class made into one instance here: webargs would
+        build a new one on every request (our schemas keep no per-request state)."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

@@ -106,6 +106,7 @@ READS = {
     "education.catalogue": lambda w: (None, "bone", "en"),
     "education.catalogue_etag": lambda w: (Page([]), "en"),
     "education.catalogue_page": lambda w: ({"tag": "bone", "per_page": 2}, "zh-CN"),
+    "education.catalogue_summaries": lambda w: ("zh-CN",),
     "education.etag_for": lambda w: (_module(w), "en"),
     "education.module_by_slug": lambda w: ("keep-going",),
     "education.module_in": lambda w: (_module(w), "zh-CN"),
@@ -168,7 +169,8 @@ WRITES = {
     "patients.revoke_caregiver", "patients.update_patient",
     "plans.add_version", "plans.assign_plan", "plans.check_safety", "plans.demo_plan", "plans.end", "plans.new_plan",
     "plans.pause", "plans.resume",
-    "reminders.cancel_pending", "reminders.enqueue", "reminders.materialise", "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
+    "reminders.cancel_pending", "reminders.enqueue", "reminders.materialise", "reminders.mark_all_read",
+    "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_saving", "reminders.on_session_written",
     "reminders.register_device", "reminders.remove_device", "reminders.snooze", "reminders.update_preferences",
     "sessions.batch", "sessions.delete_session", "sessions.put_session",
 }
