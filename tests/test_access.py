@@ -40,6 +40,8 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
     ("put", "/api/v1/patients/{patient_id}/sessions/{session_id}"): {
         "exercise": "pressure-relief", "started_at": "2026-01-01T10:00:00+00:00", "duration_minutes": 5},
     ("post", "/api/v1/patients/{patient_id}/sessions/batch"): {"sessions": [{}]},
+    ("post", "/api/v1/patients/{patient_id}/flags/{flag_id}/resolve"): {"outcome": "other", "note": "x"},
+    ("post", "/api/v1/patients/{patient_id}/contacts"): {"channel": "phone", "outcome": "reached"},
 }
 
 

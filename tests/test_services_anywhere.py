@@ -25,6 +25,7 @@ from app.exercises.models import Exercise
 from app.extensions import db
 from app.patients.models import Patient
 from app.plans.models import Plan
+from app.rules.models import Flag
 from app.sessions.models import ExerciseSession
 from tests.factories import PASSWORD
 
@@ -53,6 +54,7 @@ def _exercise(w):
 
 
 TODAY = date.today()
+NOW = datetime.now(timezone.utc)
 
 # name -> a function of the world giving the arguments to call it with.
 READS = {
@@ -60,6 +62,8 @@ READS = {
     "access.list_audit_events": lambda w: (_user(w.admin), uuid.UUID(w.a_id)),
     "adherence.adherence": lambda w: (_user(w.coord_a), w.a_id, {"window": 7}),
     "adherence.adherence_many": lambda w: ([uuid.UUID(w.a_id)], 30),
+    "adherence.inputs_many": lambda w: ([uuid.UUID(w.a_id)], 30),
+    "adherence.last_sessions": lambda w: ([uuid.UUID(w.a_id)],),
     "adherence.agenda": lambda w: (_user(w.patient_a), "me"),
     "adherence.agenda_week": lambda w: (_user(w.caregiver_a), "me", None, "en"),
     "adherence.weekly_summary": lambda w: (_user(w.coord_a), w.a_id, None, "zh-CN"),
@@ -68,6 +72,14 @@ READS = {
     "auth.check_password": lambda w: (PASSWORD,),
     "auth.list_users": lambda w: ("admin",),
     "auth.normalise_email": lambda w: (" Someone@Example.org ",),
+    "coordinator.caseload_csv": lambda w: (_user(w.coord_a), {"sort": "risk", "adherence_window": 30}, NOW),
+    "coordinator.caseload_page": lambda w: (_user(w.coord_a), {"page": 1, "per_page": 20, "sort": "adherence_7",
+                                                               "adherence_window": 7}, NOW),
+    "coordinator.contacts": lambda w: (_user(w.coord_a), w.a_id),
+    "coordinator.fhir": lambda w: (_user(w.coord_a), w.a_id, "en", NOW),
+    "coordinator.own_data": lambda w: (_user(w.patient_a), "me", "zh-CN", NOW),
+    "coordinator.own_sessions_csv": lambda w: (_user(w.patient_a), "me", "en", NOW),
+    "coordinator.timeline": lambda w: (_user(w.coord_a), w.a_id, {"order": "oldest"}, "en"),
     "education.catalogue": lambda w: (None, "bone", "en"),
     "education.catalogue_etag": lambda w: ({"items": [], "meta": {}}, "en"),
     "education.etag_for": lambda w: (_module(w), "en"),
@@ -96,6 +108,12 @@ READS = {
     "plans.plan_views": lambda w: ([_plan(w)], TODAY),
     "plans.safety_warnings": lambda w: (db.session.get(Patient, uuid.UUID(w.a_id)), [_exercise(w)], TODAY),
     "plans.templates": lambda w: ("zh-CN",),
+    "rules.caseload_flags": lambda w: (_user(w.coord_a), {"status": "active"}),
+    "rules.flag_view": lambda w: (Flag(patient_id=uuid.UUID(w.a_id), rule_id="lapse", severity="warning", status="open",
+                                       evidence={"days": 3, "last_session_date": "2026-01-01"}, opened_at=NOW,
+                                       last_seen_at=NOW), "zh-CN"),
+    "rules.patient_flags": lambda w: (_user(w.coord_a), w.a_id, {"severity": ["urgent"]}),
+    "rules.rules_view": lambda w: (_user(w.admin), "en"),
     "sessions.changes": lambda w: (_user(w.coord_a), w.a_id),
     "sessions.get_session": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.session_a)),
     "sessions.list_sessions": lambda w: (_user(w.caregiver_a), "me"),
@@ -108,6 +126,7 @@ WRITES = {
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",
     "auth.change_password", "auth.confirm_password_reset", "auth.fail_login", "auth.request_password_reset",
     "auth.revoke_all_sessions", "auth.set_active",
+    "coordinator.log_contact",
     "education.ensure_recommended", "education.recommend", "education.record_progress",
     "education.submit_quiz", "education.withdraw_recommendation",
     "patients.activate", "patients.add_to_care_team", "patients.audit_listed", "patients.create_patient",
@@ -115,6 +134,8 @@ WRITES = {
     "patients.revoke_caregiver", "patients.update_patient",
     "plans.add_version", "plans.assign_plan", "plans.demo_plan", "plans.end", "plans.new_plan",
     "plans.pause", "plans.resume",
+    "rules.acknowledge", "rules.digest", "rules.on_dose_recorded", "rules.on_dxa_result_written",
+    "rules.on_session_written", "rules.resolve", "rules.sweep",
     "sessions.batch", "sessions.delete_session", "sessions.put_session",
 }
 

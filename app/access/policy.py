@@ -51,7 +51,12 @@ EDIT_PROFILE = _action("manage", {SELF, CAREGIVER, COORDINATOR},
                        fields={SELF: SELF_EDITABLE, CAREGIVER: SELF_EDITABLE})
 CONSENT = _action("consent", {SELF}, roles=("patient",))  # who may act as their caregiver
 ADMINISTER = _action("administer", {COORDINATOR, ADMIN}, roles=("coordinator", "admin"))  # care team
+REVIEW = _action("review", {COORDINATOR}, roles=("coordinator",), audit="read")  # flags, timeline, contacts, FHIR
+RECORD_CONTACT = _action("record contacts for", {COORDINATOR}, roles=("coordinator",))
+EXPORT_OWN = _action("export", {SELF}, roles=("patient",), audit="read")  # the patient's own data
 # Not about one patient (role gates):
+REVIEW_CASELOAD = _action("review a caseload", roles=("coordinator",))
+READ_RULES = _action("read the rules", roles=("coordinator", "admin"))
 CREATE_PATIENT = _action("create patients", roles=("coordinator",))
 ADMINISTER_ACCOUNTS = _action("administer accounts", roles=("admin",))
 READ_AUDIT_TRAIL = _action("read the audit trail", roles=("admin",))

@@ -57,6 +57,15 @@ def item_metrics(plans: list[PlanSpec], sessions: list[LoggedSession], start: da
     return items
 
 
+def session_rate(plans: list[PlanSpec], sessions: list[LoggedSession], start: date, end: date) -> dict:
+    """Only the session counts of patient_metrics (no minutes, no streak): for callers that
+    evaluate many windows for many patients."""
+    items = item_metrics(plans, sessions, start, end)
+    due = sum(i["expected_sessions"] for i in items.values())
+    done = sum(i["completed_sessions"] for i in items.values())
+    return {"expected_sessions": due, "completed_sessions": done, "session_rate": _rate(done, due)}
+
+
 def patient_metrics(plans: list[PlanSpec], sessions: list[LoggedSession], start: date, end: date,
                     today: date) -> dict:
     items = item_metrics(plans, sessions, start, end)

@@ -1,5 +1,5 @@
 """Adherence for one patient or many, with a fixed number of queries; the agenda; the weekly summary."""
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 
 from sqlalchemy import bindparam, select
@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, select
 from app.adherence.metrics import LoggedSession, patient_metrics, streak
 from app.access.policy import READ, patient_for
 from app.common.clinical import threshold
-from app.common.clock import local_today
+from app.common.clock import local_date, local_today
 from app.common.i18n import choose_language
 from app.errors import ApiError
 from app.exercises.models import Exercise
@@ -50,19 +50,39 @@ def _sessions(patient_ids, start: date, end: date) -> dict:
     return out
 
 
+def inputs_many(patient_ids, days_back: int, now: datetime | None = None) -> tuple[dict, dict, dict]:
+    """What the metrics need for many patients, in a fixed number of queries:
+    ({patient_id: local today}, {patient_id: [PlanSpec]}, {patient_id: [LoggedSession]}),
+    sessions from days_back days before the earliest today. `now` (default: the clock)
+    decides each patient's today."""
+    patients = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
+    todays = {p.id: local_date(now, p.time_zone) if now else local_today(p.time_zone) for p in patients}
+    if not todays:
+        return {}, {}, {}
+    latest = max(todays.values())
+    earliest = min(todays.values()) - timedelta(days=days_back)
+    return todays, plans.load_specs(patient_ids), _sessions(patient_ids, earliest, latest)
+
+
+def last_sessions(patient_ids) -> dict:
+    """{patient_id: (started_at, local_date) of the latest session}, however old; one query
+    (a correlated subquery per patient that walks the (patient_id, local_date) index backwards)."""
+    latest = (select(ExerciseSession.id).where(ExerciseSession.patient_id == Patient.id,
+                                               ExerciseSession.deleted_at.is_(None))
+              .order_by(ExerciseSession.local_date.desc(), ExerciseSession.started_at.desc())
+              .limit(1).correlate(Patient).scalar_subquery())
+    rows = db.session.execute(
+        select(Patient.id, ExerciseSession.started_at, ExerciseSession.local_date)
+        .join(ExerciseSession, ExerciseSession.id == latest).where(Patient.id.in_(patient_ids)))
+    return {pid: (started_at, day) for pid, started_at, day in rows}
+
+
 def adherence_many(patient_ids, window_days: int) -> dict:
     """{patient_id: metrics over the last window_days (patient-local, ending today)}.
 
     patient_ids may be a list or a SELECT of ids. Four queries whatever the number of patients.
     """
-    patients = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
-    todays = {p.id: local_today(p.time_zone) for p in patients}
-    if not todays:
-        return {}
-    latest = max(todays.values())
-    earliest = min(todays.values()) - timedelta(days=max(window_days, STREAK_HORIZON_DAYS))
-    specs = plans.load_specs(patient_ids)
-    logged = _sessions(patient_ids, earliest, latest)
+    todays, specs, logged = inputs_many(patient_ids, max(window_days, STREAK_HORIZON_DAYS))
     result = {}
     for patient_id, today in todays.items():
         start = today - timedelta(days=window_days - 1)

@@ -48,6 +48,11 @@ def paginate(stmt, page: int, per_page: int, *, scalars: bool = True) -> dict:
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
     items = rows.scalars().all() if scalars else rows.all()
+    return envelope(items, total, page, per_page)
+
+
+def envelope(items: list, total: int, page: int, per_page: int) -> dict:
+    """{items, meta} for one page of total, with a link to the next page."""
     next_page = page + 1 if page * per_page < total else None
     next_url = None
     if next_page:

@@ -1,0 +1,97 @@
+"""The rules sweep over 1,000 and 10,000 patients (50,000 too on PostgreSQL with --large)
+with 90 days of sessions: wall time, SQL statements, and the ratio to one raw SQL aggregate
+over the same session rows (what the database alone needs to read them).
+
+In-process against a real database, bulk-loaded as bench_adherence_scale.py does. The first
+sweep opens the flags; the second is the steady state (conditions unchanged, nothing to write).
+Figures, not assertions. `python bench/bench_rules_sweep.py sqlite --sizes 200` is a smoke run.
+"""
+import argparse
+import os
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.common.seeding import seed_loaders  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.rules import service as rules  # noqa: E402
+from app.rules.facts import HISTORY_DAYS  # noqa: E402
+from app.rules.models import Flag  # noqa: E402
+from app.sessions.models import ExerciseSession  # noqa: E402
+from bench_adherence_scale import populate  # noqa: E402
+from harness import fresh_database  # noqa: E402
+
+
+def _timed(func_, counter):
+    counter.clear()
+    started = time.perf_counter()
+    result = func_()
+    return result, time.perf_counter() - started, len(counter)
+
+
+def raw_aggregate(today: date):
+    """The session rows the sweep reads (HISTORY_DAYS back), aggregated by SQL alone."""
+    since = today - timedelta(days=HISTORY_DAYS)
+    stmt = (select(ExerciseSession.patient_id, func.count(), func.count(func.distinct(ExerciseSession.local_date)),
+                   func.max(ExerciseSession.local_date))
+            .where(ExerciseSession.deleted_at.is_(None), ExerciseSession.local_date >= since)
+            .group_by(ExerciseSession.patient_id))
+    return db.session.execute(stmt).all()
+
+
+def measure(kind: str, n: int) -> dict:
+    url = fresh_database(kind).replace("postgresql://", "postgresql+psycopg://")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
+    with app.app_context():
+        upgrade()
+        for loader in seed_loaders(app):
+            loader()
+        today = date.today()
+        n_sessions = populate(n, today)
+        now = datetime.now(timezone.utc)
+        statements: list = []
+        listener = lambda *args: statements.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        _, raw_s, raw_q = _timed(lambda: raw_aggregate(today), statements)
+        first, first_s, first_q = _timed(lambda: rules.sweep(now), statements)
+        second, second_s, second_q = _timed(lambda: rules.sweep(now + timedelta(minutes=15)), statements)
+        event.remove(db.engine, "before_cursor_execute", listener)
+        flags = db.session.scalar(select(func.count(Flag.id)))
+        db.session.remove()
+        db.engine.dispose()
+    return {"patients": n, "sessions": n_sessions, "raw_s": raw_s, "raw_q": raw_q, "first": first,
+            "first_s": first_s, "first_q": first_q, "second": second, "second_s": second_s, "second_q": second_q,
+            "flags": flags}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kinds", nargs="*", default=["sqlite", "postgresql"])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument("--large", action="store_true", help="also 50,000 patients (PostgreSQL only)")
+    args = parser.parse_args()
+    for kind in args.kinds:
+        sizes = list(args.sizes) + ([50000] if args.large and kind == "postgresql" else [])
+        for n in sizes:
+            m = measure(kind, n)
+            print(f"[{kind}] {m['patients']:>6} patients, {m['sessions']:>7} sessions (90 days; the sweep reads "
+                  f"{HISTORY_DAYS}+ days): raw SQL aggregate {m['raw_s']:.2f} s ({m['raw_q']} statement)", flush=True)
+            for label in ("first", "second"):
+                totals, seconds, queries = m[label], m[f"{label}_s"], m[f"{label}_q"]
+                print(f"    sweep ({label}): {seconds:.2f} s, {seconds / n * 1000:.2f} ms/patient, x{seconds / m['raw_s']:.1f} "
+                      f"the raw aggregate; {queries} SQL statements in {totals['batches']} batches "
+                      f"({queries / max(totals['batches'], 1):.1f} per batch); opened {totals['opened']}, "
+                      f"updated {totals['updated']}, resolved {totals['resolved']}", flush=True)
+            print(f"    flags stored: {m['flags']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
