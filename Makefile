@@ -1,4 +1,4 @@
-# StandStrong: `make run` serves the API on SQLite; `make test` runs the suite.
+# StandStrong: `make run` serves the API and runs the scheduler on SQLite; `make test` runs the suite.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -23,7 +23,7 @@ migrate: venv
 run: migrate
 	$(BIN)/flask seed
 	$(BIN)/flask demo
-	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/honcho start -f Procfile -p $(PORT)
 
 test: venv
 	$(BIN)/python -m pytest -q

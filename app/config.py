@@ -75,7 +75,6 @@ class Config:
     PASSWORD_RESET_TTL_MINUTES = _int("PASSWORD_RESET_TTL_MINUTES", 30)
     SESSION_EDIT_WINDOW_HOURS = _int("SESSION_EDIT_WINDOW_HOURS", 72)
     SESSION_BACKFILL_DAYS = _int("SESSION_BACKFILL_DAYS", 30)
-    SYNC_SETTLE_SECONDS = _int("SYNC_SETTLE_SECONDS", 2)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
     # (werkzeug ProxyFix); 0: none, the client address is the socket's.
@@ -89,6 +88,25 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     MAIL_FROM = os.environ.get("MAIL_FROM", "StandStrong <no-reply@standstrong.local>")
     MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 10)
+
+    # Reminders and their delivery (app/reminders/), the scheduler process (app/scheduler.py).
+    REMINDER_HORIZON_HOURS = _int("REMINDER_HORIZON_HOURS", 36)
+    REMINDER_DEFAULT_TIME = os.environ.get("REMINDER_DEFAULT_TIME", "09:00")
+    REMINDER_BUNDLE_MINUTES = _int("REMINDER_BUNDLE_MINUTES", 10)
+    REMINDER_LATER_TODAY_HOURS = _int("REMINDER_LATER_TODAY_HOURS", 3)
+    DISPATCH_BATCH_SIZE = _int("DISPATCH_BATCH_SIZE", 500)
+    DISPATCH_MAX_ATTEMPTS = _int("DISPATCH_MAX_ATTEMPTS", 5)
+    DISPATCH_RETRY_SECONDS = _int("DISPATCH_RETRY_SECONDS", 60)
+    DISPATCH_CLAIM_TIMEOUT_SECONDS = _int("DISPATCH_CLAIM_TIMEOUT_SECONDS", 300)
+    FCM_ENDPOINT = os.environ.get("FCM_ENDPOINT", "https://fcm.googleapis.com")
+    FCM_PROJECT_ID = os.environ.get("FCM_PROJECT_ID", "")
+    FCM_ACCESS_TOKEN = os.environ.get("FCM_ACCESS_TOKEN", "")
+    FCM_ACCESS_TOKEN_FILE = os.environ.get("FCM_ACCESS_TOKEN_FILE", "")
+    FCM_TIMEOUT_SECONDS = _int("FCM_TIMEOUT_SECONDS", 10)
+    SCHEDULER_LEASE_SECONDS = _int("SCHEDULER_LEASE_SECONDS", 30)
+    SCHEDULER_POLL_SECONDS = _int("SCHEDULER_POLL_SECONDS", 10)
+    SCHEDULER_MATERIALISE_SECONDS = _int("SCHEDULER_MATERIALISE_SECONDS", 900)
+    SCHEDULER_DISPATCH_SECONDS = _int("SCHEDULER_DISPATCH_SECONDS", 30)
 
     API_TITLE = "StandStrong API"
     API_VERSION = "1.0.0"

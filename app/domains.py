@@ -9,6 +9,8 @@ __init__.py) plus its line here, where it belongs in the order.
 
 # Infrastructure: settings, the error format, the extensions, shared helpers. No register.
 FOUNDATION = ("domains", "config", "errors", "extensions", "common")
+# The scheduler process's machinery (app/scheduler.py): jobs of any domain, no domain import.
+SCHEDULER = ("scheduler",)
 
 DOMAINS = (
     "health",
@@ -23,6 +25,7 @@ DOMAINS = (
     "adherence",
     "dxa",
     "medications",
+    "calendar",
     "reminders",
     "rules",
     "coordinator",
@@ -32,4 +35,4 @@ DOMAINS = (
 # The CLI and the app factory itself (app/__init__.py) may import anything.
 TOP = ("cli", "app")
 
-LAYERS = FOUNDATION + DOMAINS + TOP
+LAYERS = FOUNDATION + SCHEDULER + DOMAINS + TOP

@@ -2,14 +2,19 @@
 import contextlib
 import itertools
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import time_machine
+from sqlalchemy import select
 
 from app.auth.service import create_user
 from app.education.seed import load_education
 from app.exercises.seed import load_exercises
+from app.extensions import db
 from app.plans.seed import load_plan_templates
+from app.reminders.dispatch import dispatch
+from app.reminders.models import Notification
+from app.reminders.service import enqueue
 
 PASSWORD = "correct-horse-battery-staple-42"
 _counter = itertools.count(1)
@@ -138,8 +143,43 @@ class World:
         self.session_a = str(uuid.uuid4())
         logged = self.patient_a.put(f"/api/v1/patients/me/sessions/{self.session_a}", json=session_body(self))
         assert logged.status_code == 201, logged.get_json()
-        self.resource_ids = {"slug": "keep-going", "plan_id": self.plan_a["id"], "session_id": self.session_a}
+        self.notification_a = self._delivered_notification()
+        self._bone_records()
+        self.resource_ids = {"slug": "keep-going", "plan_id": self.plan_a["id"], "session_id": self.session_a,
+                             "notification_id": self.notification_a,
+                             "result_id": self.dxa_result_a["id"], "followup_id": self.followup_a["id"],
+                             "treatment_id": self.treatment_a["id"], "dose_id": self.dose_a["id"]}
         return self
+
+    def _bone_records(self):
+        """A DXA result with a planned follow-up, and a denosumab treatment with one dose, for patient A."""
+        base = f"/api/v1/patients/{self.a_id}"
+        today = date.today()
+        self.dxa_result_a = _created(self.coord_a.post(f"{base}/dxa/results", json={
+            "scan_date": (today - timedelta(days=30)).isoformat(), "site": "distal_femur", "side": "left",
+            "bmd": 0.712, "centre": "Walk Centre", "machine": "Hologic A"}))
+        followups = self.coord_a.get(f"{base}/dxa/followups").get_json()["items"]
+        self.followup_a = followups[0]
+        self.treatment_a = _created(self.coord_a.post(f"{base}/medications", json={
+            "medicine": "denosumab", "started_on": (today - timedelta(days=60)).isoformat()}))
+        self.dose_a = _created(self.coord_a.post(f"{base}/medications/{self.treatment_a['id']}/doses", json={
+            "given_on": (today - timedelta(days=60)).isoformat()}))["dose"]
+
+    def _delivered_notification(self) -> str:
+        """One reminder in patient A's in-app inbox."""
+        now = datetime.now(timezone.utc)
+        with self.client.application.app_context():
+            enqueue(recipient_user_id=uuid.UUID(self.patient_a.id), patient_id=uuid.UUID(self.a_id),
+                    kind="plan_reminder", dedupe_key=f"world:{self.a_id}", due_at=now, now=now,
+                    payload={"exercise": {"en": "Standing", "zh-CN": "站立"}, "minutes": 30, "time": "10:00"})
+            db.session.commit()
+            dispatch(now)
+            return str(db.session.scalar(select(Notification.id).where(Notification.dedupe_key == f"world:{self.a_id}")))
+
+
+def _created(response) -> dict:
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
 
 
 @contextlib.contextmanager

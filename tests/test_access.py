@@ -20,6 +20,8 @@ PUBLIC = {
     ("post", "/api/v1/auth/password-reset"), ("post", "/api/v1/auth/password-reset/confirm"),
     ("get", "/api/v1/education/modules"), ("get", "/api/v1/education/modules/{slug}"),
 }
+# Authorised by a Bearer token or the patient's calendar feed token (phone calendars subscribe).
+FEED = {("get", "/api/v1/patients/{patient_id}/calendar.ics")}
 # Valid bodies, so the walk reaches the access policy and not only the validator.
 # Domains add theirs here; an operation without one is sent {}.
 SAMPLE_BODIES: dict[tuple[str, str], dict] = {
@@ -42,6 +44,19 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
     ("post", "/api/v1/patients/{patient_id}/sessions/batch"): {"sessions": [{}]},
     ("post", "/api/v1/patients/{patient_id}/flags/{flag_id}/resolve"): {"outcome": "other", "note": "x"},
     ("post", "/api/v1/patients/{patient_id}/contacts"): {"channel": "phone", "outcome": "reached"},
+    ("put", "/api/v1/patients/{patient_id}/notification-preferences"): {
+        "channels": {"email": True}, "quiet_hours": {"start": "22:00", "end": "07:00"}},
+    ("post", "/api/v1/patients/{patient_id}/notifications/{notification_id}/snooze"): {"until": "30m"},
+    ("post", "/api/v1/me/devices"): {"token": "walk-device-token", "platform": "android"},
+    ("post", "/api/v1/patients/{patient_id}/dxa/results"): {
+        "scan_date": "2026-01-05", "site": "proximal_tibia", "side": "right", "bmd": 0.55},
+    ("put", "/api/v1/patients/{patient_id}/dxa/protocol"): {"medically_stable_on": "2026-01-01", "interval_months": 12},
+    ("post", "/api/v1/patients/{patient_id}/dxa/followups"): {"kind": "interval", "due_date": "2027-01-01"},
+    ("patch", "/api/v1/patients/{patient_id}/dxa/followups/{followup_id}"): {
+        "appointment": {"date": "2030-01-02", "time": "09:30", "place": "Room 3"}},
+    ("post", "/api/v1/patients/{patient_id}/medications"): {"medicine": "zoledronic_acid", "started_on": "2026-01-01"},
+    ("patch", "/api/v1/patients/{patient_id}/medications/{treatment_id}"): {"end_date": None},
+    ("post", "/api/v1/patients/{patient_id}/medications/{treatment_id}/doses"): {"given_on": "2026-06-01"},
 }
 
 
@@ -85,7 +100,8 @@ def test_every_operation_but_the_public_ones_declares_authentication():
     for method, path, op in operations():
         if (method, path) in PUBLIC:
             continue
-        assert op.get("security") == [{"bearerAuth": []}], f"{method.upper()} {path} declares no auth"
+        expected = [{"bearerAuth": []}, {"feedToken": []}] if (method, path) in FEED else [{"bearerAuth": []}]
+        assert op.get("security") == expected, f"{method.upper()} {path} declares no auth"
 
 
 def test_anonymous_gets_401_on_every_protected_operation(client, world):

@@ -19,7 +19,9 @@ def test_generated_requests_conform(app, world, who):
     # Real ids for the path, so that generated bodies and queries reach the handlers.
     known = {"patient_id": "me" if who in ("patient_a", "caregiver_a") else world.a_id,
              "plan_id": world.plan_a["id"], "session_id": world.session_a, "slug": "keep-going",
-             "exercise_id": "fes-cycling"}
+             "exercise_id": "fes-cycling", **{k: v for k, v in world.resource_ids.items()
+                                              if k in ("notification_id", "result_id", "followup_id",
+                                                       "treatment_id", "dose_id")}}
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     reached, failures = collections.Counter(), []
     for result in schema.get_all_operations():

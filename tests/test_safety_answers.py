@@ -1,5 +1,6 @@
 """Safety answers after a session (blood pressure first, the clinic's emergency number) and the
 contraindications checked when a plan is assigned (recent fracture, blood clot)."""
+import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -61,9 +62,9 @@ def test_dysreflexia_answer_has_the_full_steps_the_card_and_the_number(tetrapleg
     steps = " ".join(alert["steps"])
     for words in ("Stay upright until your blood pressure is back", "Without one: empty your bladder with a catheter now",
                   "check for a full bowel", "then your skin", "go to emergency care even if it settles again",
-                  "say it is autonomic dysreflexia, ask to stay sitting up", "call 120"):
+                  "say it is autonomic dysreflexia, ask to stay sitting up", "call your local emergency number"):
         assert words in steps, words
-    assert alert["emergency_number"] == "120" and "sitting up" in alert["card"]
+    assert alert["emergency_number"] is None and "sitting up" in alert["card"]
     assert "Consortium for Spinal Cord Medicine 2021" in alert["source"] and ".md" not in alert["source"]
     assert all(r["citation"] and r["url"] for r in alert["references"])
 
@@ -87,10 +88,25 @@ def test_skin_redness_is_a_warning_with_one_rule_for_pressure(paraplegic):
     assert alert["severity"] == "warning" and "30 minutes" in alert["steps"][1] and "2 hours" in alert["steps"][1]
 
 
+def test_chest_pain_or_breathlessness_calls_for_an_ambulance_at_any_level(paraplegic, tetraplegic):
+    for patient in (paraplegic, tetraplegic):
+        [alert] = log(patient, "chest_pain_or_breathless")["safety_alerts"]
+        assert alert["code"] == "chest_pain_or_breathlessness" and alert["severity"] == "urgent"
+        assert alert["steps"][0].startswith("Stop the session and call your local emergency number now")
+        assert "lungs" in alert["steps"][1]
+
+
+def test_dysreflexia_defers_to_a_personal_plan_without_dosing(tetraplegic):
+    [alert] = log(tetraplegic, "pounding_headache")["safety_alerts"]
+    steps = " ".join(alert["steps"])
+    assert "personal dysreflexia plan or a medicine for it, follow that plan" in steps
+    assert not re.search(r"\d+\s*(mg|microgram|µg|tablet)", steps, re.I)
+
+
 @pytest.fixture
 def clinic_file(tmp_path, monkeypatch):
     path = tmp_path / "clinic.yaml"
-    path.write_text('emergency_number:\n  default: "112"\n  en: "999"\n  zh-CN: "120"\n', encoding="utf-8")
+    path.write_text('emergency_number: "999"\n', encoding="utf-8")
     monkeypatch.setenv("CLINIC_SETTINGS_FILE", str(path))
     clinical.clinic_settings.cache_clear()
     yield path
@@ -98,14 +114,30 @@ def clinic_file(tmp_path, monkeypatch):
     clinical.clinic_settings.cache_clear()
 
 
-def test_the_emergency_number_comes_from_the_clinic_settings_and_the_language(tetraplegic, world, clinic_file):
+def test_the_emergency_number_is_the_clinics_whatever_the_language(tetraplegic, clinic_file):
     english = log(tetraplegic, "pounding_headache", lang="en")["safety_alerts"][0]
     assert english["emergency_number"] == "999" and any("call 999" in s for s in english["steps"])
     chinese = log(tetraplegic, "pounding_headache", lang="zh-CN")["safety_alerts"][0]
-    assert chinese["emergency_number"] == "120" and any("拨打120" in s for s in chinese["steps"])
-    clinic_file.write_text('emergency_number:\n  default: "112"\n', encoding="utf-8")
+    assert chinese["emergency_number"] == "999" and any("拨打999" in s for s in chinese["steps"])
+
+
+@pytest.mark.parametrize("setting", ["", "emergency_number: null", 'emergency_number: ""',
+                                     "emergency_number: {en: '911', zh-CN: '120'}", "emergency_number: call us"])
+def test_without_a_valid_clinic_number_no_number_is_guessed(tetraplegic, clinic_file, setting):
+    clinic_file.write_text(setting + "\n", encoding="utf-8")
     clinical.clinic_settings.cache_clear()
-    assert content.alert_view("autonomic_dysreflexia", "en")["emergency_number"] == "112"
+    english = log(tetraplegic, "pounding_headache", lang="en")["safety_alerts"][0]
+    assert english["emergency_number"] is None
+    assert any("call your local emergency number" in s for s in english["steps"])
+    chinese = content.alert_view("possible_fracture", "zh-CN")
+    assert chinese["emergency_number"] is None and any("立即拨打当地急救电话" in s for s in chinese["steps"])
+    assert not any(n in " ".join(english["steps"] + chinese["steps"]) for n in ("120", "911", "999", "112"))
+
+
+def test_the_shipped_settings_assume_no_country():
+    clinical.clinic_settings.cache_clear()
+    assert clinical.emergency_number() is None
+    assert "your local emergency number" in " ".join(content.alert_view("orthostatic_hypotension", "en")["steps"])
 
 
 def test_the_months_before_a_date_are_calendar_months():

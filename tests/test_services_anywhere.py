@@ -20,12 +20,15 @@ from app.auth.models import User
 from app.common.actors import SystemActor
 from app.common.db import writing
 from app.common.types import utcnow
+from app.dxa.models import DxaFollowUp, DxaResult
 from app.education.models import EducationContent
 from app.exercises.models import Exercise
 from app.extensions import db
+from app.medications.models import BoneTreatment
 from app.patients.models import Patient
 from app.plans.models import Plan
 from app.rules.models import Flag
+from app.reminders.models import Notification
 from app.sessions.models import ExerciseSession
 from tests.factories import PASSWORD
 
@@ -56,6 +59,22 @@ def _exercise(w):
 TODAY = date.today()
 NOW = datetime.now(timezone.utc)
 
+
+def _patient_a(w):
+    return db.session.get(Patient, uuid.UUID(w.a_id))
+
+
+def _result(w):
+    return db.session.get(DxaResult, uuid.UUID(w.dxa_result_a["id"]))
+
+
+def _followup(w):
+    return db.session.get(DxaFollowUp, uuid.UUID(w.followup_a["id"]))
+
+
+def _treatment(w):
+    return db.session.get(BoneTreatment, uuid.UUID(w.treatment_a["id"]))
+
 # name -> a function of the world giving the arguments to call it with.
 READS = {
     "access.list_accounts": lambda w: (_user(w.admin), "coordinator"),
@@ -69,6 +88,24 @@ READS = {
     "adherence.weekly_summary": lambda w: (_user(w.coord_a), w.a_id, None, "zh-CN"),
     "audit.list_events": lambda w: (uuid.UUID(w.a_id),),
     "auth.check_not_locked": lambda w: (w.coord_a.email, utcnow()),
+    "calendar.feed_status": lambda w: (_user(w.patient_a), "me"),
+    "calendar.ics": lambda w: (_patient_a(w), "en"),
+    "calendar.patient_by_actor": lambda w: (_user(w.coord_a), w.a_id),
+    "calendar.patient_by_token": lambda w: (
+        w.a_id, w.patient_a.post("/api/v1/patients/me/calendar-feed").get_json()["token"]),
+    "dxa.booked_appointments": lambda w: (uuid.UUID(w.a_id),),
+    "dxa.due_notices": lambda w: (NOW, NOW + timedelta(days=2)),
+    "dxa.followup_view": lambda w: (_followup(w), _patient_a(w), NOW),
+    "dxa.followup_views": lambda w: ([_followup(w)], {uuid.UUID(w.a_id): "Asia/Shanghai"}, NOW),
+    "dxa.get_followup": lambda w: (_user(w.patient_a), "me", uuid.UUID(w.followup_a["id"])),
+    "dxa.get_protocol": lambda w: (_user(w.caregiver_a), "me", NOW),
+    "dxa.get_result": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.dxa_result_a["id"]), "zh-CN"),
+    "dxa.latest_results": lambda w: ([uuid.UUID(w.a_id)],),
+    "dxa.list_followups": lambda w: (_user(w.coord_a), w.a_id, {"status": ["due"]}),
+    "dxa.list_results": lambda w: (_user(w.patient_a), "me", {"site": "distal_femur"}),
+    "dxa.overdue_followups": lambda w: ([uuid.UUID(w.a_id)], 30, NOW),
+    "dxa.protocol_view": lambda w: (_patient_a(w), NOW),
+    "dxa.result_views": lambda w: ([_result(w)], "en"),
     "auth.check_password": lambda w: (PASSWORD,),
     "auth.list_users": lambda w: ("admin",),
     "auth.normalise_email": lambda w: (" Someone@Example.org ",),
@@ -90,6 +127,14 @@ READS = {
     "education.served_language_of": lambda w: (_module(w), "en"),
     "education.summary_row": lambda w: (_module(w), _content(w)),
     "exercises.catalogue": lambda w: ("fes",),
+    "medications.calendar_entries": lambda w: (uuid.UUID(w.a_id),),
+    "medications.dose_status": lambda w: ([uuid.UUID(w.a_id)], NOW),
+    "medications.due_notices": lambda w: (NOW, NOW + timedelta(days=2)),
+    "medications.get_treatment": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.treatment_a["id"])),
+    "medications.list_doses": lambda w: (_user(w.patient_a), "me", uuid.UUID(w.treatment_a["id"]), {}),
+    "medications.list_treatments": lambda w: (_user(w.caregiver_a), "me", {"active": True}, NOW),
+    "medications.treatment_view": lambda w: (_treatment(w), _patient_a(w), NOW, "en"),
+    "medications.treatment_views": lambda w: ([_treatment(w)], {uuid.UUID(w.a_id): "Asia/Shanghai"}, NOW, "zh-CN"),
     "exercises.exercise_view": lambda w: (_exercise(w), "zh-CN"),
     "exercises.exercises_by_id": lambda w: ([_exercise(w).id],),
     "exercises.get_exercise": lambda w: ("fes-cycling",),
@@ -114,6 +159,12 @@ READS = {
                                        last_seen_at=NOW), "zh-CN"),
     "rules.patient_flags": lambda w: (_user(w.coord_a), w.a_id, {"severity": ["urgent"]}),
     "rules.rules_view": lambda w: (_user(w.admin), "en"),
+    "reminders.devices": lambda w: (_user(w.patient_a),),
+    "reminders.inbox": lambda w: (_user(w.caregiver_a), "me", {"unread": True}, "en"),
+    "reminders.my_inbox": lambda w: (_user(w.coord_a), {}, "en"),
+    "reminders.notification_view": lambda w: (db.session.get(Notification, uuid.UUID(w.notification_a)), "zh-CN"),
+    "reminders.preferences": lambda w: (_user(w.coord_a), w.a_id, datetime.now(timezone.utc), None),
+    "reminders.unread_count": lambda w: (_user(w.patient_a), "me"),
     "sessions.changes": lambda w: (_user(w.coord_a), w.a_id),
     "sessions.get_session": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.session_a)),
     "sessions.list_sessions": lambda w: (_user(w.caregiver_a), "me"),
@@ -127,8 +178,13 @@ WRITES = {
     "auth.change_password", "auth.confirm_password_reset", "auth.fail_login", "auth.request_password_reset",
     "auth.revoke_all_sessions", "auth.set_active",
     "coordinator.log_contact",
+    "calendar.issue_token", "calendar.revoke_token",
+    "dxa.create_followup", "dxa.create_result", "dxa.delete_result", "dxa.plan_next", "dxa.put_protocol",
+    "dxa.update_followup",
     "education.ensure_recommended", "education.recommend", "education.record_progress",
     "education.submit_quiz", "education.withdraw_recommendation",
+    "medications.create_treatment", "medications.delete_dose", "medications.record_dose",
+    "medications.update_treatment",
     "patients.activate", "patients.add_to_care_team", "patients.audit_listed", "patients.create_patient",
     "patients.invite_caregiver", "patients.reissue_patient_invitation", "patients.remove_from_care_team",
     "patients.revoke_caregiver", "patients.update_patient",
@@ -136,6 +192,8 @@ WRITES = {
     "plans.pause", "plans.resume",
     "rules.acknowledge", "rules.digest", "rules.on_dose_recorded", "rules.on_dxa_result_written",
     "rules.on_session_written", "rules.resolve", "rules.sweep",
+    "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
+    "reminders.register_device", "reminders.remove_device", "reminders.snooze", "reminders.update_preferences",
     "sessions.batch", "sessions.delete_session", "sessions.put_session",
 }
 

@@ -65,12 +65,13 @@ def test_caregiver_logging_is_recorded_from_the_token(world, now):
 def test_edit_inside_the_window_then_conflict_after(world, now):
     sid = str(uuid.uuid4())
     put(world.patient_a, sid, body(world))
-    edited = put(world.caregiver_a, sid, body(world, duration_minutes=50))
+    edited = put(world.caregiver_a, sid, body(world, duration_minutes=50, base_revision=1))
     assert edited.status_code == 200 and edited.get_json()["revision"] == 2
-    assert edited.get_json()["duration_minutes"] == 50
+    assert edited.get_json()["duration_minutes"] == 50 and edited.headers["ETag"] == '"2"'
     with at(NOW + timedelta(hours=72), world.patient_a):
-        late = put(world.patient_a, sid, body(world, duration_minutes=55))
-        assert assert_problem(late, 409)["type"].endswith("edit-window-closed")
+        late = put(world.patient_a, sid, body(world, duration_minutes=55, base_revision=2))
+        closed = assert_problem(late, 409)
+        assert closed["type"].endswith("edit-window-closed") and closed["current"]["duration_minutes"] == 50
         # The stored version is still returned for a plain retry.
         assert put(world.patient_a, sid, body(world, duration_minutes=50)).status_code == 200
 
@@ -78,7 +79,7 @@ def test_edit_inside_the_window_then_conflict_after(world, now):
 def test_soft_delete_inside_the_window_is_audited(world, now):
     sid = str(uuid.uuid4())
     put(world.patient_a, sid, body(world))
-    assert world.patient_a.delete(f"{SESSIONS}/{sid}").status_code == 204
+    assert world.patient_a.delete(f"{SESSIONS}/{sid}", headers={"If-Match": '"1"'}).status_code == 204
     assert world.patient_a.delete(f"{SESSIONS}/{sid}").status_code == 204  # idempotent
     assert world.patient_a.get(f"{SESSIONS}/{sid}").get_json()["deleted"] is True
     listed = world.patient_a.get(SESSIONS).get_json()["items"]
@@ -89,7 +90,7 @@ def test_soft_delete_inside_the_window_is_audited(world, now):
     late = str(uuid.uuid4())
     put(world.patient_a, late, body(world))
     with at(NOW + timedelta(hours=73), world.patient_a):
-        assert_problem(world.patient_a.delete(f"{SESSIONS}/{late}"), 409)
+        assert_problem(world.patient_a.delete(f"{SESSIONS}/{late}", headers={"If-Match": "1"}), 409)
 
 
 @pytest.mark.parametrize("override,field", [
@@ -138,7 +139,7 @@ def test_batch_answers_each_item_and_loses_none(world, now):
     good = [dict(body(world, duration_minutes=30 + i), id=str(uuid.uuid4())) for i in range(3)]
     items = [good[0], {"id": "not-a-uuid", "duration_minutes": 5}, good[1],
              dict(body(world), id=existing), dict(body(world, pain=12), id=str(uuid.uuid4())), good[2],
-             dict(body(world, duration_minutes=44), id=existing), "not an object"]
+             dict(body(world, duration_minutes=44, base_revision=1), id=existing), "not an object"]
     response = world.patient_a.post(f"{SESSIONS}/batch", json={"sessions": items})
     assert response.status_code == 200
     out = response.get_json()
@@ -167,23 +168,20 @@ def test_sync_feed_reports_creates_updates_and_deletes(world, now):
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     put(world.patient_a, a, body(world))
     put(world.caregiver_a, b, body(world, duration_minutes=20))
-    fresh = world.patient_a.get(f"{SESSIONS}/changes").get_json()
-    assert [i["id"] for i in fresh["items"]] == [world.session_a]  # a and b are still settling
-    with at(NOW + timedelta(seconds=3), world.patient_a):
-        first = world.patient_a.get(f"{SESSIONS}/changes?since={fresh['next_cursor']}").get_json()
-        assert {i["id"] for i in first["items"]} == {a, b} and not first["has_more"]
-        cursor = first["next_cursor"]
-        put(world.patient_a, a, body(world, duration_minutes=46))
-        world.patient_a.delete(f"{SESSIONS}/{b}")
-    with at(NOW + timedelta(seconds=6), world.patient_a):
-        second = world.patient_a.get(f"{SESSIONS}/changes?since={cursor}&limit=1").get_json()
-        assert len(second["items"]) == 1 and second["has_more"]
-        third = world.patient_a.get(f"{SESSIONS}/changes?since={second['next_cursor']}").get_json()
-        changed = {i["id"]: i for i in second["items"] + third["items"]}
-        assert changed[a]["revision"] == 2 and changed[b]["deleted"] is True
-        empty = world.patient_a.get(f"{SESSIONS}/changes?since={third['next_cursor']}").get_json()
-        assert empty["items"] == [] and empty["next_cursor"] == third["next_cursor"]
-        assert_problem(world.patient_a.get(f"{SESSIONS}/changes?since=garbage"), 422)
+    first = world.patient_a.get(f"{SESSIONS}/changes").get_json()
+    assert [i["id"] for i in first["items"]] == [world.session_a, a, b] and not first["has_more"]
+    cursor = first["next_cursor"]
+    put(world.patient_a, a, body(world, duration_minutes=46, base_revision=1))
+    world.patient_a.delete(f"{SESSIONS}/{b}", headers={"If-Match": '"1"'})
+    second = world.patient_a.get(f"{SESSIONS}/changes?since={cursor}&limit=1").get_json()
+    assert len(second["items"]) == 1 and second["has_more"]
+    third = world.patient_a.get(f"{SESSIONS}/changes?since={second['next_cursor']}").get_json()
+    assert [i["id"] for i in second["items"] + third["items"]] == [a, b]  # in write order
+    changed = {i["id"]: i for i in second["items"] + third["items"]}
+    assert changed[a]["revision"] == 2 and changed[b]["deleted"] is True
+    empty = world.patient_a.get(f"{SESSIONS}/changes?since={third['next_cursor']}").get_json()
+    assert empty["items"] == [] and empty["next_cursor"] == third["next_cursor"]
+    assert_problem(world.patient_a.get(f"{SESSIONS}/changes?since=garbage"), 422)
 
 
 def test_list_by_local_dates(world, now):
@@ -232,7 +230,7 @@ def test_possible_fracture_answer_and_level_aware_dysreflexia(client, world):
 
 def test_symptom_checklist(world):
     checklist = world.patient_b.get("/api/v1/symptoms").get_json()
-    assert len(checklist) == 11 and checklist[0]["label"] == "Pounding headache"
+    assert len(checklist) == 12 and checklist[0]["label"] == "Pounding headache"
     skin = next(s for s in checklist if s["code"] == "pressure_redness_or_broken_skin")
     assert "30 minutes" in skin["label"] and skin["triggers_alert"] == "skin_injury"
 

@@ -54,6 +54,11 @@ ADMINISTER = _action("administer", {COORDINATOR, ADMIN}, roles=("coordinator", "
 REVIEW = _action("review", {COORDINATOR}, roles=("coordinator",), audit="read")  # flags, timeline, contacts, FHIR
 RECORD_CONTACT = _action("record contacts for", {COORDINATOR}, roles=("coordinator",))
 EXPORT_OWN = _action("export", {SELF}, roles=("patient",), audit="read")  # the patient's own data
+# Reminders: the patient's choices (a caregiver may change all but whether caregivers get them),
+# and answering one's own notifications about the patient (mark read, snooze).
+SET_REMINDERS = _action("change the reminders of", {SELF, CAREGIVER}, roles=("patient", "caregiver"),
+                        fields={CAREGIVER: frozenset({"channels", "quiet_hours", "reminder_times", "opted_out"})})
+ANSWER_NOTIFICATIONS = _action("answer notifications about", {SELF, CAREGIVER, COORDINATOR})
 # Not about one patient (role gates):
 REVIEW_CASELOAD = _action("review a caseload", roles=("coordinator",))
 READ_RULES = _action("read the rules", roles=("coordinator", "admin"))

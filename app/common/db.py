@@ -3,8 +3,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.errors import ApiError
 from app.extensions import db
 
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
@@ -42,3 +44,19 @@ def insert_ignoring_conflict(model, values: dict, conflict_columns: list[str]) -
     dialect = db.session.get_bind().dialect.name
     stmt = _insert_ignoring(model.__table__, dialect, tuple(conflict_columns))
     return len(db.session.execute(stmt, values).all())
+
+
+def lock_row(model, key) -> None:
+    """SELECT ... FOR UPDATE of one row by primary key, to serialise writes that hang off it
+    (SQLite needs nothing: a write transaction there already holds the database lock)."""
+    pk = model.__table__.primary_key.columns.values()[0]
+    db.session.execute(select(pk).where(pk == key).with_for_update())
+
+
+def patient_row_or_404(model, row_id, patient_id, what: str):
+    """The row with this id if it belongs to this patient, else 404 (the same for another
+    patient's row as for none, so ids cannot be probed)."""
+    row = db.session.scalar(select(model).where(model.id == row_id, model.patient_id == patient_id))
+    if row is None:
+        raise ApiError(404, f"No such {what} for this patient.", title="Not Found")
+    return row

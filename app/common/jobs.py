@@ -1,5 +1,5 @@
 """Scheduled jobs: each domain registers its periodic jobs here in its register(app); the
-scheduler process (`flask scheduler run`, later) runs what is registered."""
+scheduler process (`flask scheduler run`, app/scheduler.py) runs what is registered."""
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -10,11 +10,13 @@ from flask import Flask
 class Job:
     """name: unique, e.g. "reminders.materialise"; run: called with no arguments inside an
     app context (open `writing()` for writes and act as a SystemActor); trigger: APScheduler
-    trigger arguments, e.g. {"trigger": "interval", "minutes": 5}."""
+    trigger arguments, e.g. {"trigger": "interval", "minutes": 5}; leader_only: run by the
+    one scheduler process that holds the leader lock (False: by every one, e.g. the dispatcher)."""
 
     name: str
     run: Callable[[], object]
     trigger: dict = field(default_factory=dict)
+    leader_only: bool = True
 
 
 def register_job(app: Flask, job: Job) -> None:

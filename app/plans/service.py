@@ -3,6 +3,7 @@ import uuid
 from datetime import date, timedelta
 from functools import cache
 
+from flask import current_app
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -19,6 +20,7 @@ from app.extensions import db
 from app.patients.models import level_at_or_above
 from app.plans.models import DAY_NAMES, Plan, PlanItem, PlanPause, PlanTemplate, PlanVersion
 from app.plans.schedule import ItemSpec, PlanSpec
+from app.plans.signals import plan_changed
 
 SAFETY_MODULE = "safety-standing-and-fes"
 
@@ -150,6 +152,11 @@ def _check_safety(actor, patient, items: list[PlanItem], data: dict, today: date
 
 # --- plans --------------------------------------------------------------------------------
 
+def _changed(plan: Plan, change: str) -> None:
+    """After the commit: tell subscribers (reminders) what changed."""
+    plan_changed.send(current_app._get_current_object(), plan=plan, change=change)
+
+
 def _plan(patient, plan_id) -> Plan:
     plan = db.session.scalar(select(Plan).where(Plan.id == plan_id, Plan.patient_id == patient.id)
                              .options(*_plan_loads()))
@@ -192,6 +199,7 @@ def assign_plan(actor, patient_ref, data: dict) -> dict:
                     template_slug=data.get("template"), change_note=data.get("change_note"),
                     override_reason=data.get("override_reason"))
     db.session.commit()
+    _changed(plan, "assigned")
     return plan_view(plan, today)
 
 
@@ -233,6 +241,7 @@ def add_version(actor, patient_ref, plan_id, data: dict) -> dict:
                                      override_reason=data.get("override_reason"), created_by_id=actor.id,
                                      items=items))
     db.session.commit()
+    _changed(plan, "version")
     return plan_view(plan, today)
 
 
@@ -246,6 +255,7 @@ def pause(actor, patient_ref, plan_id, data: dict) -> dict:
         raise ApiError(409, "This plan is already paused; resume it first.", title="Conflict")
     plan.pauses.append(PlanPause(start_date=start, reason=data["reason"], created_by_id=actor.id))
     db.session.commit()
+    _changed(plan, "paused")
     return plan_view(plan, today)
 
 
@@ -262,6 +272,7 @@ def resume(actor, patient_ref, plan_id, data: dict) -> dict:
         open_pause.end_date = on - timedelta(days=1)
         open_pause.resumed_at = utcnow()
     db.session.commit()
+    _changed(plan, "resumed")
     return plan_view(plan, today)
 
 
@@ -277,6 +288,7 @@ def end(actor, patient_ref, plan_id, data: dict) -> dict:
         if p.end_date is None:
             p.end_date = max(p.start_date, plan.ended_on)
     db.session.commit()
+    _changed(plan, "ended")
     return plan_view(plan, today)
 
 

@@ -73,7 +73,7 @@ def alert_view(code: str, language: str) -> dict:
     return {"code": code, "severity": answer.get("severity", "urgent"), "language": lang,
             "title": fill(text["title"], lang), "steps": [fill(step, lang) for step in text["steps"]],
             "branches": branches, "card": fill(text["card"], lang) if text.get("card") else None,
-            "emergency_number": emergency_number(lang),
+            "emergency_number": emergency_number(),
             "source": "; ".join(_short_citation(r) for r in references),
             "references": [{"key": r["key"], "citation": r["citation"], "url": r["url"]} for r in references]}
 

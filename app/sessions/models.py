@@ -1,7 +1,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.types import UTCDateTime, created_at
@@ -14,7 +14,8 @@ class ExerciseSession(db.Model):
     __tablename__ = "exercise_sessions"
     __table_args__ = (
         Index("ix_exercise_sessions_patient_day", "patient_id", "local_date"),
-        Index("ix_exercise_sessions_patient_changed", "patient_id", "updated_at", "id"),
+        # The feed reads a patient's changes in position order; one position is one write.
+        Index("ix_exercise_sessions_patient_feed", "patient_id", "feed_position", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -36,9 +37,23 @@ class ExerciseSession(db.Model):
     alerts: Mapped[list] = mapped_column(JSON, default=list)  # safety answer codes
     body_hash: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # Where this session's latest write sits in its patient's change feed (SessionFeed).
+    feed_position: Mapped[int] = mapped_column(BigInteger)
     logged_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     logged_by_role: Mapped[str] = mapped_column(String(20))
     updated_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SessionFeed(db.Model):
+    """A patient's change counter. Every session write of the patient bumps it in the same
+    transaction, under this row's lock, and stores the new value as the session's
+    `feed_position`; the lock is held to the commit, so positions follow commit order."""
+
+    __tablename__ = "session_feeds"
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)

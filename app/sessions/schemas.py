@@ -3,6 +3,7 @@ import marshmallow as ma
 from app.common.pagination import PageArgs
 from app.common.validation import calendar_date
 from app.education.schemas import ReferenceSchema
+from app.errors import ProblemSchema
 from app.sessions.content import symptom_codes
 
 Range = ma.validate.Range
@@ -24,6 +25,11 @@ class SessionFields(ma.Schema):
     symptoms = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(symptom_codes())),
                               load_default=list, validate=Length(max=len(symptom_codes())))
     note = ma.fields.String(allow_none=True, validate=Length(max=2000))
+    base_revision = ma.fields.Integer(
+        strict=True, allow_none=True, validate=Range(min=1),
+        metadata={"description": "The revision this edit was made on (the `revision` the app last had). "
+                                 "Required to change a stored session: a stale one answers 409 with the "
+                                 "current version, none 428. Not needed to create or to resend."})
 
     @ma.validates_schema
     def _what(self, data, **kwargs):
@@ -67,7 +73,9 @@ class AlertSchema(ma.Schema):
                                                        "that matches the reading"})
     card = ma.fields.String(allow_none=True, metadata={
         "description": "Text to show at emergency care (the dysreflexia wallet card)"})
-    emergency_number = ma.fields.String(metadata={"description": "From the clinic's settings, by language"})
+    emergency_number = ma.fields.String(allow_none=True, metadata={
+        "description": "The clinic's ambulance number (its settings); null when the clinic has not set it, "
+                       "and the steps then say 'your local emergency number'"})
     source = ma.fields.String(metadata={"description": "Short citations of the sources"})
     references = ma.fields.List(ma.fields.Nested(ReferenceSchema))
 
@@ -97,12 +105,17 @@ class SessionSchema(ma.Schema):
                                    metadata={"description": "Urgent instructions, in the patient's language"})
 
 
+class ConflictSchema(ProblemSchema):
+    current = ma.fields.Nested(SessionSchema, metadata={"description": "The version stored now"})
+
+
 class BatchResultSchema(ma.Schema):
     id = ma.fields.String(allow_none=True)
     index = ma.fields.Integer()
     status = ma.fields.String(metadata={"description": "created, unchanged, updated or error"})
     session = ma.fields.Nested(SessionSchema, allow_none=True)
-    problem = ma.fields.Dict(allow_none=True)
+    problem = ma.fields.Dict(allow_none=True, metadata={
+        "description": "For an error: status, type, title, detail, errors; for a 409/428 also `current`"})
 
 
 class BatchOutSchema(ma.Schema):
@@ -117,14 +130,18 @@ class SessionListArgs(PageArgs):
 
 
 class ChangesArgs(ma.Schema):
-    since = ma.fields.String(validate=Length(max=200), metadata={"description": "Cursor from the last call"})
+    since = ma.fields.String(validate=Length(max=200),
+                             metadata={"description": "`next_cursor` from the last call; omit to start from "
+                                                      "the beginning. Opaque, bound to this patient."})
     limit = ma.fields.Integer(load_default=200, validate=Range(min=1, max=500))
 
 
 class ChangesSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(SessionSchema))
-    next_cursor = ma.fields.String()
-    has_more = ma.fields.Boolean()
+    items = ma.fields.List(ma.fields.Nested(SessionSchema),
+                           metadata={"description": "In commit order; each session once, at its latest write "
+                                                    "(deleted ones with deleted: true)"})
+    next_cursor = ma.fields.String(metadata={"description": "Store it once the items are applied; send it as since"})
+    has_more = ma.fields.Boolean(metadata={"description": "Call again at once with next_cursor"})
 
 
 class SymptomSchema(ma.Schema):

@@ -1,6 +1,5 @@
 """Logging sessions: idempotent PUT by device-made id, offline batches, edits, soft deletes,
 the sync feed, and the urgent safety answers."""
-import base64
 import hashlib
 import json
 import uuid
@@ -10,7 +9,7 @@ from functools import cache
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import bindparam, select
 
 from app.audit import service as audit
 from app.access.policy import LOG_SESSION, READ, patient_for
@@ -18,13 +17,14 @@ from app.common.clock import local_date
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
 from app.common.types import utcnow
-from app.errors import ApiError
+from app.errors import TYPE_BASE, ApiError, _slug
 from app.exercises.models import Exercise
 from app.extensions import db
 from app.plans.models import Plan, PlanItem, PlanVersion
 from app.sessions import content
+from app.sessions.feed import FeedCounter, encode_cursor, read_cursor
 from app.sessions.models import ExerciseSession
-from app.sessions.schemas import BatchItemSchema
+from app.sessions.schemas import BatchItemSchema, SessionSchema
 from app.sessions.signals import session_written
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -43,6 +43,8 @@ class _Context:
     items: dict = field(default_factory=dict)      # item_key -> (plan_id, exercise row)
     exercises: dict = field(default_factory=dict)  # id, str(id) and slug -> exercise row
     written: list = field(default_factory=list)    # (session, change) to announce after commit
+    feed: "FeedCounter | None" = None                   # the patient's change counter, once locked
+    stored_ids: set | None = None                  # a batch: which of its ids the patient has
 
     def preload(self) -> "_Context":
         for key, plan_id, *exercise in db.session.execute(_items_of_patient(), {"patient_id": self.patient.id}):
@@ -96,7 +98,9 @@ class _ExerciseRow:
 
 
 def _context(actor, patient, language: str | None) -> _Context:
-    return _Context(patient, actor, utcnow(), choose_language(language, patient.language))
+    ctx = _Context(patient, actor, utcnow(), choose_language(language, patient.language))
+    ctx.feed = FeedCounter.lock(patient.id)
+    return ctx
 
 
 def _invalid(errors: dict, detail="The session is not valid; see errors for each field.") -> ApiError:
@@ -156,40 +160,82 @@ def _apply(session: ExerciseSession, ctx: _Context, data: dict, plan_id, exercis
     session.body_hash = body_hash
     session.updated_by_id = ctx.actor.id
     session.updated_at = ctx.now
+    session.feed_position = ctx.feed.next()
 
 
-def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict) -> tuple[ExerciseSession, str]:
+def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) -> tuple[ExerciseSession, str]:
+    """Create, or recognise a resend, or edit the version the sender based it on (`base`).
+
+    Runs under the patient's feed lock, so the row read here is the latest committed one and
+    stays so until this transaction commits; the stored body is always one sent whole.
+    """
     plan_id, exercise = _resolve(ctx, data)
     body_hash = _body_hash(data)
-    fresh = ExerciseSession(id=session_id, patient_id=ctx.patient.id, logged_by_id=ctx.actor.id,
-                            logged_by_role=ctx.actor.role, created_at=ctx.now, revision=1)
-    _apply(fresh, ctx, data, plan_id, exercise, body_hash)
-    values = {c.key: getattr(fresh, c.key) for c in ExerciseSession.__table__.columns
-              if getattr(fresh, c.key) is not None}
-    # Insert-if-absent cannot race: of two identical requests one inserts, the other reads.
-    if insert_ignoring_conflict(ExerciseSession, values, ["id"]) == 1:
-        ctx.written.append((fresh, "created"))
-        return fresh, "created"
-    session = db.session.get(ExerciseSession, session_id, populate_existing=True)
-    if session.patient_id != ctx.patient.id:
+    known = ctx.stored_ids is None or session_id in ctx.stored_ids
+    session = _stored(ctx.patient, session_id) if known else None
+    if session is None:
+        fresh = ExerciseSession(id=session_id, patient_id=ctx.patient.id, logged_by_id=ctx.actor.id,
+                                logged_by_role=ctx.actor.role, created_at=ctx.now, revision=1)
+        _apply(fresh, ctx, data, plan_id, exercise, body_hash)
+        values = {c.key: getattr(fresh, c.key) for c in ExerciseSession.__table__.columns
+                  if getattr(fresh, c.key) is not None}
+        # Insert-if-absent: the same id from another patient at the same moment cannot 500.
+        if insert_ignoring_conflict(ExerciseSession, values, ["id"]) == 1:
+            if ctx.stored_ids is not None:
+                ctx.stored_ids.add(session_id)
+            ctx.written.append((fresh, "created"))
+            return fresh, "created"
         raise ApiError(409, "This session id is already used; make a new UUID.", title="Conflict")
     if session.deleted_at is not None:
-        raise ApiError(409, "This session was deleted.", title="Conflict", type_slug="session-deleted")
+        raise _conflict(ctx, session, "This session was deleted.", "session-deleted")
     if session.body_hash == body_hash:
-        return session, "unchanged"
-    _check_edit_window(session, ctx.now)
+        return session, "unchanged"  # a resend (its first answer may have been lost)
+    _check_edit_window(ctx, session)
+    _check_base(ctx, session, base)
     _apply(session, ctx, data, plan_id, exercise, body_hash)
     session.revision += 1
     ctx.written.append((session, "updated"))
     return session, "updated"
 
 
-def _check_edit_window(session: ExerciseSession, now: datetime) -> None:
+def _stored(patient, session_id) -> ExerciseSession | None:
+    """The patient's session, locked (redundant under the feed lock, kept as a second guard).
+    Never another patient's row: locking those could make two patients' writes deadlock."""
+    return db.session.scalars(select(ExerciseSession)
+                              .where(ExerciseSession.id == session_id, ExerciseSession.patient_id == patient.id)
+                              .with_for_update().execution_options(populate_existing=True)).first()
+
+
+def _check_base(ctx: _Context, session: ExerciseSession, base: int | None) -> None:
+    """A change must say which revision it was made on; only the current one may be changed.
+
+    Without a base a stale offline edit cannot be told from a fresh one, and the stale one is
+    exactly the edit that would wipe a safety report (symptoms, alerts, review mark) that a
+    caregiver added meanwhile. So a change without a base is refused (428), not applied.
+    """
+    if base is None:
+        raise _conflict(ctx, session, "Say which revision you changed: send base_revision (or If-Match) "
+                                      "with the revision you last had; the current one is in `current`.",
+                        "base-revision-required", status=428, title="Precondition Required")
+    if base != session.revision:
+        alert = " It carries a safety report your edit did not see." if session.alerts else ""
+        raise _conflict(ctx, session, f"This session changed since revision {base}: it is at revision "
+                                      f"{session.revision}.{alert} Show `current`, and resend your change "
+                                      f"with base_revision {session.revision} if it still applies.",
+                        "stale-revision")
+
+
+def _conflict(ctx: _Context, session: ExerciseSession, detail: str, slug: str, status: int = 409,
+              title: str = "Conflict") -> ApiError:
+    return ApiError(status, detail, title=title, type_slug=slug,
+                    current=SessionSchema().dump(view(session, ctx.language)))
+
+
+def _check_edit_window(ctx: _Context, session: ExerciseSession) -> None:
     hours = current_app.config["SESSION_EDIT_WINDOW_HOURS"]
-    if now > session.started_at + timedelta(hours=hours):
-        raise ApiError(409, f"Sessions can be changed for {hours} hours after they start; this one is "
-                            "older. Log a new session instead.", title="Conflict",
-                       type_slug="edit-window-closed")
+    if ctx.now > session.started_at + timedelta(hours=hours):
+        raise _conflict(ctx, session, f"Sessions can be changed for {hours} hours after they start; this one "
+                                      "is older. Log a new session instead.", "edit-window-closed")
 
 
 def _announce(ctx: _Context) -> None:
@@ -206,20 +252,31 @@ def view(session: ExerciseSession, language: str) -> dict:
 
 # --- the routes' entry points -------------------------------------------------------------
 
-def put_session(actor, patient_ref, session_id, data: dict, language: str | None = None) -> tuple[dict, int]:
-    """language (of the safety answers): the one asked for, None for the patient's own."""
+def put_session(actor, patient_ref, session_id, data: dict, language: str | None = None, *,
+                if_match: int | None = None) -> tuple[dict, int]:
+    """language (of the safety answers): the one asked for, None for the patient's own.
+    if_match: the revision from an If-Match header; it must agree with base_revision."""
+    base = _base_revision(data.pop("base_revision", None), if_match)
     patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
     ctx = _context(actor, patient, language)
-    session, status = _upsert(ctx, session_id, data)
+    session, status = _upsert(ctx, session_id, data, base)
     out = view(session, ctx.language)  # before the commit expires what was loaded
+    ctx.feed.save()
     db.session.commit()
     _announce(ctx)
     return out, 201 if status == "created" else 200
 
 
+def _base_revision(field_value: int | None, if_match: int | None) -> int | None:
+    if field_value is not None and if_match is not None and field_value != if_match:
+        raise _invalid({"base_revision": ["Differs from If-Match; send one of them."]})
+    return field_value if field_value is not None else if_match
+
+
 def batch(actor, patient_ref, raw_items: list, language: str | None = None) -> dict:
     patient = patient_for(actor, patient_ref, LOG_SESSION)
     ctx = _context(actor, patient, language).preload()
+    ctx.stored_ids = _stored_ids(patient, raw_items)
     schema = BatchItemSchema()
     results = []
     for index, raw in enumerate(raw_items):
@@ -232,13 +289,14 @@ def batch(actor, patient_ref, raw_items: list, language: str | None = None) -> d
         session_id = data.pop("id")
         try:
             with db.session.begin_nested():
-                session, status = _upsert(ctx, session_id, data)
+                session, status = _upsert(ctx, session_id, data, data.pop("base_revision", None))
         except ApiError as error:
             results.append(_failed(index, str(session_id), error.code, error.title or error.name,
-                                   error.errors, error.description))
+                                   error.errors, error.description, error.type_slug, error.extra))
             continue
         results.append({"index": index, "id": str(session_id), "status": status,
                         "session": view(session, ctx.language), "problem": None})
+    ctx.feed.save()
     db.session.commit()
     _announce(ctx)
     counts = {}
@@ -247,10 +305,23 @@ def batch(actor, patient_ref, raw_items: list, language: str | None = None) -> d
     return {"results": results, "counts": counts}
 
 
-def _failed(index, sid, status, title, errors=None, detail=None) -> dict:
+def _stored_ids(patient, raw_items: list) -> set:
+    """Which of the batch's ids the patient already has, in one query (the rest are inserted
+    without a look-up; the feed lock keeps the answer true for the whole batch)."""
+    ids = set()
+    for raw in raw_items:
+        try:
+            ids.add(uuid.UUID(raw["id"]))
+        except (TypeError, KeyError, ValueError, AttributeError):
+            continue
+    return set(db.session.scalars(select(ExerciseSession.id).where(
+        ExerciseSession.patient_id == patient.id, ExerciseSession.id.in_(ids)))) if ids else set()
+
+
+def _failed(index, sid, status, title, errors=None, detail=None, type_slug=None, extra=None) -> dict:
     return {"index": index, "id": str(sid) if sid is not None else None, "status": "error", "session": None,
-            "problem": {"status": status, "title": title, "detail": detail or "See errors for each field.",
-                        "errors": errors}}
+            "problem": {"type": TYPE_BASE + (type_slug or _slug(title)), "status": status, "title": title,
+                        "detail": detail or "See errors for each field.", "errors": errors, **(extra or {})}}
 
 
 def _own_session(patient, session_id) -> ExerciseSession:
@@ -265,17 +336,24 @@ def get_session(actor, patient_ref, session_id, language: str | None = None) -> 
     return view(_own_session(patient, session_id), choose_language(language, patient.language))
 
 
-def delete_session(actor, patient_ref, session_id) -> None:
+def delete_session(actor, patient_ref, session_id, language: str | None = None, *,
+                   if_match: int | None = None) -> None:
+    """if_match: the revision the sender last had (If-Match); required, as for an edit."""
     patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
-    session = _own_session(patient, session_id)
+    ctx = _context(actor, patient, language)
+    session = _stored(patient, session_id)
+    if session is None:
+        raise ApiError(404, "No such session for this patient.", title="Not Found")
     if session.deleted_at is not None:
         return
-    now = utcnow()
-    _check_edit_window(session, now)
-    session.deleted_at = session.updated_at = now
+    _check_edit_window(ctx, session)
+    _check_base(ctx, session, if_match)
+    session.deleted_at = session.updated_at = ctx.now
     session.updated_by_id = actor.id
     session.revision += 1
+    session.feed_position = ctx.feed.next()
     audit.record("delete_session", actor, patient_id=patient.id, resource_id=session.id)
+    ctx.feed.save()
     db.session.commit()
     session_written.send(current_app._get_current_object(), session=session, change="deleted")
 
@@ -298,44 +376,27 @@ def list_sessions(actor, patient_ref, args: dict | None = None, language: str | 
 
 # --- the sync feed ------------------------------------------------------------------------
 
-def _encode_cursor(at: datetime, session_id) -> str:
-    return base64.urlsafe_b64encode(f"{at.isoformat()}|{session_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, sid = raw.split("|")
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None:
-            raise ValueError
-        return moment, uuid.UUID(sid)
-    except ValueError:
-        raise _invalid({"since": ["Not a cursor from this API."]}) from None
-
-
 def changes(actor, patient_ref, since: str | None = None, limit: int = 200,
             language: str | None = None) -> dict:
-    """Created, updated and deleted sessions after the cursor, oldest change first.
+    """Sessions created, updated or deleted after the cursor, in feed (commit) order.
 
-    Only changes older than SYNC_SETTLE_SECONDS are handed out, so a write still committing
-    when the feed is read cannot be skipped by a cursor that has moved past it.
+    Each session appears once, at the position of its latest write: a follower that applies
+    the items in order, by id and revision, has every committed change of the patient. A write
+    still in flight has no position visible yet; when it commits its position is above every
+    position already handed out, so no cursor can have passed it.
     """
     patient = patient_for(actor, patient_ref, READ)
-    settled = utcnow() - timedelta(seconds=current_app.config["SYNC_SETTLE_SECONDS"])
-    stmt = select(ExerciseSession).where(ExerciseSession.patient_id == patient.id,
-                                         ExerciseSession.updated_at <= settled)
-    if since:
-        at, sid = _decode_cursor(since)
-        stmt = stmt.where(or_(ExerciseSession.updated_at > at,
-                              and_(ExerciseSession.updated_at == at, ExerciseSession.id > sid)))
+    after = read_cursor(since, patient.id) if since else 0
     rows = list(db.session.scalars(
-        stmt.order_by(ExerciseSession.updated_at, ExerciseSession.id).limit(limit + 1)))
+        select(ExerciseSession).where(ExerciseSession.patient_id == patient.id,
+                                      ExerciseSession.feed_position > after)
+        .order_by(ExerciseSession.feed_position).limit(limit + 1)))
     has_more = len(rows) > limit
     rows = rows[:limit]
     language = choose_language(language, patient.language)
-    cursor = _encode_cursor(rows[-1].updated_at, rows[-1].id) if rows else (since or "")
-    return {"items": [view(s, language) for s in rows], "next_cursor": cursor, "has_more": has_more}
+    reached = rows[-1].feed_position if rows else after
+    return {"items": [view(s, language) for s in rows], "next_cursor": encode_cursor(patient.id, reached),
+            "has_more": has_more}
 
 
 def symptom_checklist(language: str) -> list[dict]:

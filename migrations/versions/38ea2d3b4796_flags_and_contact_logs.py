@@ -1,7 +1,7 @@
 """flags and contact logs
 
 Revision ID: 38ea2d3b4796
-Revises: 762ffe8f9cf7
+Revises: 97e71fef9e6a
 Create Date: 2026-12-01 08:30:05.187844
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '38ea2d3b4796'
-down_revision = '762ffe8f9cf7'
+down_revision = '97e71fef9e6a'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,20 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.common.types import UTCDateTime, created_at
+from app.extensions import db
+
+
+class CalendarFeed(db.Model):
+    """A patient's calendar subscription: only the token's hash is kept; rotating replaces it."""
+
+    __tablename__ = "calendar_feeds"
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at()
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

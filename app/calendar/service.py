@@ -1,0 +1,126 @@
+"""The patient's iCalendar feed (RFC 5545): booked DXA appointments and due bone treatments,
+with UIDs stable across exports, readable with a revocable per-patient token."""
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import icalendar
+import yaml
+from sqlalchemy import select
+
+from app.audit import service as audit
+from app.access.policy import LOG, READ, patient_for
+from app.calendar.models import CalendarFeed
+from app.common.db import insert_ignoring_conflict
+from app.common.i18n import LANGUAGES
+from app.config import BASE_DIR
+from app.dxa import service as dxa
+from app.errors import ApiError
+from app.extensions import db
+from app.medications import catalogue
+from app.medications import service as medications
+from app.patients.models import Patient
+
+UID_DOMAIN = "standstrong.app"
+
+
+@lru_cache(maxsize=1)
+def _texts() -> dict:
+    return yaml.safe_load((BASE_DIR / "seed" / "calendar" / "events.yaml").read_text(encoding="utf-8"))
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- the feed token -------------------------------------------------------------------------
+
+def feed_status(actor, patient_ref) -> dict:
+    patient = patient_for(actor, patient_ref, READ)
+    feed = db.session.get(CalendarFeed, patient.id)
+    active = feed is not None and feed.revoked_at is None
+    return {"active": active, "created_at": feed.created_at if active else None}
+
+
+def issue_token(actor, patient_ref, now: datetime) -> dict:
+    """Create the feed token, or rotate it (the old one stops working). Shown once."""
+    patient = patient_for(actor, patient_ref, LOG)
+    token = secrets.token_urlsafe(32)
+    values = {"patient_id": patient.id, "token_hash": _hash(token), "created_by_id": actor.id, "created_at": now}
+    if not insert_ignoring_conflict(CalendarFeed, values, ["patient_id"]):
+        feed = db.session.get(CalendarFeed, patient.id, with_for_update=True)
+        feed.token_hash, feed.created_by_id, feed.created_at, feed.revoked_at = \
+            values["token_hash"], actor.id, now, None
+    db.session.commit()
+    return {"token": token, "path": f"/api/v1/patients/{patient.id}/calendar.ics?token={token}",
+            "created_at": now}
+
+
+def revoke_token(actor, patient_ref, now: datetime) -> None:
+    patient = patient_for(actor, patient_ref, LOG)
+    feed = db.session.get(CalendarFeed, patient.id)
+    if feed is not None and feed.revoked_at is None:
+        feed.revoked_at = now
+    db.session.commit()
+
+
+def _no_feed() -> ApiError:
+    return ApiError(404, "No such calendar feed.", title="Not Found")
+
+
+def patient_by_token(patient_ref: str, token: str) -> Patient:
+    """The patient whose live feed token this is; 404 for anything else (same answer every time)."""
+    try:
+        patient_id = uuid.UUID(patient_ref)
+    except ValueError:
+        raise _no_feed() from None
+    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == _hash(token)))
+    if feed is None or feed.revoked_at is not None or feed.patient_id != patient_id:
+        raise _no_feed()
+    patient = db.session.get(Patient, patient_id)
+    audit.record_read(None, patient.id, detail="calendar feed (token)")
+    return patient
+
+
+def patient_by_actor(actor, patient_ref) -> Patient:
+    return patient_for(actor, patient_ref, READ)
+
+
+# --- the feed -------------------------------------------------------------------------------
+
+def ics(patient: Patient, language: str | None = None) -> bytes:
+    language = language if language in LANGUAGES else patient.language
+    t = _texts()
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//StandStrong//Bone health follow-ups//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", t["calendar_name"][language])
+    for followup, starts_at in dxa.booked_appointments(patient.id):
+        event = icalendar.Event()
+        event.add("uid", f"dxa-followup-{followup.id}@{UID_DOMAIN}")
+        event.add("dtstamp", followup.updated_at)
+        event.add("last-modified", followup.updated_at)
+        event.add("dtstart", starts_at)
+        event.add("dtend", starts_at + timedelta(minutes=t["appointment_minutes"]))
+        event.add("summary", t["dxa_appointment"]["summary"][language])
+        event.add("location", followup.appointment_place)
+        event.add("description", t["dxa_appointment"]["description"][language].format(
+            place=followup.appointment_place))
+        cal.add_component(event)
+    for treatment, what, day in medications.calendar_entries(patient.id):
+        name = catalogue.medicines()[treatment.medicine]["name"][language]
+        event = icalendar.Event()
+        event.add("uid", f"medication-{what.replace('_', '-')}-{treatment.id}@{UID_DOMAIN}")
+        event.add("dtstamp", treatment.updated_at)
+        event.add("last-modified", treatment.updated_at)
+        event.add("dtstart", day)
+        event.add("dtend", day + timedelta(days=1))
+        event.add("summary", t[what]["summary"][language].format(medicine=name))
+        event.add("description", t[what]["description"][language])
+        event.add("transp", "TRANSPARENT")
+        cal.add_component(event)
+    return cal.to_ical()

@@ -1,0 +1,105 @@
+"""Reminders: preferences, the notification outbox, the materialiser, the dispatcher and its
+channels (in-app inbox, e-mail, push). Listens to sessions' and plans' signals; nothing lower
+imports it."""
+import logging
+
+import click
+from flask.cli import AppGroup
+
+log = logging.getLogger("standstrong.reminders")
+
+
+def _followup_planning(now):
+    """Daily: the lower domains' own follow-up planning, where they have one (DXA, medicines)."""
+    import importlib
+
+    from app.reminders.materialise import NOTICE_SOURCES
+
+    done = []
+    for name in NOTICE_SOURCES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, "plan_followups"):
+            done.append((name, module.plan_followups(now)))
+    return done
+
+
+def _on_session_written(app, session=None, change=None, **_):
+    from app.common.types import utcnow
+    from app.extensions import db
+    from app.reminders.service import on_session_written
+
+    try:
+        on_session_written(session, change, utcnow())
+    except Exception:  # reminders must never fail the write that was already committed
+        log.exception("reminders: session_written handler failed")
+        db.session.rollback()
+
+
+def _on_plan_changed(app, plan=None, change=None, **_):
+    from app.common.types import utcnow
+    from app.extensions import db
+    from app.reminders.materialise import materialise
+
+    try:
+        materialise(utcnow(), patient_ids=[plan.patient_id])
+    except Exception:
+        log.exception("reminders: plan_changed handler failed")
+        db.session.rollback()
+
+
+def register(app) -> None:
+    from app import scheduler  # noqa: F401  (its lease model, for Alembic)
+    from app.common.db import writing
+    from app.common.jobs import Job, register_job
+    from app.common.types import utcnow
+    from app.extensions import api
+    from app.plans.signals import plan_changed
+    from app.reminders import models  # noqa: F401  (for Alembic)
+    from app.reminders.routes import blp, devices_blp, me_blp
+    from app.sessions.signals import session_written
+
+    api.register_blueprint(blp)
+    api.register_blueprint(me_blp)
+    api.register_blueprint(devices_blp)
+    session_written.connect(_on_session_written)
+    plan_changed.connect(_on_plan_changed)
+
+    from app.reminders.dispatch import dispatch
+    from app.reminders.materialise import materialise
+
+    cfg = app.config
+    register_job(app, Job("reminders-materialise", lambda: materialise(utcnow()),
+                          {"trigger": "interval", "seconds": cfg["SCHEDULER_MATERIALISE_SECONDS"]}))
+    register_job(app, Job("reminders-dispatch", lambda: dispatch(utcnow()),
+                          {"trigger": "interval", "seconds": cfg["SCHEDULER_DISPATCH_SECONDS"]}, leader_only=False))
+    register_job(app, Job("followup-planning", lambda: _followup_planning(utcnow()),
+                          {"trigger": "cron", "hour": 2, "minute": 0}))
+
+    group = AppGroup("reminders", help="The notification outbox.")
+
+    @group.command("materialise")
+    def materialise_command():
+        """Create (and cancel) the next hours' reminders now."""
+        with writing():
+            click.echo(materialise(utcnow()))
+
+    @group.command("dispatch")
+    def dispatch_command():
+        """Deliver every due notification now."""
+        with writing():
+            click.echo(dispatch(utcnow()))
+
+    app.cli.add_command(group)
+    scheduler = AppGroup("scheduler", help="The scheduler process (never inside web workers).")
+
+    @scheduler.command("run")
+    def run_command():
+        """Run the periodic jobs until stopped (several processes may run: one leads)."""
+        from app.scheduler import run
+
+        run(app)
+
+    app.cli.add_command(scheduler)

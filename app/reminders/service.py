@@ -1,0 +1,262 @@
+"""Reminders: preferences, the in-app inbox, snooze, device tokens; and the outbox entry points
+other domains use (enqueue, cancel_pending: see INTERFACES.md)."""
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient_for
+from app.common.db import insert_ignoring_conflict
+from app.common.i18n import choose_language
+from app.errors import ApiError
+from app.exercises.models import Exercise
+from app.extensions import db
+from app.plans.service import load_specs
+from app.reminders.materialise import PLAN_KIND, materialise, plan_occurrence
+from app.reminders.models import DeviceToken, Notification, NotificationPreference
+from app.reminders.outbox import cancel_pending, enqueue
+from app.reminders.texts import catalogue, render
+from app.reminders.timing import out_of_quiet, parse_hhmm
+
+__all__ = ["enqueue", "cancel_pending", "materialise"]
+
+SNOOZES = {"30m": timedelta(minutes=30), "60m": timedelta(minutes=60)}
+
+
+# --- preferences --------------------------------------------------------------------------
+
+def _current_items(patient, today) -> list:
+    """The items of the patient's plans in force today (or from their first day, if later)."""
+    items = {}
+    for plan in load_specs([patient.id]).get(patient.id, []):
+        if plan.ended_on is not None and plan.ended_on < today:
+            continue
+        version = plan.version_on(max(today, plan.start_date)) or plan.versions[0]
+        for item in version[2]:
+            if item.end_date is None or item.end_date >= today:
+                items[str(item.item_key)] = item
+    return list(items.values())
+
+
+def _preferences_view(patient, pref: NotificationPreference | None, today, language: str) -> dict:
+    items = _current_items(patient, today)
+    exercises = {e.id: e for e in db.session.scalars(
+        select(Exercise).where(Exercise.id.in_([i.exercise_id for i in items])))} if items else {}
+    custom = (pref.item_times or {}) if pref else {}
+    default = current_app.config["REMINDER_DEFAULT_TIME"]
+    return {
+        "patient_id": patient.id,
+        "channels": {"inbox": True, "email": bool(pref and pref.email), "push": bool(pref and pref.push)},
+        "quiet_hours": {"start": pref.quiet_start, "end": pref.quiet_end} if pref and pref.quiet_start else None,
+        "reminder_times": [{"item_key": item.item_key, "exercise_slug": exercises[item.exercise_id].slug,
+                            "exercise_name": exercises[item.exercise_id].text(language).get("name"),
+                            "time_of_day": item.time_of_day,
+                            "reminder_time": custom.get(str(item.item_key)) or item.time_of_day or default,
+                            "custom": str(item.item_key) in custom} for item in items],
+        "opted_out": list(pref.opted_out or []) if pref else [],
+        "kinds": sorted(catalogue()),
+        "caregivers_receive": bool(pref and pref.caregivers_receive),
+        "updated_at": pref.updated_at if pref else None,
+    }
+
+
+def _today(patient, now: datetime):
+    return now.astimezone(ZoneInfo(patient.time_zone)).date()
+
+
+def preferences(actor, patient_ref, now: datetime, language: str | None = None) -> dict:
+    patient = patient_for(actor, patient_ref, READ)
+    pref = db.session.get(NotificationPreference, patient.id)
+    return _preferences_view(patient, pref, _today(patient, now),
+                             choose_language(language, patient.language))
+
+
+def update_preferences(actor, patient_ref, data: dict, now: datetime, language: str | None = None) -> dict:
+    """Change what is given (absent fields keep their value), then re-derive pending reminders."""
+    patient = patient_for(actor, patient_ref, SET_REMINDERS, fields=list(data))
+    today = _today(patient, now)
+    insert_ignoring_conflict(NotificationPreference, {"patient_id": patient.id, "email": False, "push": False,
+                                                      "item_times": {}, "opted_out": [],
+                                                      "caregivers_receive": False, "updated_at": now},
+                             ["patient_id"])
+    pref = db.session.get(NotificationPreference, patient.id, with_for_update=True, populate_existing=True)
+    if "caregivers_receive" in data:  # the policy lets only the patient change it
+        pref.caregivers_receive = data["caregivers_receive"]
+    channels = data.get("channels") or {}
+    if "email" in channels:
+        pref.email = channels["email"]
+    if "push" in channels:
+        pref.push = channels["push"]
+    if "quiet_hours" in data:
+        quiet = data["quiet_hours"]
+        pref.quiet_start, pref.quiet_end = (quiet["start"], quiet["end"]) if quiet else (None, None)
+    if "opted_out" in data:
+        unknown = sorted(set(data["opted_out"]) - set(catalogue()))
+        if unknown:
+            raise ApiError(422, "Unknown reminder kinds.", errors={"opted_out": [f"Unknown: {', '.join(unknown)}."]})
+        pref.opted_out = sorted(set(data["opted_out"]))
+    if "reminder_times" in data:
+        keys = {str(i.item_key) for i in _current_items(patient, today)}
+        times = dict(pref.item_times or {})
+        for index, entry in enumerate(data["reminder_times"]):
+            key = str(entry["item_key"])
+            if key not in keys:
+                raise ApiError(422, "Not an item of the patient's current plans.",
+                               errors={"reminder_times": {index: {"item_key": ["Unknown item."]}}})
+            if entry.get("time"):
+                times[key] = entry["time"]
+            else:
+                times.pop(key, None)
+        pref.item_times = times
+    pref.updated_at = now
+    db.session.commit()
+    materialise(now, patient_ids=[patient.id])
+    return _preferences_view(patient, db.session.get(NotificationPreference, patient.id), today,
+                             choose_language(language, patient.language))
+
+
+# --- the inbox ----------------------------------------------------------------------------
+
+def _inbox_rows(actor, patient):
+    # Delivered to the inbox: the dispatcher has recorded the inbox channel.
+    return (Notification.recipient_user_id == actor.id, Notification.patient_id == patient.id,
+            Notification.channel.is_not(None))
+
+
+def inbox(actor, patient_ref, args: dict, language: str | None = None):
+    """(statement, language) for the actor's own notifications about this patient, newest first."""
+    patient = patient_for(actor, patient_ref, READ)
+    stmt = select(Notification).where(*_inbox_rows(actor, patient))
+    if args.get("unread") is not None:
+        stmt = stmt.where(Notification.read_at.is_(None) if args["unread"] else Notification.read_at.is_not(None))
+    if args.get("kind"):
+        stmt = stmt.where(Notification.kind == args["kind"])
+    return stmt.order_by(Notification.due_at.desc(), Notification.id), choose_language(language, patient.language)
+
+
+def my_inbox(actor, args: dict, language: str):
+    """Everything delivered to the actor's inbox, about any patient or none (e.g. a coordinator's digest)."""
+    stmt = select(Notification).where(Notification.recipient_user_id == actor.id, Notification.channel.is_not(None))
+    if args.get("unread") is not None:
+        stmt = stmt.where(Notification.read_at.is_(None) if args["unread"] else Notification.read_at.is_not(None))
+    if args.get("kind"):
+        stmt = stmt.where(Notification.kind == args["kind"])
+    return stmt.order_by(Notification.due_at.desc(), Notification.id), language
+
+
+def mark_mine_read(actor, notification_id, now: datetime, language: str) -> dict:
+    row = db.session.scalar(select(Notification).where(Notification.id == notification_id,
+                                                       Notification.recipient_user_id == actor.id,
+                                                       Notification.channel.is_not(None)))
+    if row is None:
+        raise ApiError(404, "No such notification in your inbox.", title="Not Found")
+    row.read_at = row.read_at or now
+    out = notification_view(row, language)
+    db.session.commit()
+    return out
+
+
+def notification_view(row: Notification, language: str) -> dict:
+    return {"id": row.id, "kind": row.kind, **render(row.kind, row.payload, language), "payload": row.payload,
+            "status": row.status, "due_at": row.due_at, "sent_at": row.sent_at, "read_at": row.read_at}
+
+
+def unread_count(actor, patient_ref) -> dict:
+    patient = patient_for(actor, patient_ref, READ)
+    count = db.session.scalar(select(func.count()).select_from(Notification)
+                              .where(*_inbox_rows(actor, patient), Notification.read_at.is_(None)))
+    return {"unread": count}
+
+
+def _own(actor, patient, notification_id) -> Notification:
+    row = db.session.scalar(select(Notification).where(Notification.id == notification_id,
+                                                       *_inbox_rows(actor, patient)))
+    if row is None:
+        raise ApiError(404, "No such notification in your inbox.", title="Not Found")
+    return row
+
+
+def mark_read(actor, patient_ref, notification_id, now: datetime, language: str | None = None) -> dict:
+    patient = patient_for(actor, patient_ref, ANSWER_NOTIFICATIONS)
+    row = _own(actor, patient, notification_id)
+    if row.read_at is None:
+        row.read_at = now
+    out = notification_view(row, choose_language(language, patient.language))
+    db.session.commit()
+    return out
+
+
+def mark_all_read(actor, patient_ref, now: datetime) -> dict:
+    patient = patient_for(actor, patient_ref, ANSWER_NOTIFICATIONS)
+    count = db.session.execute(update(Notification).where(*_inbox_rows(actor, patient), Notification.read_at.is_(None))
+                               .values(read_at=now).execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return {"marked": count}
+
+
+def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, language: str | None = None) -> dict:
+    """Remind again in 30 or 60 minutes, or later today; the notification is marked read."""
+    patient = patient_for(actor, patient_ref, ANSWER_NOTIFICATIONS)
+    row = _own(actor, patient, notification_id)
+    zone = ZoneInfo(patient.time_zone)
+    pref = db.session.get(NotificationPreference, patient.id)
+    quiet = (parse_hhmm(pref.quiet_start), parse_hhmm(pref.quiet_end)) if pref and pref.quiet_start else None
+    if data["until"] in SNOOZES:
+        due = out_of_quiet(now + SNOOZES[data["until"]], zone, quiet, same_day=False)
+    else:
+        due = out_of_quiet(now + timedelta(hours=current_app.config["REMINDER_LATER_TODAY_HOURS"]), zone, quiet,
+                           same_day=True)
+        # "later today" is no later than today, and later than the 30-minute snooze
+        if due.astimezone(zone).date() != now.astimezone(zone).date() or due <= now + SNOOZES["30m"]:
+            raise ApiError(409, "It is too late in the day to remind you later today; snooze for 30 or 60 minutes.",
+                           title="Conflict", errors={"until": ["Too late today."]})
+    row.read_at = row.read_at or now
+    key = f"{row.dedupe_key}:snooze:{due.isoformat()}"
+    enqueue(recipient_user_id=actor.id, patient_id=patient.id, kind=row.kind, dedupe_key=key[:300], due_at=due,
+            payload=row.payload, now=now, occurrence_key=row.occurrence_key)
+    db.session.commit()
+    snoozed = db.session.scalar(select(Notification).where(Notification.dedupe_key == key[:300]))
+    return notification_view(snoozed, choose_language(language, patient.language))
+
+
+# --- device tokens ------------------------------------------------------------------------
+
+def register_device(actor, data: dict, now: datetime) -> tuple[DeviceToken, bool]:
+    """Register the app's push token for this account (a token moves to whoever registers it last)."""
+    created = insert_ignoring_conflict(DeviceToken, {"id": uuid.uuid4(), "user_id": actor.id, "token": data["token"],
+                                                     "platform": data["platform"], "created_at": now}, ["token"]) == 1
+    device = db.session.scalar(select(DeviceToken).where(DeviceToken.token == data["token"]))
+    if not created and (device.user_id != actor.id or device.platform != data["platform"]):
+        device.user_id, device.platform = actor.id, data["platform"]
+    db.session.commit()
+    return device, created
+
+
+def devices(actor):
+    return select(DeviceToken).where(DeviceToken.user_id == actor.id).order_by(DeviceToken.created_at.desc(),
+                                                                                DeviceToken.id)
+
+
+def remove_device(actor, device_id) -> None:
+    device = db.session.get(DeviceToken, device_id)
+    if device is None or device.user_id != actor.id:
+        raise ApiError(404, "No such device for this account.", title="Not Found")
+    db.session.delete(device)
+    db.session.commit()
+
+
+# --- what other domains' signals void ----------------------------------------------------
+
+def on_session_written(session, change: str, now: datetime) -> None:
+    """A logged session satisfies that day's reminder of its item; a deleted one may revive it."""
+    if change == "deleted":
+        materialise(now, patient_ids=[session.patient_id])
+        return
+    if session.item_key is None or session.deleted_at is not None:
+        return
+    cancelled = cancel_pending(patient_id=session.patient_id, kinds=[PLAN_KIND],
+                               occurrence_keys=[plan_occurrence(session.item_key, session.local_date)], now=now)
+    if cancelled:
+        db.session.commit()

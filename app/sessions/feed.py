@@ -1,0 +1,100 @@
+"""A patient's change feed: the counter that orders their session writes, and the cursors
+that say how far a follower has read it (opaque, signed, bound to the patient)."""
+import base64
+import hashlib
+import hmac
+import struct
+import uuid
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app.common.db import insert_ignoring_conflict
+from app.errors import ApiError
+from app.extensions import db
+from app.sessions.models import SessionFeed
+
+
+class FeedCounter:
+    """The patient's change counter, locked for the rest of the transaction.
+
+    Every write of a patient's sessions takes this lock first (before it reads the session),
+    so writes of one patient run one at a time, in one order, and each reads the version the
+    previous one committed: no lost update, no merge, no deadlock between batches (they never
+    wait on each other's session rows). A position is handed out only while the lock is held
+    and the lock is released only by the commit, so a later-committing write never gets a
+    smaller position than one already visible. PostgreSQL (READ COMMITTED): the UPDATE waits
+    for the holder's commit, then re-reads the row (its committed value); the holder's writes
+    are visible before its row lock is released. SQLite: one writer at a time anyway.
+    """
+
+    def __init__(self, patient_id, position: int):
+        self.patient_id, self.start, self.position = patient_id, position, position
+
+    @classmethod
+    def lock(cls, patient_id) -> "FeedCounter":
+        # A no-op UPDATE takes the row lock on PostgreSQL and the write lock on SQLite.
+        stmt = (update(SessionFeed).where(SessionFeed.patient_id == patient_id)
+                .values(position=SessionFeed.position).returning(SessionFeed.position))
+        position = db.session.execute(stmt).scalar()
+        if position is None:  # the patient's first write: make the row (racing makers wait)
+            insert_ignoring_conflict(SessionFeed, {"patient_id": patient_id, "position": 0}, ["patient_id"])
+            position = db.session.execute(stmt).scalar()
+        return cls(patient_id, position)
+
+    def next(self) -> int:
+        self.position += 1
+        return self.position
+
+    def save(self) -> None:
+        if self.position != self.start:
+            db.session.execute(update(SessionFeed).where(SessionFeed.patient_id == self.patient_id)
+                               .values(position=self.position))
+
+
+_CURSOR = struct.Struct(">B16sQ")  # format version, patient id, feed position
+_CURSOR_VERSION = 1
+_MAC_BYTES = 16
+
+
+def _cursor_key() -> bytes:
+    return hashlib.sha256(b"standstrong sync cursor\0" + current_app.config["SECRET_KEY"].encode()).digest()
+
+
+def encode_cursor(patient_id: uuid.UUID, position: int) -> str:
+    """Opaque to the app: the patient and the feed position, with a MAC over both."""
+    raw = _CURSOR.pack(_CURSOR_VERSION, patient_id.bytes, position)
+    mac = hmac.new(_cursor_key(), raw, hashlib.sha256).digest()[:_MAC_BYTES]
+    return base64.urlsafe_b64encode(raw + mac).decode().rstrip("=")
+
+
+def _cursor_problem(detail: str, slug: str) -> ApiError:
+    return ApiError(422, detail, title="Validation failed", type_slug=slug, errors={"since": [detail]})
+
+
+def _decode_cursor(cursor: str, patient_id: uuid.UUID) -> int:
+    try:
+        blob = base64.urlsafe_b64decode(cursor.encode("ascii") + b"=" * (-len(cursor) % 4))
+    except ValueError:  # not ASCII, not base64
+        blob = b""
+    raw, mac = blob[:_CURSOR.size], blob[_CURSOR.size:]
+    good = hmac.new(_cursor_key(), raw, hashlib.sha256).digest()[:_MAC_BYTES]
+    if len(blob) != _CURSOR.size + _MAC_BYTES or not hmac.compare_digest(mac, good):
+        raise _cursor_problem("Not a cursor from this API (or from before a key change): sync again "
+                              "from the start, without since.", "cursor-invalid")
+    version, owner, position = _CURSOR.unpack(raw)
+    if version != _CURSOR_VERSION:
+        raise _cursor_problem("A cursor of an older format: sync again from the start.", "cursor-invalid")
+    if owner != patient_id.bytes:
+        raise _cursor_problem("This cursor belongs to another patient's feed.", "cursor-other-patient")
+    return position
+
+
+def read_cursor(cursor: str, patient_id: uuid.UUID) -> int:
+    """The position a cursor names, if it is a genuine cursor of this patient's feed."""
+    position = _decode_cursor(cursor, patient_id)
+    reached = db.session.scalar(select(SessionFeed.position).where(SessionFeed.patient_id == patient_id))
+    if position > (reached or 0):
+        raise _cursor_problem("This cursor is ahead of the feed (the data was restored): sync again from "
+                              "the start, without since.", "cursor-invalid")
+    return position

@@ -1,0 +1,462 @@
+"""DXA: change against the least significant change, the knee threshold, explanations, the
+monitoring protocol's follow-ups, and the reminders due_notices reports."""
+import threading
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import yaml
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import event, func, select
+
+from app.common import clinical
+from app.common.clock import local_moment
+from app.dxa import service as dxa
+from app.dxa.models import DxaFollowUp, DxaResult
+from app.dxa.signals import dxa_result_written
+from app.extensions import db
+from tests.factories import World, enrolled_patient
+
+TODAY = date.today()
+
+
+def days_ago(n: int) -> str:
+    return (TODAY - timedelta(days=n)).isoformat()
+
+
+def post_result(coord, patient_id, **fields):
+    body = {"scan_date": days_ago(400), "site": "distal_femur", "side": "left", "bmd": 0.800}
+    body.update(fields)
+    response = coord.post(f"/api/v1/patients/{patient_id}/dxa/results", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def fresh(client, world):
+    """A new patient of coordinator A with no DXA history (Europe/London, English)."""
+    patient, profile = enrolled_patient(client, world.coord_a, time_zone="Europe/London", language="en")
+    return patient, profile["id"]
+
+
+# --- change against the least significant change ------------------------------------------------
+
+@pytest.mark.parametrize("side,previous,current,judgement", [
+    ("left", 0.800, 0.732, "no_real_change"),   # -0.068 g/cm2, just inside the LSC 0.069 (0.025 x 2.77)
+    ("right", 0.800, 0.731, "real_loss"),       # -0.069: a change equal to the LSC is significant
+    ("left", 0.700, 0.768, "no_real_change"),   # +0.068
+    ("right", 0.700, 0.769, "real_gain"),       # +0.069
+])
+def test_knee_change_is_judged_against_the_lsc_in_g_cm2(world, fresh, side, previous, current, judgement):
+    _, pid = fresh
+    first = post_result(world.coord_a, pid, side=side, bmd=previous, scan_date=days_ago(400))
+    assert first["change"] is None and first["high_fracture_risk"] is False
+    second = post_result(world.coord_a, pid, side=side, bmd=current, scan_date=days_ago(30))
+    change = second["change"]
+    assert change["previous_result_id"] == first["id"]
+    assert change["previous_scan_date"] == days_ago(400)
+    assert change["delta_g_cm2"] == pytest.approx(round(current - previous, 3))
+    assert change["percent"] == pytest.approx(round((current - previous) / previous * 100, 1))
+    assert change["lsc"] == {"value": 0.069, "unit": "g/cm2",
+                             "source": clinical.thresholds()["lsc_distal_femur_g_cm2"]["source"]}
+    assert change["judgement"] == judgement
+    assert change["significant"] is (judgement != "no_real_change")
+
+
+def test_proximal_tibia_has_its_own_lsc(world, fresh):
+    _, pid = fresh
+    post_result(world.coord_a, pid, site="proximal_tibia", bmd=0.900, scan_date=days_ago(400))
+    inside = post_result(world.coord_a, pid, site="proximal_tibia", bmd=0.818, scan_date=days_ago(30))  # -0.082 < 0.083
+    assert inside["change"]["judgement"] == "no_real_change"
+    assert inside["change"]["lsc"]["value"] == 0.083
+
+
+def test_hip_change_is_judged_in_percent(world, fresh):
+    _, pid = fresh
+    # Total hip: LSC 5.0% (1.8% precision x 2.77, rounded): -4.9% is inside, -5.0% is not.
+    post_result(world.coord_a, pid, site="total_hip", side="left", bmd=1.000, scan_date=days_ago(400))
+    post_result(world.coord_a, pid, site="total_hip", side="right", bmd=1.000, scan_date=days_ago(400))
+    inside = post_result(world.coord_a, pid, site="total_hip", side="left", bmd=0.951, scan_date=days_ago(30))
+    outside = post_result(world.coord_a, pid, site="total_hip", side="right", bmd=0.950, scan_date=days_ago(30))
+    assert inside["change"]["lsc"]["unit"] == "%" and inside["change"]["lsc"]["value"] == 5.0
+    assert (inside["change"]["judgement"], outside["change"]["judgement"]) == ("no_real_change", "real_loss")
+
+
+def test_only_the_same_site_and_side_is_compared_and_the_previous_is_the_latest_earlier(world, fresh):
+    _, pid = fresh
+    oldest = post_result(world.coord_a, pid, bmd=0.900, scan_date=days_ago(800))
+    middle = post_result(world.coord_a, pid, bmd=0.850, scan_date=days_ago(400))
+    post_result(world.coord_a, pid, side="right", bmd=0.500, scan_date=days_ago(300))
+    latest = post_result(world.coord_a, pid, bmd=0.845, scan_date=days_ago(30))
+    assert latest["change"]["previous_result_id"] == middle["id"]
+    listed = world.coord_a.get(f"/api/v1/patients/{pid}/dxa/results?side=left").get_json()
+    assert [r["id"] for r in listed["items"]] == [latest["id"], middle["id"], oldest["id"]]
+    assert listed["items"][1]["change"]["previous_result_id"] == oldest["id"]
+
+
+def test_scans_on_different_machines_are_not_compared(world, fresh):
+    _, pid = fresh
+    post_result(world.coord_a, pid, bmd=0.900, machine="Hologic Horizon A", scan_date=days_ago(400))
+    other = post_result(world.coord_a, pid, bmd=0.700, machine="GE Lunar iDXA", scan_date=days_ago(30))
+    assert other["change"]["judgement"] == "not_comparable"
+
+
+def test_a_centre_may_use_its_own_precision(world, fresh, tmp_path, monkeypatch):
+    _, pid = fresh
+    data = yaml.safe_load(clinical.DEFAULT_PATH.read_text(encoding="utf-8"))
+    data["dxa_centre_lsc"]["value"] = {
+        "Shanghai Rehab Centre": {"distal_femur": {"precision": 0.02, "unit": "g/cm2", "source": "own study"}},
+        "Beijing Bone Lab": {"distal_femur": {"lsc": 0.061, "unit": "g/cm2", "source": "own LSC"}}}
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("CLINICAL_THRESHOLDS_FILE", str(path))
+    clinical.thresholds.cache_clear()
+    try:
+        post_result(world.coord_a, pid, bmd=0.800, scan_date=days_ago(400), centre="Shanghai Rehab Centre")
+        here = post_result(world.coord_a, pid, bmd=0.740, scan_date=days_ago(30), centre="  shanghai rehab  centre")
+        post_result(world.coord_a, pid, side="right", bmd=0.800, scan_date=days_ago(400), centre="Elsewhere")
+        elsewhere = post_result(world.coord_a, pid, side="right", bmd=0.740, scan_date=days_ago(30), centre="Elsewhere")
+        post_result(world.coord_a, pid, site="proximal_tibia", bmd=0.800, scan_date=days_ago(400))
+        beijing_tibia = post_result(world.coord_a, pid, site="proximal_tibia", bmd=0.740, scan_date=days_ago(30),
+                                    centre="Beijing Bone Lab")  # no tibia value of its own: the default
+        post_result(world.coord_a, pid, side="none", bmd=0.800, scan_date=days_ago(400))
+        beijing_femur = post_result(world.coord_a, pid, side="none", bmd=0.740, scan_date=days_ago(30),
+                                    centre="Beijing Bone Lab")
+    finally:
+        monkeypatch.undo()
+        clinical.thresholds.cache_clear()
+    assert here["change"]["lsc"] == {"value": 0.0554, "unit": "g/cm2", "source": "own study"}
+    assert here["change"]["judgement"] == "real_loss"          # -0.060 >= 0.0554
+    assert elsewhere["change"]["judgement"] == "no_real_change"  # -0.060 < 0.069 (default)
+    assert beijing_tibia["change"]["lsc"]["value"] == 0.083
+    assert beijing_femur["change"]["lsc"] == {"value": 0.061, "unit": "g/cm2", "source": "own LSC"}
+    assert beijing_femur["change"]["judgement"] == "no_real_change"  # -0.060 < 0.061
+
+
+# --- knee threshold and explanations -------------------------------------------------------------
+
+@pytest.mark.parametrize("site,bmd,risky", [
+    ("distal_femur", 0.599, True), ("distal_femur", 0.600, False), ("proximal_tibia", 0.55, True),
+    ("total_hip", 0.40, False), ("lumbar_spine", 0.50, False),
+])
+def test_knee_bmd_below_060_is_high_fracture_risk(world, fresh, site, bmd, risky):
+    _, pid = fresh
+    side = "none" if site == "lumbar_spine" else "left"
+    result = post_result(world.coord_a, pid, site=site, side=side, bmd=bmd)
+    assert result["high_fracture_risk"] is risky
+    assert ("0.60 g/cm²" in result["explanation"]) is risky
+
+
+def test_high_risk_filter(world, fresh):
+    _, pid = fresh
+    low = post_result(world.coord_a, pid, bmd=0.55)
+    post_result(world.coord_a, pid, side="right", bmd=0.75)
+    listed = world.coord_a.get(f"/api/v1/patients/{pid}/dxa/results?high_fracture_risk=true").get_json()
+    assert [r["id"] for r in listed["items"]] == [low["id"]]
+
+
+def test_the_patient_reads_their_results_explained_in_their_language(world):
+    base = f"/api/v1/patients/{world.a_id}/dxa/results"
+    post_result(world.coord_a, world.a_id, bmd=0.800, side="right", scan_date=days_ago(400))
+    post_result(world.coord_a, world.a_id, bmd=0.590, side="right", scan_date=days_ago(20))
+    own = world.patient_a.get("/api/v1/patients/me/dxa/results?side=right")
+    assert own.status_code == 200
+    latest = own.get_json()["items"][0]
+    assert latest["language"] == "zh-CN"  # patient A's language
+    assert "下降了 0.210 g/cm²" in latest["explanation"] and "低于 0.60 g/cm²" in latest["explanation"]
+    english = world.caregiver_a.get("/api/v1/patients/me/dxa/results?side=right&lang=en").get_json()["items"][0]
+    assert "fell by 0.210 g/cm² (26.3%)" in english["explanation"] and "below 0.60 g/cm²" in english["explanation"]
+    assert world.patient_a.post(base, json={"scan_date": days_ago(1), "site": "distal_femur", "bmd": 0.7}).status_code == 403
+    assert world.caregiver_a.delete(f"{base}/{latest['id']}").status_code == 403
+
+
+def test_every_explanation_exists_in_both_languages():
+    from app.dxa.content import explanations
+
+    texts = explanations()
+    for key, value in texts.items():
+        entries = value.values() if key == "sites" else [value]
+        for entry in entries:
+            assert set(entry) == {"en", "zh-CN"}, key
+
+
+def test_bad_results_are_refused(world, fresh):
+    _, pid = fresh
+    base = f"/api/v1/patients/{pid}/dxa/results"
+    future = (TODAY + timedelta(days=2)).isoformat()
+    assert world.coord_a.post(base, json={"scan_date": future, "site": "distal_femur", "bmd": 0.7}).status_code == 422
+    assert world.coord_a.post(base, json={"scan_date": days_ago(1), "site": "knee", "bmd": 0.7}).status_code == 422
+    assert world.coord_a.post(base, json={"scan_date": days_ago(1), "site": "distal_femur", "bmd": 0.7,
+                                          "colour": "red"}).status_code == 422
+    post_result(world.coord_a, pid, scan_date=days_ago(1))
+    again = world.coord_a.post(base, json={"scan_date": days_ago(1), "site": "distal_femur", "side": "left", "bmd": 0.7})
+    assert again.status_code == 409 and again.mimetype == "application/problem+json"
+
+
+def test_writes_and_deletes_announce_themselves(app, world, fresh):
+    _, pid = fresh
+    seen = []
+
+    def receiver(sender, result, change):
+        seen.append((str(result.id), change))
+
+    dxa_result_written.connect(receiver)
+    try:
+        created = post_result(world.coord_a, pid)
+        assert world.coord_a.delete(f"/api/v1/patients/{pid}/dxa/results/{created['id']}").status_code == 204
+    finally:
+        dxa_result_written.disconnect(receiver)
+    assert seen == [(created["id"], "created"), (created["id"], "deleted")]
+    assert world.coord_a.get(f"/api/v1/patients/{pid}/dxa/results/{created['id']}").status_code == 404
+
+
+# --- protocol and follow-ups ---------------------------------------------------------------------
+
+def _followups(actor, pid, query=""):
+    response = actor.get(f"/api/v1/patients/{pid}/dxa/followups{query}")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["items"]
+
+
+def test_follow_ups_follow_the_protocol(world, fresh):
+    patient, pid = fresh
+    base = f"/api/v1/patients/{pid}/dxa"
+    stable, treated = TODAY - timedelta(days=500), TODAY - timedelta(days=420)
+    protocol = world.coord_a.put(f"{base}/protocol", json={
+        "medically_stable_on": stable.isoformat(), "treatment_started_on": treated.isoformat(), "interval_months": 18})
+    assert protocol.status_code == 200, protocol.get_json()
+    body = protocol.get_json()
+    assert body["next_followup"]["kind"] == "baseline" and body["next_followup"]["due_date"] == stable.isoformat()
+    assert body["next_followup"]["overdue"] is True
+    assert "CAN-SCIP" in body["source"] and body["steps"]["repeat"]["after_months"] == 12
+
+    # Baseline: three sites on one day complete it once; the repeat is 12 months after treatment start.
+    baseline_day = TODAY - timedelta(days=480)
+    for site in ("total_hip", "distal_femur", "proximal_tibia"):
+        post_result(world.coord_a, pid, site=site, scan_date=baseline_day.isoformat())
+    items = _followups(world.coord_a, pid)
+    assert [(f["kind"], f["status"]) for f in items] == [("repeat", "due"), ("baseline", "done")]
+    assert items[1]["completed_on"] == baseline_day.isoformat()
+    assert items[0]["due_date"] == (treated + relativedelta(months=12)).isoformat()
+
+    # Booked, then done at the appointment: the next is every 18 months from that scan.
+    repeat_id = items[0]["id"]
+    appointment = (TODAY + timedelta(days=3)).isoformat()
+    booked = world.coord_a.patch(f"{base}/followups/{repeat_id}", json={
+        "appointment": {"date": appointment, "time": "10:30", "place": "Radiology, 2nd floor"}})
+    assert booked.status_code == 200 and booked.get_json()["status"] == "booked"
+    assert booked.get_json()["appointment"]["starts_at"].startswith(appointment)
+    scan_day = TODAY - timedelta(days=1)
+    post_result(world.coord_a, pid, site="total_hip", scan_date=scan_day.isoformat())
+    items = _followups(world.coord_a, pid)
+    assert [(f["kind"], f["status"]) for f in items][:2] == [("interval", "due"), ("repeat", "done")]
+    assert items[0]["due_date"] == (scan_day + relativedelta(months=18)).isoformat()
+
+    # The patient reads; only the care team writes.
+    assert [f["id"] for f in _followups(patient, "me")] == [f["id"] for f in items]
+    assert patient.patch(f"/api/v1/patients/me/dxa/followups/{items[0]['id']}",
+                         json={"status": "cancelled"}).status_code == 403
+
+
+def test_interval_must_stay_within_one_to_two_years(world, fresh):
+    _, pid = fresh
+    response = world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol", json={"interval_months": 36})
+    assert response.status_code == 422 and "interval_months" in response.get_json()["errors"]
+
+
+def test_missed_is_owed_again_and_closed_follow_ups_stay_closed(world, fresh):
+    _, pid = fresh
+    base = f"/api/v1/patients/{pid}/dxa"
+    world.coord_a.put(f"{base}/protocol", json={"medically_stable_on": days_ago(10)})
+    first = _followups(world.coord_a, pid)[0]
+    missed = world.coord_a.patch(f"{base}/followups/{first['id']}", json={"status": "missed"})
+    assert missed.status_code == 200 and missed.get_json()["status"] == "missed"
+    items = _followups(world.coord_a, pid, "?status=due")
+    assert len(items) == 1 and items[0]["kind"] == "baseline" and items[0]["due_date"] == TODAY.isoformat()
+    again = world.coord_a.patch(f"{base}/followups/{first['id']}", json={"status": "due"})
+    assert again.status_code == 409
+    assert world.coord_a.patch(f"{base}/followups/{items[0]['id']}", json={"status": "booked"}).status_code == 422
+    assert world.coord_a.post(f"{base}/followups", json={"kind": "interval", "due_date": days_ago(-30)}).status_code == 409
+    cancelled = world.coord_a.patch(f"{base}/followups/{items[0]['id']}", json={"status": "cancelled"})
+    assert cancelled.get_json()["status"] == "cancelled"
+    assert _followups(world.coord_a, pid, "?status=due&status=booked") == []
+    extra = world.coord_a.post(f"{base}/followups", json={
+        "kind": "interval", "due_date": days_ago(-30),
+        "appointment": {"date": days_ago(-20), "time": "08:00", "place": "Clinic B"}})
+    assert extra.status_code == 201 and extra.get_json()["status"] == "booked"
+
+
+# --- due_notices: 14 days and 1 day before an appointment, and due unbooked ------------------------
+
+def _book(coord, pid, followup_id, day: date, time: str = "10:00"):
+    response = coord.patch(f"/api/v1/patients/{pid}/dxa/followups/{followup_id}",
+                           json={"appointment": {"date": day.isoformat(), "time": time, "place": "Room 3"}})
+    assert response.status_code == 200, response.get_json()
+
+
+def _around(moment: datetime):
+    return moment - timedelta(minutes=1), moment + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Shanghai"])
+def test_due_notices_fire_at_nine_local_14_days_and_1_day_before(app, client, world, zone):
+    _, profile = enrolled_patient(client, world.coord_a, time_zone=zone, language="en")
+    pid = profile["id"]
+    base = f"/api/v1/patients/{pid}/dxa"
+    world.coord_a.put(f"{base}/protocol", json={"medically_stable_on": (TODAY + timedelta(days=100)).isoformat()})
+    followup = _followups(world.coord_a, pid)[0]
+    appointment = TODAY + timedelta(days=120)
+    _book(world.coord_a, pid, followup["id"], appointment, "14:15")
+    with app.app_context():
+        for days, kind in ((14, "dxa_appointment_in_14_days"), (1, "dxa_appointment_tomorrow")):
+            at = local_moment(appointment - timedelta(days=days), "09:00", zone)
+            mine = [n for n in dxa.due_notices(*_around(at)) if str(n.patient_id) == pid]
+            assert len(mine) == 1, (days, mine)
+            notice = mine[0]
+            assert (notice.kind, notice.due_at) == (kind, at)
+            assert notice.occurrence_key == f"dxa-appointment:{followup['id']}:{appointment.isoformat()}:{days}d"
+            assert notice.payload == {"followup_id": followup["id"], "date": appointment.isoformat(),
+                                      "time": "14:15", "place": "Room 3", "days_before": days}
+            after = [n for n in dxa.due_notices(at + timedelta(minutes=1), at + timedelta(hours=6))
+                     if str(n.patient_id) == pid]
+            assert after == []
+        # The booked follow-up's due date reminds no one: it is booked.
+        due_at = local_moment(TODAY + timedelta(days=100), "09:00", zone)
+        assert [n for n in dxa.due_notices(*_around(due_at)) if str(n.patient_id) == pid] == []
+
+
+def test_due_notices_across_a_daylight_saving_change(app, client, world):
+    """New York springs forward on 2027-03-14: 14 days before is EST, 1 day before is EDT."""
+    _, profile = enrolled_patient(client, world.coord_a, time_zone="America/New_York", language="en")
+    pid = profile["id"]
+    with app.app_context():
+        patient_followup = DxaFollowUp(patient_id=uuid.UUID(pid), kind="baseline", due_date=date(2027, 3, 1),
+                                       status="booked", appointment_date=date(2027, 3, 20),
+                                       appointment_time="10:00", appointment_place="Room 3",
+                                       created_at=datetime(2026, 11, 1, tzinfo=timezone.utc),
+                                       updated_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
+        db.session.add(patient_followup)
+        db.session.flush()
+        notices = [n for n in dxa.due_notices(datetime(2027, 3, 1, tzinfo=timezone.utc),
+                                              datetime(2027, 3, 21, tzinfo=timezone.utc))
+                   if str(n.patient_id) == pid]
+        assert sorted((n.kind, n.due_at) for n in notices) == [
+            ("dxa_appointment_in_14_days", datetime(2027, 3, 6, 14, 0, tzinfo=timezone.utc)),
+            ("dxa_appointment_tomorrow", datetime(2027, 3, 19, 13, 0, tzinfo=timezone.utc)),
+        ]
+
+
+def test_a_follow_up_falling_due_unbooked_reminds_on_its_due_date(app, client, world):
+    _, profile = enrolled_patient(client, world.coord_a, time_zone="Asia/Shanghai", language="zh-CN")
+    pid = profile["id"]
+    due = TODAY + timedelta(days=40)
+    world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol", json={"medically_stable_on": due.isoformat()})
+    followup = _followups(world.coord_a, pid)[0]
+    at = local_moment(due, "09:00", "Asia/Shanghai")
+    with app.app_context():
+        mine = [n for n in dxa.due_notices(*_around(at)) if str(n.patient_id) == pid]
+        assert [(n.kind, n.occurrence_key, n.due_at) for n in mine] == [
+            ("dxa_followup_due", f"dxa-followup-due:{followup['id']}:{due.isoformat()}", at)]
+        assert mine[0].payload == {"followup_id": followup["id"], "due_date": due.isoformat(), "kind": "baseline"}
+    _book(world.coord_a, pid, followup["id"], due + timedelta(days=5))
+    with app.app_context():
+        assert [n for n in dxa.due_notices(*_around(at)) if str(n.patient_id) == pid] == []
+
+
+def test_a_follow_up_created_already_overdue_reminds_at_the_next_nine_oclock(app, client, world):
+    _, profile = enrolled_patient(client, world.coord_a, time_zone="Europe/London", language="en")
+    pid = profile["id"]
+    world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol", json={"medically_stable_on": days_ago(60)})
+    followup = _followups(world.coord_a, pid)[0]
+    now = datetime.now(timezone.utc)
+    with app.app_context():
+        mine = [n for n in dxa.due_notices(now - timedelta(minutes=5), now + timedelta(hours=25))
+                if str(n.patient_id) == pid]
+    assert len(mine) == 1 and mine[0].kind == "dxa_followup_due"
+    assert mine[0].payload["followup_id"] == followup["id"] and now < mine[0].due_at <= now + timedelta(hours=24)
+
+
+def test_due_notices_use_a_fixed_number_of_queries(app, client, world):
+    start = datetime.combine(TODAY + timedelta(days=10), datetime.min.time(), tzinfo=timezone.utc)
+
+    def queries_for(n_patients):
+        for _ in range(n_patients):
+            _, profile = enrolled_patient(client, world.coord_a, time_zone="Europe/London", language="en")
+            world.coord_a.put(f"/api/v1/patients/{profile['id']}/dxa/protocol",
+                              json={"medically_stable_on": (TODAY + timedelta(days=10)).isoformat()})
+        with app.app_context():
+            count = []
+            engine = db.session.get_bind()
+            listener = lambda *args: count.append(1)  # noqa: E731
+            event.listen(engine, "before_cursor_execute", listener)
+            try:
+                notices = dxa.due_notices(start, start + timedelta(days=2))
+            finally:
+                event.remove(engine, "before_cursor_execute", listener)
+            return len(count), len(notices)
+
+    few = queries_for(1)
+    many = queries_for(5)
+    assert few[0] == many[0] and many[1] >= few[1] + 5
+
+
+def test_reads_for_rules(app, world, fresh):
+    _, pid = fresh
+    post_result(world.coord_a, pid, bmd=0.800, scan_date=days_ago(400))
+    post_result(world.coord_a, pid, bmd=0.700, scan_date=days_ago(30))
+    world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol", json={"interval_months": 12})
+    with app.app_context():
+        latest = dxa.latest_results([uuid.UUID(pid), uuid.UUID(world.a_id)])
+        mine = [r for r in latest if str(r["patient_id"]) == pid]
+        assert len(mine) == 1 and mine[0]["change"]["judgement"] == "real_loss"
+        later = datetime.now(timezone.utc) + timedelta(days=400)
+        overdue = dxa.overdue_followups([uuid.UUID(pid)], 30, later)
+        assert [(o["kind"], o["days_overdue"] > 30) for o in overdue] == [("interval", True)]
+        assert dxa.overdue_followups([uuid.UUID(pid)], 30, datetime.now(timezone.utc)) == []
+
+
+@pytest.mark.committing
+def test_two_identical_results_at_once_store_one(app):
+    client = app.test_client()
+    world = World(client).build()
+    url = f"/api/v1/patients/{world.a_id}/dxa/results"
+    body = {"scan_date": days_ago(3), "site": "proximal_tibia", "side": "right", "bmd": 0.66}
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def send():
+        local = app.test_client()
+        barrier.wait()
+        statuses.append(local.post(url, json=body, headers=world.coord_a.headers).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201, 409]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DxaResult).where(
+            DxaResult.patient_id == uuid.UUID(world.a_id), DxaResult.site == "proximal_tibia")) == 1
+        open_followups = db.session.scalar(select(func.count()).select_from(DxaFollowUp).where(
+            DxaFollowUp.patient_id == uuid.UUID(world.a_id), DxaFollowUp.status.in_(("due", "booked"))))
+        assert open_followups == 1
+
+
+def test_follow_up_changes_are_announced(world, fresh):
+    from app.dxa.signals import followup_changed
+
+    _, pid = fresh
+    seen = []
+
+    def receiver(sender, followup, change):
+        seen.append((followup.status, change))
+
+    followup_changed.connect(receiver)
+    try:
+        world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol", json={"medically_stable_on": days_ago(-5)})
+        followup = _followups(world.coord_a, pid)[0]
+        _book(world.coord_a, pid, followup["id"], TODAY + timedelta(days=6))
+    finally:
+        followup_changed.disconnect(receiver)
+    assert seen == [("due", "created"), ("booked", "updated")]

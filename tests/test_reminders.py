@@ -1,0 +1,454 @@
+"""Reminders: materialising in local time (DST, quiet hours, done items, plan changes),
+bundling, preferences, the inbox, snooze, and delivery by e-mail and push."""
+import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import g
+from sqlalchemy import select
+
+from app.common.notices import DueNotice
+from app.extensions import db
+from app.reminders import materialise as materialiser
+from app.reminders.dispatch import dispatch
+from app.reminders.materialise import materialise
+from app.reminders.models import DeviceToken, Notification
+from app.reminders.service import cancel_pending, enqueue
+from app.reminders.texts import catalogue
+from tests.factories import at, caregiver_for
+from tests.reminder_helpers import PushEndpoint, item, patient_with_plan, rows, utc
+
+
+@pytest.fixture
+def app_ctx(app, monkeypatch):
+    """An app context for calling the materialiser and dispatcher directly; each request made
+    meanwhile still starts without the previous request's actor in the shared flask.g."""
+    with app.app_context():
+        client_class = type(app.test_client())
+        original = client_class.open
+
+        def open_without_stale_actor(self, *args, **kwargs):
+            g.pop("actor", None)
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(client_class, "open", open_without_stale_actor)
+        yield
+
+
+def local(row, zone):
+    moment = row.due_at.astimezone(ZoneInfo(zone))
+    return moment.date().isoformat(), moment.strftime("%H:%M")
+
+
+# --- DST ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("zone,now,gap_time,expected", [
+    # New York springs forward at 02:00 on 14 March 2027: 02:30 does not exist that night.
+    ("America/New_York", utc(2027, 3, 13, 12), "02:30",
+     [(utc(2027, 3, 13, 14), "2027-03-13", "09:00"), (utc(2027, 3, 14, 7, 30), "2027-03-14", "03:30"),
+      (utc(2027, 3, 14, 13), "2027-03-14", "09:00")]),
+    # London springs forward at 01:00 on 28 March 2027: 01:30 does not exist.
+    ("Europe/London", utc(2027, 3, 27, 12), "01:30",
+     [(utc(2027, 3, 28, 1, 30), "2027-03-28", "02:30"), (utc(2027, 3, 28, 8), "2027-03-28", "09:00")]),
+])
+def test_spring_forward_keeps_wall_clock_times_and_moves_the_missing_hour(app_ctx, world, zone, now, gap_time,
+                                                                          expected):
+    _, patient, _ = patient_with_plan(world, now - timedelta(hours=1), [item("09:00"), item(gap_time)],
+                                      time_zone=zone)
+    materialise(now, patient_ids=[uuid.UUID(patient["id"])])
+    got = [(r.due_at, *local(r, zone)) for r in rows(uuid.UUID(patient["id"]), "pending")]
+    assert got == expected
+
+
+@pytest.mark.parametrize("zone,now,expected", [
+    # New York falls back at 02:00 on 7 November 2027: 01:30 happens twice; remind at the first.
+    ("America/New_York", utc(2027, 11, 6, 16),
+     [utc(2027, 11, 7, 5, 30), utc(2027, 11, 7, 14)]),
+    # London falls back at 02:00 on 31 October 2027.
+    ("Europe/London", utc(2027, 10, 30, 16),
+     [utc(2027, 10, 31, 0, 30), utc(2027, 10, 31, 9)]),
+])
+def test_fall_back_reminds_once_in_the_repeated_hour(app_ctx, world, zone, now, expected):
+    _, patient, _ = patient_with_plan(world, now - timedelta(hours=1), [item("01:30"), item("09:00")], time_zone=zone)
+    pid = uuid.UUID(patient["id"])
+    materialise(now, patient_ids=[pid])
+    materialise(now + timedelta(hours=9), patient_ids=[pid])  # inside the repeated hour, again
+    on_the_day = [r.due_at for r in rows(pid) if r.payload["local_date"] == expected[0].astimezone(
+        ZoneInfo(zone)).date().isoformat()]
+    assert on_the_day == expected
+
+
+# --- what is and is not reminded ---------------------------------------------------------
+
+NOW = utc(2027, 5, 10, 1)  # Monday 09:00 in Shanghai
+
+
+def test_horizon_item_time_and_default_time(app_ctx, world):
+    _, patient, _ = patient_with_plan(world, NOW, [item("20:00"), item(None, exercise="passive-range-of-motion")],
+                                      time_zone="Asia/Shanghai")
+    materialise(NOW, patient_ids=[uuid.UUID(patient["id"])])
+    got = [local(r, "Asia/Shanghai") for r in rows(uuid.UUID(patient["id"]))]
+    # 36 hours: Monday 20:00, Tuesday 09:00 (the default time) and 20:00; Monday 09:00 is now (kept).
+    assert got == [("2027-05-10", "09:00"), ("2027-05-10", "20:00"), ("2027-05-11", "09:00"), ("2027-05-11", "20:00")]
+
+
+def test_quiet_hours_move_reminders_out_and_keep_them_on_their_day(app_ctx, world):
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("06:30"), item("12:00"), item("23:00")],
+                                                  time_zone="Asia/Shanghai")
+    with at(NOW, patient_actor):
+        response = patient_actor.put("/api/v1/patients/me/notification-preferences",
+                                     json={"quiet_hours": {"start": "22:00", "end": "07:00"}})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["quiet_hours"] == {"start": "22:00", "end": "07:00"}
+    got = [local(r, "Asia/Shanghai") for r in rows(uuid.UUID(patient["id"]), "pending")]
+    assert got == [("2027-05-10", "12:00"), ("2027-05-10", "21:45"), ("2027-05-11", "07:00"),
+                   ("2027-05-11", "12:00")]
+    assert {r.payload["time"] for r in rows(uuid.UUID(patient["id"]), "pending")} == {"12:00", "21:45", "07:00"}
+
+
+def test_an_item_done_that_day_is_not_reminded_and_a_session_cancels_the_pending_one(app_ctx, world):
+    patient_actor, patient, plan = patient_with_plan(world, NOW, [item("12:00"), item("18:00", exercise="upper-body-exercise")],
+                                                     time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    first, second = (i["item_key"] for i in plan["versions"][0]["items"])
+    assert len(rows(pid, "pending")) == 4  # the plan signal materialised it (real time is not NOW: redo)
+    with at(NOW, patient_actor):
+        logged = patient_actor.put(f"/api/v1/patients/me/sessions/{uuid.uuid4()}", json={
+            "item_key": first, "started_at": (NOW - timedelta(minutes=5)).isoformat(), "duration_minutes": 5})
+        assert logged.status_code == 201
+    cancelled = rows(pid, "cancelled")
+    assert [(r.payload["item_key"], r.payload["local_date"]) for r in cancelled] == [(first, "2027-05-10")]
+    materialise(NOW, patient_ids=[pid])  # the next run does not bring it back
+    pending = {(r.payload["item_key"], r.payload["local_date"]) for r in rows(pid, "pending")}
+    assert pending == {(second, "2027-05-10"), (first, "2027-05-11"), (second, "2027-05-11")}
+
+
+def test_deleting_the_session_brings_the_reminder_back(app_ctx, world):
+    patient_actor, patient, plan = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    key = plan["versions"][0]["items"][0]["item_key"]
+    session_id = uuid.uuid4()
+    with at(NOW, patient_actor):
+        materialise(NOW, patient_ids=[pid])
+        patient_actor.put(f"/api/v1/patients/me/sessions/{session_id}", json={
+            "item_key": key, "started_at": (NOW - timedelta(minutes=5)).isoformat(), "duration_minutes": 5})
+        assert len(rows(pid, "pending")) == 1
+        assert patient_actor.delete(f"/api/v1/patients/me/sessions/{session_id}", headers={"If-Match": '"1"'}).status_code == 204
+    assert [r.payload["local_date"] for r in rows(pid, "pending")] == ["2027-05-10", "2027-05-11"]
+
+
+def test_weekly_item_is_reminded_until_the_week_is_done(app_ctx, world):
+    weekly = {"exercise": "pressure-relief", "minutes": 5, "sessions_per_week": 1, "time_of_day": "12:00"}
+    patient_actor, patient, plan = patient_with_plan(world, NOW, [weekly], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    materialise(NOW, patient_ids=[pid])
+    assert len(rows(pid, "pending")) == 2
+    with at(NOW, patient_actor):
+        patient_actor.put(f"/api/v1/patients/me/sessions/{uuid.uuid4()}", json={
+            "item_key": plan["versions"][0]["items"][0]["item_key"],
+            "started_at": (NOW - timedelta(minutes=5)).isoformat(), "duration_minutes": 5})
+    materialise(NOW, patient_ids=[pid])
+    assert rows(pid, "pending") == []
+
+
+def test_pause_and_end_cancel_and_resume_brings_back(app_ctx, world):
+    _, patient, plan = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    base = f"/api/v1/patients/{pid}/plans/{plan['id']}"
+    with at(NOW, world.coord_a):
+        assert len(rows(pid, "pending")) == 2
+        assert world.coord_a.post(f"{base}/pause", json={"reason": "hospital stay"}).status_code == 200
+        assert rows(pid, "pending") == []
+        assert world.coord_a.post(f"{base}/resume", json={"on": "2027-05-11"}).status_code == 200
+        assert [r.payload["local_date"] for r in rows(pid, "pending")] == ["2027-05-11"]
+        assert world.coord_a.post(f"{base}/end", json={"reason": "finished", "on": "2027-05-11"}).status_code == 200
+        assert rows(pid, "pending") == []
+
+
+def test_a_new_version_moves_the_reminder(app_ctx, world):
+    _, patient, plan = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    key = plan["versions"][0]["items"][0]["item_key"]
+    with at(NOW, world.coord_a):
+        response = world.coord_a.post(f"/api/v1/patients/{pid}/plans/{plan['id']}/versions", json={
+            "items": [item("15:00", item_key=key)], "effective_from": "2027-05-11"})
+        assert response.status_code == 201, response.get_json()
+    got = [local(r, "Asia/Shanghai") for r in rows(pid, "pending")]
+    assert got == [("2027-05-10", "12:00"), ("2027-05-11", "15:00")]
+    assert rows(pid, "cancelled") == []  # moved, not duplicated
+
+
+def test_reminder_time_preference_and_opt_out(app_ctx, world):
+    patient_actor, patient, plan = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    key = plan["versions"][0]["items"][0]["item_key"]
+    with at(NOW, patient_actor):
+        response = patient_actor.put("/api/v1/patients/me/notification-preferences",
+                                     json={"reminder_times": [{"item_key": key, "time": "19:30"}]})
+        body = response.get_json()
+        assert body["reminder_times"][0]["reminder_time"] == "19:30" and body["reminder_times"][0]["custom"]
+        assert [local(r, "Asia/Shanghai")[1] for r in rows(pid, "pending")] == ["19:30", "19:30"]
+        response = patient_actor.put("/api/v1/patients/me/notification-preferences",
+                                     json={"reminder_times": [{"item_key": key, "time": None}]})
+        assert response.get_json()["reminder_times"][0]["reminder_time"] == "12:00"
+        response = patient_actor.put("/api/v1/patients/me/notification-preferences",
+                                     json={"opted_out": ["plan_reminder"]})
+        assert response.get_json()["opted_out"] == ["plan_reminder"]
+        assert rows(pid, "pending") == []
+        bad = patient_actor.put("/api/v1/patients/me/notification-preferences",
+                                json={"opted_out": ["nonsense"], "reminder_times": [{"item_key": str(uuid.uuid4()),
+                                                                                      "time": "10:00"}]})
+        assert bad.status_code == 422
+
+
+def test_caregivers_receive_only_with_the_patients_consent(app_ctx, world):
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    with at(NOW, patient_actor):
+        caregiver = caregiver_for(world.client, patient_actor)
+    with at(NOW, patient_actor, caregiver):
+        refused = caregiver.put("/api/v1/patients/me/notification-preferences", json={"caregivers_receive": True})
+        assert refused.status_code == 403
+        assert {r.recipient_user_id for r in rows(pid, "pending")} == {uuid.UUID(patient_actor.id)}
+        agreed = patient_actor.put("/api/v1/patients/me/notification-preferences", json={"caregivers_receive": True})
+        assert agreed.get_json()["caregivers_receive"] is True
+        assert len(rows(pid, "pending", recipient=uuid.UUID(caregiver.id))) == 2
+        # the caregiver may still change the channels
+        assert caregiver.put("/api/v1/patients/me/notification-preferences",
+                             json={"channels": {"email": True}}).status_code == 200
+
+
+# --- bundling, delivery -------------------------------------------------------------------
+
+def test_reminders_within_minutes_are_bundled_into_one_email(app_ctx, world, smtp):
+    patient_actor, patient, _ = patient_with_plan(
+        world, NOW, [item("12:00"), item("12:05", exercise="upper-body-exercise"), item("18:00")],
+        time_zone="Europe/London", language="en")
+    pid = uuid.UUID(patient["id"])
+    with at(NOW, patient_actor):
+        patient_actor.put("/api/v1/patients/me/notification-preferences", json={"channels": {"email": True}})
+    pending = rows(pid, "pending")
+    assert pending[0].due_at == pending[1].due_at == utc(2027, 5, 10, 11)  # 12:00 BST, both
+    dispatch(utc(2027, 5, 10, 11, 1))
+    assert [r.status for r in rows(pid)] == ["sent", "sent", "pending", "pending", "pending"]
+    assert len(smtp.messages) == 1
+    message = smtp.messages[0]
+    assert message["Subject"] == "2 reminders from StandStrong"
+    text = message.get_body(("plain",)).get_content()
+    assert "pressure relief" in text and "Upper-body" in text
+    assert {r.status for r in rows(pid)} == {"sent", "pending"}
+
+
+@pytest.mark.parametrize("language,zone,subject", [("en", "Europe/London", "Time for"), ("zh-CN", "Asia/Shanghai", "该做")])
+def test_email_arrives_in_the_patients_language_as_text_and_html(app_ctx, world, smtp, language, zone, subject):
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone=zone, language=language)
+    with at(NOW, patient_actor):
+        patient_actor.put("/api/v1/patients/me/notification-preferences", json={"channels": {"email": True}})
+    first = rows(uuid.UUID(patient["id"]), "pending")[0]
+    dispatch(first.due_at)
+    [message] = smtp.to(patient_actor.email)
+    assert message["Subject"].startswith(subject)
+    assert message["Content-Language"] == language
+    assert message.get_body(("plain",)).get_content().strip()
+    html = message.get_body(("html",)).get_content()
+    assert "<html" in html and message["Subject"].split()[0] in html
+    db.session.refresh(first)
+    assert first.status == "sent" and first.channel == "inbox,email" and first.attempts == 1
+
+
+def test_failed_email_is_retried_with_backoff_then_given_up_keeping_the_error(app, app_ctx, world, smtp):
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    with at(NOW, patient_actor):
+        patient_actor.put("/api/v1/patients/me/notification-preferences", json={"channels": {"email": True}})
+    row = rows(uuid.UUID(patient["id"]), "pending")[0]
+    saved = app.config["MAIL_PORT"]
+    app.config.update(MAIL_PORT=1, DISPATCH_MAX_ATTEMPTS=3)  # nothing listens there
+    try:
+        moment = row.due_at
+        for attempt in (1, 2, 3):
+            dispatch(moment)
+            db.session.refresh(row)
+            assert row.attempts == attempt and row.last_error.startswith("email:")
+            assert row.channel == "inbox"  # in the app's inbox from the first try
+            if attempt < 3:
+                assert row.status == "pending" and row.due_at == moment + timedelta(seconds=60 * 2 ** (attempt - 1))
+                assert dispatch(row.due_at - timedelta(seconds=1))["claimed"] == 0  # not before its time
+                moment = row.due_at
+        assert row.status == "failed"
+    finally:
+        app.config.update(MAIL_PORT=saved, DISPATCH_MAX_ATTEMPTS=5)
+    assert smtp.messages == []
+
+
+def test_push_goes_through_fcm_v1_and_forgets_unregistered_devices(app, app_ctx, world):
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    with PushEndpoint() as fcm, at(NOW, patient_actor):
+        app.config.update(FCM_ENDPOINT=fcm.url, FCM_PROJECT_ID="standstrong-test", FCM_ACCESS_TOKEN="token-1")
+        try:
+            for token in ("device-token-aaaa", "device-token-bbbb"):
+                assert patient_actor.post("/api/v1/me/devices", json={"token": token, "platform": "android"}).status_code == 201
+            patient_actor.put("/api/v1/patients/me/notification-preferences", json={"channels": {"push": True}})
+            fcm.answers = [(200, {"name": "m1"}), (404, {"error": {"status": "NOT_FOUND", "details": [
+                {"errorCode": "UNREGISTERED"}]}})]
+            row = rows(uuid.UUID(patient["id"]), "pending")[0]
+            dispatch(row.due_at)
+        finally:
+            app.config.update(FCM_PROJECT_ID="", FCM_ACCESS_TOKEN="")
+    assert [r["path"] for r in fcm.requests] == ["/v1/projects/standstrong-test/messages:send"] * 2
+    assert fcm.requests[0]["auth"] == "Bearer token-1"
+    message = fcm.requests[0]["body"]["message"]
+    assert message["token"] == "device-token-aaaa" and message["notification"]["title"].startswith("该做")
+    assert list(db.session.scalars(select(DeviceToken.token))) == ["device-token-aaaa"]
+    db.session.refresh(row)
+    assert row.channel == "inbox,push"
+
+
+def test_push_server_errors_are_retried(app, app_ctx, world):
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    with PushEndpoint() as fcm, at(NOW, patient_actor):
+        app.config.update(FCM_ENDPOINT=fcm.url, FCM_PROJECT_ID="p", FCM_ACCESS_TOKEN="t")
+        try:
+            patient_actor.post("/api/v1/me/devices", json={"token": "device-token-cccc", "platform": "ios"})
+            patient_actor.put("/api/v1/patients/me/notification-preferences", json={"channels": {"push": True}})
+            row = rows(uuid.UUID(patient["id"]), "pending")[0]
+            fcm.answers = [(503, {"error": {"status": "UNAVAILABLE"}})]
+            dispatch(row.due_at)
+            db.session.refresh(row)
+            assert (row.status, row.last_error, row.channel) == ("pending", "push: HTTP 503", "inbox")
+            dispatch(row.due_at)
+            db.session.refresh(row)
+            assert (row.status, row.channel, row.attempts) == ("sent", "inbox,push", 2)
+        finally:
+            app.config.update(FCM_PROJECT_ID="", FCM_ACCESS_TOKEN="")
+    assert len(fcm.requests) == 2
+
+
+def test_slow_delivery_hands_back_what_it_cannot_send_before_its_claim_could_expire(app, app_ctx, world):
+    pid, due, now = uuid.UUID(world.a_id), utc(2020, 1, 1), utc(2020, 1, 1, 0, 1)  # before anything else is due
+    for user in (world.patient_a.id, world.caregiver_a.id):
+        enqueue(recipient_user_id=uuid.UUID(user), patient_id=pid, kind="plan_reminder", dedupe_key=f"slow:{user}",
+                due_at=due, payload={}, now=due)
+    app.config.update(DISPATCH_CLAIM_TIMEOUT_SECONDS=0)  # every moment is "too slow"
+    try:
+        outcome = dispatch(now)
+    finally:
+        app.config.update(DISPATCH_CLAIM_TIMEOUT_SECONDS=300)
+    statuses = sorted(db.session.execute(select(Notification.status, Notification.attempts)
+                                         .where(Notification.dedupe_key.like("slow:%"))).all())
+    assert outcome["sent"] == 1 and statuses == [("pending", 0), ("sent", 1)]
+    assert dispatch(now)["sent"] == 1  # the next tick sends the rest
+    assert {s for s, in db.session.execute(select(Notification.status).where(
+        Notification.dedupe_key.like("slow:%")))} == {"sent"}
+
+
+# --- the inbox and snooze -----------------------------------------------------------------
+
+def _delivered(world, when=NOW):
+    patient_actor, patient, _ = patient_with_plan(world, when, [item("12:00")], time_zone="Asia/Shanghai")
+    first = rows(uuid.UUID(patient["id"]), "pending")[0]
+    dispatch(first.due_at)
+    return patient_actor, patient, first
+
+
+def test_inbox_lists_marks_read_and_counts_unread(app_ctx, world):
+    patient_actor, patient, first = _delivered(world)
+    with at(first.due_at + timedelta(minutes=1), patient_actor, world.patient_b, world.coord_a):
+        listed = patient_actor.get("/api/v1/patients/me/notifications").get_json()
+        assert listed["meta"]["total"] == 1
+        entry = listed["items"][0]
+        assert entry["kind"] == "plan_reminder" and entry["subject"].startswith("该做") and entry["read_at"] is None
+        english = patient_actor.get("/api/v1/patients/me/notifications?lang=en").get_json()["items"][0]
+        assert english["subject"].startswith("Time for")
+        assert patient_actor.get("/api/v1/patients/me/notifications/unread-count").get_json() == {"unread": 1}
+        # the coordinator has no notifications of their own about this patient
+        assert world.coord_a.get(f"/api/v1/patients/{patient['id']}/notifications").get_json()["meta"]["total"] == 0
+        read = patient_actor.post(f"/api/v1/patients/me/notifications/{entry['id']}/read")
+        assert read.status_code == 200 and read.get_json()["read_at"]
+        assert patient_actor.get("/api/v1/patients/me/notifications?unread=true").get_json()["meta"]["total"] == 0
+        assert patient_actor.post("/api/v1/patients/me/notifications/read").get_json() == {"marked": 0}
+        assert world.patient_b.post(f"/api/v1/patients/me/notifications/{entry['id']}/read").status_code == 404
+        mine = patient_actor.get("/api/v1/me/notifications?lang=en").get_json()
+        assert [n["id"] for n in mine["items"]] == [entry["id"]] and mine["items"][0]["read_at"]
+        assert world.patient_b.get("/api/v1/me/notifications").get_json()["meta"]["total"] == 0
+        assert world.patient_b.post(f"/api/v1/me/notifications/{entry['id']}/read").status_code == 404
+        assert patient_actor.post(f"/api/v1/me/notifications/{entry['id']}/read").status_code == 200
+
+
+@pytest.mark.parametrize("until,minutes", [("30m", 30), ("60m", 60), ("later_today", 180)])
+def test_snooze_reminds_again_and_a_session_cancels_the_snoozed_one_too(app_ctx, world, until, minutes):
+    patient_actor, patient, first = _delivered(world)
+    moment = first.due_at + timedelta(minutes=2)  # 12:02 in Shanghai
+    with at(moment, patient_actor):
+        response = patient_actor.post(f"/api/v1/patients/me/notifications/{first.id}/snooze", json={"until": until})
+        assert response.status_code == 201, response.get_json()
+        assert response.get_json()["due_at"].startswith((moment + timedelta(minutes=minutes)).isoformat()[:16])
+        assert patient_actor.get("/api/v1/patients/me/notifications/unread-count").get_json() == {"unread": 0}
+        again = patient_actor.post(f"/api/v1/patients/me/notifications/{first.id}/snooze", json={"until": until})
+        assert again.status_code == 201  # idempotent at the same moment
+        patient_actor.put(f"/api/v1/patients/me/sessions/{uuid.uuid4()}", json={
+            "item_key": first.payload["item_key"], "started_at": moment.isoformat(), "duration_minutes": 5})
+    snoozed = db.session.scalar(select(Notification).where(Notification.dedupe_key.like(f"{first.dedupe_key}:snooze:%")))
+    assert snoozed.status == "cancelled"
+
+
+def test_snooze_later_today_is_refused_late_in_the_evening(app_ctx, world):
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("21:30")], time_zone="Asia/Shanghai")
+    first = rows(uuid.UUID(patient["id"]), "pending")[0]
+    dispatch(first.due_at)
+    with at(first.due_at, patient_actor):
+        response = patient_actor.post(f"/api/v1/patients/me/notifications/{first.id}/snooze", json={"until": "later_today"})
+        assert response.status_code == 409 and response.mimetype == "application/problem+json"
+        assert patient_actor.post(f"/api/v1/patients/me/notifications/{first.id}/snooze",
+                                  json={"until": "60m"}).status_code == 201
+
+
+def test_devices_are_registered_listed_and_removed_by_their_account(world):
+    body = {"token": "fcm-token-" + uuid.uuid4().hex, "platform": "android"}
+    created = world.patient_a.post("/api/v1/me/devices", json=body)
+    assert created.status_code == 201
+    assert world.patient_a.post("/api/v1/me/devices", json=body).status_code == 200
+    listed = world.patient_a.get("/api/v1/me/devices").get_json()
+    assert [d["id"] for d in listed["items"]] == [created.get_json()["id"]] and "token" not in listed["items"][0]
+    assert world.patient_b.delete(f"/api/v1/me/devices/{created.get_json()['id']}").status_code == 404
+    assert world.patient_a.delete(f"/api/v1/me/devices/{created.get_json()['id']}").status_code == 204
+    assert world.patient_a.get("/api/v1/me/devices").get_json()["meta"]["total"] == 0
+
+
+# --- the outbox interface and due notices from lower domains ------------------------------
+
+def test_enqueue_is_insert_if_absent_and_cancel_touches_pending_only(app_ctx, world):
+    pid, user = uuid.UUID(world.a_id), uuid.UUID(world.patient_a.id)
+    args = dict(recipient_user_id=user, patient_id=pid, kind="plan_reminder", due_at=NOW, payload={}, now=NOW)
+    assert enqueue(dedupe_key="k1", **args) is True
+    assert enqueue(dedupe_key="k1", **args) is False
+    assert enqueue(dedupe_key="k2", **args) is True
+    dispatch(NOW)
+    assert enqueue(dedupe_key="k3", **args) is True
+    assert cancel_pending(patient_id=pid, kinds=["plan_reminder"], now=NOW) >= 1
+    statuses = dict(db.session.execute(select(Notification.dedupe_key, Notification.status)
+                                       .where(Notification.dedupe_key.in_(["k1", "k2", "k3"]))).all())
+    assert statuses == {"k1": "sent", "k2": "sent", "k3": "cancelled"}
+
+
+def test_due_notices_become_rows_for_each_recipient_out_of_quiet_hours(app_ctx, world, monkeypatch):
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    late = DueNotice(pid, "plan_reminder", "test-notice:1", utc(2027, 5, 10, 15), {"exercise": "x"})  # 23:00
+    monkeypatch.setattr(materialiser, "notice_sources", lambda: [lambda start, end: [late]])
+    with at(NOW, patient_actor):
+        patient_actor.put("/api/v1/patients/me/notification-preferences",
+                          json={"quiet_hours": {"start": "22:00", "end": "07:00"}})
+    [row] = [r for r in rows(pid, "pending") if r.occurrence_key == "test-notice:1"]
+    assert row.due_at == utc(2027, 5, 10, 23)  # 07:00 the next morning
+    assert row.dedupe_key == f"{patient_actor.id}:test-notice:1"
+    monkeypatch.setattr(materialiser, "notice_sources", lambda: [lambda start, end: []])
+    materialise(NOW, patient_ids=[pid])
+    db.session.refresh(row)
+    assert row.status == "cancelled"  # no longer reported as due: void
+
+
+def test_every_kind_has_subject_and_text_in_both_languages():
+    for kind, texts in catalogue().items():
+        for language in ("en", "zh-CN"):
+            assert texts[language]["subject"].strip() and texts[language]["text"].strip(), (kind, language)
