@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/standstrong_test
+PYTEST_ARGS ?=
 export FLASK_APP := wsgi.py
 
 .PHONY: run test test-pg bench spec migrate venv clean
@@ -26,11 +27,11 @@ run: migrate
 	$(BIN)/honcho start -f Procfile -p $(PORT)
 
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-pg: venv
 	$(BIN)/python -m tests.pg_database "$(TEST_DATABASE_URL)"
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest -q
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python bench/run_all.py

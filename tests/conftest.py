@@ -100,14 +100,25 @@ def world(client):
     return World(client).build()
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow (CI does)")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "committing: the test commits for real (concurrency)")
     config.addinivalue_line("markers", "last: runs after every other test (it reads what they logged)")
+    config.addinivalue_line("markers", "slow: many examples of a property test; run with --slow (CI)")
     install_log_capture()
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow (CI does)")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

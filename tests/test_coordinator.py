@@ -51,7 +51,7 @@ def get(actor, url, now=NOW):
 def test_caseload_rows_filters_sort_and_pages(client, world):
     _, lapsed, _, _ = on_plan(client, world, "Lapsed Lee", sessions_on=(1,))
     _, steady, _, _ = on_plan(client, world, "Steady Sue", sessions_on=range(1, 20))
-    with at(NOW):
+    with at(NOW), client.application.app_context():
         rules.sweep(NOW, [uuid.UUID(lapsed["id"]), uuid.UUID(steady["id"])])
     body = get(world.coord_a, "/api/v1/caseload?per_page=100").get_json()
     by_name = {r["patient"]["display_name"]: r for r in body["items"]}
@@ -171,7 +171,7 @@ def test_timeline_contacts_and_follow_up(client, world):
 
 def test_fhir_bundle_is_valid_r4(client, world):
     patient, profile, _plan, _key = on_plan(client, world, level="T4", sessions_on=(1, 2))
-    with at(NOW):
+    with at(NOW), client.application.app_context():
         rules.sweep(NOW, [uuid.UUID(profile["id"])])
     response = get(world.coord_a, f"/api/v1/patients/{profile['id']}/fhir")
     assert response.status_code == 200 and response.mimetype == "application/fhir+json"

@@ -26,7 +26,7 @@ class Patient:
     """A London patient (T4, so dysreflexia applies) on a daily plan from Monday 1 March 2027."""
 
     def __init__(self, client, world, level="T4"):
-        self.world, self.coord = world, world.coord_a
+        self.world, self.coord, self.app = world, world.coord_a, client.application
         self.patient, self.profile = enrolled_patient(client, world.coord_a, neurological_level=level,
                                                       time_zone="Europe/London", language="en")
         self.id = self.profile["id"]
@@ -47,7 +47,7 @@ class Patient:
         return response.get_json()
 
     def sweep(self, now):
-        with at(now):
+        with at(now), self.app.app_context():
             return service.sweep(now, [uuid.UUID(self.id)])
 
     def flags(self, now, query="", expect=200):
@@ -202,7 +202,7 @@ def test_sweep_statements_do_not_grow_with_the_patients(client, world, app):
         event.listen(engine, "before_cursor_execute", counter)
         try:
             # 9 days without a session: warnings, so no urgent message (each one is an outbox insert)
-            with at(utc(2027, 3, 10, 12)):
+            with at(utc(2027, 3, 10, 12)), app.app_context():
                 totals = service.sweep(utc(2027, 3, 10, 12), ids)
         finally:
             event.remove(engine, "before_cursor_execute", counter)
@@ -247,14 +247,16 @@ def test_concurrent_sweeps_open_one_flag(client, app):
 
 
 def test_the_sweep_and_digest_are_registered_jobs(app, p):
-    from app.common.jobs import registered_jobs
+    from app.common.db import writing
+    from app.scheduler import registered_jobs
 
-    jobs = {job.name: job for job in registered_jobs(app)}
-    assert jobs["rules.sweep"].trigger == {"trigger": "interval", "minutes": 15}
-    assert jobs["rules.digest"].trigger["trigger"] == "cron"
+    jobs = registered_jobs(app)  # what `flask scheduler run` runs
+    assert jobs["rules.sweep"].leader_only and jobs["rules.digest"].leader_only  # one process runs them
+    assert jobs["rules.sweep"].trigger.interval == timedelta(minutes=15)
+    assert str(jobs["rules.digest"].trigger.fields[5]) == "7"  # 07:00 UTC
     p.log(utc(2027, 3, 1, 10))
-    with at(utc(2027, 3, 5, 12)):
-        totals = jobs["rules.sweep"].run()  # as the scheduler calls it: no arguments, the clock's now
+    with at(utc(2027, 3, 5, 12)), app.app_context(), writing():  # as the scheduler's runner calls it
+        totals = jobs["rules.sweep"].func(utc(2027, 3, 5, 12))
     assert totals["opened"] >= 1
     assert lapse(p.flags(utc(2027, 3, 5, 12)))[0]["status"] == "open"
     row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "flag_opened",

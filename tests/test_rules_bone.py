@@ -41,11 +41,15 @@ def post(world, url, path, body, expect=201):
     return response.get_json()
 
 
-def sweep(url):
-    return rules.sweep(datetime.now(timezone.utc), [uuid.UUID(url.rsplit("/", 1)[1])])
+@pytest.fixture
+def sweep(app):
+    def run(url):
+        with app.app_context():
+            return rules.sweep(datetime.now(timezone.utc), [uuid.UUID(url.rsplit("/", 1)[1])])
+    return run
 
 
-def test_knee_bmd_below_threshold_while_standing_and_loss_beyond_lsc_on_the_result(world, bone):
+def test_knee_bmd_below_threshold_while_standing_and_loss_beyond_lsc_on_the_result(world, bone, sweep):
     url = bone()
     post(world, url, "dxa/results", {"scan_date": days_ago(400), "site": "proximal_tibia", "side": "left", "bmd": 0.70})
     # the protocol planned the next scan a year after this one: 35 days ago, so overdue
@@ -61,7 +65,7 @@ def test_knee_bmd_below_threshold_while_standing_and_loss_beyond_lsc_on_the_resu
     assert loss["delta_g_cm2"] == -0.11 and loss["lsc"] == pytest.approx(0.0831, abs=0.0005)  # 0.030 x 2.77
 
 
-def test_knee_at_the_threshold_or_without_loading_raises_nothing(world, bone):
+def test_knee_at_the_threshold_or_without_loading_raises_nothing(world, bone, sweep):
     at_threshold = bone()
     post(world, at_threshold, "dxa/results", {"scan_date": days_ago(20), "site": "distal_femur", "side": "left",
                                               "bmd": 0.60})
@@ -72,7 +76,7 @@ def test_knee_at_the_threshold_or_without_loading_raises_nothing(world, bone):
     assert flags(world, at_threshold) == {} and flags(world, fes_only) == {}  # a first scan: no change yet
 
 
-def test_dxa_follow_up_overdue_by_more_than_thirty_days(world, bone):
+def test_dxa_follow_up_overdue_by_more_than_thirty_days(world, bone, sweep):
     just = bone()
     post(world, just, "dxa/followups", {"kind": "interval", "due_date": days_ago(30)})
     late = bone()
@@ -82,7 +86,7 @@ def test_dxa_follow_up_overdue_by_more_than_thirty_days(world, bone):
     assert flags(world, late)["dxa_followup_overdue"]["evidence"]["days_overdue"] == 31
 
 
-def test_denosumab_beyond_seven_months_is_urgent_and_a_dose_clears_it(world, bone):
+def test_denosumab_beyond_seven_months_is_urgent_and_a_dose_clears_it(world, bone, sweep):
     url = bone()
     treatment = post(world, url, "medications", {"medicine": "denosumab", "started_on": days_ago(400)})
     seven_months_ago = TODAY - relativedelta(months=7)
@@ -101,7 +105,7 @@ def test_denosumab_beyond_seven_months_is_urgent_and_a_dose_clears_it(world, bon
     assert resolved["outcome"] == "condition_cleared"
 
 
-def test_caseload_timeline_and_fhir_show_scans_and_doses(world, bone):
+def test_caseload_timeline_and_fhir_show_scans_and_doses(world, bone, sweep):
     from fhir.resources.R4B.bundle import Bundle
 
     url = bone()

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from app.adherence.metrics import LoggedSession
+from app.adherence.streaks import History
 from app.plans.schedule import ItemSpec, PlanSpec
 from app.rules.definitions import all_rules, rule
 from app.rules.evaluators import EVALUATORS
@@ -28,8 +29,14 @@ def back(*offsets):
 
 
 def facts(specs=None, logged=(), safety=()):
-    return PatientFacts("p", TODAY, [plan()] if specs is None else specs, list(logged), list(safety),
-                        last_session_date=max((s.local_date for s in logged), default=None))
+    """A patient in UTC whose adherence history (as adherence.history_many gives it) holds these
+    plans and sessions: the rules read it through adherence.window_metrics."""
+    specs = [plan()] if specs is None else specs
+    logged = list(logged)
+    last = max((s.started_at for s in logged), default=None)
+    history = History({"p": specs}, {"p": logged}, TODAY - timedelta(days=70), {"p": 0},
+                      {} if last is None else {"p": last})
+    return PatientFacts("p", TODAY, "UTC", specs, history, list(safety), last_session_at=last)
 
 
 def evaluate(rule_id, f):
@@ -54,7 +61,7 @@ def test_lapse_warning_from_three_days_urgent_from_fourteen():
 
 def test_lapse_counts_from_a_session_older_than_the_history_read():
     old = facts(logged=[])
-    old.last_session_date = TODAY - timedelta(days=50)
+    old.last_session_at = datetime(2027, 2, 9, 10, tzinfo=timezone.utc)  # 50 days ago
     assert evaluate("lapse", old).evidence["days"] == 50 and evaluate("never_started", old) is None
 
 

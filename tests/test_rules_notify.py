@@ -6,14 +6,12 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-pytest.importorskip("app.reminders.service", reason="the outbox (issue 10a) is not merged yet")
-
-from app.extensions import db  # noqa: E402
-from app.reminders.models import Notification  # noqa: E402
-from app.reminders.texts import render  # noqa: E402
-from app.rules import service as rules  # noqa: E402
-from tests.factories import at  # noqa: E402
-from tests.test_rules import Patient, utc  # noqa: E402
+from app.extensions import db
+from app.reminders.models import Notification
+from app.reminders.texts import render
+from app.rules import service as rules
+from tests.factories import at
+from tests.test_rules import Patient, utc
 
 
 def outbox(kind, recipient=None):
@@ -42,7 +40,7 @@ def test_urgent_safety_flag_is_enqueued_at_once_for_each_coordinator(p):
 
 def test_lapse_tells_at_once_only_when_it_becomes_urgent_and_digests_the_rest(p):
     p.log(utc(2027, 3, 1, 10))
-    with at(utc(2027, 3, 5, 12)):
+    with at(utc(2027, 3, 5, 12)), p.app.app_context():
         p.sweep(utc(2027, 3, 5, 12))
         assert outbox("rule_flag_urgent") == []
         assert rules.digest(utc(2027, 3, 5, 12)) == 1

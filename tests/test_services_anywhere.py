@@ -60,6 +60,12 @@ TODAY = date.today()
 NOW = datetime.now(timezone.utc)
 
 
+def _history_a(w):
+    from app.adherence.service import history_many
+
+    return history_many([uuid.UUID(w.a_id)], NOW, 30)[1]
+
+
 def _patient_a(w):
     return db.session.get(Patient, uuid.UUID(w.a_id))
 
@@ -81,8 +87,9 @@ READS = {
     "access.list_audit_events": lambda w: (_user(w.admin), uuid.UUID(w.a_id)),
     "adherence.adherence": lambda w: (_user(w.coord_a), w.a_id, {"window": 7}),
     "adherence.adherence_many": lambda w: ([uuid.UUID(w.a_id)], 30),
-    "adherence.inputs_many": lambda w: ([uuid.UUID(w.a_id)], 30),
-    "adherence.last_sessions": lambda w: ([uuid.UUID(w.a_id)],),
+    "adherence.history_many": lambda w: ([uuid.UUID(w.a_id)], NOW, 30),
+    "adherence.last_session_at_many": lambda w: ([uuid.UUID(w.a_id)], NOW),
+    "adherence.window_metrics": lambda w: (_history_a(w), uuid.UUID(w.a_id), TODAY - timedelta(days=6), TODAY, TODAY),
     "adherence.agenda": lambda w: (_user(w.patient_a), "me"),
     "adherence.agenda_week": lambda w: (_user(w.caregiver_a), "me", None, "en"),
     "adherence.weekly_summary": lambda w: (_user(w.coord_a), w.a_id, None, "zh-CN"),
@@ -190,10 +197,10 @@ WRITES = {
     "patients.revoke_caregiver", "patients.update_patient",
     "plans.add_version", "plans.assign_plan", "plans.demo_plan", "plans.end", "plans.new_plan",
     "plans.pause", "plans.resume",
-    "rules.acknowledge", "rules.digest", "rules.on_dose_recorded", "rules.on_dxa_result_written",
-    "rules.on_session_written", "rules.resolve", "rules.sweep",
     "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
     "reminders.register_device", "reminders.remove_device", "reminders.snooze", "reminders.update_preferences",
+    "rules.acknowledge", "rules.digest", "rules.on_dose_recorded", "rules.on_dxa_result_written",
+    "rules.on_session_written", "rules.resolve", "rules.sweep",
     "sessions.batch", "sessions.delete_session", "sessions.put_session",
 }
 

@@ -1,8 +1,12 @@
-"""The agenda and adherence metrics (no tables of its own)."""
+"""The agenda and adherence metrics; streak checkpoints kept up to date from session_written."""
 from app.extensions import api
 
 
 def register(app) -> None:
+    from app.adherence import models  # noqa: F401  (for Alembic)
     from app.adherence.routes import blp
+    from app.adherence.streaks import on_session_written
+    from app.sessions.signals import session_written
 
     api.register_blueprint(blp)
+    session_written.connect(on_session_written)

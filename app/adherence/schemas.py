@@ -50,7 +50,11 @@ class WeeklySummarySchema(ma.Schema):
     week_end = ma.fields.Date()
     complete = ma.fields.Boolean()
     language = ma.fields.String()
-    planned_sessions = ma.fields.Integer()
+    planned_sessions = ma.fields.Integer(metadata={
+        "description": "Due by the end of the week, or by today in the current week (what must be done "
+                       "by now for the week's plan to stay reachable)"})
+    week_planned_sessions = ma.fields.Integer(metadata={
+        "description": "What the whole week plans, as the plan now stands"})
     completed_sessions = ma.fields.Integer()
     session_rate = ma.fields.Float(allow_none=True)
     prescribed_minutes = ma.fields.Integer()
@@ -89,8 +93,12 @@ class AgendaItemSchema(ma.Schema):
     done_sessions = ma.fields.Integer()
     done_minutes = ma.fields.Integer()
     sessions_per_week = ma.fields.Integer()
-    done_this_week = ma.fields.Integer()
-    remaining_this_week = ma.fields.Integer()
+    planned_this_week = ma.fields.Integer(metadata={
+        "description": "What the week plans at this dose: sessions_per_week, prorated when the item is "
+                       "not in force at this dose all week (start, end, pause, change)"})
+    done_this_week = ma.fields.Integer(metadata={
+        "description": "Sessions counted for it from Monday up to and including the date"})
+    remaining_this_week = ma.fields.Integer(metadata={"description": "planned_this_week - done_this_week"})
 
 
 class AgendaSchema(ma.Schema):

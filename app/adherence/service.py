@@ -1,10 +1,11 @@
-"""Adherence for one patient or many, with a fixed number of queries; the agenda; the weekly summary."""
+"""Adherence for one patient or many, with a fixed number of queries; the agenda; the weekly summary.
+What counts is decided once, in app/plans/schedule.py."""
 from datetime import date, datetime, timedelta
-from functools import cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
-from app.adherence.metrics import LoggedSession, patient_metrics, streak
+from app.adherence import loading, streaks
+from app.adherence.metrics import patient_metrics
 from app.access.policy import READ, patient_for
 from app.common.clinical import threshold
 from app.common.clock import local_date, local_today
@@ -15,80 +16,64 @@ from app.exercises.service import exercise_view, exercises_by_id
 from app.extensions import db
 from app.patients.models import Patient
 from app.plans import service as plans
-from app.plans.schedule import days, week_start
+from app.plans.schedule import days, stretch_on, week_start, week_stretches, window
 from app.sessions import content
-from app.sessions.models import ExerciseSession
 
-STREAK_HORIZON_DAYS = 120
-
-
-def _sessions_statement(ids):
-    return (select(ExerciseSession.patient_id, ExerciseSession.item_key, ExerciseSession.local_date,
-                   ExerciseSession.duration_minutes, ExerciseSession.started_at)
-            .where(ExerciseSession.patient_id.in_(ids), ExerciseSession.deleted_at.is_(None),
-                   ExerciseSession.local_date >= bindparam("start"), ExerciseSession.local_date <= bindparam("end")))
+DATA_DAYS = 30  # days_with_data_last_30
 
 
-@cache
-def _sessions_for_listed_ids():
-    # Built once: on the agenda's hot path, building a statement costs more than running it.
-    return _sessions_statement(bindparam("ids", expanding=True))
+def _history(patient_ids, todays: dict, earliest: date) -> streaks.History:
+    return streaks.load(patient_ids, todays, min(earliest, min(todays.values()) - timedelta(days=DATA_DAYS - 1)))
 
 
-def _sessions(patient_ids, start: date, end: date) -> dict:
-    """{patient_id: [LoggedSession]} in [start, end], one query."""
-    params = {"start": start, "end": end}
-    if isinstance(patient_ids, (list, tuple, set)):
-        stmt, params["ids"] = _sessions_for_listed_ids(), list(patient_ids)
-    else:
-        stmt = _sessions_statement(patient_ids)
-    rows = db.session.execute(stmt, params)
-    out: dict = {}
-    for row in rows:
-        out.setdefault(row.patient_id, []).append(
-            LoggedSession(row.item_key, row.local_date, row.duration_minutes, row.started_at))
-    return out
-
-
-def inputs_many(patient_ids, days_back: int, now: datetime | None = None) -> tuple[dict, dict, dict]:
-    """What the metrics need for many patients, in a fixed number of queries:
-    ({patient_id: local today}, {patient_id: [PlanSpec]}, {patient_id: [LoggedSession]}),
-    sessions from days_back days before the earliest today. `now` (default: the clock)
-    decides each patient's today."""
-    patients = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
-    todays = {p.id: local_date(now, p.time_zone) if now else local_today(p.time_zone) for p in patients}
-    if not todays:
-        return {}, {}, {}
-    latest = max(todays.values())
-    earliest = min(todays.values()) - timedelta(days=days_back)
-    return todays, plans.load_specs(patient_ids), _sessions(patient_ids, earliest, latest)
-
-
-def last_sessions(patient_ids) -> dict:
-    """{patient_id: (started_at, local_date) of the latest session}, however old; one query
-    (a correlated subquery per patient that walks the (patient_id, local_date) index backwards)."""
-    latest = (select(ExerciseSession.id).where(ExerciseSession.patient_id == Patient.id,
-                                               ExerciseSession.deleted_at.is_(None))
-              .order_by(ExerciseSession.local_date.desc(), ExerciseSession.started_at.desc())
-              .limit(1).correlate(Patient).scalar_subquery())
-    rows = db.session.execute(
-        select(Patient.id, ExerciseSession.started_at, ExerciseSession.local_date)
-        .join(ExerciseSession, ExerciseSession.id == latest).where(Patient.id.in_(patient_ids)))
-    return {pid: (started_at, day) for pid, started_at, day in rows}
+def _metrics(history: streaks.History, patient_id, start: date, end: date, today: date) -> dict:
+    return patient_metrics(history.specs.get(patient_id, []), history.logged.get(patient_id, []), start, end,
+                           today, history.streaks[patient_id], history.last_session_at.get(patient_id))
 
 
 def adherence_many(patient_ids, window_days: int) -> dict:
     """{patient_id: metrics over the last window_days (patient-local, ending today)}.
 
-    patient_ids may be a list or a SELECT of ids. Four queries whatever the number of patients.
+    patient_ids may be a list or a SELECT of ids. At most seven queries whatever the number of
+    patients (streaks.load).
     """
-    todays, specs, logged = inputs_many(patient_ids, max(window_days, STREAK_HORIZON_DAYS))
-    result = {}
-    for patient_id, today in todays.items():
-        start = today - timedelta(days=window_days - 1)
-        result[patient_id] = patient_metrics(specs.get(patient_id, []), logged.get(patient_id, []),
-                                             start, today, today)
-    return result
+    patients = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
+    todays = {p.id: local_today(p.time_zone) for p in patients}
+    if not todays:
+        return {}
+    history = _history(patient_ids, todays, min(todays.values()) - timedelta(days=window_days - 1))
+    return {pid: _metrics(history, pid, today - timedelta(days=window_days - 1), today, today)
+            for pid, today in todays.items()}
+
+
+# --- for callers that read many windows of many patients (rules, the caseload) ------------
+
+def history_many(patient_ids, now: datetime, days_back: int) -> tuple[dict, streaks.History | None]:
+    """({patient_id: local today at `now`}, their History with sessions from days_back days before
+    the earliest today, streaks and last sessions however old). At most seven queries whatever
+    the number of patients; window_metrics then reads it without a query."""
+    patients = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
+    todays = {p.id: local_date(now, p.time_zone) for p in patients}
+    if not todays:
+        return {}, None
+    return todays, _history(patient_ids, todays, min(todays.values()) - timedelta(days=days_back))
+
+
+def window_metrics(history: streaks.History, patient_id, start: date, end: date, today: date) -> dict:
+    """The metrics of [start, end] (end <= today) of one patient of history_many, as the
+    adherence endpoint counts them, plus `days_with_data`: days in the window with any session.
+    start must not be before history.loaded_from."""
+    if start < history.loaded_from:
+        raise ValueError("the window starts before the loaded sessions")
+    metrics = _metrics(history, patient_id, start, end, today)
+    metrics["days_with_data"] = len({s.local_date for s in history.logged.get(patient_id, [])
+                                     if start <= s.local_date <= end})
+    return metrics
+
+
+def last_session_at_many(patient_ids, now: datetime) -> dict:
+    """{patient_id: when their latest session started}, however old; one query."""
+    return loading.last_started(list(patient_ids), (now + timedelta(days=2)).date())
 
 
 def adherence(actor, patient_ref, args: dict | None = None) -> dict:
@@ -96,21 +81,37 @@ def adherence(actor, patient_ref, args: dict | None = None) -> dict:
     patient = patient_for(actor, patient_ref, READ)
     today = local_today(patient.time_zone)
     if args.get("date_from") or args.get("date_to"):
-        start, end = args.get("date_from"), args.get("date_to") or today
+        start, end = args.get("date_from"), min(args.get("date_to") or today, today)
         if start is None or start > end or (end - start).days > 366:
-            raise ApiError(422, "Give from and to (to defaults to today), at most a year apart.",
-                           errors={"from": ["from must be on or before to, within 366 days."]})
+            raise ApiError(422, "Give from (on or before today) and to (to defaults to today; a later one "
+                                "counts up to today), at most a year apart.",
+                           errors={"from": ["from must be on or before to and today, within 366 days."]})
     else:
         end = today
         start = today - timedelta(days=args.get("window", 30) - 1)
-    specs = plans.load_specs([patient.id]).get(patient.id, [])
-    logged = _sessions([patient.id], min(start, today - timedelta(days=STREAK_HORIZON_DAYS)), max(end, today))
-    metrics = patient_metrics(specs, logged.get(patient.id, []), start, end, today)
+    history = _history([patient.id], {patient.id: today}, start)
+    metrics = _metrics(history, patient.id, start, end, today)
     mark = threshold("adherent_session_rate")
     metrics["adherent"] = None if metrics["session_rate"] is None else metrics["session_rate"] >= mark
     metrics["adherent_threshold"] = mark
     metrics["remote_monitoring_days_threshold"] = threshold("remote_monitoring_days")
     return metrics
+
+
+def _week_planned(specs, monday: date) -> int:
+    """Everything the week plans, as the plans now stand (its days still to come included)."""
+    sunday = monday + timedelta(days=6)
+    fixed = sum(len(entry.fixed) for entry in window(specs, monday, sunday, sunday).values())
+    return fixed + sum(stretch.planned for stretch in week_stretches(specs, monday))
+
+
+def _weekly_line(planned_week: int, due: int, done: int, language: str) -> str:
+    messages = content.weekly_messages()
+    if planned_week == 0:
+        return messages["none_planned"][language]
+    if due == 0:  # the current week, with every session still ahead
+        return messages["all_ahead"][language].format(planned=planned_week)
+    return next(m[language] for m in messages["by_rate"] if done / due >= m["min_rate"])
 
 
 def weekly_summary(actor, patient_ref, week: date | None = None, language: str | None = None) -> dict:
@@ -121,28 +122,22 @@ def weekly_summary(actor, patient_ref, week: date | None = None, language: str |
     end = min(sunday, today)
     if monday > today:
         raise ApiError(422, "That week has not started.", errors={"week": ["Not in the future."]})
-    specs = plans.load_specs([patient.id]).get(patient.id, [])
-    # Up to today, not the week's end: the streak is today's, whichever week is summarised.
-    logged = _sessions([patient.id], min(monday, today) - timedelta(days=STREAK_HORIZON_DAYS),
-                       today).get(patient.id, [])
-    metrics = patient_metrics(specs, logged, monday, end, end)
+    history = _history([patient.id], {patient.id: today}, monday)
+    metrics = _metrics(history, patient.id, monday, end, today)
+    planned_week = _week_planned(history.specs.get(patient.id, []), monday)
     language = choose_language(language, patient.language)
     planned, done = metrics["expected_sessions"], metrics["completed_sessions"]
-    messages = content.weekly_messages()
-    if planned == 0:
-        line = messages["none_planned"][language]
-    else:
-        rate = done / planned
-        line = next(m[language] for m in messages["by_rate"] if rate >= m["min_rate"])
     return {"week_start": monday, "week_end": sunday, "complete": sunday < today, "language": language,
-            "planned_sessions": planned, "completed_sessions": done, "session_rate": metrics["session_rate"],
+            "planned_sessions": planned, "week_planned_sessions": planned_week,
+            "completed_sessions": done, "session_rate": metrics["session_rate"],
             "prescribed_minutes": metrics["prescribed_minutes"], "logged_minutes": metrics["logged_minutes"],
-            "current_streak_days": streak(specs, logged, today), "message": line}
+            "current_streak_days": metrics["current_streak_days"],
+            "message": _weekly_line(planned_week, planned, done, language)}
 
 
 # --- the agenda ---------------------------------------------------------------------------
 
-def _agenda_items(specs, day: date, logged_by_day: dict, week_counts: dict, exercises: dict,
+def _agenda_items(specs, day: date, logged_by_day: dict, stretches: list, exercises: dict,
                   language: str) -> list[dict]:
     items = []
     for spec in specs:
@@ -159,9 +154,11 @@ def _agenda_items(specs, day: date, logged_by_day: dict, week_counts: dict, exer
                 "done": bool(done_today),
             }
             if item.weekly:
-                done_week = week_counts.get((week_start(day), item.item_key), 0)
-                entry |= {"sessions_per_week": item.sessions_per_week, "done_this_week": done_week,
-                          "remaining_this_week": max(0, item.sessions_per_week - done_week)}
+                stretch = stretch_on(specs, item, day, stretches)
+                per_day = {d: len(logged_by_day.get((d, item.item_key), ())) for d in stretch.days}
+                done_week = stretch.counted(per_day, through=day)
+                entry |= {"sessions_per_week": item.sessions_per_week, "planned_this_week": stretch.planned,
+                          "done_this_week": done_week, "remaining_this_week": stretch.planned - done_week}
             items.append(entry)
     items.sort(key=lambda i: (i["time_of_day"] or "99:99", i["exercise"]["slug"]))
     return items
@@ -174,16 +171,13 @@ def _exercise_brief(exercise: Exercise, language: str) -> dict:
 
 def _agenda_data(patient, start: date, end: date):
     specs = plans.load_specs([patient.id]).get(patient.id, [])
-    logged = _sessions([patient.id], week_start(start), end).get(patient.id, [])
+    logged = loading.sessions([patient.id], week_start(start), end).get(patient.id, [])
     by_day: dict = {}
-    days_in_week: dict = {}
     for s in logged:
         by_day.setdefault((s.local_date, s.item_key), []).append(s)
-        days_in_week.setdefault((week_start(s.local_date), s.item_key), set()).add(s.local_date)
-    week_counts = {key: len(v) for key, v in days_in_week.items()}
     needed = {item.exercise_id for spec in specs for _n, _d, items in spec.versions for item in items}
     exercises = exercises_by_id(needed)
-    return specs, by_day, week_counts, exercises
+    return specs, by_day, week_stretches(specs, week_start(start)), exercises
 
 
 def agenda(actor, patient_ref, day: date | None = None, language: str | None = None) -> dict:
@@ -193,10 +187,10 @@ def agenda(actor, patient_ref, day: date | None = None, language: str | None = N
     today = local_today(patient.time_zone)
     day = day or today
     language = choose_language(language, patient.language)
-    specs, by_day, week_counts, exercises = _agenda_data(patient, day, day)
+    specs, by_day, stretches, exercises = _agenda_data(patient, day, day)
     return {"date": day, "today": today, "time_zone": patient.time_zone, "language": language,
             "paused": any(s.running_on(day) and s.paused_on(day) for s in specs),
-            "items": _agenda_items(specs, day, by_day, week_counts, exercises, language)}
+            "items": _agenda_items(specs, day, by_day, stretches, exercises, language)}
 
 
 def agenda_week(actor, patient_ref, start: date | None = None, language: str | None = None) -> dict:
@@ -205,8 +199,8 @@ def agenda_week(actor, patient_ref, start: date | None = None, language: str | N
     monday = week_start(start or today)
     sunday = monday + timedelta(days=6)
     language = choose_language(language, patient.language)
-    specs, by_day, week_counts, exercises = _agenda_data(patient, monday, sunday)
+    specs, by_day, stretches, exercises = _agenda_data(patient, monday, sunday)
     return {"week_start": monday, "today": today, "time_zone": patient.time_zone, "language": language,
             "days": [{"date": d, "paused": any(s.running_on(d) and s.paused_on(d) for s in specs),
-                      "items": _agenda_items(specs, d, by_day, week_counts, exercises, language)}
+                      "items": _agenda_items(specs, d, by_day, stretches, exercises, language)}
                      for d in days(monday, sunday)]}

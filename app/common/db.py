@@ -53,6 +53,21 @@ def lock_row(model, key) -> None:
     db.session.execute(select(pk).where(pk == key).with_for_update())
 
 
+@cache
+def _upsert(table, dialect: str, conflict_columns: tuple, update_columns: tuple):
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(index_elements=list(conflict_columns),
+                                      set_={c: stmt.excluded[c] for c in update_columns})
+
+
+def upsert(model, values: dict, conflict_columns: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE: the row ends up with these values, whoever wrote first."""
+    dialect = db.session.get_bind().dialect.name
+    update = tuple(k for k in values if k not in conflict_columns)
+    db.session.execute(_upsert(model.__table__, dialect, tuple(conflict_columns), update), values)
+
+
 def patient_row_or_404(model, row_id, patient_id, what: str):
     """The row with this id if it belongs to this patient, else 404 (the same for another
     patient's row as for none, so ids cannot be probed)."""

@@ -5,7 +5,6 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 
 from app.adherence import service as adherence
-from app.adherence.metrics import session_rate
 from app.access.policy import readable_patient_ids
 from app.common.clock import local_date
 from app.coordinator import bone
@@ -51,7 +50,7 @@ def rows(actor, now: datetime) -> list[dict]:
     ids = [p.id for p in patients]
     if not ids:
         return []
-    flags, follow_ups, last = _flags(ids), _follow_ups(ids), adherence.last_sessions(ids)
+    flags, follow_ups, last = _flags(ids), _follow_ups(ids), adherence.last_session_at_many(ids, now)
     bone_due = bone.due(ids, now, {p.id: p.time_zone for p in patients})
     out = []
     for p in patients:
@@ -62,8 +61,8 @@ def rows(actor, now: datetime) -> list[dict]:
             "patient": {"id": p.id, "display_name": p.display_name, "neurological_level": p.neurological_level,
                         "time_zone": p.time_zone, "language": p.language},
             "today": today,
-            "last_session_at": last.get(p.id, (None, None))[0],
-            "last_session_date": last.get(p.id, (None, None))[1],
+            "last_session_at": last.get(p.id),
+            "last_session_date": local_date(last[p.id], p.time_zone) if p.id in last else None,
             "open_flags": {**flag["counts"], "total": sum(flag["counts"].values())},
             "open_flag_rules": sorted(flag["rules"]),
             "next_follow_up_on": follow_up,
@@ -74,21 +73,21 @@ def rows(actor, now: datetime) -> list[dict]:
 
 
 def add_adherence(rows: list[dict], now: datetime) -> list[dict]:
-    """7- and 30-day adherence, days with data and plan status for these rows (adherence's
-    inputs: a fixed number of queries), in place."""
+    """7- and 30-day adherence, days with data and plan status for these rows, as the adherence
+    service counts them (history_many: a fixed number of queries), in place."""
     if not rows:
         return rows
-    todays, specs, logged = adherence.inputs_many([r["patient"]["id"] for r in rows], 30, now)
+    todays, history = adherence.history_many([r["patient"]["id"] for r in rows], now, 30)
     for r in rows:
         pid, today = r["patient"]["id"], r["today"]
-        plan_specs, sessions = specs.get(pid, []), logged.get(pid, [])
-        last_30 = today - timedelta(days=29)
-        running = [s for s in plan_specs if s.running_on(today)]
+        running = [s for s in history.specs.get(pid, []) if s.running_on(today)]
         r["plan_status"] = "none" if not running else (
             "paused" if all(s.paused_on(today) for s in running) else "active")
-        r["adherence_7"] = _rate(session_rate(plan_specs, sessions, today - timedelta(days=6), today))
-        r["adherence_30"] = _rate(session_rate(plan_specs, sessions, last_30, today))
-        r["days_with_data_last_30"] = len({s.local_date for s in sessions if last_30 <= s.local_date <= today})
+        last_30 = adherence.window_metrics(history, pid, today - timedelta(days=29), today, today)
+        r["adherence_7"] = _rate(adherence.window_metrics(history, pid, today - timedelta(days=6), today, today))
+        r["adherence_30"] = _rate(last_30)
+        r["days_with_data_last_30"] = last_30["days_with_data"]
+        r["current_streak_days"] = last_30["current_streak_days"]
     return rows
 
 

@@ -63,6 +63,7 @@ class CaseloadRowSchema(ma.Schema):
     adherence_30 = ma.fields.Nested(RateSchema)
     last_session_at = ma.fields.AwareDateTime(allow_none=True)
     days_with_data_last_30 = ma.fields.Integer()
+    current_streak_days = ma.fields.Integer(metadata={"description": "As the adherence endpoint counts it"})
     open_flags = ma.fields.Nested(FlagCountsSchema)
     open_flag_rules = ma.fields.List(ma.fields.String())
     next_follow_up_on = ma.fields.Date(allow_none=True)

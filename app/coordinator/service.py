@@ -17,7 +17,7 @@ from app.exercises.models import Exercise
 from app.extensions import db
 from app.plans import service as plans
 from app.plans.models import Plan, PlanVersion
-from app.rules import notify
+from app.reminders.outbox import enqueue
 from app.rules import service as rules
 from app.rules.models import Flag
 from app.sessions import service as sessions
@@ -87,9 +87,6 @@ def log_contact(actor, patient_ref, data: dict, now: datetime) -> ContactLog:
 
 def _remind(actor, patient, contact: ContactLog, now: datetime) -> None:
     """The coordinator is reminded at 09:00 on the follow-up date, in the patient's time zone."""
-    enqueue = notify.outbox()
-    if enqueue is None:
-        return
     due = datetime.combine(contact.follow_up_on, FOLLOW_UP_LOCAL_TIME, ZoneInfo(patient.time_zone))
     enqueue(recipient_user_id=actor.id, patient_id=patient.id, kind=FOLLOW_UP_KIND,
             dedupe_key=f"{actor.id}:contact-follow-up:{contact.id}", due_at=due.astimezone(ZoneInfo("UTC")),

@@ -1,14 +1,43 @@
 """What a plan expects on which day: pure functions over plain data, no database.
 
-Used by the agenda and by adherence, so both count the same way.
+The one counting rule. The agenda, adherence, the weekly summary and the streak all count
+with the functions below, so they cannot disagree.
 
-- A plan expects nothing before its start, after its end, or on a paused day.
-- On each day the version in force is the highest-numbered one whose effective_from is on or
-  before that day (a later version may only start on or after the latest one's date).
-- A days-of-week item expects one session on each of its weekdays while it is active.
-- An N-per-week item expects N sessions in a Monday-Sunday week in which it is active every
-  day; in a partial week (start, end, pause) N is prorated by the days it was active, rounded
-  half up, and never more than those days.
+Days. A day is the patient's local date; a session counts on the local date it started
+(stored with it). Weeks run Monday to Sunday.
+
+In force. A plan expects nothing before its start, after its end or on a paused day. On
+each day the version in force is the highest-numbered one whose effective_from is on or
+before that day; an item of it is in force from its start_date to its end_date. History is
+kept as it was: each day is counted with the version, dose and pauses of that day.
+
+Days-of-week items expect one session on each of their weekdays on which they are in force,
+at that day's minutes. The day is done when a session for the item started on it; a second
+one the same day, or one on another day, is extra.
+
+N-per-week items are counted per week and dose. An item's days in force in one week,
+grouped by dose (sessions a week, minutes), form a stretch; a stretch plans N x days / 7
+sessions, rounded half up (a whole week plans N; a plan starting on a Sunday plans 1 of 5).
+Sessions count on the stretch's own days only, one a day (two a day when N is 8 or more),
+never more than the stretch plans; minutes prescribed are the sessions counted as expected
+times the stretch's minutes. A change of dose in mid-week therefore prorates each dose by its
+own days, and a pause or an end removes its days from the week.
+
+Windows. A window (7 or 30 days, or from/to) counts only the days inside it, a week cut by
+the window as a stretch of those days. The one exception is the week containing today when
+the window reaches today: its stretches keep their days still to come (as the plan now
+stands, with its scheduled pauses, ends and versions), and what is due by today is what the
+stretch plans minus those days to come, never below zero. Sessions done ahead of that pace
+count as due, so the rate is on target, never above 100%. A window ending before today is
+read as a finished one: the same window read on a later day gives the same figure.
+
+The agenda of a date shows, for an N-per-week item, what its stretch plans this week
+(planned_this_week), the sessions counted for it from Monday up to and including that date
+(done_this_week) and the difference (remaining_this_week, never below zero). `/agenda?date=`
+and `/agenda/week` give the same numbers for the same date.
+
+The streak is counted back from today over the whole history (see
+app/adherence/metrics.py: walk).
 """
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -68,11 +97,6 @@ class PlanSpec:
         return [item for item in version[2] if item.active_on(day)] if version else []
 
 
-def _prorated(per_week: int, active_days: int) -> int:
-    """N per week over a week with only some active days: rounded half up, at most those days."""
-    return min(active_days, int(per_week * active_days / 7 + 0.5))
-
-
 def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
@@ -82,38 +106,108 @@ def days(start: date, end: date):
         yield start + timedelta(days=offset)
 
 
-def expected(plans: list[PlanSpec], start: date, end: date, today: date | None = None) -> dict:
-    """Expected sessions by item key in [start, end].
+def in_force(plans: list[PlanSpec], day: date) -> list[ItemSpec]:
+    return [item for plan in plans for item in plan.items_on(day)]
 
-    Returns {item_key: {"fixed_days": [dates], "weeks": {week_start: (due, quota)},
-                        "item": the ItemSpec last in force, "minutes_expected": int}}
-    where minutes_expected covers the fixed days only (weekly minutes depend on what was done).
-    A week that straddles the window's start counts only the days inside it. When `today`
-    falls inside a week, its `due` is only what must already be done for the week's quota to
-    stay reachable (the quota minus the days left after today).
-    """
+
+def prorated(per_week: int, days_in_force: int) -> int:
+    """N a week over some days of a week, rounded half up (integers: no float ties)."""
+    return (2 * per_week * days_in_force + 7) // 14
+
+
+def per_day(per_week: int) -> int:
+    """How many sessions of an N-per-week item count on one day."""
+    return -(-per_week // 7)
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """An N-per-week item's days in force in one week at one dose."""
+
+    item_key: object
+    week: date
+    sessions_per_week: int
+    minutes: int
+    days: tuple[date, ...]
+    item: ItemSpec  # as in force on the stretch's last day
+
+    @property
+    def planned(self) -> int:
+        return prorated(self.sessions_per_week, len(self.days))
+
+    def counted(self, sessions_by_day: dict, through: date | None = None) -> int:
+        """Sessions that count for the stretch ({date: sessions that day}), up to through."""
+        cap = per_day(self.sessions_per_week)
+        done = sum(min(cap, sessions_by_day.get(d, 0)) for d in self.days if through is None or d <= through)
+        return min(self.planned, done)
+
+
+def week_stretches(plans: list[PlanSpec], monday: date) -> list[Stretch]:
+    """The N-per-week stretches of the week starting on monday, whole week, as the plans stand."""
+    found: dict = {}
+    for day in days(monday, monday + timedelta(days=6)):
+        for item in in_force(plans, day):
+            if item.weekly:
+                key = (item.item_key, item.sessions_per_week, item.minutes)
+                found.setdefault(key, [[], item])[0].append(day)
+                found[key][1] = item
+    return [Stretch(key[0], monday, key[1], key[2], tuple(day_list), item)
+            for key, (day_list, item) in found.items()]
+
+
+def stretch_on(plans: list[PlanSpec], item: ItemSpec, day: date, stretches: list[Stretch] | None = None) -> Stretch:
+    """The stretch an N-per-week item in force on day belongs to."""
+    for stretch in stretches if stretches is not None else week_stretches(plans, week_start(day)):
+        if stretch.item_key == item.item_key and day in stretch.days:
+            return stretch
+    raise ValueError("item not in force as N-per-week on that day")
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A stretch as a window counts it."""
+
+    stretch: Stretch
+    days: tuple[date, ...]  # its days inside the window (and, in the current week, still to come)
+    ahead: int              # of those, days after today
+
+    @property
+    def planned(self) -> int:
+        return prorated(self.stretch.sessions_per_week, len(self.days))
+
+    @property
+    def due(self) -> int:
+        """What must be done by today for the plan to stay reachable."""
+        return max(0, self.planned - self.ahead)
+
+    def counted(self, sessions_by_day: dict) -> int:
+        cap = per_day(self.stretch.sessions_per_week)
+        return min(self.planned, sum(min(cap, sessions_by_day.get(d, 0)) for d in self.days))
+
+
+@dataclass
+class ItemWindow:
+    item: ItemSpec                                   # as in force on its last day in the window
+    fixed: list = field(default_factory=list)        # [(date, minutes)] days-of-week days due
+    quotas: list = field(default_factory=list)       # [Quota]
+
+
+def window(plans: list[PlanSpec], start: date, end: date, today: date) -> dict:
+    """{item_key: ItemWindow} for the items in force on some day of [start, end] (end <= today)."""
     result: dict = {}
-    active_days: dict = {}
-    for plan in plans:
-        for day in days(start, end):
-            for item in plan.items_on(day):
-                entry = result.setdefault(item.item_key, {"fixed_days": [], "weeks": {}, "item": item,
-                                                          "minutes_expected": 0})
-                entry["item"] = item
-                if item.weekly:
-                    week = week_start(day)
-                    active_days.setdefault((item.item_key, week), [item, 0])
-                    active_days[(item.item_key, week)][0] = item
-                    active_days[(item.item_key, week)][1] += 1
-                elif item.fixed_on(day):
-                    entry["fixed_days"].append(day)
-                    entry["minutes_expected"] += item.minutes
-    for (key, week), (item, count) in active_days.items():
-        quota = _prorated(item.sessions_per_week, count)
-        due = quota
-        if today is not None and week <= today < week + timedelta(days=6):
-            days_left = (week + timedelta(days=6) - today).days
-            quota = _prorated(item.sessions_per_week, count + days_left)
-            due = max(0, min(count, quota - days_left))
-        result[key]["weeks"][week] = (due, quota)
+    for day in days(start, end):
+        for item in in_force(plans, day):
+            entry = result.setdefault(item.item_key, ItemWindow(item))
+            entry.item = item
+            if not item.weekly and item.fixed_on(day):
+                entry.fixed.append((day, item.minutes))
+    monday = week_start(start)
+    while monday <= end:
+        sunday = monday + timedelta(days=6)
+        last = sunday if monday <= today <= sunday and end == today else end
+        for stretch in week_stretches(plans, monday):
+            inside = tuple(d for d in stretch.days if start <= d <= last)
+            if inside and stretch.item_key in result and any(d <= end for d in inside):
+                result[stretch.item_key].quotas.append(Quota(stretch, inside, sum(1 for d in inside if d > today)))
+        monday += timedelta(days=7)
     return result

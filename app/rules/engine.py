@@ -18,7 +18,7 @@ from app.common.actors import SystemActor
 from app.extensions import db
 from app.rules import facts as facts_loader
 from app.rules.definitions import Rule
-from app.rules.evaluators import EVALUATORS, NEEDS, SEVERITY_ORDER, lookback_days
+from app.rules.evaluators import EVALUATORS, NEEDS, SEVERITY_ORDER, history_days, lookback_days
 from app.rules.models import ACTIVE, OPEN, RESOLVED, Flag, active_key
 
 SYSTEM = "system:rules"
@@ -106,7 +106,7 @@ def run(rules: list[Rule], patient_ids: list, now: datetime, *, history: bool = 
     if not patient_ids or not rules:
         return changes
     facts = facts_loader.load(patient_ids, lookback_days([r for r in rules if r.runs == "on_write"]),
-                              now, history=history)
+                              now, history_days(rules) if history else None)
     facts_loader.load_extras(facts, {need for r in rules for need in NEEDS[r.evaluator]}, now)
     latest = _latest_flags(list(facts), [r.id for r in rules])
     plan = {"open": [], "refresh": [], "resolve": []}

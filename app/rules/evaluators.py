@@ -1,13 +1,13 @@
 """One function per kind of rule: (rule, PatientFacts) -> Finding or None. Pure: no database.
 
 Windows end yesterday (the last complete patient-local days), so a session not yet done
-today never counts against the patient. A rule's parameters come from its seed entry.
+today never counts against the patient. What a window holds (sessions expected, completed,
+days with data) is adherence's count (facts.metrics: adherence.window_metrics), never the
+rules' own. A rule's parameters come from its seed entry.
 Adding a rule of a new kind is a seed entry plus a function registered here.
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from app.adherence.metrics import session_rate as rate_in
 
 SEVERITY_ORDER = {"info": 0, "warning": 1, "urgent": 2}
 
@@ -76,7 +76,7 @@ def never_started(rule, facts):
 
 
 def _window_metrics(facts, start, end):
-    return rate_in(facts.specs, facts.logged, start, end)
+    return facts.metrics(start, end)
 
 
 @evaluator("session_rate")
@@ -104,7 +104,7 @@ def data_days(rule, facts):
     start = end - timedelta(days=p["window_days"] - 1)
     if _plan_start(facts) > start:
         return None  # the plan has not run for a whole window yet
-    days = len({s.local_date for s in facts.logged if start <= s.local_date <= end})
+    days = _window_metrics(facts, start, end)["days_with_data"]
     if days >= p["below"]:
         return None
     return Finding(rule.severity, {"window_days": p["window_days"], "date_from": start.isoformat(),
@@ -249,3 +249,16 @@ def _add_months(day, months: int):
 def lookback_days(rules) -> int:
     """How far back the on-write rules look (the facts loader reads that far)."""
     return max([r.parameters.get("lookback_days", r.parameters.get("window_days", 1)) for r in rules] or [1])
+
+
+# How far back (days before today) each sweep evaluator reads adherence's windows.
+_HISTORY = {
+    "session_rate": lambda p: p["window_days"] + 1,
+    "data_days": lambda p: p["window_days"] + 1,
+    "falling_trend": lambda p: 7 * (p["baseline_weeks"] + 1) + 1,
+}
+
+
+def history_days(rules) -> int:
+    """The sessions a sweep must load: the longest window of its rules (at least a week)."""
+    return max([_HISTORY[r.evaluator](r.parameters) for r in rules if r.evaluator in _HISTORY] or [8])

@@ -1,4 +1,8 @@
-"""What the rules look at, loaded for a batch of patients with a fixed number of queries."""
+"""What the rules look at, loaded for a batch of patients with a fixed number of queries.
+
+Adherence (plans, sessions, windows' rates, days with data, the last session) is what the
+adherence service counts (history_many, window_metrics): the rules never count sessions
+themselves."""
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -10,9 +14,6 @@ from app.common.clock import local_date
 from app.extensions import db
 from app.patients.models import Patient
 from app.sessions.models import ExerciseSession
-
-# Sessions back from today that any rule looks at (the trend needs five weeks before yesterday).
-HISTORY_DAYS = 40
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,21 @@ class SafetySession:
 class PatientFacts:
     patient_id: object
     today: date
-    specs: list
-    logged: list
+    time_zone: str
+    specs: list = field(default_factory=list)
+    history: object = None  # adherence's History of the batch (the sweep), None on a session write
     safety: list = field(default_factory=list)
-    last_session_date: date | None = None  # however old (logged covers HISTORY_DAYS only)
+    last_session_at: datetime | None = None  # however old
     extra: dict = field(default_factory=dict)  # name -> what an EXTRAS loader found for the patient
+
+    @property
+    def last_session_date(self) -> date | None:
+        """The patient-local date of the latest session (as the session stored it)."""
+        return None if self.last_session_at is None else local_date(self.last_session_at, self.time_zone)
+
+    def metrics(self, start: date, end: date) -> dict:
+        """Adherence's metrics of [start, end] (see adherence.window_metrics)."""
+        return adherence.window_metrics(self.history, self.patient_id, start, end, self.today)
 
     @property
     def running(self) -> list:
@@ -105,22 +116,21 @@ def load_extras(facts: dict, needs: set, now: datetime) -> None:
                 facts[row["patient_id"]].extra.setdefault(name, []).append(row)
 
 
-def load(patient_ids: list, safety_days: int, now: datetime, history: bool = True) -> dict:
-    """{patient_id: PatientFacts}. With history (the sweep): adherence's inputs (four queries),
-    the last sessions (one) and the safety answers (one); without (a session was written):
-    the patients and their safety answers, two queries."""
-    if history:
-        todays, specs, logged = adherence.inputs_many(patient_ids, HISTORY_DAYS, now)
+def load(patient_ids: list, safety_days: int, now: datetime, history_days: int | None = None) -> dict:
+    """{patient_id: PatientFacts}. With history_days (the sweep): adherence's history of the
+    batch (history_many: at most seven queries) and the safety answers (one); without (a
+    session was written): the patients and their safety answers, two queries."""
+    rows = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
+    zones = {r.id: r.time_zone for r in rows}
+    if history_days is not None and zones:
+        todays, history = adherence.history_many(list(zones), now, history_days)
+        facts = {pid: PatientFacts(pid, today, zones[pid], history.specs.get(pid, []), history,
+                                   last_session_at=history.last_session_at.get(pid))
+                 for pid, today in todays.items()}
     else:
-        rows = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids)))
-        todays, specs, logged = {r.id: local_date(now, r.time_zone) for r in rows}, {}, {}
-    facts = {pid: PatientFacts(pid, today, specs.get(pid, []), logged.get(pid, []))
-             for pid, today in todays.items()}
-    if facts and history:
-        for pid, (_at, day) in adherence.last_sessions(list(facts)).items():
-            facts[pid].last_session_date = day
+        facts = {pid: PatientFacts(pid, local_date(now, tz), tz) for pid, tz in zones.items()}
     if facts:
-        start = min(todays.values()) - timedelta(days=safety_days)
+        start = min(f.today for f in facts.values()) - timedelta(days=safety_days)
         for row in db.session.execute(_safety_statement(), {"ids": list(facts), "start": start}):
             facts[row.patient_id].safety.append(
                 SafetySession(row.id, row.local_date, row.updated_at, row.pain, row.symptoms or [], row.alerts or []))

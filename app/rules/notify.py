@@ -1,5 +1,6 @@
 """Telling coordinators: urgent flags at once, the rest in a daily digest, through the outbox
-(app.reminders, issue 10a). Texts: seed/reminders/rules.yaml, in the recipient's language."""
+(app.reminders.outbox; its dispatcher delivers to the in-app inbox and, by the coordinator's
+channels, e-mail and push). Texts: seed/reminders/rules.yaml, in the recipient's language."""
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -7,21 +8,13 @@ from sqlalchemy import func, select
 from app.auth.models import User
 from app.common.i18n import LANGUAGES
 from app.extensions import db
+from app.reminders.outbox import enqueue
 from app.access.models import CareTeamMember
 from app.rules.definitions import all_rules
 from app.rules.models import ACTIVE, Flag
 
 URGENT_KIND = "rule_flag_urgent"
 DIGEST_KIND = "rule_flag_digest"
-
-
-def outbox():
-    """The outbox's enqueue, or None while app.reminders is not installed (flags stay in-app)."""
-    try:
-        from app.reminders.service import enqueue
-    except ImportError:
-        return None
-    return enqueue
 
 
 def _title(rule_id: str, evidence: dict) -> dict:
@@ -43,9 +36,8 @@ def care_teams(patient_ids) -> dict:
 
 def urgent(flags: list[dict], now: datetime) -> int:
     """One message per coordinator of the patient for each urgent flag opened or escalated."""
-    enqueue = outbox()
     flags = [f for f in flags if f["severity"] == "urgent"]
-    if enqueue is None or not flags:
+    if not flags:
         return 0
     teams = care_teams({f["patient_id"] for f in flags})
     created = 0
@@ -62,9 +54,6 @@ def urgent(flags: list[dict], now: datetime) -> int:
 def digest(now: datetime) -> int:
     """Each coordinator's active non-urgent flags opened in the last day, as one message
     (one a day: the dedupe key carries the UTC date)."""
-    enqueue = outbox()
-    if enqueue is None:
-        return 0
     since = now - timedelta(days=1)
     rows = db.session.execute(
         select(CareTeamMember.coordinator_id, Flag.severity, func.count(Flag.id))

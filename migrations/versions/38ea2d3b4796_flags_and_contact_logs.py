@@ -1,7 +1,7 @@
 """flags and contact logs
 
 Revision ID: 38ea2d3b4796
-Revises: 97e71fef9e6a
+Revises: 1ac635596c85
 Create Date: 2026-12-01 08:30:05.187844
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '38ea2d3b4796'
-down_revision = '97e71fef9e6a'
+down_revision = '1ac635596c85'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,148 @@
+"""Streaks of any length, and the last session, without reading a patient's whole history.
+
+A patient's streak is counted back from today (metrics.walk). Every day older than the
+settled margin (the backfill window, or the edit window if longer, plus two days for time
+zones) can no longer change: no session can be logged, edited or deleted on it, and plans
+change from the patient's today on. So a checkpoint stores the streak as it stood at the end of
+such a day; a read counts back from today to the checkpoint and adds it when the streak reaches
+it. The checkpoint is advanced (at most weekly) by the session writes, which a patient with a
+running streak keeps making; reads never write. Without a usable checkpoint, a read loads the
+older sessions of the patients whose streak reaches back that far: one more query, whatever
+their number. A write on a day at or before a checkpoint (possible only after the windows were
+widened) drops it for a recomputation; so does a change of these rules (RULES_VERSION).
+"""
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.adherence import loading
+from app.adherence.metrics import logged_by_day, walk
+from app.adherence.models import StreakCheckpoint
+from app.common.clock import now_utc
+from app.common.db import upsert
+from app.extensions import db
+from app.plans import service as plans
+from app.plans.schedule import week_start
+
+RULES_VERSION = 1
+REFRESH_DAYS = 7    # a checkpoint is advanced when it is this far behind the settled day
+LOOKBACK_CAP = 28   # checkpoints older than the margin plus this are read in a second query
+
+log = logging.getLogger(__name__)
+DAY = timedelta(days=1)
+
+
+def settled_margin() -> int:
+    cfg = current_app.config
+    return max(cfg["SESSION_BACKFILL_DAYS"], -(-cfg["SESSION_EDIT_WINDOW_HOURS"] // 24)) + 2
+
+
+def _checkpoints(patient_ids) -> dict:
+    ids = list(patient_ids) if isinstance(patient_ids, (list, tuple, set)) else patient_ids
+    rows = db.session.execute(select(StreakCheckpoint.patient_id, StreakCheckpoint.settled_through,
+                                     StreakCheckpoint.streak_days)
+                              .where(StreakCheckpoint.patient_id.in_(ids),
+                                     StreakCheckpoint.rules_version == RULES_VERSION))
+    return {r.patient_id: (r.settled_through, r.streak_days) for r in rows}
+
+
+@dataclass
+class History:
+    """What the metrics of many patients read: {patient_id: ...} each."""
+
+    specs: dict
+    logged: dict        # sessions with local dates from loaded_from to the latest today
+    loaded_from: date
+    streaks: dict
+    last_session_at: dict
+
+
+def load(patient_ids, todays: dict, earliest: date) -> History:
+    """Plans, sessions from `earliest` (or earlier), streaks and last sessions of the patients
+    whose local today is in `todays`. At most six queries, whatever the number of patients."""
+    specs = plans.load_specs(patient_ids)
+    margin = timedelta(days=settled_margin())
+    cap = min(todays.values()) - margin - timedelta(days=LOOKBACK_CAP)
+    usable = {pid: ck for pid, ck in _checkpoints(patient_ids).items()
+              if pid in todays and ck[0] <= todays[pid] - margin - DAY}
+    loaded_from = week_start(min([earliest, *(week_start(s + DAY) for s, _ in usable.values()
+                                              if week_start(s + DAY) >= cap)]))
+    logged = loading.sessions(patient_ids, loaded_from, max(todays.values()))
+    by_day = {pid: logged_by_day(found) for pid, found in logged.items()}
+    streaks, unfinished = {}, {}
+    for pid, today in todays.items():
+        checkpoint = usable.get(pid)
+        reach = checkpoint is not None and week_start(checkpoint[0] + DAY) >= loaded_from
+        first = checkpoint[0] + DAY if reach else loaded_from
+        count, ended = walk(specs.get(pid, []), by_day.get(pid, {}), today, today, first)
+        if ended or reach:
+            streaks[pid] = count if ended else count + checkpoint[1]
+        else:
+            unfinished[pid] = count
+    if unfinished:
+        _finish(unfinished, todays, specs, by_day, usable, loaded_from, streaks)
+    last = {pid: max(s.started_at for s in found) for pid, found in logged.items()}
+    lapsed = [pid for pid in todays if pid not in last]
+    if lapsed:
+        last |= loading.last_started(lapsed, loaded_from)
+    return History(specs, logged, loaded_from, streaks, last)
+
+
+def _finish(unfinished: dict, todays, specs, by_day, usable, loaded_from: date, streaks: dict) -> None:
+    """The streaks that reach back before the loaded sessions: one query for all of them."""
+    lows = [week_start(usable[pid][0] + DAY) if pid in usable else None for pid in unfinished]
+    low = None if None in lows else min(lows)
+    older = loading.sessions(list(unfinished), low, loaded_from - DAY)
+    for pid, count in unfinished.items():
+        logged = {**logged_by_day(older.get(pid, [])), **by_day.get(pid, {})}
+        checkpoint = usable.get(pid)
+        more, ended = walk(specs.get(pid, []), logged, todays[pid], loaded_from - DAY,
+                           checkpoint[0] + DAY if checkpoint else None)
+        streaks[pid] = count + more + (checkpoint[1] if checkpoint and not ended else 0)
+
+
+# --- kept up to date by the session writes ------------------------------------------------
+
+def on_session_written(_sender, session, change: str, **_kw) -> None:
+    """session_written receiver (connected in app.adherence.register)."""
+    try:
+        advance(session.patient_id, session.local_date, change, now_utc())
+    except SQLAlchemyError as error:
+        # The session is stored; a missing checkpoint costs a later read one more query.
+        db.session.rollback()
+        log.warning("streak checkpoint not advanced: %s", type(error).__name__)
+
+
+def advance(patient_id, touched: date, change: str, now: datetime) -> None:
+    """Move the patient's checkpoint to the settled day, if it is a week behind; drop and
+    recompute it when the write touched a day at or before it. Commits."""
+    margin = settled_margin()
+    target = now.date() - timedelta(days=margin + 2)  # UTC date: every zone's local date is within a day
+    if change != "created":  # an edit or delete also changed the session's previous day
+        hours = current_app.config["SESSION_EDIT_WINDOW_HOURS"]
+        touched = min(touched, (now - timedelta(hours=hours)).date() - 2 * DAY)
+    # Within one unit of work (an offline batch), a checkpoint already found fresh is not read again.
+    fresh = db.session.info.setdefault("adherence_fresh_checkpoints", {})
+    if fresh.get((patient_id, target), touched) < touched:
+        return
+    row = db.session.execute(select(StreakCheckpoint.settled_through, StreakCheckpoint.streak_days,
+                                    StreakCheckpoint.rules_version)
+                             .where(StreakCheckpoint.patient_id == patient_id)).first()
+    base = row if (row is not None and row.rules_version == RULES_VERSION
+                   and touched > row.settled_through and row.settled_through <= target) else None
+    if base is not None and base.settled_through > target - timedelta(days=REFRESH_DAYS):
+        fresh[(patient_id, target)] = base.settled_through
+        return
+    specs = plans.load_specs([patient_id]).get(patient_id, [])
+    first = base.settled_through + DAY if base is not None else None
+    logged = loading.sessions([patient_id], week_start(first) if first else None, target).get(patient_id, [])
+    count, ended = walk(specs, logged_by_day(logged), target + DAY, target, first)
+    days = count if ended or base is None else count + base.streak_days
+    upsert(StreakCheckpoint, {"patient_id": patient_id, "settled_through": target, "streak_days": days,
+                              "rules_version": RULES_VERSION, "computed_at": now}, ["patient_id"])
+    db.session.commit()
+    fresh[(patient_id, target)] = target
