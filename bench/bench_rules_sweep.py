@@ -1,6 +1,7 @@
-"""The rules sweep over 1,000 and 10,000 patients (50,000 too on PostgreSQL with --large)
-with 90 days of sessions: wall time, SQL statements, and the ratio to one raw SQL aggregate
-over the same session rows (what the database alone needs to read them).
+"""The rules sweep over 100, 1,000 and 10,000 patients (50,000 too on PostgreSQL with --large)
+with 90 days of sessions: wall time, SQL statements, how both grow with the patients, and the
+ratio to one raw SQL aggregate over the same session rows (what the database alone needs to
+read them).
 
 In-process against a real database, bulk-loaded as bench_adherence_scale.py does. The first
 sweep opens the flags; the second is the steady state (conditions unchanged, nothing to write).
@@ -23,7 +24,8 @@ from app import create_app  # noqa: E402
 from app.common.seeding import seed_loaders  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.rules import service as rules  # noqa: E402
-from app.rules.facts import HISTORY_DAYS  # noqa: E402
+from app.rules.definitions import enabled_rules  # noqa: E402
+from app.rules.evaluators import history_days  # noqa: E402
 from app.rules.models import Flag  # noqa: E402
 from app.sessions.models import ExerciseSession  # noqa: E402
 from bench_adherence_scale import populate  # noqa: E402
@@ -38,8 +40,8 @@ def _timed(func_, counter):
 
 
 def raw_aggregate(today: date):
-    """The session rows the sweep reads (HISTORY_DAYS back), aggregated by SQL alone."""
-    since = today - timedelta(days=HISTORY_DAYS)
+    """The session rows the sweep reads (its rules' longest window back), aggregated by SQL alone."""
+    since = today - timedelta(days=history_days(enabled_rules()))
     stmt = (select(ExerciseSession.patient_id, func.count(), func.count(func.distinct(ExerciseSession.local_date)),
                    func.max(ExerciseSession.local_date))
             .where(ExerciseSession.deleted_at.is_(None), ExerciseSession.local_date >= since)
@@ -75,22 +77,29 @@ def measure(kind: str, n: int) -> dict:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("kinds", nargs="*", default=["sqlite", "postgresql"])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 10000])
     parser.add_argument("--large", action="store_true", help="also 50,000 patients (PostgreSQL only)")
     args = parser.parse_args()
     for kind in args.kinds:
         sizes = list(args.sizes) + ([50000] if args.large and kind == "postgresql" else [])
+        previous = None
         for n in sizes:
             m = measure(kind, n)
             print(f"[{kind}] {m['patients']:>6} patients, {m['sessions']:>7} sessions (90 days; the sweep reads "
-                  f"{HISTORY_DAYS}+ days): raw SQL aggregate {m['raw_s']:.2f} s ({m['raw_q']} statement)", flush=True)
+                  f"{history_days(enabled_rules())}+ days): raw SQL aggregate {m['raw_s']:.3f} s "
+                  f"({m['raw_q']} statement)", flush=True)
             for label in ("first", "second"):
                 totals, seconds, queries = m[label], m[f"{label}_s"], m[f"{label}_q"]
-                print(f"    sweep ({label}): {seconds:.2f} s, {seconds / n * 1000:.2f} ms/patient, x{seconds / m['raw_s']:.1f} "
+                print(f"    sweep ({label}): {seconds:.3f} s, {seconds / n * 1000:.2f} ms/patient, x{seconds / m['raw_s']:.1f} "
                       f"the raw aggregate; {queries} SQL statements in {totals['batches']} batches "
                       f"({queries / max(totals['batches'], 1):.1f} per batch); opened {totals['opened']}, "
                       f"updated {totals['updated']}, resolved {totals['resolved']}", flush=True)
             print(f"    flags stored: {m['flags']}", flush=True)
+            if previous is not None:  # how the steady-state sweep grows with the patients
+                grow = n / previous["patients"]
+                print(f"    x{grow:g} patients: sweep time x{m['second_s'] / previous['second_s']:.1f}, "
+                      f"SQL statements x{m['second_q'] / max(previous['second_q'], 1):.1f}", flush=True)
+            previous = m
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ CONSENT = _action("consent", {SELF}, roles=("patient",))  # who may act as their
 ADMINISTER = _action("administer", {COORDINATOR, ADMIN}, roles=("coordinator", "admin"))  # care team
 REVIEW = _action("review", {COORDINATOR}, roles=("coordinator",), audit="read")  # flags, timeline, contacts, FHIR
 RECORD_CONTACT = _action("record contacts for", {COORDINATOR}, roles=("coordinator",))
+ACT_ON_FLAGS = _action("acknowledge or resolve the flags of", {COORDINATOR}, roles=("coordinator",))
 EXPORT_OWN = _action("export", {SELF}, roles=("patient",), audit="read")  # the patient's own data
 # Reminders: the patient's choices (a caregiver may change all but whether caregivers get them),
 # and answering one's own notifications about the patient (mark read, snooze).

@@ -23,5 +23,9 @@ def register(app) -> None:
 
         dose_recorded.connect(service.on_dose_recorded, sender=app, weak=False)
     cli.register(app)
-    register_job(app, Job("rules.sweep", lambda: service.sweep(utcnow()), {"trigger": "interval", "minutes": 15}))
-    register_job(app, Job("rules.digest", lambda: service.digest(utcnow()), {"trigger": "cron", "hour": 7}))
+    # Leader jobs of `flask scheduler run` (app/scheduler.py): one process runs them at a time;
+    # a sweep that overlaps another (or an on-write check) still opens one flag (active_key).
+    register_job(app, Job("rules.sweep", lambda: service.sweep(utcnow()), {"trigger": "interval", "minutes": 15},
+                          leader_only=True))
+    register_job(app, Job("rules.digest", lambda: service.digest(utcnow()), {"trigger": "cron", "hour": 7},
+                          leader_only=True))

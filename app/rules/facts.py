@@ -36,6 +36,7 @@ class PatientFacts:
     safety: list = field(default_factory=list)
     last_session_at: datetime | None = None  # however old
     extra: dict = field(default_factory=dict)  # name -> what an EXTRAS loader found for the patient
+    _windows: dict = field(default_factory=dict, repr=False)  # (start, end) -> metrics: rules share windows
 
     @property
     def last_session_date(self) -> date | None:
@@ -43,8 +44,11 @@ class PatientFacts:
         return None if self.last_session_at is None else local_date(self.last_session_at, self.time_zone)
 
     def metrics(self, start: date, end: date) -> dict:
-        """Adherence's metrics of [start, end] (see adherence.window_metrics)."""
-        return adherence.window_metrics(self.history, self.patient_id, start, end, self.today)
+        """Adherence's metrics of [start, end] (see adherence.window_metrics), once per window."""
+        if (start, end) not in self._windows:
+            self._windows[(start, end)] = adherence.window_metrics(self.history, self.patient_id, start, end,
+                                                                   self.today)
+        return self._windows[(start, end)]
 
     @property
     def running(self) -> list:

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from app.audit import service as audit
-from app.access.policy import MANAGE, READ_RULES, REVIEW, REVIEW_CASELOAD, patient_for, readable_patient_ids, require
+from app.access.policy import ACT_ON_FLAGS, READ_RULES, REVIEW, REVIEW_CASELOAD, patient_for, readable_patient_ids, require
 from app.common.db import writing
 from app.errors import ApiError
 from app.extensions import db
@@ -173,7 +173,7 @@ def _flag_of(patient, flag_id) -> Flag:
 
 def acknowledge(actor, patient_ref, flag_id, now: datetime) -> Flag:
     """Open -> acknowledged (again: no change). A resolved flag cannot be acknowledged."""
-    patient = patient_for(actor, patient_ref, MANAGE, resource=flag_id)
+    patient = patient_for(actor, patient_ref, ACT_ON_FLAGS, resource=flag_id)
     flag = _flag_of(patient, flag_id)
     done = db.session.execute(update(Flag).where(Flag.id == flag.id, Flag.status == OPEN).values(
         status=ACKNOWLEDGED, acknowledged_at=now, acknowledged_by_id=actor.id)).rowcount
@@ -188,7 +188,7 @@ def acknowledge(actor, patient_ref, flag_id, now: datetime) -> Flag:
 
 
 def resolve(actor, patient_ref, flag_id, data: dict, now: datetime) -> Flag:
-    patient = patient_for(actor, patient_ref, MANAGE, resource=flag_id)
+    patient = patient_for(actor, patient_ref, ACT_ON_FLAGS, resource=flag_id)
     flag = _flag_of(patient, flag_id)
     done = db.session.execute(update(Flag).where(Flag.id == flag.id, Flag.status.in_(ACTIVE)).values(
         status=RESOLVED, active_key=None, resolved_at=now, resolved_by_id=actor.id,
