@@ -262,3 +262,22 @@ def test_the_sweep_and_digest_are_registered_jobs(app, p):
     row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "flag_opened",
                                                      AuditEvent.patient_id == uuid.UUID(p.id)))
     assert (row.actor_role, row.actor_name) == ("system", "system:rules")
+
+
+def test_only_the_patients_coordinators_see_and_act_on_their_flags(world):
+    flag, url = world.flag_a, f"/api/v1/patients/{world.a_id}/flags"
+    assert flag in {f["id"] for f in world.coord_a.get("/api/v1/flags").get_json()["items"]}
+    assert flag not in {f["id"] for f in world.coord_b.get("/api/v1/flags").get_json()["items"]}
+    assert world.coord_none.get("/api/v1/flags").get_json()["items"] == []
+    for other in (world.coord_b, world.coord_none):  # not their caseload: as if there were no patient
+        assert other.get(url).status_code == 404
+        assert other.post(f"{url}/{flag}/acknowledge", json={}).status_code == 404
+        assert other.post(f"{url}/{flag}/resolve", json={"outcome": "other", "note": "x"}).status_code == 404
+        assert world.a_id not in other.get("/api/v1/caseload/export.csv").get_data(as_text=True)
+    for related in (world.patient_a, world.caregiver_a):  # the patient's side does not review flags
+        assert related.get(url).status_code == 403
+        assert related.post(f"{url}/{flag}/acknowledge", json={}).status_code == 403
+    assert world.admin.get("/api/v1/flags").status_code == 403
+    assert world.coord_b.post(f"/api/v1/patients/{world.b_id}/flags/{flag}/acknowledge", json={}).status_code == 404
+    done = world.coord_a.post(f"{url}/{flag}/acknowledge", json={})
+    assert done.status_code == 200 and done.get_json()["acknowledged_by_id"] == world.coord_a.id
