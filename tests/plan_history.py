@@ -81,7 +81,11 @@ class PatientHistory:
         return [i["id"] for i in items]
 
     def delete(self, session_id: str) -> None:
-        assert self.patient.delete(f"{self.url}/sessions/{session_id}").status_code == 204
+        """Soft delete of the stored version (its revision as If-Match, as the app sends it)."""
+        stored = self.patient.get(f"{self.url}/sessions/{session_id}")
+        assert stored.status_code == 200, stored.get_json()
+        response = self.patient.delete(f"{self.url}/sessions/{session_id}", headers={"If-Match": stored.headers["ETag"]})
+        assert response.status_code == 204, response.get_json()
 
     # --- reads --------------------------------------------------------------------------
 

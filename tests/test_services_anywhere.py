@@ -66,6 +66,12 @@ def _history_a(w):
     return history_many([uuid.UUID(w.a_id)], NOW, 30)[1]
 
 
+def _facts_a(w):
+    from app.rules.facts import load
+
+    return load([uuid.UUID(w.a_id)], 3, NOW, 40)
+
+
 def _patient_a(w):
     return db.session.get(Patient, uuid.UUID(w.a_id))
 
@@ -90,6 +96,8 @@ READS = {
     "adherence.history_many": lambda w: ([uuid.UUID(w.a_id)], NOW, 30),
     "adherence.last_session_at_many": lambda w: ([uuid.UUID(w.a_id)], NOW),
     "adherence.window_metrics": lambda w: (_history_a(w), uuid.UUID(w.a_id), TODAY - timedelta(days=6), TODAY, TODAY),
+    "adherence.streaks.load": lambda w: ([uuid.UUID(w.a_id)], {uuid.UUID(w.a_id): TODAY}, TODAY - timedelta(days=30)),
+    "adherence.streaks.settled_margin": lambda w: (),
     "adherence.agenda": lambda w: (_user(w.patient_a), "me"),
     "adherence.agenda_week": lambda w: (_user(w.caregiver_a), "me", None, "en"),
     "adherence.weekly_summary": lambda w: (_user(w.coord_a), w.a_id, None, "zh-CN"),
@@ -160,6 +168,9 @@ READS = {
     "plans.plan_views": lambda w: ([_plan(w)], TODAY),
     "plans.safety_warnings": lambda w: (db.session.get(Patient, uuid.UUID(w.a_id)), [_exercise(w)], TODAY),
     "plans.templates": lambda w: ("zh-CN",),
+    "rules.facts.load": lambda w: ([uuid.UUID(w.a_id)], 3, NOW, 40),
+    "rules.facts.load_extras": lambda w: (_facts_a(w), {"dxa_latest", "dxa_overdue", "doses", "exercise_kinds"}, NOW),
+    "rules.notify.care_teams": lambda w: ([uuid.UUID(w.a_id)],),
     "rules.caseload_flags": lambda w: (_user(w.coord_a), {"status": "active"}),
     "rules.flag_view": lambda w: (Flag(patient_id=uuid.UUID(w.a_id), rule_id="lapse", severity="warning", status="open",
                                        evidence={"days": 3, "last_session_date": "2026-01-01"}, opened_at=NOW,
@@ -179,6 +190,7 @@ READS = {
     "sessions.view": lambda w: (db.session.get(ExerciseSession, uuid.UUID(w.session_a)), "en"),
 }
 WRITES = {
+    "adherence.streaks.advance", "adherence.streaks.on_session_written",
     "access.create_staff_account", "access.set_staff_account_active",
     "audit.discard_reads", "audit.flush_reads", "audit.record", "audit.record_read",
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",
@@ -199,15 +211,26 @@ WRITES = {
     "plans.pause", "plans.resume",
     "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
     "reminders.register_device", "reminders.remove_device", "reminders.snooze", "reminders.update_preferences",
+    "rules.engine.run", "rules.notify.digest", "rules.notify.urgent",
     "rules.acknowledge", "rules.digest", "rules.on_dose_recorded", "rules.on_dxa_result_written",
     "rules.on_session_written", "rules.resolve", "rules.sweep",
     "sessions.batch", "sessions.delete_session", "sessions.put_session",
 }
 
 
+# Modules besides the service ones whose functions jobs and signal receivers call.
+JOB_MODULES = ["adherence.streaks", "rules.engine", "rules.facts", "rules.notify"]
+
+
 def service_functions() -> dict:
-    """{"domain.function": function} for every public function defined in app/*/service.py."""
+    """{"domain.function": function} for every public function defined in app/*/service.py
+    (and "module.function" for those of JOB_MODULES)."""
     found = {}
+    for name in JOB_MODULES:
+        module = importlib.import_module(f"app.{name}")
+        for function_name, function in inspect.getmembers(module, inspect.isfunction):
+            if not function_name.startswith("_") and function.__module__ == module.__name__:
+                found[f"{name}.{function_name}"] = function
     for info in pkgutil.iter_modules(app_package.__path__):
         if not info.ispkg:
             continue
@@ -260,6 +283,16 @@ def test_a_job_writes_inside_writing(app, world):
         view, status = put_session(patient, "me", uuid.uuid4(), {
             "exercise": "pressure-relief", "started_at": started, "duration_minutes": 5}, "en")
     assert status == 201 and view["duration_minutes"] == 5
+
+
+def test_the_streak_checkpoint_advances_without_a_request(app, world):
+    from app.adherence.models import StreakCheckpoint
+    from app.adherence.streaks import advance, settled_margin
+
+    with app.app_context(), writing():
+        advance(uuid.UUID(world.a_id), TODAY, "created", NOW)
+        row = db.session.get(StreakCheckpoint, uuid.UUID(world.a_id))
+        assert row.settled_through == NOW.date() - timedelta(days=settled_margin() + 2)
 
 
 def test_requests_add_their_details_to_the_trail(world):

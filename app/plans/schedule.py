@@ -23,7 +23,7 @@ never more than the stretch plans; minutes prescribed are the sessions counted a
 times the stretch's minutes. A change of dose in mid-week therefore prorates each dose by its
 own days, and a pause or an end removes its days from the week.
 
-Windows. A window (7 or 30 days, or from/to) counts only the days inside it, a week cut by
+Windows. A window (7, 30 or 90 days, or from/to) counts only the days inside it, a week cut by
 the window as a stretch of those days. The one exception is the week containing today when
 the window reaches today: its stretches keep their days still to come (as the plan now
 stands, with its scheduled pauses, ends and versions), and what is due by today is what the
@@ -31,13 +31,24 @@ stretch plans minus those days to come, never below zero. Sessions done ahead of
 count as due, so the rate is on target, never above 100%. A window ending before today is
 read as a finished one: the same window read on a later day gives the same figure.
 
+The weekly summary reports what is due by now in the week (planned_sessions, by the window
+rule) and what the whole week plans as the plans now stand (week_planned_sessions). Its line
+says nothing was planned only when the whole week plans nothing; with sessions planned but none
+due yet, it says the days ahead have room for them.
+
 The agenda of a date shows, for an N-per-week item, what its stretch plans this week
 (planned_this_week), the sessions counted for it from Monday up to and including that date
 (done_this_week) and the difference (remaining_this_week, never below zero). `/agenda?date=`
 and `/agenda/week` give the same numbers for the same date.
 
-The streak is counted back from today over the whole history (see
-app/adherence/metrics.py: walk).
+The streak is counted back from today over the whole history, however long (a stored
+checkpoint keeps it cheap: app/adherence/streaks.py). A day with days-of-week sessions due is
+kept when all of them were done; a day with nothing due (rest days, N-per-week days, pauses,
+days between plans) counts when a session for an item in force that day was logged and is
+passed over otherwise. The streak breaks on a due day not met and on the Sunday of a past week
+in which an N-per-week stretch got fewer sessions than it planned; today, still in progress,
+breaks nothing; it ends at the first plan's start (app/adherence/metrics.py: walk). The last
+session is the last one ever logged, however old.
 """
 from dataclasses import dataclass, field
 from datetime import date, timedelta
