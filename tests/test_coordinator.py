@@ -67,7 +67,7 @@ def test_caseload_rows_filters_sort_and_pages(client, world):
         return [r["patient"]["display_name"] for r in get(world.coord_a, f"/api/v1/caseload?{query}").get_json()["items"]]
 
     assert names("severity=urgent") == ["Lapsed Lee"]
-    assert names("rule=lapse") == ["Lapsed Lee"]
+    assert names("rule=lapse") == ["Lapsed Lee", "Alice Marker-A"]  # urgent, then the world's warning
     assert "Steady Sue" not in names("adherence_below=0.8&adherence_window=7")
     assert "Steady Sue" in names("adherence_below=0.9&adherence_window=7")
     assert names("no_session_since=2027-03-02&q=lee") == ["Lapsed Lee"]
