@@ -42,8 +42,14 @@ class Actor:
     def headers(self):
         return bearer(self.tokens["access_token"])
 
-    def _send(self, method, url, headers=None, **kw):
-        return getattr(self.client, method)(url, headers={**self.headers, **(headers or {})}, **kw)
+    def _send(self, method, url, headers=None, if_match_of=None, **kw):
+        """if_match_of: a resource URL to read first, to send its ETag as If-Match (a change of it)."""
+        headers = {**self.headers, **(headers or {})}
+        if if_match_of:
+            read = self.client.get(if_match_of, headers=self.headers)
+            assert read.status_code == 200 and read.headers.get("ETag"), (if_match_of, read.status_code)
+            headers["If-Match"] = read.headers["ETag"]
+        return getattr(self.client, method)(url, headers=headers, **kw)
 
     def get(self, url, **kw):
         return self._send("get", url, **kw)

@@ -20,44 +20,9 @@ PUBLIC = {
     ("post", "/api/v1/auth/password-reset"), ("post", "/api/v1/auth/password-reset/confirm"),
     ("get", "/api/v1/education/modules"), ("get", "/api/v1/education/modules/{slug}"),
 }
+WRITES = ("post", "put", "patch")
 # Authorised by a Bearer token or the patient's calendar feed token (phone calendars subscribe).
 FEED = {("get", "/api/v1/patients/{patient_id}/calendar.ics")}
-# Valid bodies, so the walk reaches the access policy and not only the validator.
-# Domains add theirs here; an operation without one is sent {}.
-SAMPLE_BODIES: dict[tuple[str, str], dict] = {
-    ("patch", "/api/v1/patients/{patient_id}"): {"language": "en"},
-    ("post", "/api/v1/patients/{patient_id}/care-team"): {"coordinator_id": None},  # filled in
-    ("post", "/api/v1/patients/{patient_id}/caregivers/invitations"): {"relationship_note": "x"},
-    ("put", "/api/v1/patients/{patient_id}/education/modules/{slug}/progress"): {"status": "completed"},
-    ("post", "/api/v1/patients/{patient_id}/education/recommendations"): {"slug": "keep-going"},
-    ("post", "/api/v1/patients/{patient_id}/education/modules/{slug}/quiz-attempts"): {
-        "answers": {"q1": 1, "q2": 1}},
-    ("post", "/api/v1/patients/{patient_id}/plans"): {
-        "template": "gentle-start", "acknowledge_warnings": ["autonomic_dysreflexia"]},
-    ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/versions"): {
-        "items": [{"exercise": "pressure-relief", "minutes": 2, "days_of_week": ["mon"]}]},
-    ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/pause"): {"reason": "hospital stay"},
-    ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/resume"): {},
-    ("post", "/api/v1/patients/{patient_id}/plans/{plan_id}/end"): {"reason": "finished"},
-    ("put", "/api/v1/patients/{patient_id}/sessions/{session_id}"): {
-        "exercise": "pressure-relief", "started_at": "2026-01-01T10:00:00+00:00", "duration_minutes": 5},
-    ("post", "/api/v1/patients/{patient_id}/sessions/batch"): {"sessions": [{}]},
-    ("post", "/api/v1/patients/{patient_id}/flags/{flag_id}/resolve"): {"outcome": "other", "note": "x"},
-    ("post", "/api/v1/patients/{patient_id}/contacts"): {"channel": "phone", "outcome": "reached"},
-    ("put", "/api/v1/patients/{patient_id}/notification-preferences"): {
-        "channels": {"email": True}, "quiet_hours": {"start": "22:00", "end": "07:00"}},
-    ("post", "/api/v1/patients/{patient_id}/notifications/{notification_id}/snooze"): {"until": "30m"},
-    ("post", "/api/v1/me/devices"): {"token": "walk-device-token", "platform": "android"},
-    ("post", "/api/v1/patients/{patient_id}/dxa/results"): {
-        "scan_date": "2026-01-05", "site": "proximal_tibia", "side": "right", "bmd": 0.55},
-    ("put", "/api/v1/patients/{patient_id}/dxa/protocol"): {"medically_stable_on": "2026-01-01", "interval_months": 12},
-    ("post", "/api/v1/patients/{patient_id}/dxa/followups"): {"kind": "interval", "due_date": "2027-01-01"},
-    ("patch", "/api/v1/patients/{patient_id}/dxa/followups/{followup_id}"): {
-        "appointment": {"date": "2030-01-02", "time": "09:30", "place": "Room 3"}},
-    ("post", "/api/v1/patients/{patient_id}/medications"): {"medicine": "zoledronic_acid", "started_on": "2026-01-01"},
-    ("patch", "/api/v1/patients/{patient_id}/medications/{treatment_id}"): {"end_date": None},
-    ("post", "/api/v1/patients/{patient_id}/medications/{treatment_id}/doses"): {"given_on": "2026-06-01"},
-}
 
 
 def operations():
@@ -67,6 +32,20 @@ def operations():
                 yield method, path, item[method]
 
 
+def sample_body(method, path, op):
+    """The body the walk sends: the example the spec documents for the operation's request body
+    (flask-smorest `arguments(..., example=)`), so that the walk reaches the access policy and not
+    only the validator. None when the operation takes no body; a write with a body but no example
+    fails, so a new write route cannot skip the walk."""
+    if method not in WRITES or "requestBody" not in op:
+        return None
+    content = op["requestBody"]["content"]["application/json"]
+    if "example" not in content:
+        pytest.fail(f"{method.upper()} {path} documents no example request body: add one "
+                    "(blp.arguments(Schema, example={...})) so the access walk can send it")
+    return content["example"]
+
+
 def _resource_ids(world) -> dict:
     link = db.session.scalar(select(CaregiverLink.id).where(CaregiverLink.patient_id == uuid.UUID(world.a_id)))
     ids = {"coordinator_id": world.coord_a.id, "link_id": str(link)}
@@ -74,18 +53,19 @@ def _resource_ids(world) -> dict:
     return ids
 
 
-def call(client, headers, method, path, patient_id, ids):
+def call(client, headers, method, path, patient_id, ids, op):
     def fill(match):
         name = match.group(1)
         return patient_id if name == "patient_id" else ids.get(name, str(uuid.uuid4()))
 
     url = re.sub(r"{(\w+)}", fill, path)
-    body = dict(SAMPLE_BODIES.get((method, path), {}))
-    if "coordinator_id" in body:
-        body["coordinator_id"] = ids["coordinator_id"]
     kwargs = {"headers": headers}
-    if method in ("post", "put", "patch"):
-        kwargs["json"] = body
+    body = sample_body(method, path, op)
+    if body is not None:
+        # Ids the example names (a coordinator to add) are the world's real ones.
+        kwargs["json"] = {key: ids.get(key, value) for key, value in body.items()}
+    elif method in WRITES:
+        kwargs["json"] = {}
     return getattr(client, method)(url, **kwargs)
 
 
@@ -94,6 +74,23 @@ def normalised(response):
     if isinstance(body, dict):
         body = {k: v for k, v in body.items() if k not in ("request_id", "instance")}
     return response.status_code, body
+
+
+def test_every_write_with_a_body_documents_an_example_the_walk_sends():
+    writes = [(m, p, op) for m, p, op in operations() if m in WRITES and "requestBody" in op]
+    assert len(writes) >= 31  # the writes with a body so far (46 writes, 15 take none)
+    for method, path, op in writes:
+        assert isinstance(sample_body(method, path, op), dict), (method, path)
+
+
+def test_a_write_whose_spec_has_no_example_fails_the_walk():
+    """As a reviewer would: the plan creation route without its example."""
+    op = next(op for m, p, op in operations() if (m, p) == ("post", "/api/v1/patients/{patient_id}/plans"))
+    content = op["requestBody"]["content"]["application/json"]
+    stripped = {"requestBody": {"content": {"application/json": {k: v for k, v in content.items() if k != "example"}}}}
+    with pytest.raises(pytest.fail.Exception, match="documents no example"):
+        sample_body("post", "/api/v1/patients/{patient_id}/plans", stripped)
+    assert sample_body("delete", "/api/v1/patients/{patient_id}/dxa/results/{result_id}", {}) is None
 
 
 def test_every_operation_but_the_public_ones_declares_authentication():
@@ -107,7 +104,7 @@ def test_every_operation_but_the_public_ones_declares_authentication():
 def test_anonymous_gets_401_on_every_protected_operation(client, world):
     ids = _resource_ids(world)
     for method, path, op in operations():
-        response = call(client, {}, method, path, world.a_id, ids)
+        response = call(client, {}, method, path, world.a_id, ids, op)
         assert response.status_code < 500, (method, path)
         if (method, path) not in PUBLIC:
             assert response.status_code == 401, (method, path, response.get_json())
@@ -122,13 +119,16 @@ def test_unrelated_actor_cannot_tell_a_patient_from_nothing(client, world, who, 
     patient_id = world.a_id if target == "a" else world.b_id
     ids = _resource_ids(world)
     walked = 0
-    for method, path, _ in operations():
+    for method, path, op in operations():
         if "{patient_id}" not in path:
             continue
-        real = call(client, actor.headers, method, path, patient_id, ids)
-        fake = call(client, actor.headers, method, path, str(uuid.uuid4()), ids)
+        real = call(client, actor.headers, method, path, patient_id, ids, op)
+        fake = call(client, actor.headers, method, path, str(uuid.uuid4()), ids, op)
         assert real.status_code < 500, (method, path)
         assert not 200 <= real.status_code < 300, (who, method, path, real.get_json())
+        if sample_body(method, path, op) is not None:
+            # The body passed validation: the answer is the policy's, not the validator's.
+            assert real.status_code in (403, 404), (who, method, path, real.get_json())
         assert normalised(real) == normalised(fake), (who, method, path)
         walked += 1
     assert walked >= 30  # the patient-scoped operations so far, at least
@@ -139,10 +139,10 @@ def test_unscoped_operations_show_nothing_of_a(client, world, who):
     actor = getattr(world, who)
     ids = _resource_ids(world)
     markers = (world.a_id, "Marker-A", world.patient_a.email)
-    for method, path, _ in operations():
+    for method, path, op in operations():
         if "{patient_id}" in path or method != "get":
             continue
-        response = call(client, actor.headers, method, path, world.a_id, ids)
+        response = call(client, actor.headers, method, path, world.a_id, ids, op)
         assert response.status_code < 500, (method, path)
         text = response.get_data(as_text=True)
         assert not any(marker in text for marker in markers), (who, method, path)
@@ -155,11 +155,11 @@ def test_related_actors_reach_every_read(client, world, who, ref):
     actor = getattr(world, who)
     patient_ref = "me" if ref == "me" else world.a_id
     ids = _resource_ids(world)
-    for method, path, _ in operations():
+    for method, path, op in operations():
         params = set(re.findall(r"{(\w+)}", path)) - {"patient_id"}
         if "{patient_id}" not in path or method != "get" or not params <= set(ids):
             continue
-        response = call(client, actor.headers, method, path, patient_ref, ids)
+        response = call(client, actor.headers, method, path, patient_ref, ids, op)
         assert response.status_code in (200, 403), (who, method, path, response.get_json())
 
 
@@ -185,10 +185,10 @@ def test_no_body_produces_a_server_error(client, world, who):
 
 def test_admin_administers_but_reads_no_clinical_data(client, world):
     ids = _resource_ids(world)
-    for method, path, _ in operations():
+    for method, path, op in operations():
         if "{patient_id}" not in path or method != "get":
             continue
-        response = call(client, world.admin.headers, method, path, world.a_id, ids)
+        response = call(client, world.admin.headers, method, path, world.a_id, ids, op)
         assert response.status_code == 403, (method, path, response.status_code)
 
 
@@ -200,10 +200,10 @@ def test_admin_reads_no_clinical_field_anywhere(client, world):
     ids = _resource_ids(world)
     listed = world.admin.get("/api/v1/patients").get_json()["items"]
     assert {p["id"] for p in listed} >= {world.a_id, world.b_id}  # admins still find patients
-    for method, path, _ in operations():
+    for method, path, op in operations():
         if "{patient_id}" in path or method != "get":
             continue
-        response = call(client, world.admin.headers, method, path, world.a_id, ids)
+        response = call(client, world.admin.headers, method, path, world.a_id, ids, op)
         text = response.get_data(as_text=True)
         assert not any(f'"{field}"' in text for field in CLINICAL_FIELDS), (path, text[:300])
     coordinator_view = world.coord_a.get("/api/v1/patients").get_json()["items"][0]

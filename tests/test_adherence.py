@@ -85,13 +85,13 @@ def test_plan_version_change_and_pause(client, world):
                                                 "days_of_week": ["mon", "wed", "fri"]}])
     plan = f"{s.url}/plans/{s.plan['id']}"
     with at(utc(2027, 3, 1, 2), world.coord_a):
-        changed = world.coord_a.post(f"{plan}/versions", json={"effective_from": "2027-03-08", "items": [
+        changed = world.coord_a.post(f"{plan}/versions", if_match_of=f"{plan}", json={"effective_from": "2027-03-08", "items": [
             {"item_key": s.keys[0], "exercise": "fes-cycling", "minutes": 45, "days_of_week": ["tue", "thu"]}]})
         assert changed.status_code == 201
     with at(utc(2027, 3, 2, 2), world.coord_a):
-        assert world.coord_a.post(f"{plan}/pause", json={"reason": "pressure injury", "start_date": "2027-03-03"}).status_code == 200
+        assert world.coord_a.post(f"{plan}/pause", if_match_of=f"{plan}", json={"reason": "pressure injury", "start_date": "2027-03-03"}).status_code == 200
     with at(utc(2027, 3, 5, 2), world.coord_a):
-        assert world.coord_a.post(f"{plan}/resume", json={"on": "2027-03-06"}).status_code == 200
+        assert world.coord_a.post(f"{plan}/resume", if_match_of=f"{plan}", json={"on": "2027-03-06"}).status_code == 200
     with at(utc(2027, 3, 14, 12), s.patient):
         s.log(utc(2027, 3, 1, 1))               # Mon 1: due, done
         s.log(utc(2027, 3, 3, 1))               # Wed 3: paused, not expected
@@ -202,7 +202,7 @@ def test_agenda_of_a_paused_plan_is_empty(client, world):
     s = Setup(client, world, "Europe/London", [{"exercise": "passive-standing", "minutes": 60,
                                                 "days_of_week": EVERY_DAY}])
     with at(utc(2027, 3, 2, 12), world.coord_a, s.patient):
-        world.coord_a.post(f"{s.url}/plans/{s.plan['id']}/pause", json={"reason": "illness"})
+        world.coord_a.post(f"{s.url}/plans/{s.plan['id']}/pause", if_match_of=f"{s.url}/plans/{s.plan['id']}", json={"reason": "illness"})
         paused = agenda(s.patient, s.url)
     assert paused["paused"] is True and paused["items"] == []
 

@@ -27,9 +27,9 @@ def test_reads_by_others_are_audited_and_own_reads_are_not(world):
 
 def test_writes_are_audited_with_the_write_and_failed_writes_are_not(world):
     before = len(events(world.a_id, "write"))
-    world.coord_a.patch(f"/api/v1/patients/{world.a_id}", json={"ais_grade": "B"})
+    world.coord_a.patch(f"/api/v1/patients/{world.a_id}", if_match_of=f"/api/v1/patients/{world.a_id}", json={"ais_grade": "B"})
     assert len(events(world.a_id, "write")) == before + 1
-    world.coord_a.patch(f"/api/v1/patients/{world.a_id}", json={"injury_date": "1900-01-01"})
+    world.coord_a.patch(f"/api/v1/patients/{world.a_id}", if_match_of=f"/api/v1/patients/{world.a_id}", json={"injury_date": "1900-01-01"})
     assert len(events(world.a_id, "write")) == before + 1
 
 

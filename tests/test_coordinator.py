@@ -153,7 +153,8 @@ def test_timeline_contacts_and_follow_up(client, world):
         assert coord.post(f"{url}/flags/{flag['id']}/resolve", json={"outcome": "contacted_patient",
                                                                      "note": "Called"}).status_code == 200
     with at(utc(2027, 3, 2, 10, 10), coord):
-        assert coord.post(f"{url}/plans/{plan['id']}/pause", json={"reason": "clinic review"}).status_code == 200
+        assert coord.post(f"{url}/plans/{plan['id']}/pause", json={"reason": "clinic review"},
+                          if_match_of=f"{url}/plans/{plan['id']}").status_code == 200
     body = get(coord, f"{url}/timeline?per_page=100", utc(2027, 3, 2, 11)).get_json()
     kinds = [e["kind"] for e in body["items"]]
     assert kinds == ["plan_paused", "flag_resolved", "contact", "flag_opened", "session", "session", "plan_version"]

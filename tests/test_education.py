@@ -224,7 +224,7 @@ def test_quiz_is_scored_with_explanations_in_the_patient_language(world):
     wrong = next(r for r in body["results"] if r["id"] == "q3")
     assert wrong["correct"] is False and wrong["correct_option"] == 1 and "先测血压" in wrong["explanation"]
     world.caregiver_a.post(url + "?lang=en", json={"answers": {"q1": 1, "q2": 0, "q3": 1, "q4": 1}})
-    attempts = world.coord_a.get(f"/api/v1/patients/{world.a_id}/education/modules/safety-standing-and-fes/quiz-attempts").get_json()
+    attempts = world.coord_a.get(f"/api/v1/patients/{world.a_id}/education/modules/safety-standing-and-fes/quiz-attempts").get_json()["items"]
     assert [a["score"] for a in attempts] == [4, 3]
 
 

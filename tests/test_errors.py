@@ -52,7 +52,7 @@ def test_oversized_body_is_413(client, app):
 
 def test_unknown_field_is_rejected_by_name(world):
     body = {"display_name": "X", "role": "admin"}
-    response = world.coord_a.patch(f"/api/v1/patients/{world.a_id}", json=body)
+    response = world.coord_a.patch(f"/api/v1/patients/{world.a_id}", if_match_of=f"/api/v1/patients/{world.a_id}", json=body)
     problem = assert_problem(response, 422)
     assert "role" in problem["errors"]
 

@@ -81,7 +81,7 @@ def test_lone_surrogates_in_names_and_notes_are_400(client, world):
         assert "surrogate" in response.get_json()["detail"]
     # A proper pair (an emoji) is fine.
     ok = world.coord_a.patch(f"/api/v1/patients/{world.a_id}", data='{"clinical_notes": "ok \\ud83d\\ude00"}',
-                             content_type="application/json")
+                             content_type="application/json", if_match_of=f"/api/v1/patients/{world.a_id}")
     assert ok.status_code == 200 and ok.get_json()["clinical_notes"] == "ok \U0001f600"
 
 
@@ -140,8 +140,10 @@ def test_edge_dates_in_plan_bodies_are_4xx(world, value):
              ("post", f"{plan}/versions", {"effective_from": value, "items": [
                  {"exercise": "pressure-relief", "minutes": 2, "days_of_week": ["mon"]}]})]
     for method, url, body in cases:
-        response = getattr(world.coord_a, method)(url, json=body)
+        # With the plan's current ETag, so that a change reaches the date checks.
+        response = getattr(world.coord_a, method)(url, json=body, if_match_of=plan)
         assert response.status_code < 500, (url, response.get_json())
+        assert response.status_code not in (412, 428), (url, response.get_json())
         if response.status_code >= 400:
             assert response.mimetype == PROBLEM
 
@@ -154,4 +156,5 @@ def test_only_iana_time_zone_names_are_accepted(world, zone):
     response = world.patient_a.patch("/api/v1/patients/me", json={"time_zone": zone})
     assert "time_zone" in assert_problem(response, 422)["errors"]
     for good in ("UTC", "Europe/London", "America/Argentina/Buenos_Aires"):
-        assert world.patient_a.patch("/api/v1/patients/me", json={"time_zone": good}).status_code == 200
+        assert world.patient_a.patch("/api/v1/patients/me", json={"time_zone": good},
+                                     if_match_of="/api/v1/patients/me").status_code == 200

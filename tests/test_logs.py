@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from tests.factories import session_body
-from tests.log_capture import SUITE_LOG
+from tests.log_capture import SUITE_LOG, UUID
 
 
 def _provoke_failures(world, monkeypatch, canary):
@@ -40,6 +40,20 @@ def test_sql_errors_carry_no_parameters(app_ctx):
     assert canary not in str(raised.value) and "hidden" in str(raised.value)
 
 
+def _leaks(lines, sensitive):
+    """(value, line) for every sensitive value found in a line. Ids are matched by shape and set
+    lookup, free text by one substring search over all lines; both as exact as `value in line`."""
+    ids = {value.lower() for value in sensitive if UUID.fullmatch(value)}
+    texts = [value for value in sensitive if not UUID.fullmatch(value)]
+    everything = "\n".join(lines)
+    present = [value for value in texts if value in everything]
+    leaks = []
+    for line in lines:
+        leaks += [(value, line) for value in UUID.findall(line) if value.lower() in ids]
+        leaks += [(value, line) for value in present if value in line]
+    return leaks
+
+
 @pytest.mark.last
 def test_no_log_line_of_the_whole_run_carries_patient_data(world, monkeypatch):
     canary = f"Fell near the bed, left knee swollen {uuid.uuid4().hex}"
@@ -48,7 +62,7 @@ def test_no_log_line_of_the_whole_run_carries_patient_data(world, monkeypatch):
     assert canary in sensitive and world.a_id in sensitive and world.session_a in sensitive
     assert sum('"standstrong.access"' in line for line in lines) >= 10  # access lines were read
     assert any('"level": "ERROR"' in line for line in lines)           # and error lines
-    leaks = [(value, line) for line in lines for value in sensitive if value in line]
+    leaks = _leaks(lines, sensitive)
     assert not leaks, "\n".join(f"{value!r} in {line[:400]}" for value, line in leaks[:10])
 
 
@@ -68,3 +82,10 @@ def test_the_development_servers_request_lines_are_dropped(world):
     logging.getLogger("werkzeug").warning("something else")
     assert [line for line in SUITE_LOG.lines[before:] if world.a_id in line] == []
     assert any("something else" in line for line in SUITE_LOG.lines[before:])
+
+
+def test_the_leak_search_finds_ids_in_any_case_and_free_text():
+    an_id, note = str(uuid.uuid4()), "Fell near the bed, knee swollen"
+    lines = [f"user {an_id.upper()} did x", "clean line", f"note={note}!"]
+    assert _leaks(lines, {an_id, note}) == [(an_id.upper(), lines[0]), (note, lines[2])]
+    assert _leaks(["clean line"], {an_id, note}) == []

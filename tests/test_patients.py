@@ -88,7 +88,8 @@ def test_care_team_members_share_the_patient(world):
     url = f"/api/v1/patients/{world.a_id}/care-team"
     assert world.coord_b.get(f"/api/v1/patients/{world.a_id}").status_code == 404
     added = world.coord_a.post(url, json={"coordinator_id": world.coord_b.id})
-    assert added.status_code == 201 and len(added.get_json()) == 2
+    assert added.status_code == 201 and added.get_json()["meta"]["total"] == 2
+    assert {m["coordinator_id"] for m in world.coord_b.get(url).get_json()["items"]} == {world.coord_a.id, world.coord_b.id}
     assert world.coord_b.get(f"/api/v1/patients/{world.a_id}").status_code == 200
     assert world.coord_a.delete(f"{url}/{world.coord_b.id}").status_code == 204
     assert world.coord_b.get(f"/api/v1/patients/{world.a_id}").status_code == 404
@@ -108,11 +109,11 @@ def test_caregiver_acts_for_one_patient_and_can_be_revoked(world, client):
     assert me["role"] == "caregiver" and me["caring_for"][0]["id"] == world.a_id
     assert world.caregiver_a.get("/api/v1/patients/me").get_json()["id"] == world.a_id
     assert world.caregiver_a.get(f"/api/v1/patients/{world.b_id}").status_code == 404
-    listed = world.patient_a.get("/api/v1/patients/me/caregivers").get_json()
+    listed = world.patient_a.get("/api/v1/patients/me/caregivers").get_json()["items"]
     assert [c["display_name"] for c in listed] == ["Carer"] and listed[0]["relationship_note"] == "son"
     assert world.patient_a.delete(f"/api/v1/patients/me/caregivers/{listed[0]['id']}").status_code == 204
     assert world.caregiver_a.get(f"/api/v1/patients/{world.a_id}").status_code == 404
-    assert world.patient_a.get("/api/v1/patients/me/caregivers").get_json() == []
+    assert world.patient_a.get("/api/v1/patients/me/caregivers").get_json()["items"] == []
 
 
 def test_caregiver_of_two_patients_must_name_one(world, client):
@@ -139,16 +140,16 @@ def test_patient_email_cannot_take_a_caregiver_code(world, client):
 
 def test_caregiver_cannot_invite_or_manage(world):
     assert_problem(world.caregiver_a.post("/api/v1/patients/me/caregivers/invitations", json={}), 403)
-    assert_problem(world.caregiver_a.patch("/api/v1/patients/me", json={"ais_grade": "B"}), 403)
+    assert_problem(world.caregiver_a.patch("/api/v1/patients/me", if_match_of="/api/v1/patients/me", json={"ais_grade": "B"}), 403)
 
 
 def test_patient_edits_only_own_preferences(world):
-    ok = world.patient_a.patch("/api/v1/patients/me", json={"language": "en", "time_zone": "America/New_York"})
+    ok = world.patient_a.patch("/api/v1/patients/me", if_match_of="/api/v1/patients/me", json={"language": "en", "time_zone": "America/New_York"})
     assert ok.status_code == 200 and ok.get_json()["language"] == "en"
-    assert_problem(world.patient_a.patch("/api/v1/patients/me", json={"neurological_level": "C4"}), 403)
-    coord = world.coord_a.patch(f"/api/v1/patients/{world.a_id}", json={"neurological_level": "C4"})
+    assert_problem(world.patient_a.patch("/api/v1/patients/me", if_match_of="/api/v1/patients/me", json={"neurological_level": "C4"}), 403)
+    coord = world.coord_a.patch(f"/api/v1/patients/{world.a_id}", if_match_of=f"/api/v1/patients/{world.a_id}", json={"neurological_level": "C4"})
     assert coord.get_json()["neurological_level"] == "C4"
-    bad = world.coord_a.patch(f"/api/v1/patients/{world.a_id}", json={"injury_date": "1950-01-01"})
+    bad = world.coord_a.patch(f"/api/v1/patients/{world.a_id}", if_match_of=f"/api/v1/patients/{world.a_id}", json={"injury_date": "1950-01-01"})
     assert_problem(bad, 422)
 
 

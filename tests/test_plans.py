@@ -41,7 +41,7 @@ def test_exercises_and_templates_are_bilingual_with_sources(world):
     by_id = world.coord_a.get(f"/api/v1/exercises/{fes['id']}?lang=en").get_json()
     assert by_id["slug"] == "fes-cycling" and by_id["name"] == "FES cycling"
     assert_problem(world.coord_a.get("/api/v1/exercises/nope"), 404)
-    templates = world.coord_a.get("/api/v1/plan-templates?lang=en").get_json()
+    templates = world.coord_a.get("/api/v1/plan-templates?lang=en").get_json()["items"]
     standing = next(t for t in templates if t["slug"] == "standing-for-bone")
     assert "Alekna 2008" in standing["source"] and standing["items"][0]["minutes"] == 60
     assert {"standing-for-bone", "fes-cycling", "combined-programme", "gentle-start"} <= {t["slug"] for t in templates}
@@ -132,7 +132,7 @@ def test_versions_keep_history_and_answer_past_dates(world, lumbar):
     with at(MONDAY, world.coord_a):
         plan = world.coord_a.post(url, json={"items": [item(minutes=30)]}).get_json()
         key = plan["version_in_force"]["items"][0]["item_key"]
-        changed = world.coord_a.post(f"{url}/{plan['id']}/versions", json={
+        changed = world.coord_a.post(f"{url}/{plan['id']}/versions", if_match_of=f"{url}/{plan['id']}", json={
             "effective_from": "2027-03-08", "change_note": "build up",
             "items": [item(minutes=45, item_key=key), item("pressure-relief", minutes=2, days_of_week=["mon"])]})
         assert changed.status_code == 201, changed.get_json()
@@ -145,14 +145,14 @@ def test_versions_keep_history_and_answer_past_dates(world, lumbar):
         assert earlier["items"][0]["minutes"] == 30
         before = world.coord_a.get(f"{url}/{plan['id']}?on=2027-02-28").get_json()["version_in_force"]
         assert before is None
-        backwards = world.coord_a.post(f"{url}/{plan['id']}/versions", json={
+        backwards = world.coord_a.post(f"{url}/{plan['id']}/versions", if_match_of=f"{url}/{plan['id']}", json={
             "effective_from": "2027-03-04", "items": [item()]})
         assert "effective_from" in assert_problem(backwards, 422)["errors"]
-        stranger_key = world.coord_a.post(f"{url}/{plan['id']}/versions", json={
+        stranger_key = world.coord_a.post(f"{url}/{plan['id']}/versions", if_match_of=f"{url}/{plan['id']}", json={
             "effective_from": "2027-03-08", "items": [item(item_key="00000000-0000-0000-0000-000000000001")]})
         assert_problem(stranger_key, 422)
         # Same-day replacement: the later number wins on that date.
-        again = world.coord_a.post(f"{url}/{plan['id']}/versions", json={
+        again = world.coord_a.post(f"{url}/{plan['id']}/versions", if_match_of=f"{url}/{plan['id']}", json={
             "effective_from": "2027-03-08", "items": [item(minutes=50, item_key=key)]}).get_json()
         assert again["versions"][-1]["number"] == 3
         on_ninth = world.coord_a.get(f"{url}/{plan['id']}?on=2027-03-08").get_json()["version_in_force"]
@@ -163,21 +163,21 @@ def test_pause_resume_and_end(world, lumbar):
     url = plans_url(lumbar[1]["id"])
     with at(MONDAY, world.coord_a):
         plan = world.coord_a.post(url, json={"items": [item()]}).get_json()
-        paused = world.coord_a.post(f"{url}/{plan['id']}/pause", json={"reason": "hospital stay"})
+        paused = world.coord_a.post(f"{url}/{plan['id']}/pause", if_match_of=f"{url}/{plan['id']}", json={"reason": "hospital stay"})
         assert paused.get_json()["status"] == "paused"
-        assert_problem(world.coord_a.post(f"{url}/{plan['id']}/pause", json={"reason": "again"}), 409)
+        assert_problem(world.coord_a.post(f"{url}/{plan['id']}/pause", if_match_of=f"{url}/{plan['id']}", json={"reason": "again"}), 409)
         assert world.coord_a.get(f"{url}?status=paused").get_json()["meta"]["total"] == 1
         assert world.coord_a.get(f"{url}?status=active").get_json()["meta"]["total"] == 0
     with at(MONDAY + timedelta(days=5), world.coord_a):
-        resumed = world.coord_a.post(f"{url}/{plan['id']}/resume", json={}).get_json()
+        resumed = world.coord_a.post(f"{url}/{plan['id']}/resume", if_match_of=f"{url}/{plan['id']}", json={}).get_json()
         assert resumed["status"] == "active"
         assert resumed["pauses"] == [{"id": resumed["pauses"][0]["id"], "start_date": "2027-03-01",
                                       "end_date": "2027-03-05", "reason": "hospital stay"}]
-        assert_problem(world.coord_a.post(f"{url}/{plan['id']}/resume", json={}), 409)
-        ended = world.coord_a.post(f"{url}/{plan['id']}/end", json={"on": "2027-03-09", "reason": "goal met"}).get_json()
+        assert_problem(world.coord_a.post(f"{url}/{plan['id']}/resume", if_match_of=f"{url}/{plan['id']}", json={}), 409)
+        ended = world.coord_a.post(f"{url}/{plan['id']}/end", if_match_of=f"{url}/{plan['id']}", json={"on": "2027-03-09", "reason": "goal met"}).get_json()
         assert ended["ended_on"] == "2027-03-08" and ended["status"] == "active"
-        assert_problem(world.coord_a.post(f"{url}/{plan['id']}/end", json={"reason": "again"}), 409)
-        assert_problem(world.coord_a.post(f"{url}/{plan['id']}/versions", json={"items": [item()]}), 409)
+        assert_problem(world.coord_a.post(f"{url}/{plan['id']}/end", if_match_of=f"{url}/{plan['id']}", json={"reason": "again"}), 409)
+        assert_problem(world.coord_a.post(f"{url}/{plan['id']}/versions", if_match_of=f"{url}/{plan['id']}", json={"items": [item()]}), 409)
     with at(MONDAY + timedelta(days=8), world.coord_a):
         assert world.coord_a.get(f"{url}/{plan['id']}").get_json()["status"] == "ended"
         assert world.coord_a.get(f"{url}?status=ended").get_json()["meta"]["total"] == 1
@@ -195,3 +195,25 @@ def test_patient_and_caregiver_read_but_do_not_write(world):
     assert_problem(world.coord_b.post(f"{url}/{plan['id']}/end", json={"reason": "nope"}), 404)
     # Another patient's plan id under one's own patient id is not found either.
     assert_problem(world.patient_b.get(f"{plans_url('me')}/{plan['id']}"), 404)
+
+
+def test_safety_warning_texts_are_data_in_every_language(world):
+    from app.common.i18n import LANGUAGES
+    from app.plans.safety import warning_texts
+    from app.plans.schemas import WARNING_CODES
+
+    assert set(warning_texts()["warnings"]) == set(WARNING_CODES)
+    assert all(set(texts) == set(LANGUAGES) for texts in warning_texts()["warnings"].values())
+    assert set(warning_texts()["safety_module_note"]) == set(LANGUAGES)
+    values = {"level": "T4", "min_level": "T6", "months": 6, "sites": "distal femur (2027-01-02)",
+              "exercises": "passive-standing"}
+    for texts in warning_texts()["warnings"].values():
+        assert all(text.format(**values) for text in texts.values())
+    url = plans_url(world.a_id)  # T4: autonomic dysreflexia applies
+    chinese = world.coord_a.post(url, json={"template": "gentle-start"}, headers={"Accept-Language": "zh-CN"})
+    english = world.coord_a.post(url, json={"template": "gentle-start"})
+    [zh] = assert_problem(chinese, 409)["warnings"]
+    [en] = assert_problem(english, 409)["warnings"]
+    assert (zh["code"], en["code"]) == ("autonomic_dysreflexia", "autonomic_dysreflexia")
+    assert "自主神经反射异常" in zh["message"] and "T4" in zh["message"]
+    assert "autonomic dysreflexia" in en["message"] and "T4" in en["message"]

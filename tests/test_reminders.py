@@ -158,11 +158,11 @@ def test_pause_and_end_cancel_and_resume_brings_back(app_ctx, world):
     base = f"/api/v1/patients/{pid}/plans/{plan['id']}"
     with at(NOW, world.coord_a):
         assert len(rows(pid, "pending")) == 2
-        assert world.coord_a.post(f"{base}/pause", json={"reason": "hospital stay"}).status_code == 200
+        assert world.coord_a.post(f"{base}/pause", if_match_of=base, json={"reason": "hospital stay"}).status_code == 200
         assert rows(pid, "pending") == []
-        assert world.coord_a.post(f"{base}/resume", json={"on": "2027-05-11"}).status_code == 200
+        assert world.coord_a.post(f"{base}/resume", if_match_of=base, json={"on": "2027-05-11"}).status_code == 200
         assert [r.payload["local_date"] for r in rows(pid, "pending")] == ["2027-05-11"]
-        assert world.coord_a.post(f"{base}/end", json={"reason": "finished", "on": "2027-05-11"}).status_code == 200
+        assert world.coord_a.post(f"{base}/end", if_match_of=base, json={"reason": "finished", "on": "2027-05-11"}).status_code == 200
         assert rows(pid, "pending") == []
 
 
@@ -171,7 +171,8 @@ def test_a_new_version_moves_the_reminder(app_ctx, world):
     pid = uuid.UUID(patient["id"])
     key = plan["versions"][0]["items"][0]["item_key"]
     with at(NOW, world.coord_a):
-        response = world.coord_a.post(f"/api/v1/patients/{pid}/plans/{plan['id']}/versions", json={
+        plan_url = f"/api/v1/patients/{pid}/plans/{plan['id']}"
+        response = world.coord_a.post(f"{plan_url}/versions", if_match_of=plan_url, json={
             "items": [item("15:00", item_key=key)], "effective_from": "2027-05-11"})
         assert response.status_code == 201, response.get_json()
     got = [local(r, "Asia/Shanghai") for r in rows(pid, "pending")]

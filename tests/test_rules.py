@@ -124,13 +124,15 @@ def test_pause_suppresses_and_resolves_the_adherence_flags(p):
     p.sweep(utc(2027, 3, 5, 12))
     assert lapse(p.flags(utc(2027, 3, 5, 12), "status=active"))
     with at(utc(2027, 3, 5, 13), p.coord):
-        assert p.coord.post(f"{p.url}/plans/{p.plan['id']}/pause", json={"reason": "hospital stay"}).status_code == 200
+        assert p.coord.post(f"{p.url}/plans/{p.plan['id']}/pause", json={"reason": "hospital stay"},
+                            if_match_of=f"{p.url}/plans/{p.plan['id']}").status_code == 200
     p.sweep(utc(2027, 3, 12, 12))
     [paused] = lapse(p.flags(utc(2027, 3, 12, 12)))
     assert (paused["status"], paused["outcome"]) == ("resolved", "plan_paused")
     assert not p.flags(utc(2027, 3, 12, 12), "status=active")  # nothing else raised while paused
     with at(utc(2027, 3, 12, 13), p.coord):
-        assert p.coord.post(f"{p.url}/plans/{p.plan['id']}/resume", json={}).status_code == 200
+        assert p.coord.post(f"{p.url}/plans/{p.plan['id']}/resume", json={},
+                            if_match_of=f"{p.url}/plans/{p.plan['id']}").status_code == 200
     p.sweep(utc(2027, 3, 13, 12))  # paused days do not count as lapsed
     assert not lapse(p.flags(utc(2027, 3, 13, 12), "status=active"))
 

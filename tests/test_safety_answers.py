@@ -71,10 +71,31 @@ def test_dysreflexia_answer_has_the_full_steps_the_card_and_the_number(tetrapleg
 
 def test_below_the_dysreflexia_level_dizziness_gets_the_low_pressure_answer(paraplegic):
     out = log(paraplegic, "dizziness", "pounding_headache")
-    assert [a["code"] for a in out["safety_alerts"]] == ["orthostatic_hypotension"]
+    assert [a["code"] for a in out["safety_alerts"]] == ["orthostatic_hypotension", "dysreflexia_signs_below_level"]
     assert "Measure your blood pressure" in out["safety_alerts"][0]["steps"][1]
     faint = log(paraplegic, "faint_or_weak_when_upright")
     assert [a["code"] for a in faint["safety_alerts"]] == ["orthostatic_hypotension"]
+
+
+def test_below_the_dysreflexia_level_a_headache_still_gets_an_answer_emergency_signs_first(paraplegic):
+    # Dysreflexia is uncommon below T6 but reported; a sudden severe headache can be a stroke or a bleed.
+    [alert] = log(paraplegic, "pounding_headache")["safety_alerts"]
+    steps = alert["steps"]
+    assert alert["code"] == "dysreflexia_signs_below_level" and alert["severity"] == "warning"
+    assert steps[0].startswith("Stop the session. Call your local emergency number now if the headache came on suddenly")
+    assert "Measure again after 5 minutes of rest" in steps[1]
+    assert "uncommon with an injury below T6, but it can happen" in steps[2] and "still 20 mmHg or more" in steps[2]
+    assert "If it stays high or keeps rising, or you cannot reach your care team, call your local emergency number" in steps[3]
+    assert {r["key"] for r in alert["references"]} == {"cscm-ad-2021", "nhs-headaches", "nhs-stroke-symptoms"}
+    [chinese] = log(paraplegic, "flushing_or_sweating", lang="zh-CN")["safety_alerts"]
+    assert chinese["code"] == "dysreflexia_signs_below_level" and chinese["language"] == "zh-CN"
+    assert any("T6以下" in step and "20 mmHg" in step for step in chinese["steps"])
+
+
+def test_urgent_answers_come_before_warnings_whatever_order_the_symptoms_were_reported(paraplegic):
+    out = log(paraplegic, "pressure_redness_or_broken_skin", "pounding_headache", "chest_pain_or_breathless")
+    assert [a["code"] for a in out["safety_alerts"]] == [
+        "chest_pain_or_breathlessness", "skin_injury", "dysreflexia_signs_below_level"]
 
 
 def test_swelling_gets_checked_the_same_day_for_fracture_or_clot(paraplegic):

@@ -21,7 +21,7 @@ from app.common.actors import SystemActor
 from app.common.db import writing
 from app.common.types import utcnow
 from app.dxa.models import DxaFollowUp, DxaResult
-from app.education.models import EducationContent
+from app.common.pagination import Page
 from app.exercises.models import Exercise
 from app.extensions import db
 from app.medications.models import BoneTreatment
@@ -41,11 +41,6 @@ def _module(w):
     from app.education.service import module_by_slug
 
     return module_by_slug("keep-going")
-
-
-def _content(w):
-    return db.session.scalar(select(EducationContent).where(EducationContent.module_id == _module(w).id,
-                                                            EducationContent.language == "en"))
 
 
 def _plan(w):
@@ -89,8 +84,8 @@ def _treatment(w):
 
 # name -> a function of the world giving the arguments to call it with.
 READS = {
-    "access.list_accounts": lambda w: (_user(w.admin), "coordinator"),
-    "access.list_audit_events": lambda w: (_user(w.admin), uuid.UUID(w.a_id)),
+    "access.list_accounts": lambda w: (_user(w.admin), {"role": "coordinator"}),
+    "access.list_audit_events": lambda w: (_user(w.admin), {"patient_id": uuid.UUID(w.a_id)}),
     "adherence.adherence": lambda w: (_user(w.coord_a), w.a_id, {"window": 7}),
     "adherence.adherence_many": lambda w: ([uuid.UUID(w.a_id)], 30),
     "adherence.history_many": lambda w: ([uuid.UUID(w.a_id)], NOW, 30),
@@ -116,8 +111,8 @@ READS = {
     "dxa.get_protocol": lambda w: (_user(w.caregiver_a), "me", NOW),
     "dxa.get_result": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.dxa_result_a["id"]), "zh-CN"),
     "dxa.latest_results": lambda w: ([uuid.UUID(w.a_id)],),
-    "dxa.list_followups": lambda w: (_user(w.coord_a), w.a_id, {"status": ["due"]}),
-    "dxa.list_results": lambda w: (_user(w.patient_a), "me", {"site": "distal_femur"}),
+    "dxa.list_followups": lambda w: (_user(w.coord_a), w.a_id, {"status": ["due"]}, NOW),
+    "dxa.list_results": lambda w: (_user(w.patient_a), "me", {"site": "distal_femur"}, "zh-CN"),
     "dxa.overdue_followups": lambda w: ([uuid.UUID(w.a_id)], 30, NOW),
     "dxa.protocol_view": lambda w: (_patient_a(w), NOW),
     "dxa.result_views": lambda w: ([_result(w)], "en"),
@@ -133,40 +128,38 @@ READS = {
     "coordinator.own_sessions_csv": lambda w: (_user(w.patient_a), "me", "en", NOW),
     "coordinator.timeline": lambda w: (_user(w.coord_a), w.a_id, {"order": "oldest"}, "en"),
     "education.catalogue": lambda w: (None, "bone", "en"),
-    "education.catalogue_etag": lambda w: ({"items": [], "meta": {}}, "en"),
+    "education.catalogue_etag": lambda w: (Page([]), "en"),
+    "education.catalogue_page": lambda w: ({"tag": "bone", "per_page": 2}, "zh-CN"),
     "education.etag_for": lambda w: (_module(w), "en"),
     "education.module_by_slug": lambda w: ("keep-going",),
-    "education.module_view": lambda w: (_module(w), "zh-CN"),
+    "education.module_in": lambda w: (_module(w), "zh-CN"),
     "education.patient_overview": lambda w: (_user(w.coord_a), w.a_id),
     "education.quiz_attempts": lambda w: (_user(w.caregiver_a), "me", "keep-going"),
     "education.served_language_of": lambda w: (_module(w), "en"),
-    "education.summary_row": lambda w: (_module(w), _content(w)),
-    "exercises.catalogue": lambda w: ("fes",),
+    "exercises.catalogue": lambda w: ("zh-CN", {"kind": "fes"}),
     "medications.calendar_entries": lambda w: (uuid.UUID(w.a_id),),
     "medications.dose_status": lambda w: ([uuid.UUID(w.a_id)], NOW),
     "medications.due_notices": lambda w: (NOW, NOW + timedelta(days=2)),
     "medications.get_treatment": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.treatment_a["id"])),
     "medications.list_doses": lambda w: (_user(w.patient_a), "me", uuid.UUID(w.treatment_a["id"]), {}),
-    "medications.list_treatments": lambda w: (_user(w.caregiver_a), "me", {"active": True}, NOW),
+    "medications.list_treatments": lambda w: (_user(w.caregiver_a), "me", {"active": True}, NOW, "en"),
     "medications.treatment_view": lambda w: (_treatment(w), _patient_a(w), NOW, "en"),
     "medications.treatment_views": lambda w: ([_treatment(w)], {uuid.UUID(w.a_id): "Asia/Shanghai"}, NOW, "zh-CN"),
-    "exercises.exercise_view": lambda w: (_exercise(w), "zh-CN"),
     "exercises.exercises_by_id": lambda w: ([_exercise(w).id],),
-    "exercises.get_exercise": lambda w: ("fes-cycling",),
+    "exercises.get_exercise": lambda w: ("fes-cycling", "zh-CN"),
     "patients.care_team": lambda w: (_user(w.coord_a), w.a_id),
     "patients.caregivers": lambda w: (_user(w.patient_a), "me"),
     "patients.get_patient": lambda w: (_user(w.coord_a), w.a_id),
     "patients.language_for": lambda w: (_user(w.patient_a), None),
-    "patients.list_patients": lambda w: (_user(w.coord_a), "Alice"),
+    "patients.list_patients": lambda w: (_user(w.coord_a), {"q": "Alice"}),
     "patients.listed": lambda w: (_user(w.admin), [db.session.get(Patient, uuid.UUID(w.a_id))]),
     "patients.me": lambda w: (_user(w.caregiver_a),),
     "plans.get_plan": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.plan_a["id"])),
-    "plans.list_plans": lambda w: (_user(w.patient_a), "me", "active"),
+    "plans.list_plans": lambda w: (_user(w.patient_a), "me", {"status": "active"}),
     "plans.load_specs": lambda w: ([uuid.UUID(w.a_id)],),
     "plans.plan_status": lambda w: (_plan(w), TODAY),
-    "plans.plan_view": lambda w: (_plan(w), TODAY),
-    "plans.plan_views": lambda w: ([_plan(w)], TODAY),
     "plans.safety_warnings": lambda w: (db.session.get(Patient, uuid.UUID(w.a_id)), [_exercise(w)], TODAY),
+    "plans.template": lambda w: ("gentle-start",),
     "plans.templates": lambda w: ("zh-CN",),
     "rules.facts.load": lambda w: ([uuid.UUID(w.a_id)], 3, NOW, 40),
     "rules.facts.load_extras": lambda w: (_facts_a(w), {"dxa_latest", "dxa_overdue", "doses", "exercise_kinds"}, NOW),
@@ -207,9 +200,9 @@ WRITES = {
     "patients.activate", "patients.add_to_care_team", "patients.audit_listed", "patients.create_patient",
     "patients.invite_caregiver", "patients.reissue_patient_invitation", "patients.remove_from_care_team",
     "patients.revoke_caregiver", "patients.update_patient",
-    "plans.add_version", "plans.assign_plan", "plans.demo_plan", "plans.end", "plans.new_plan",
+    "plans.add_version", "plans.assign_plan", "plans.check_safety", "plans.demo_plan", "plans.end", "plans.new_plan",
     "plans.pause", "plans.resume",
-    "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
+    "reminders.cancel_pending", "reminders.enqueue", "reminders.materialise", "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
     "reminders.register_device", "reminders.remove_device", "reminders.snooze", "reminders.update_preferences",
     "rules.engine.run", "rules.notify.digest", "rules.notify.urgent",
     "rules.acknowledge", "rules.digest", "rules.on_dose_recorded", "rules.on_dxa_result_written",
@@ -223,7 +216,7 @@ JOB_MODULES = ["adherence.streaks", "rules.engine", "rules.facts", "rules.notify
 
 
 def service_functions() -> dict:
-    """{"domain.function": function} for every public function defined in app/*/service.py
+    """{"domain.function": function} for every public function app/*/service.py defines or gathers
     (and "module.function" for those of JOB_MODULES)."""
     found = {}
     for name in JOB_MODULES:
@@ -239,7 +232,9 @@ def service_functions() -> dict:
         except ModuleNotFoundError:
             continue
         for name, function in inspect.getmembers(module, inspect.isfunction):
-            if not name.startswith("_") and function.__module__ == module.__name__:
+            # Its own public functions, and those it gathers from its domain's modules (__all__).
+            own = not name.startswith("_") and function.__module__ == module.__name__
+            if own or name in getattr(module, "__all__", ()):
                 found[f"{info.name}.{name}"] = function
     return found
 
@@ -261,6 +256,9 @@ def test_every_read_runs_without_a_request(app, world):
                 db.session.execute(result).all()
             elif isinstance(result, tuple) and hasattr(result[0], "compile"):
                 db.session.execute(result[0]).all()
+            elif isinstance(result, Page):
+                assert result.meta["next_url"] is None  # no request, no link; the rest is there
+                assert result.meta["total"] == result.total
 
 
 def test_a_job_reads_as_a_system_actor_and_the_trail_names_it(app, world):

@@ -220,8 +220,9 @@ def test_possible_fracture_answer_and_level_aware_dysreflexia(client, world):
         data = {"exercise": "passive-range-of-motion", "started_at": (NOW - timedelta(hours=1)).isoformat(),
                 "duration_minutes": 15, "symptoms": ["pounding_headache", "swelling_warmth_or_deformity"]}
         out = put(low, str(uuid.uuid4()), data).get_json()
-    assert [a["code"] for a in out["safety_alerts"]] == ["possible_fracture"]
-    assert out["safety_alerts"][0]["language"] == "en" and "Stop standing" in out["safety_alerts"][0]["steps"][0]
+    assert [a["code"] for a in out["safety_alerts"]] == ["possible_fracture", "dysreflexia_signs_below_level"]
+    fracture = out["safety_alerts"][0]
+    assert fracture["language"] == "en" and "Stop standing" in fracture["steps"][0]
     plain = dict(data, symptoms=["more_spasms"])
     with at(NOW, low):
         calm = put(low, str(uuid.uuid4()), plain).get_json()
@@ -230,8 +231,8 @@ def test_possible_fracture_answer_and_level_aware_dysreflexia(client, world):
 
 def test_symptom_checklist(world):
     checklist = world.patient_b.get("/api/v1/symptoms").get_json()
-    assert len(checklist) == 12 and checklist[0]["label"] == "Pounding headache"
-    skin = next(s for s in checklist if s["code"] == "pressure_redness_or_broken_skin")
+    assert checklist["meta"]["total"] == 12 and checklist["items"][0]["label"] == "Pounding headache"
+    skin = next(s for s in checklist["items"] if s["code"] == "pressure_redness_or_broken_skin")
     assert "30 minutes" in skin["label"] and skin["triggers_alert"] == "skin_injury"
 
 

@@ -2,7 +2,7 @@ from app.access import service
 from app.audit.schemas import AuditEventSchema, AuditListArgs
 from app.auth.authenticate import authenticate, current_actor
 from app.auth.schemas import UserCreateSchema, UserListArgs, UserSchema, UserUpdateSchema
-from app.common.pagination import page_of, paginate
+from app.common.pagination import page_of
 from app.extensions import Blueprint
 
 # The staff-only views live here, above auth and audit, because their gates are the policy's.
@@ -14,7 +14,9 @@ audit_blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit-events",
 
 @users_blp.route("", methods=["POST"])
 @authenticate
-@users_blp.arguments(UserCreateSchema)
+@users_blp.arguments(UserCreateSchema, example={
+    "email": "coordinator@clinic.example", "password": "a long passphrase 2026", "role": "coordinator",
+    "display_name": "Dr Chen"})
 @users_blp.response(201, UserSchema)
 def create_user(data):
     """Create a coordinator or admin account."""
@@ -23,7 +25,7 @@ def create_user(data):
 
 @users_blp.route("/<uuid:user_id>", methods=["PATCH"])
 @authenticate
-@users_blp.arguments(UserUpdateSchema)
+@users_blp.arguments(UserUpdateSchema, example={"is_active": False})
 @users_blp.response(200, UserSchema)
 def update_user(data, user_id):
     """Deactivate (or reactivate) a staff account: a deactivated one cannot log in and its
@@ -37,8 +39,7 @@ def update_user(data, user_id):
 @users_blp.response(200, page_of(UserSchema))
 def list_users(args):
     """All accounts, filtered by role or searched by name or e-mail."""
-    stmt = service.list_accounts(current_actor(), args.get("role"), args.get("q"))
-    return paginate(stmt, args["page"], args["per_page"])
+    return service.list_accounts(current_actor(), args)
 
 
 @audit_blp.route("", methods=["GET"])
@@ -47,6 +48,4 @@ def list_users(args):
 @audit_blp.response(200, page_of(AuditEventSchema))
 def list_events(args):
     """Newest first; filter by patient, actor or action."""
-    stmt = service.list_audit_events(current_actor(), args.get("patient_id"), args.get("actor_id"),
-                                     args.get("action"))
-    return paginate(stmt, args["page"], args["per_page"])
+    return service.list_audit_events(current_actor(), args)

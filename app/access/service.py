@@ -2,6 +2,7 @@
 from app.access.policy import ADMINISTER_ACCOUNTS, READ_AUDIT_TRAIL, require
 from app.audit import service as audit
 from app.auth import service as auth
+from app.common.pagination import Page, paginate
 
 
 def create_staff_account(actor, data: dict):
@@ -15,13 +16,15 @@ def set_staff_account_active(actor, user_id, active: bool):
     return auth.set_active(actor, user_id, active)
 
 
-def list_accounts(actor, role: str | None = None, q: str | None = None):
-    """A SELECT of the accounts (for the pagination helper)."""
+def list_accounts(actor, args: dict | None = None) -> Page:
+    """args: role, q, page, per_page."""
+    args = args or {}
     require(actor, ADMINISTER_ACCOUNTS)
-    return auth.list_users(role, q)
+    return paginate(auth.list_users(args.get("role"), args.get("q")), args)
 
 
-def list_audit_events(actor, patient_id=None, actor_id=None, action=None):
-    """A SELECT of the trail, newest first."""
+def list_audit_events(actor, args: dict | None = None) -> Page:
+    """Newest first; args: patient_id, actor_id, action, page, per_page."""
+    args = args or {}
     require(actor, READ_AUDIT_TRAIL)
-    return audit.list_events(patient_id, actor_id, action)
+    return paginate(audit.list_events(args.get("patient_id"), args.get("actor_id"), args.get("action")), args)

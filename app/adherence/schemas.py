@@ -2,6 +2,7 @@ import marshmallow as ma
 
 from app.common.i18n import LANG_FIELD
 from app.common.validation import calendar_date
+from app.exercises.schemas import ExerciseSchema
 
 
 class AdherenceArgs(ma.Schema):
@@ -73,12 +74,11 @@ class AgendaWeekArgs(ma.Schema):
     lang = LANG_FIELD
 
 
-class AgendaExerciseSchema(ma.Schema):
-    id = ma.fields.UUID()
-    slug = ma.fields.String()
-    kind = ma.fields.String()
-    name = ma.fields.String()
-    measures = ma.fields.List(ma.fields.Dict())
+class AgendaExerciseSchema(ExerciseSchema):
+    """The library's exercise, only what the agenda needs."""
+
+    class Meta:
+        fields = ("id", "slug", "kind", "language", "name", "measures")
 
 
 class AgendaItemSchema(ma.Schema):

@@ -11,8 +11,7 @@ from app.common.clinical import threshold
 from app.common.clock import local_date, local_today
 from app.common.i18n import choose_language
 from app.errors import ApiError
-from app.exercises.models import Exercise
-from app.exercises.service import exercise_view, exercises_by_id
+from app.exercises.service import ServedExercise, exercises_by_id
 from app.extensions import db
 from app.patients.models import Patient
 from app.plans import service as plans
@@ -147,7 +146,7 @@ def _agenda_items(specs, day: date, logged_by_day: dict, stretches: list, exerci
             done_today = logged_by_day.get((day, item.item_key), [])
             entry = {
                 "plan_id": spec.plan_id, "item_id": item.item_id, "item_key": item.item_key,
-                "exercise": _exercise_brief(exercises[item.exercise_id], language),
+                "exercise": ServedExercise(exercises[item.exercise_id], language),
                 "minutes": item.minutes, "time_of_day": item.time_of_day,
                 "schedule": "weekly" if item.weekly else "days_of_week",
                 "done_sessions": len(done_today), "done_minutes": sum(s.minutes for s in done_today),
@@ -160,13 +159,8 @@ def _agenda_items(specs, day: date, logged_by_day: dict, stretches: list, exerci
                 entry |= {"sessions_per_week": item.sessions_per_week, "planned_this_week": stretch.planned,
                           "done_this_week": done_week, "remaining_this_week": stretch.planned - done_week}
             items.append(entry)
-    items.sort(key=lambda i: (i["time_of_day"] or "99:99", i["exercise"]["slug"]))
+    items.sort(key=lambda i: (i["time_of_day"] or "99:99", i["exercise"].slug))
     return items
-
-
-def _exercise_brief(exercise: Exercise, language: str) -> dict:
-    full = exercise_view(exercise, language)
-    return {k: full[k] for k in ("id", "slug", "kind", "name", "measures")}
 
 
 def _agenda_data(patient, start: date, end: date):

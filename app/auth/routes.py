@@ -40,7 +40,7 @@ def account_limit(key_func):
 @blp.route("/login", methods=["POST"])
 @address_limit()
 @account_limit(login_email_key)
-@blp.arguments(LoginSchema)
+@blp.arguments(LoginSchema, example={"email": "li.wei@example.org", "password": "a long passphrase 2026"})
 @blp.response(200, TokenSchema)
 def login(data):
     """Log in with e-mail and password: a 15-minute access token and a 30-day refresh token."""
@@ -68,7 +68,8 @@ def logout():
 
 @blp.route("/password", methods=["POST"])
 @authenticate
-@blp.arguments(PasswordChangeSchema)
+@blp.arguments(PasswordChangeSchema, example={"current_password": "a long passphrase 2026",
+                                            "new_password": "another long passphrase 2027"})
 @blp.response(204)
 def change_password(data):
     """Change your password (the current one is needed): every other login of the account is
@@ -80,7 +81,7 @@ def change_password(data):
 @blp.route("/password-reset", methods=["POST"])
 @address_limit()
 @account_limit(reset_email_key)
-@blp.arguments(PasswordResetRequestSchema)
+@blp.arguments(PasswordResetRequestSchema, example={"email": "li.wei@example.org", "lang": "zh-CN"})
 @blp.response(202, AcceptedSchema)
 def request_password_reset(data):
     """Forgotten password: an e-mailed one-time code, if an account has this address. The
@@ -95,7 +96,8 @@ def request_password_reset(data):
 @blp.route("/password-reset/confirm", methods=["POST"])
 @address_limit()
 @account_limit(reset_email_key)
-@blp.arguments(PasswordResetConfirmSchema)
+@blp.arguments(PasswordResetConfirmSchema, example={
+    "email": "li.wei@example.org", "code": "4821-9375", "new_password": "another long passphrase 2027"})
 @blp.response(204)
 def confirm_password_reset(data):
     """Set a new password with the e-mailed code; every login of the account is revoked."""

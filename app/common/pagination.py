@@ -1,8 +1,10 @@
-"""The one pagination helper: numbered pages with a capped size, and a next link."""
+"""The one pagination helper: services return a finished Page, the page_of schema dumps it."""
+from dataclasses import dataclass
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 import marshmallow as ma
-from flask import request
+from flask import has_request_context, request
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -25,6 +27,43 @@ class PageMeta(ma.Schema):
     next_url = ma.fields.String(allow_none=True)
 
 
+@dataclass
+class Page:
+    """One page of a list: the items (models or dataclasses) and where it stands."""
+
+    items: list
+    page: int = 1
+    per_page: int = MAX_PER_PAGE
+    total: int | None = None
+
+    def __post_init__(self):
+        if self.total is None:
+            self.total = len(self.items)
+
+    @property
+    def next_page(self) -> int | None:
+        return self.page + 1 if self.page * self.per_page < self.total else None
+
+    @property
+    def meta(self) -> dict:
+        """Dumped by the web layer: the next link is the request's own URL with the next page."""
+        next_url = None
+        if self.next_page and has_request_context():
+            args = request.args.to_dict()
+            args.update(page=self.next_page, per_page=self.per_page)
+            next_url = f"{request.path}?{urlencode(args)}"
+        return {"page": self.page, "per_page": self.per_page, "total": self.total,
+                "next_page": self.next_page, "next_url": next_url}
+
+    def map(self, convert: Callable[[Any], Any]) -> "Page":
+        """The same page, each item converted."""
+        return Page([convert(item) for item in self.items], self.page, self.per_page, self.total)
+
+    def map_all(self, convert: Callable[[list], list]) -> "Page":
+        """The same page, its items converted in one call (a view that batches its queries)."""
+        return Page(list(convert(self.items)), self.page, self.per_page, self.total)
+
+
 _page_schemas: dict = {}
 
 
@@ -43,24 +82,13 @@ def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
     return _page_schemas[name]
 
 
-def paginate(stmt, page: int, per_page: int, *, scalars: bool = True) -> dict:
-    """Run stmt for one page; returns {items, meta} with a link to the next page."""
+def paginate(stmt, args: dict, *, scalars: bool = True) -> Page:
+    """The page asked in args (PageArgs: page, per_page) of a SELECT, or of a list (seed data)."""
+    page, per_page = args.get("page", 1), args.get("per_page", 20)
+    if isinstance(stmt, (list, tuple)):
+        return Page(list(stmt[(page - 1) * per_page:page * per_page]), page, per_page, len(stmt))
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
     items = rows.scalars().all() if scalars else rows.all()
-    return envelope(items, total, page, per_page)
+    return Page(items, page, per_page, total)
 
-
-def envelope(items: list, total: int, page: int, per_page: int) -> dict:
-    """{items, meta} for one page of total, with a link to the next page."""
-    next_page = page + 1 if page * per_page < total else None
-    next_url = None
-    if next_page:
-        args = request.args.to_dict()
-        args.update(page=next_page, per_page=per_page)
-        next_url = f"{request.path}?{urlencode(args)}"
-    return {
-        "items": items,
-        "meta": {"page": page, "per_page": per_page, "total": total,
-                 "next_page": next_page, "next_url": next_url},
-    }

@@ -103,9 +103,9 @@ def _care_plan(plan: dict, subject: dict) -> dict:
         activities.append({"detail": {"status": "in-progress" if plan["status"] == "active" else "on-hold",
                                       "code": {"text": item["exercise_slug"] or str(item["exercise_id"])},
                                       "description": f"{item['minutes']} min, {when}"}})
-    period = {"start": plan["start_date"].isoformat()}
+    period = {"start": str(plan["start_date"])}  # PlanSchema's ISO dates
     if plan["ended_on"]:
-        period["end"] = plan["ended_on"].isoformat()
+        period["end"] = str(plan["ended_on"])
     return {"resourceType": "CarePlan", "id": str(plan["id"]), "status": _CAREPLAN_STATUS[plan["status"]],
             "intent": "plan", "title": plan["name"], "subject": subject, "period": period,
             "activity": activities}

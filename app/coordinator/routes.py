@@ -2,7 +2,7 @@ from flask import Response
 
 from app.auth.authenticate import authenticate, current_actor
 from app.common.web import requested_language
-from app.common.pagination import PageArgs, envelope, page_of, paginate
+from app.common.pagination import PageArgs, page_of, paginate
 from app.common.types import utcnow
 from app.coordinator import service
 from app.coordinator.schemas import (
@@ -38,8 +38,7 @@ FHIR_JSON = "application/fhir+json"
 def caseload(args):
     """Filter by flag severity or rule, adherence below a rate, no session since a date, an
     overdue follow-up or name; sort by risk (default), name, last session or adherence."""
-    page = service.caseload_page(current_actor(), args, utcnow())
-    return envelope(page["items"], page["total"], args["page"], args["per_page"])
+    return service.caseload_page(current_actor(), args, utcnow())
 
 
 @caseload_blp.route("/export.csv", methods=["GET"])
@@ -61,14 +60,14 @@ def timeline(args, patient_id):
     """Sessions, plan versions, pauses and resumes, flags opened and resolved, and contacts, in order."""
     language = language_for(current_actor(), requested_language(args.get("lang")))
     stmt, render = service.timeline(current_actor(), patient_id, args, language)
-    page = paginate(stmt, args["page"], args["per_page"], scalars=False)
-    page["items"] = render(page["items"])
-    return page
+    return paginate(stmt, args, scalars=False).map_all(render)
 
 
 @patient_blp.route("/contacts", methods=["POST"])
 @authenticate
-@patient_blp.arguments(ContactInSchema)
+@patient_blp.arguments(ContactInSchema, example={"channel": "phone", "outcome": "reached",
+                                                 "note": "Sessions paused by a cold; restarting Monday.",
+                                                 "follow_up_on": "2030-01-07"})
 @patient_blp.response(201, ContactSchema)
 def log_contact(data, patient_id):
     """A call or message to the patient and its outcome; a follow-up date reminds you that morning."""
@@ -80,9 +79,7 @@ def log_contact(data, patient_id):
 @patient_blp.arguments(PageArgs, location="query")
 @patient_blp.response(200, page_of(ContactSchema))
 def contacts(args, patient_id):
-    page = paginate(service.contacts(current_actor(), patient_id), args["page"], args["per_page"])
-    page["items"] = [contact_view(c) for c in page["items"]]
-    return page
+    return paginate(service.contacts(current_actor(), patient_id), args).map(contact_view)
 
 
 @patient_blp.route("/fhir", methods=["GET"])

@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 from app.audit import service as audit
 from app.access.policy import EXPORT_OWN, RECORD_CONTACT, REVIEW, REVIEW_CASELOAD, patient_for, require
 from app.common.clock import local_date
+from app.common.pagination import Page
 from app.coordinator import bone
 from app.coordinator import caseload as caseload_rows
 from app.coordinator import exports, timeline as timeline_query
@@ -16,7 +17,8 @@ from app.errors import ApiError
 from app.exercises.models import Exercise
 from app.extensions import db
 from app.plans import service as plans
-from app.plans.models import Plan, PlanVersion
+from app.plans.models import Plan, PlanItem, PlanVersion
+from app.plans.schemas import PlanSchema
 from app.reminders.outbox import enqueue
 from app.rules import service as rules
 from app.rules.models import Flag
@@ -32,11 +34,11 @@ def _audit_listed(actor, rows: list[dict], detail: str) -> None:
         audit.record_read(actor, r["patient"]["id"], detail=detail)
 
 
-def caseload_page(actor, args: dict, now: datetime) -> dict:
+def caseload_page(actor, args: dict, now: datetime) -> Page:
     require(actor, REVIEW_CASELOAD)
     items, total = caseload_rows.caseload(actor, args, now, args["page"], args["per_page"])
     _audit_listed(actor, items, "caseload")
-    return {"items": items, "total": total}
+    return Page(items, args["page"], args["per_page"], total)
 
 
 def caseload_csv(actor, args: dict, now: datetime) -> str:
@@ -105,11 +107,13 @@ def _slugs() -> dict:
     return dict(db.session.execute(select(Exercise.id, Exercise.slug)).all())
 
 
-def _plan_views(patient, today):
+def _plan_views(patient, today) -> list:
+    """The patient's plans as seen today (plans.PlanOn, dumped by PlanSchema), oldest first."""
     rows = db.session.scalars(select(Plan).where(Plan.patient_id == patient.id)
-                              .options(selectinload(Plan.versions).selectinload(PlanVersion.items),
+                              .options(selectinload(Plan.versions).selectinload(PlanVersion.items)
+                                       .selectinload(PlanItem.exercise),
                                        selectinload(Plan.pauses)).order_by(Plan.start_date, Plan.id)).all()
-    return plans.plan_views(rows, today)
+    return [plans.PlanOn(p, today) for p in rows]
 
 
 def _sessions(patient) -> list:
@@ -122,7 +126,7 @@ def fhir(actor, patient_ref, language: str, now: datetime) -> dict:
     patient = patient_for(actor, patient_ref, REVIEW, resource="fhir-export")
     today = local_date(now, patient.time_zone)
     flags = db.session.scalars(select(Flag).where(Flag.patient_id == patient.id).order_by(Flag.opened_at)).all()
-    bundle = exports.fhir_bundle(patient, _plan_views(patient, today), _sessions(patient), _slugs(),
+    bundle = exports.fhir_bundle(patient, PlanSchema(many=True).dump(_plan_views(patient, today)), _sessions(patient), _slugs(),
                                  [rules.flag_view(f, language) for f in flags], now,
                                  lambda subject: bone.fhir_resources(patient, subject, now))
     return bundle

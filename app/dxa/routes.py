@@ -1,6 +1,6 @@
 from app.auth.authenticate import authenticate, current_actor
 from app.common.i18n import LanguageArgs
-from app.common.pagination import page_of, paginate
+from app.common.pagination import page_of
 from app.common.types import utcnow
 from app.dxa import service
 from app.dxa.schemas import (
@@ -29,7 +29,8 @@ blp = Blueprint("dxa", __name__, url_prefix="/api/v1/patients/<patient_id>/dxa",
 
 @blp.route("/results", methods=["POST"])
 @authenticate
-@blp.arguments(DxaResultInSchema)
+@blp.arguments(DxaResultInSchema, example={"scan_date": "2026-01-05", "site": "distal_femur", "side": "right",
+                                           "bmd": 0.712, "t_score": -2.1, "centre": "Rehab Centre"})
 @blp.arguments(LanguageArgs, location="query")
 @blp.response(201, DxaResultSchema)
 @blp.alt_response(409, description="A result for this site, side and scan date exists")
@@ -46,10 +47,7 @@ def create_result(data, args, patient_id):
 @blp.response(200, page_of(DxaResultSchema))
 def list_results(args, patient_id):
     """Newest first, each with its change from the previous scan at the same site and side."""
-    actor = current_actor()
-    page = paginate(service.list_results(actor, patient_id, args), args["page"], args["per_page"])
-    page["items"] = service.result_views(page["items"], _language(args))
-    return page
+    return service.list_results(current_actor(), patient_id, args, _language(args))
 
 
 @blp.route("/results/<uuid:result_id>", methods=["GET"])
@@ -79,7 +77,7 @@ def get_protocol(patient_id):
 
 @blp.route("/protocol", methods=["PUT"])
 @authenticate
-@blp.arguments(DxaProtocolInSchema)
+@blp.arguments(DxaProtocolInSchema, example={"medically_stable_on": "2026-01-01", "interval_months": 12})
 @blp.response(200, DxaProtocolSchema)
 def put_protocol(data, patient_id):
     """Set when the patient was medically stable, when treatment started, and the interval
@@ -92,15 +90,12 @@ def put_protocol(data, patient_id):
 @blp.arguments(DxaFollowUpListArgs, location="query")
 @blp.response(200, page_of(DxaFollowUpSchema))
 def list_followups(args, patient_id):
-    stmt, patient = service.list_followups(current_actor(), patient_id, args)
-    page = paginate(stmt, args["page"], args["per_page"])
-    page["items"] = service.followup_views(page["items"], {patient.id: patient.time_zone}, utcnow())
-    return page
+    return service.list_followups(current_actor(), patient_id, args, utcnow())
 
 
 @blp.route("/followups", methods=["POST"])
 @authenticate
-@blp.arguments(DxaFollowUpCreateSchema)
+@blp.arguments(DxaFollowUpCreateSchema, example={"kind": "interval", "due_date": "2027-01-01"})
 @blp.response(201, DxaFollowUpSchema)
 @blp.alt_response(409, description="An open follow-up exists")
 def create_followup(data, patient_id):
@@ -120,7 +115,8 @@ def get_followup(patient_id, followup_id):
 
 @blp.route("/followups/<uuid:followup_id>", methods=["PATCH"])
 @authenticate
-@blp.arguments(DxaFollowUpUpdateSchema)
+@blp.arguments(DxaFollowUpUpdateSchema, example={"appointment": {"date": "2027-01-12", "time": "09:30",
+                                                                  "place": "Imaging, room 3"}})
 @blp.response(200, DxaFollowUpSchema)
 @blp.alt_response(409, description="The follow-up is closed (done, missed or cancelled)")
 def update_followup(data, patient_id, followup_id):

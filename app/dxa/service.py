@@ -1,6 +1,7 @@
 """DXA results (change against the least significant change, knee fracture risk), the per-patient
 monitoring protocol, follow-ups with appointments, and what is due for reminders and rules."""
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -8,8 +9,10 @@ from sqlalchemy import and_, or_, select
 
 from app.access.policy import MANAGE, READ, patient_for
 from app.common.clock import local_date, local_moment
-from app.common.db import insert_ignoring_conflict, lock_row, patient_row_or_404, patient_row_or_404
+from app.common.db import insert_ignoring_conflict, lock_row, patient_row_or_404
 from app.common.notices import DueNotice
+from app.common.pagination import Page, paginate
+from app.common.views import Extends
 from app.dxa import content
 from app.dxa.models import KNEE_SITES, OPEN_STATUSES, DxaFollowUp, DxaProtocol, DxaResult
 from app.dxa.signals import dxa_result_written, followup_changed
@@ -30,7 +33,7 @@ def _not_after_today(value: date, today: date, field: str) -> None:
                        errors={field: [f"Must be {today.isoformat()} (the patient's today) or earlier."]})
 
 
-def create_result(actor, patient_ref, data: dict, now: datetime, language: str) -> dict:
+def create_result(actor, patient_ref, data: dict, now: datetime, language: str) -> "ResultWithChange":
     patient = patient_for(actor, patient_ref, MANAGE)
     lock_row(Patient, patient.id)  # two writes at once cannot both plan a follow-up
     today = local_date(now, patient.time_zone)
@@ -64,12 +67,14 @@ def _result(patient, result_id) -> DxaResult:
     return patient_row_or_404(DxaResult, result_id, patient.id, "DXA result")
 
 
-def get_result(actor, patient_ref, result_id, language: str) -> dict:
+def get_result(actor, patient_ref, result_id, language: str) -> "ResultWithChange":
     patient = patient_for(actor, patient_ref, READ)
     return result_views([_result(patient, result_id)], language)[0]
 
 
-def list_results(actor, patient_ref, args: dict):
+def list_results(actor, patient_ref, args: dict, language: str = "en") -> Page:
+    """The page (args: page, per_page and the filters) of results, newest first, each with its
+    change and explanation in language."""
     patient = patient_for(actor, patient_ref, READ)
     stmt = select(DxaResult).where(DxaResult.patient_id == patient.id) \
         .order_by(DxaResult.scan_date.desc(), DxaResult.site, DxaResult.side)
@@ -85,7 +90,7 @@ def list_results(actor, patient_ref, args: dict):
         risky = and_(DxaResult.site.in_(KNEE_SITES),
                      DxaResult.bmd < float(content.knee_threshold()))
         stmt = stmt.where(risky if args["high_fracture_risk"] else ~risky)
-    return stmt
+    return paginate(stmt, args).map_all(lambda rows: result_views(rows, language))
 
 
 def _history(patient_ids) -> dict:
@@ -103,21 +108,30 @@ def _with_change(result: DxaResult, series: list[DxaResult]) -> dict | None:
     return content.change(result, earlier[-1] if earlier else None)
 
 
-def result_views(results: list[DxaResult], language: str) -> list[dict]:
+@dataclass
+class ResultWithChange(Extends):
+    """A result with its change from the previous scan at the same site and side, and its
+    explanation in language: the rest is the row's (DxaResultSchema dumps it)."""
+
+    result: DxaResult
+    change: dict | None
+    language: str
+    _extends = ("result",)
+
+    @property
+    def high_fracture_risk(self) -> bool:
+        return content.high_fracture_risk(self.result.site, self.result.bmd)
+
+    @property
+    def explanation(self):
+        return content.explanation(self.result, self.change, self.language)
+
+
+def result_views(results: list[DxaResult], language: str) -> list[ResultWithChange]:
+    """Each result with its change (one query for the history of all of them)."""
     history = _history(list({r.patient_id for r in results})) if results else {}
-    views = []
-    for result in results:
-        result_change = _with_change(result, history.get((result.patient_id, result.site, result.side), [result]))
-        views.append({
-            "id": result.id, "patient_id": result.patient_id, "scan_date": result.scan_date,
-            "site": result.site, "side": result.side, "bmd": result.bmd, "t_score": result.t_score,
-            "z_score": result.z_score, "centre": result.centre, "machine": result.machine,
-            "entered_by_id": result.entered_by_id, "created_at": result.created_at,
-            "change": result_change,
-            "high_fracture_risk": content.high_fracture_risk(result.site, result.bmd),
-            "language": language, "explanation": content.explanation(result, result_change, language),
-        })
-    return views
+    return [ResultWithChange(r, _with_change(r, history.get((r.patient_id, r.site, r.side), [r])), language)
+            for r in results]
 
 
 # --- protocol and follow-ups ------------------------------------------------------------------
@@ -249,7 +263,8 @@ def _commit() -> None:
         followup_changed.send(app, followup=followup, change=change)
 
 
-def list_followups(actor, patient_ref, args: dict):
+def list_followups(actor, patient_ref, args: dict, now: datetime) -> Page:
+    """The page (args: page, per_page and the filters) of follow-ups, latest due first; overdue as of now."""
     patient = patient_for(actor, patient_ref, READ)
     stmt = select(DxaFollowUp).where(DxaFollowUp.patient_id == patient.id) \
         .order_by(DxaFollowUp.due_date.desc(), DxaFollowUp.created_at.desc())
@@ -259,7 +274,7 @@ def list_followups(actor, patient_ref, args: dict):
         stmt = stmt.where(DxaFollowUp.due_date >= args["date_from"])
     if args.get("date_to"):
         stmt = stmt.where(DxaFollowUp.due_date <= args["date_to"])
-    return stmt, patient
+    return paginate(stmt, args).map_all(lambda rows: followup_views(rows, {patient.id: patient.time_zone}, now))
 
 
 def _followup(patient, followup_id) -> DxaFollowUp:
@@ -353,25 +368,38 @@ def _replan_missed(patient, missed: DxaFollowUp, actor, now) -> None:
     _changed(again, "created")
 
 
-def followup_view(followup: DxaFollowUp, patient, now: datetime) -> dict:
+@dataclass
+class FollowUpOn(Extends):
+    """A follow-up as of its patient's local today, in its patient's time zone: the rest is the
+    row's (DxaFollowUpSchema dumps it)."""
+
+    followup: DxaFollowUp
+    zone: str
+    today: date
+    _extends = ("followup",)
+
+    @property
+    def appointment(self) -> dict | None:
+        f = self.followup
+        if f.appointment_date is None:
+            return None
+        return {"date": f.appointment_date, "time": f.appointment_time, "place": f.appointment_place,
+                "starts_at": local_moment(f.appointment_date, f.appointment_time, self.zone)}
+
+    @property
+    def overdue(self) -> bool:
+        f = self.followup
+        return f.status in OPEN_STATUSES and f.due_date < self.today \
+            and (f.appointment_date is None or f.appointment_date < self.today)
+
+
+def followup_view(followup: DxaFollowUp, patient, now: datetime) -> FollowUpOn:
     return followup_views([followup], {patient.id: patient.time_zone}, now)[0]
 
 
-def followup_views(followups: list[DxaFollowUp], zones: dict, now: datetime) -> list[dict]:
-    views = []
-    for f in followups:
-        zone = zones[f.patient_id]
-        today = local_date(now, zone)
-        appointment = None
-        if f.appointment_date is not None:
-            appointment = {"date": f.appointment_date, "time": f.appointment_time, "place": f.appointment_place,
-                           "starts_at": local_moment(f.appointment_date, f.appointment_time, zone)}
-        views.append({"id": f.id, "patient_id": f.patient_id, "kind": f.kind, "due_date": f.due_date,
-                      "status": f.status, "appointment": appointment, "completed_on": f.completed_on,
-                      "overdue": f.status in OPEN_STATUSES and f.due_date < today
-                      and (f.appointment_date is None or f.appointment_date < today),
-                      "created_at": f.created_at, "updated_at": f.updated_at})
-    return views
+def followup_views(followups: list[DxaFollowUp], zones: dict, now: datetime) -> list[FollowUpOn]:
+    """zones: {patient_id: IANA time zone}."""
+    return [FollowUpOn(f, zones[f.patient_id], local_date(now, zones[f.patient_id])) for f in followups]
 
 
 # --- for reminders (10a's materialiser), rules (11) and the calendar -------------------------

@@ -94,3 +94,8 @@ class QuizAttempt(db.Model):
     total: Mapped[int] = mapped_column(Integer)
     submitted_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at()
+    module: Mapped[EducationModule] = relationship(lazy="joined")
+
+    @property
+    def slug(self) -> str:
+        return self.module.slug

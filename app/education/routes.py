@@ -1,8 +1,9 @@
-from flask import make_response, request
+from werkzeug.http import http_date
 
 from app.auth.authenticate import authenticate, current_actor, optional_actor
+from app.common.conditional import ETAG_HEADER, IF_MODIFIED_SINCE, IF_NONE_MATCH, conditional
 from app.common.i18n import LanguageArgs
-from app.common.pagination import page_of, paginate
+from app.common.pagination import PageArgs, page_of
 from app.common.web import requested_language
 from app.education import service
 from app.education.schemas import (
@@ -31,50 +32,46 @@ patient_blp = Blueprint("patient-education", __name__, url_prefix="/api/v1/patie
 OPTIONAL_AUTH = {"security": [{}, {"bearerAuth": []}]}
 
 
-def _conditional(etag: str, headers: dict, build):
-    """304 when the app's cached copy (If-None-Match) is current; else build() with the ETag."""
-    if request.if_none_match.contains(etag):
-        response = make_response("", 304)
-        response.headers.update(headers)
-        response.set_etag(etag)
-        return response
-    return build(), 200, headers | {"ETag": f'"{etag}"'}
+CACHING = {"Vary": "Accept-Language, Authorization", "Cache-Control": "private, no-cache"}
 
 
 @blp.route("/modules", methods=["GET"])
 @blp.doc(**OPTIONAL_AUTH)
+@conditional
 @blp.arguments(ModuleListArgs, location="query")
-@blp.response(200, page_of(ModuleSummarySchema))
-@blp.alt_response(304, description="Not modified: the cached copy (If-None-Match) is current")
+@blp.response(200, page_of(ModuleSummarySchema), headers=ETAG_HEADER)
+@blp.alt_response(304, description="Not modified: the cached copy (If-None-Match, If-Modified-Since) is current")
+@blp.doc(parameters=[IF_NONE_MATCH, IF_MODIFIED_SINCE])
 def list_modules(args):
     """The catalogue: filter by tag, search titles and bodies, paginated. Strong ETag: changes
-    when any listed module's content version (or the page) changes."""
+    when any listed module's content version (or the page) changes; Last-Modified: the
+    newest listed module's."""
     language = language_for(optional_actor(), requested_language(args.get("lang")))
-    stmt = service.catalogue(args.get("tag"), args.get("q"), language)
-    page = paginate(stmt, args["page"], args["per_page"], scalars=False)
-    page["items"] = [service.summary_row(m, c) for m, c in page["items"]]
-    headers = {"Content-Language": language, "Vary": "Accept-Language, Authorization",
-               "Cache-Control": "private, no-cache"}
-    return _conditional(service.catalogue_etag(page, language), headers, lambda: page)
+    page = service.catalogue_page(args, language)
+    headers = CACHING | {"Content-Language": language, "ETag": f'"{service.catalogue_etag(page, language)}"'}
+    if page.items:
+        headers["Last-Modified"] = http_date(max(m.updated_at for m in page.items))
+    return page, 200, headers
 
 
 @blp.route("/modules/<slug>", methods=["GET"])
 @blp.doc(**OPTIONAL_AUTH)
+@conditional
 @blp.arguments(LanguageArgs, location="query")
-@blp.response(200, ModuleSchema)
-@blp.alt_response(304, description="Not modified: the cached copy (If-None-Match) is current")
+@blp.response(200, ModuleSchema, headers=ETAG_HEADER)
+@blp.alt_response(304, description="Not modified: the cached copy (If-None-Match, If-Modified-Since) is current")
+@blp.doc(parameters=[IF_NONE_MATCH, IF_MODIFIED_SINCE])
 def get_module(args, slug):
     """One module: sections, references, the not-medical-advice notice, quiz questions.
 
-    Strong ETag (changes with the content version) and Last-Modified; If-None-Match gives 304.
+    Strong ETag (changes with the content version) and Last-Modified; If-None-Match (weak
+    comparison) or If-Modified-Since give 304.
     """
     module = service.module_by_slug(slug)
     language = service.served_language_of(module, language_for(optional_actor(), requested_language(args.get("lang"))))
-    headers = {"Content-Language": language, "Vary": "Accept-Language, Authorization",
-               "Cache-Control": "private, no-cache",
-               "Last-Modified": module.updated_at.strftime("%a, %d %b %Y %H:%M:%S GMT")}
-    return _conditional(service.etag_for(module, language), headers,
-                        lambda: service.module_view(module, language))
+    headers = CACHING | {"Content-Language": language, "ETag": f'"{service.etag_for(module, language)}"',
+                         "Last-Modified": http_date(module.updated_at)}
+    return service.module_in(module, language), 200, headers
 
 
 @patient_blp.route("", methods=["GET"])
@@ -88,7 +85,7 @@ def overview(args, patient_id):
 
 @patient_blp.route("/modules/<slug>/progress", methods=["PUT"])
 @authenticate
-@patient_blp.arguments(ProgressInSchema)
+@patient_blp.arguments(ProgressInSchema, example={"status": "completed"})
 @patient_blp.response(200, ProgressSchema)
 def record_progress(data, patient_id, slug):
     """Mark a module opened or completed (the patient or a caregiver)."""
@@ -97,7 +94,7 @@ def record_progress(data, patient_id, slug):
 
 @patient_blp.route("/recommendations", methods=["POST"])
 @authenticate
-@patient_blp.arguments(RecommendationInSchema)
+@patient_blp.arguments(RecommendationInSchema, example={"slug": "keep-going", "note": "Before your standing programme"})
 @patient_blp.response(201, RecommendationSchema)
 def recommend(data, patient_id):
     """A coordinator recommends a module (for example safety before standing starts)."""
@@ -114,7 +111,7 @@ def withdraw(patient_id, slug):
 @patient_blp.route("/modules/<slug>/quiz-attempts", methods=["POST"])
 @authenticate
 @patient_blp.arguments(LanguageArgs, location="query")
-@patient_blp.arguments(QuizAnswersSchema)
+@patient_blp.arguments(QuizAnswersSchema, example={"answers": {"q1": 1, "q2": 1}})
 @patient_blp.response(201, QuizResultSchema)
 def submit_quiz(args, data, patient_id, slug):
     """Answer a module's check of understanding; scored at once, with explanations."""
@@ -124,6 +121,8 @@ def submit_quiz(args, data, patient_id, slug):
 
 @patient_blp.route("/modules/<slug>/quiz-attempts", methods=["GET"])
 @authenticate
-@patient_blp.response(200, QuizAttemptSchema(many=True))
-def quiz_attempts(patient_id, slug):
-    return service.quiz_attempts(current_actor(), patient_id, slug)
+@patient_blp.arguments(PageArgs, location="query")
+@patient_blp.response(200, page_of(QuizAttemptSchema))
+def quiz_attempts(args, patient_id, slug):
+    """Newest first."""
+    return service.quiz_attempts(current_actor(), patient_id, slug, args)

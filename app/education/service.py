@@ -1,12 +1,16 @@
 """Education: the catalogue, module reads, reading progress, recommendations, quizzes."""
+from dataclasses import dataclass
+
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased, defer
 
 from app.access.policy import LOG, MANAGE, READ, patient_for
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language, served_language
+from app.common.pagination import Page, paginate
 from app.common.seeding import digest
 from app.common.types import utcnow
+from app.common.views import Extends
 from app.education.models import EducationContent, EducationModule, QuizAttempt, ReadingProgress, Recommendation
 from app.errors import ApiError
 from app.extensions import db
@@ -38,13 +42,60 @@ def catalogue(tag: str | None, q: str | None, language: str):
     return stmt
 
 
-def summary_row(module: EducationModule, content: EducationContent) -> dict:
-    return {
-        "slug": module.slug, "language": content.language, "title": content.title,
-        "summary": content.summary, "tags": module.tags, "reading_minutes": content.reading_minutes,
-        "content_version": module.content_version, "last_reviewed": module.last_reviewed,
-        "has_quiz": bool(content.quiz),
-    }
+@dataclass
+class ModuleInLanguage(Extends):
+    """A module with its content in one language (the schemas read the module, then the content)."""
+
+    module: EducationModule
+    content: EducationContent
+    _extends = ("module", "content")
+
+    @property
+    def has_quiz(self) -> bool:
+        return bool(self.content.quiz)
+
+    @property
+    def notice(self) -> str:
+        return NOTICE[self.content.language]
+
+
+@dataclass
+class ModuleForPatient(ModuleInLanguage):
+    """A module with one patient's reading progress and recommendation."""
+
+    progress: ReadingProgress | None = None
+    recommendation: Recommendation | None = None
+
+    @property
+    def status(self) -> str:
+        done = self.progress
+        return "completed" if done and done.completed_at else "opened" if done else "unread"
+
+    @property
+    def opened_at(self):
+        return self.progress.opened_at if self.progress else None
+
+    @property
+    def completed_at(self):
+        return self.progress.completed_at if self.progress else None
+
+    @property
+    def updated_since_read(self) -> bool:
+        return bool(self.progress and self.progress.version_read < self.module.content_version)
+
+    @property
+    def recommended(self) -> bool:
+        return self.recommendation is not None
+
+    @property
+    def recommendation_note(self):
+        return self.recommendation.note if self.recommendation else None
+
+
+def catalogue_page(args: dict, language: str) -> Page:
+    """args: tag, q, page, per_page."""
+    stmt = catalogue(args.get("tag"), args.get("q"), language)
+    return paginate(stmt, args, scalars=False).map(lambda row: ModuleInLanguage(*row))
 
 
 def module_by_slug(slug: str) -> EducationModule:
@@ -60,26 +111,19 @@ def served_language_of(module: EducationModule, wanted: str) -> str:
     return served_language(wanted, available)
 
 
-def module_view(module: EducationModule, language: str) -> dict:
+def module_in(module: EducationModule, language: str) -> ModuleInLanguage:
     content = db.session.scalar(select(EducationContent).where(
         EducationContent.module_id == module.id, EducationContent.language == language))
-    return summary_row(module, content) | {
-        "audience": content.audience,
-        "sections": content.sections,
-        "references": module.references,
-        "notice": NOTICE[language],
-        "quiz": [{k: q[k] for k in ("id", "question", "options")} for q in content.quiz],
-        "updated_at": module.updated_at,
-    }
+    return ModuleInLanguage(module, content)
 
 
 def etag_for(module: EducationModule, language: str) -> str:
     return f"{module.slug}.v{module.content_version}.{language}"
 
 
-def catalogue_etag(page: dict, language: str) -> str:
-    listed = [(i["slug"], i["content_version"]) for i in page["items"]]
-    return "catalogue." + digest([language, listed, page["meta"]])[:32]
+def catalogue_etag(page: Page, language: str) -> str:
+    listed = [(i.slug, i.content_version) for i in page.items]
+    return "catalogue." + digest([language, listed, page.meta])[:32]
 
 
 # --- per patient --------------------------------------------------------------------------
@@ -92,32 +136,19 @@ def patient_overview(actor, patient_ref, language: str | None = None) -> dict:
         select(ReadingProgress).where(ReadingProgress.patient_id == patient.id))}
     recommended = {r.module_id: r for r in db.session.scalars(
         select(Recommendation).where(Recommendation.patient_id == patient.id))}
-    items = []
-    for module, content in db.session.execute(catalogue(None, None, language)):
-        done = progress.get(module.id)
-        rec = recommended.get(module.id)
-        items.append(summary_row(module, content) | {
-            "status": "completed" if done and done.completed_at else "opened" if done else "unread",
-            "opened_at": done.opened_at if done else None,
-            "completed_at": done.completed_at if done else None,
-            "updated_since_read": bool(done and done.version_read < module.content_version),
-            "recommended": rec is not None,
-            "recommendation_note": rec.note if rec else None,
-            "_recommended_at": rec.created_at if rec else None,
-        })
+    items = [ModuleForPatient(module, content, progress.get(module.id), recommended.get(module.id))
+             for module, content in db.session.execute(catalogue(None, None, language))]
     # Recommended modules not yet completed come first, oldest recommendation first.
-    items.sort(key=lambda i: (not (i["recommended"] and i["status"] != "completed"),
-                              i["_recommended_at"] or utcnow()))
-    for item in items:
-        del item["_recommended_at"]
+    items.sort(key=lambda i: (not (i.recommended and i.status != "completed"),
+                              i.recommendation.created_at if i.recommendation else utcnow()))
     return {
         "language": language,
         "items": items,
         "summary": {
             "modules": len(items),
-            "opened": sum(i["status"] != "unread" for i in items),
-            "completed": sum(i["status"] == "completed" for i in items),
-            "recommended_not_completed": sum(i["recommended"] and i["status"] != "completed" for i in items),
+            "opened": sum(i.status != "unread" for i in items),
+            "completed": sum(i.status == "completed" for i in items),
+            "recommended_not_completed": sum(i.recommended and i.status != "completed" for i in items),
         },
     }
 
@@ -165,7 +196,7 @@ def withdraw_recommendation(actor, patient_ref, slug: str) -> None:
     db.session.commit()
 
 
-def submit_quiz(actor, patient_ref, slug: str, answers: dict, language: str | None = None) -> dict:
+def submit_quiz(actor, patient_ref, slug: str, answers: dict, language: str | None = None) -> "QuizResult":
     patient = patient_for(actor, patient_ref, LOG)
     module = module_by_slug(slug)
     language = served_language_of(module, choose_language(language, patient.language))
@@ -186,23 +217,29 @@ def submit_quiz(actor, patient_ref, slug: str, answers: dict, language: str | No
     attempt = QuizAttempt(patient_id=patient.id, module_id=module.id, content_version=module.content_version,
                           answers=answers, score=sum(r["correct"] for r in results), total=len(results),
                           submitted_by_id=actor.id)
+    attempt.module = module
     db.session.add(attempt)
     db.session.commit()
-    return _attempt_view(attempt, slug) | {"language": language, "results": results}
+    return QuizResult(attempt, language, results)
 
 
-def _attempt_view(attempt: QuizAttempt, slug: str) -> dict:
-    return {"id": attempt.id, "slug": slug, "score": attempt.score, "total": attempt.total,
-            "content_version": attempt.content_version, "created_at": attempt.created_at}
+@dataclass
+class QuizResult(Extends):
+    """A scored attempt with the explanations, in the language the quiz was answered in."""
+
+    attempt: QuizAttempt
+    language: str
+    results: list
+    _extends = ("attempt",)
 
 
-def quiz_attempts(actor, patient_ref, slug: str) -> list[dict]:
+def quiz_attempts(actor, patient_ref, slug: str, args: dict | None = None) -> Page:
+    """Newest first (args: page, per_page)."""
     patient = patient_for(actor, patient_ref, READ)
     module = module_by_slug(slug)
-    attempts = db.session.scalars(select(QuizAttempt).where(
-        QuizAttempt.patient_id == patient.id, QuizAttempt.module_id == module.id
-    ).order_by(QuizAttempt.created_at.desc()))
-    return [_attempt_view(a, slug) for a in attempts]
+    stmt = select(QuizAttempt).where(QuizAttempt.patient_id == patient.id, QuizAttempt.module_id == module.id) \
+        .order_by(QuizAttempt.created_at.desc(), QuizAttempt.id)
+    return paginate(stmt, args or {})
 
 
 def ensure_recommended(patient_id, slug: str, actor_id, note: str) -> None:

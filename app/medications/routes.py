@@ -1,6 +1,6 @@
 from app.auth.authenticate import authenticate, current_actor
 from app.common.i18n import LanguageArgs
-from app.common.pagination import page_of, paginate
+from app.common.pagination import page_of
 from app.common.types import utcnow
 from app.extensions import Blueprint
 from app.medications import service
@@ -28,7 +28,7 @@ def _language(args) -> str:
 
 @blp.route("", methods=["POST"])
 @authenticate
-@blp.arguments(TreatmentInSchema)
+@blp.arguments(TreatmentInSchema, example={"medicine": "zoledronic_acid", "started_on": "2026-01-01"})
 @blp.arguments(LanguageArgs, location="query")
 @blp.response(201, TreatmentSchema)
 @blp.alt_response(409, description="The medicine is already being recorded")
@@ -43,11 +43,7 @@ def create_treatment(data, args, patient_id):
 @blp.arguments(TreatmentListArgs, location="query")
 @blp.response(200, page_of(TreatmentSchema))
 def list_treatments(args, patient_id):
-    now = utcnow()
-    stmt, patient = service.list_treatments(current_actor(), patient_id, args, now)
-    page = paginate(stmt, args["page"], args["per_page"])
-    page["items"] = service.treatment_views(page["items"], {patient.id: patient.time_zone}, now, _language(args))
-    return page
+    return service.list_treatments(current_actor(), patient_id, args, utcnow(), _language(args))
 
 
 @blp.route("/<uuid:treatment_id>", methods=["GET"])
@@ -61,7 +57,7 @@ def get_treatment(args, patient_id, treatment_id):
 
 @blp.route("/<uuid:treatment_id>", methods=["PATCH"])
 @authenticate
-@blp.arguments(TreatmentUpdateSchema)
+@blp.arguments(TreatmentUpdateSchema, example={"end_date": "2027-01-01"})
 @blp.arguments(LanguageArgs, location="query")
 @blp.response(200, TreatmentSchema)
 def update_treatment(data, args, patient_id, treatment_id):
@@ -72,7 +68,7 @@ def update_treatment(data, args, patient_id, treatment_id):
 
 @blp.route("/<uuid:treatment_id>/doses", methods=["POST"])
 @authenticate
-@blp.arguments(TreatmentDoseInSchema)
+@blp.arguments(TreatmentDoseInSchema, example={"given_on": "2026-06-01"})
 @blp.arguments(LanguageArgs, location="query")
 @blp.response(201, TreatmentDoseRecordedSchema)
 @blp.alt_response(409, description="A dose on this date is already recorded")
@@ -88,8 +84,7 @@ def record_dose(data, args, patient_id, treatment_id):
 @blp.arguments(TreatmentDoseListArgs, location="query")
 @blp.response(200, page_of(TreatmentDoseSchema))
 def list_doses(args, patient_id, treatment_id):
-    return paginate(service.list_doses(current_actor(), patient_id, treatment_id, args),
-                    args["page"], args["per_page"])
+    return service.list_doses(current_actor(), patient_id, treatment_id, args)
 
 
 @blp.route("/<uuid:treatment_id>/doses/<uuid:dose_id>", methods=["DELETE"])

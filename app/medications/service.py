@@ -1,6 +1,7 @@
 """Infrequent bone treatments and their doses: the next due date, what reminders and rules need.
 Education only: nothing here advises on doses; it follows the schedule the care team records."""
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -10,6 +11,8 @@ from app.access.policy import MANAGE, READ, patient_for
 from app.common.clock import local_date, local_moment
 from app.common.db import insert_ignoring_conflict, lock_row, patient_row_or_404
 from app.common.notices import DueNotice
+from app.common.pagination import Page, paginate
+from app.common.views import Extends
 from app.errors import ApiError
 from app.extensions import db
 from app.medications import catalogue
@@ -81,7 +84,9 @@ def _refresh(treatment: BoneTreatment, now: datetime) -> None:
     treatment.updated_at = now
 
 
-def list_treatments(actor, patient_ref, args: dict, now: datetime):
+def list_treatments(actor, patient_ref, args: dict, now: datetime, language: str = "en") -> Page:
+    """The page (args: page, per_page and the filters) of treatments, latest started first; due
+    dates and status as of now, medicine names in language."""
     patient = patient_for(actor, patient_ref, READ)
     today = local_date(now, patient.time_zone)
     stmt = select(BoneTreatment).where(BoneTreatment.patient_id == patient.id) \
@@ -93,7 +98,8 @@ def list_treatments(actor, patient_ref, args: dict, now: datetime):
     if args.get("overdue") is not None:
         overdue = and_(BoneTreatment.next_due_on.isnot(None), BoneTreatment.next_due_on < today)
         stmt = stmt.where(overdue if args["overdue"] else ~overdue)
-    return stmt, patient
+    return paginate(stmt, args).map_all(
+        lambda rows: treatment_views(rows, {patient.id: patient.time_zone}, now, language))
 
 
 def record_dose(actor, patient_ref, treatment_id, data: dict, now: datetime) -> tuple:
@@ -135,7 +141,8 @@ def delete_dose(actor, patient_ref, treatment_id, dose_id, now: datetime) -> Non
     dose_recorded.send(current_app._get_current_object(), dose=dose, treatment=treatment, change="deleted")
 
 
-def list_doses(actor, patient_ref, treatment_id, args: dict):
+def list_doses(actor, patient_ref, treatment_id, args: dict) -> Page:
+    """The page (args: page, per_page, date_from, date_to) of the treatment's doses, latest first."""
     patient = patient_for(actor, patient_ref, READ)
     treatment = _treatment(patient, treatment_id)
     stmt = select(BoneDose).where(BoneDose.treatment_id == treatment.id).order_by(BoneDose.given_on.desc())
@@ -143,28 +150,60 @@ def list_doses(actor, patient_ref, treatment_id, args: dict):
         stmt = stmt.where(BoneDose.given_on >= args["date_from"])
     if args.get("date_to"):
         stmt = stmt.where(BoneDose.given_on <= args["date_to"])
-    return stmt
+    return paginate(stmt, args)
 
 
-def treatment_views(treatments: list[BoneTreatment], zones: dict, now: datetime, language: str) -> list[dict]:
-    views = []
-    for t in treatments:
-        entry = catalogue.medicines()[t.medicine]
-        today = local_date(now, zones[t.patient_id])
-        overdue_days = (today - t.next_due_on).days if t.next_due_on and t.next_due_on < today else 0
-        views.append({
-            "id": t.id, "patient_id": t.patient_id, "medicine": t.medicine,
-            "medicine_name": entry["name"].get(language, entry["name"]["en"]), "schedule": entry["schedule"],
-            "interval_months": catalogue.interval_months(t.medicine), "source": " ".join(entry["source"].split()),
-            "started_on": t.started_on, "end_date": t.end_date, "last_dose_on": t.last_dose_on,
-            "next_due_on": t.next_due_on, "overdue": overdue_days > 0, "days_overdue": overdue_days,
-            "status": "active" if t.end_date is None or t.end_date >= today else "ended",
-            "created_at": t.created_at, "updated_at": t.updated_at,
-        })
-    return views
+@dataclass
+class TreatmentOn(Extends):
+    """A treatment as of the patient's local today, its medicine named in language: the rest is
+    the row's (TreatmentSchema dumps it)."""
+
+    treatment: BoneTreatment
+    today: date
+    language: str
+    _extends = ("treatment",)
+
+    @property
+    def _entry(self) -> dict:
+        return catalogue.medicines()[self.treatment.medicine]
+
+    @property
+    def medicine_name(self) -> str:
+        return self._entry["name"].get(self.language, self._entry["name"]["en"])
+
+    @property
+    def schedule(self) -> str:
+        return self._entry["schedule"]
+
+    @property
+    def interval_months(self) -> int | None:
+        return catalogue.interval_months(self.treatment.medicine)
+
+    @property
+    def source(self) -> str:
+        return " ".join(self._entry["source"].split())
+
+    @property
+    def days_overdue(self) -> int:
+        due = self.treatment.next_due_on
+        return (self.today - due).days if due and due < self.today else 0
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_overdue > 0
+
+    @property
+    def status(self) -> str:
+        end = self.treatment.end_date
+        return "active" if end is None or end >= self.today else "ended"
 
 
-def treatment_view(treatment, patient, now: datetime, language: str) -> dict:
+def treatment_views(treatments: list[BoneTreatment], zones: dict, now: datetime, language: str) -> list[TreatmentOn]:
+    """zones: {patient_id: IANA time zone}, for each patient's today."""
+    return [TreatmentOn(t, local_date(now, zones[t.patient_id]), language) for t in treatments]
+
+
+def treatment_view(treatment, patient, now: datetime, language: str) -> TreatmentOn:
     return treatment_views([treatment], {patient.id: patient.time_zone}, now, language)[0]
 
 

@@ -1,9 +1,10 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, String, Text, Uuid
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.common.conditional import etag_of
 from app.common.types import UTCDateTime, created_at, utcnow, uuid_pk
 from app.extensions import db
 
@@ -45,6 +46,12 @@ class Patient(db.Model):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Moves on with each profile change (If-Match; app/common/conditional.py).
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    @property
+    def etag(self) -> str:
+        return etag_of(self.id, self.revision, self.updated_at)
 
 
 class Invitation(db.Model):

@@ -1,8 +1,12 @@
+from flask import request
+from werkzeug.http import http_date
+
 from app.auth import service as auth
 from app.auth.authenticate import authenticate, current_actor
 from app.auth.routes import address_limit
 from app.auth.schemas import ActivateSchema, TokenSchema
-from app.common.pagination import page_of, paginate
+from app.common.conditional import ETAG_HEADER, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, conditional
+from app.common.pagination import PageArgs, page_of
 from app.extensions import Blueprint
 from app.patients import service
 from app.patients.schemas import (
@@ -29,7 +33,8 @@ activation_blp = Blueprint("activation", __name__, url_prefix="/api/v1/auth",
 
 @activation_blp.route("/activate", methods=["POST"])
 @address_limit()
-@activation_blp.arguments(ActivateSchema)
+@activation_blp.arguments(ActivateSchema, example={
+    "code": "K7Q2-9XPM-4RTA", "email": "li.wei@example.org", "password": "a long passphrase 2026"})
 @activation_blp.response(201, TokenSchema)
 def activate(data):
     """Create a patient's or caregiver's login from a one-time invitation code; logs in."""
@@ -47,7 +52,9 @@ def me():
 
 @blp.route("", methods=["POST"])
 @authenticate
-@blp.arguments(PatientCreateSchema)
+@blp.arguments(PatientCreateSchema, example={
+    "display_name": "Li Wei", "date_of_birth": "1980-05-01", "sex": "male", "injury_date": "2020-02-01",
+    "neurological_level": "T4", "ais_grade": "A", "time_zone": "Asia/Shanghai", "language": "zh-CN"})
 @blp.response(201, PatientCreatedSchema)
 def create_patient(data):
     """Create a patient on your caseload; the answer carries the one-time activation code."""
@@ -60,25 +67,36 @@ def create_patient(data):
 @blp.response(200, page_of(PatientSummarySchema))
 def list_patients(args):
     """Your caseload (coordinator), everyone (admin), or the patients you may act for."""
-    page = paginate(service.list_patients(current_actor(), args.get("q")), args["page"], args["per_page"])
-    service.audit_listed(current_actor(), page["items"])
-    return page | {"items": service.listed(current_actor(), page["items"])}
+    return service.list_patients(current_actor(), args)
 
 
 @blp.route("/<patient_id>", methods=["GET"])
 @authenticate
-@blp.response(200, PatientSchema)
+@conditional
+@blp.response(200, PatientSchema, headers=ETAG_HEADER)
+@blp.alt_response(304, description="Not modified: the cached copy (If-None-Match) is current")
+@blp.doc(parameters=[IF_NONE_MATCH, IF_MODIFIED_SINCE])
 def get_patient(patient_id):
-    return service.get_patient(current_actor(), patient_id)
+    """The profile; its ETag names this version, to send back as If-Match when changing it."""
+    return _with_etag(service.get_patient(current_actor(), patient_id))
 
 
 @blp.route("/<patient_id>", methods=["PATCH"])
 @authenticate
-@blp.arguments(PatientUpdateSchema)
-@blp.response(200, PatientSchema)
+@blp.arguments(PatientUpdateSchema, example={"language": "en", "time_zone": "Europe/London"})
+@blp.response(200, PatientSchema, headers=ETAG_HEADER)
+@blp.alt_response(412, description="The profile changed since the ETag sent as If-Match: read it again")
+@blp.alt_response(428, description="No If-Match: send the profile's ETag")
+@blp.doc(parameters=[IF_MATCH])
 def update_patient(data, patient_id):
-    """Coordinators change any field; the patient or caregiver only language, time zone, e-mail."""
-    return service.update_patient(current_actor(), patient_id, data)
+    """Coordinators change any field; the patient or caregiver only language, time zone, e-mail.
+    If-Match: the ETag of the profile as read (two coordinators may edit at once)."""
+    return _with_etag(service.update_patient(current_actor(), patient_id, data, request.if_match))
+
+
+def _with_etag(patient):
+    return patient, 200, {"ETag": f'"{patient.etag}"',
+                          "Last-Modified": http_date(patient.updated_at)}
 
 
 @blp.route("/<patient_id>/invitation", methods=["POST"])
@@ -91,15 +109,16 @@ def reissue_invitation(patient_id):
 
 @blp.route("/<patient_id>/care-team", methods=["GET"])
 @authenticate
-@blp.response(200, CareTeamMemberSchema(many=True))
-def care_team(patient_id):
-    return service.care_team(current_actor(), patient_id)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(CareTeamMemberSchema))
+def care_team(args, patient_id):
+    return service.care_team(current_actor(), patient_id, args)
 
 
 @blp.route("/<patient_id>/care-team", methods=["POST"])
 @authenticate
-@blp.arguments(CareTeamMemberSchema)
-@blp.response(201, CareTeamMemberSchema(many=True))
+@blp.arguments(CareTeamMemberSchema, example={"coordinator_id": "3f1c2b9e-8d4a-4e7b-9c1d-2a5b6c7d8e9f"})
+@blp.response(201, page_of(CareTeamMemberSchema), description="The care team now")
 def add_to_care_team(data, patient_id):
     """Add a coordinator to the patient's care team (a coordinator of the patient, or an admin)."""
     return service.add_to_care_team(current_actor(), patient_id, data["coordinator_id"])
@@ -114,14 +133,15 @@ def remove_from_care_team(patient_id, coordinator_id):
 
 @blp.route("/<patient_id>/caregivers", methods=["GET"])
 @authenticate
-@blp.response(200, CaregiverSchema(many=True))
-def caregivers(patient_id):
-    return service.caregivers(current_actor(), patient_id)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(CaregiverSchema))
+def caregivers(args, patient_id):
+    return service.caregivers(current_actor(), patient_id, args)
 
 
 @blp.route("/<patient_id>/caregivers/invitations", methods=["POST"])
 @authenticate
-@blp.arguments(CaregiverInviteSchema)
+@blp.arguments(CaregiverInviteSchema, example={"relationship_note": "spouse"})
 @blp.response(201, InvitationSchema)
 def invite_caregiver(data, patient_id):
     """The patient invites a caregiver to act for them; the code activates the caregiver's login."""

@@ -1,6 +1,7 @@
 """Patients, care teams, caregivers and the invitations that activate their logins."""
 import hashlib
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 
 from flask import current_app
@@ -24,8 +25,10 @@ from app.audit import service as audit
 from app.auth import service as auth
 from app.auth.models import User
 from app.auth.passwords import verify_password
+from app.common.conditional import advance_revision, require_match
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
+from app.common.pagination import MAX_PER_PAGE, Page, paginate
 from app.common.types import utcnow
 from app.errors import ApiError
 from app.extensions import db
@@ -74,12 +77,16 @@ def _fractures_json(fractures: list[dict]) -> list[dict]:
     return [{**f, "date": f["date"].isoformat()} for f in fractures]
 
 
-def list_patients(actor, q: str | None):
+def list_patients(actor, args: dict | None = None) -> Page:
+    """The patients the policy lets actor list (args: q, page, per_page); each listed one is audited."""
+    args = args or {}
     stmt = (select(Patient).where(Patient.id.in_(readable_patient_ids(actor)))
             .order_by(Patient.display_name, Patient.id))
-    if q:
-        stmt = stmt.where(Patient.display_name.icontains(q.strip(), autoescape=True))
-    return stmt
+    if args.get("q"):
+        stmt = stmt.where(Patient.display_name.icontains(args["q"].strip(), autoescape=True))
+    page = paginate(stmt, args)
+    audit_listed(actor, page.items)
+    return replace(page, items=listed(actor, page.items))
 
 
 def listed(actor, patients) -> list[dict]:
@@ -99,8 +106,10 @@ def get_patient(actor, patient_ref) -> Patient:
     return patient_for(actor, patient_ref, READ)
 
 
-def update_patient(actor, patient_ref, data: dict) -> Patient:
+def update_patient(actor, patient_ref, data: dict, if_match=None) -> Patient:
+    """if_match: the ETags the change is based on (werkzeug ETags); 428 without, 412 when stale."""
     patient = patient_for(actor, patient_ref, EDIT_PROFILE, fields=set(data))
+    require_match(if_match, patient.etag)
     merged_dob = data.get("date_of_birth", patient.date_of_birth)
     merged_injury = data.get("injury_date", patient.injury_date)
     if merged_injury < merged_dob:
@@ -109,6 +118,7 @@ def update_patient(actor, patient_ref, data: dict) -> Patient:
     for dated in ("known_fractures", "known_clots"):
         if dated in data:
             data[dated] = _fractures_json(data[dated])
+    advance_revision(patient)
     for key, value in data.items():
         setattr(patient, key, value)
     db.session.commit()
@@ -213,21 +223,20 @@ def _link_caregiver(patient_id, user: User, relationship_note) -> None:
 
 # --- care team ----------------------------------------------------------------------------
 
-def care_team(actor, patient_ref) -> list[dict]:
+def care_team(actor, patient_ref, args: dict | None = None) -> Page:
     patient = patient_for(actor, patient_ref, READ)
-    return _care_team_rows(patient.id)
+    return _care_team_page(patient.id, args or {})
 
 
-def _care_team_rows(patient_id) -> list[dict]:
-    rows = db.session.execute(
-        select(CareTeamMember, User).join(User, User.id == CareTeamMember.coordinator_id)
-        .where(CareTeamMember.patient_id == patient_id).order_by(CareTeamMember.added_at)
-    )
-    return [{"coordinator_id": u.id, "display_name": u.display_name, "email": u.email,
-             "added_at": m.added_at} for m, u in rows]
+def _care_team_page(patient_id, args: dict) -> Page:
+    stmt = (select(CareTeamMember.coordinator_id, User.display_name, User.email, CareTeamMember.added_at)
+            .join(User, User.id == CareTeamMember.coordinator_id)
+            .where(CareTeamMember.patient_id == patient_id)
+            .order_by(CareTeamMember.added_at, CareTeamMember.coordinator_id))
+    return paginate(stmt, args, scalars=False)
 
 
-def add_to_care_team(actor, patient_ref, coordinator_id) -> list[dict]:
+def add_to_care_team(actor, patient_ref, coordinator_id) -> Page:
     patient = patient_for(actor, patient_ref, ADMINISTER, resource=coordinator_id)
     coordinator = db.session.get(User, coordinator_id)
     if coordinator is None or coordinator.role != "coordinator" or not coordinator.is_active:
@@ -236,7 +245,7 @@ def add_to_care_team(actor, patient_ref, coordinator_id) -> list[dict]:
     insert_ignoring_conflict(CareTeamMember, {"patient_id": patient.id, "coordinator_id": coordinator.id,
                                               "added_at": utcnow()}, ["patient_id", "coordinator_id"])
     db.session.commit()
-    return _care_team_rows(patient.id)
+    return _care_team_page(patient.id, {"per_page": MAX_PER_PAGE})
 
 
 def remove_from_care_team(actor, patient_ref, coordinator_id) -> None:
@@ -244,7 +253,7 @@ def remove_from_care_team(actor, patient_ref, coordinator_id) -> None:
     member = db.session.get(CareTeamMember, (patient.id, coordinator_id))
     if member is None:
         raise ApiError(404, "This coordinator is not on the patient's care team.", title="Not Found")
-    if len(_care_team_rows(patient.id)) == 1:
+    if _care_team_page(patient.id, {"per_page": 1}).total == 1:
         raise ApiError(409, "A patient keeps at least one coordinator; add another first.", title="Conflict")
     db.session.delete(member)
     db.session.commit()
@@ -259,16 +268,14 @@ def invite_caregiver(actor, patient_ref, relationship_note=None) -> dict:
     return _invitation_out(invitation, code)
 
 
-def caregivers(actor, patient_ref) -> list[dict]:
+def caregivers(actor, patient_ref, args: dict | None = None) -> Page:
     patient = patient_for(actor, patient_ref, READ)
-    rows = db.session.execute(
-        select(CaregiverLink, User).join(User, User.id == CaregiverLink.caregiver_id)
-        .where(CaregiverLink.patient_id == patient.id, CaregiverLink.revoked_at.is_(None))
-        .order_by(CaregiverLink.created_at)
-    )
-    return [{"id": link.id, "caregiver_id": u.id, "display_name": u.display_name,
-             "relationship_note": link.relationship_note, "created_at": link.created_at}
-            for link, u in rows]
+    stmt = (select(CaregiverLink.id, CaregiverLink.caregiver_id, User.display_name,
+                   CaregiverLink.relationship_note, CaregiverLink.created_at)
+            .join(User, User.id == CaregiverLink.caregiver_id)
+            .where(CaregiverLink.patient_id == patient.id, CaregiverLink.revoked_at.is_(None))
+            .order_by(CaregiverLink.created_at, CaregiverLink.id))
+    return paginate(stmt, args or {}, scalars=False)
 
 
 def revoke_caregiver(actor, patient_ref, link_id) -> None:

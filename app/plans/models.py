@@ -5,6 +5,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.types import UTCDateTime, created_at, uuid_pk
+from app.exercises.models import Exercise
 from app.extensions import db
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -37,6 +38,8 @@ class Plan(db.Model):
     end_reason: Mapped[str | None] = mapped_column(String(300))
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at()
+    # Moves on with each change (version, pause, resume, end): If-Match (app/common/conditional.py).
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     versions: Mapped[list["PlanVersion"]] = relationship(
         back_populates="plan", order_by="PlanVersion.number", cascade="all, delete-orphan")
@@ -83,6 +86,7 @@ class PlanItem(db.Model):
     notes: Mapped[str | None] = mapped_column(String(500))
 
     version: Mapped[PlanVersion] = relationship(back_populates="items")
+    exercise: Mapped[Exercise] = relationship()
 
     @property
     def days_of_week(self) -> list[str] | None:

@@ -1,6 +1,9 @@
+from flask import request
+
 from app.auth.authenticate import authenticate, current_actor
+from app.common.conditional import ETAG_HEADER, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, conditional
+from app.common.pagination import page_of
 from app.common.web import requested_language
-from app.common.pagination import page_of, paginate
 from app.extensions import Blueprint
 from app.patients.service import language_for
 from app.plans import service
@@ -24,22 +27,33 @@ blp = Blueprint("plans", __name__, url_prefix="/api/v1/patients/<patient_id>/pla
                             "patient write; the patient and caregivers read. Dates are patient-local.")
 
 
+def changes_the_plan(view):
+    """Documents what every change of a plan needs: If-Match with the plan's ETag."""
+    view = blp.alt_response(412, description="The plan changed since the ETag sent as If-Match: read it again")(view)
+    view = blp.alt_response(428, description="No If-Match: send the plan's ETag")(view)
+    return blp.doc(parameters=[IF_MATCH])(view)
+
+
+def _with_etag(plan, status: int = 201):
+    return plan, status, {"ETag": f'"{plan.etag}"'}
+
+
 @templates_blp.route("", methods=["GET"])
 @authenticate
 @templates_blp.arguments(TemplateArgs, location="query")
-@templates_blp.response(200, PlanTemplateSchema(many=True))
+@templates_blp.response(200, page_of(PlanTemplateSchema))
 def list_templates(args):
-    return service.templates(language_for(current_actor(), requested_language(args.get("lang"))))
+    return service.templates(language_for(current_actor(), requested_language(args.get("lang"))), args)
 
 
 @blp.route("", methods=["POST"])
 @authenticate
-@blp.arguments(PlanCreateSchema)
-@blp.response(201, PlanSchema)
+@blp.arguments(PlanCreateSchema, example={"template": "gentle-start", "acknowledge_warnings": ["autonomic_dysreflexia"]})
+@blp.response(201, PlanSchema, headers=ETAG_HEADER)
 @blp.alt_response(409, description="Safety warnings to acknowledge or override (listed in `warnings`)")
 def assign(data, patient_id):
     """Assign a plan from a template or item by item (each item: sessions_per_week or days_of_week)."""
-    return service.assign_plan(current_actor(), patient_id, data)
+    return _with_etag(service.assign_plan(current_actor(), patient_id, data, requested_language()))
 
 
 @blp.route("", methods=["GET"])
@@ -47,51 +61,58 @@ def assign(data, patient_id):
 @blp.arguments(PlanListArgs, location="query")
 @blp.response(200, page_of(PlanSchema))
 def list_plans(args, patient_id):
-    stmt, today = service.list_plans(current_actor(), patient_id, args.get("status"))
-    page = paginate(stmt, args["page"], args["per_page"])
-    page["items"] = service.plan_views(page["items"], today)
-    return page
+    return service.list_plans(current_actor(), patient_id, args)
 
 
 @blp.route("/<uuid:plan_id>", methods=["GET"])
 @authenticate
+@conditional
 @blp.arguments(PlanDetailArgs, location="query")
-@blp.response(200, PlanSchema)
+@blp.response(200, PlanSchema, headers=ETAG_HEADER)
+@blp.alt_response(304, description="Not modified: the cached copy (If-None-Match) is current")
+@blp.doc(parameters=[IF_NONE_MATCH, IF_MODIFIED_SINCE])
 def get_plan(args, patient_id, plan_id):
-    """The plan with its history; version_in_force answers for ?on= (default today)."""
-    return service.get_plan(current_actor(), patient_id, plan_id, args.get("on"))
+    """The plan with its history; version_in_force answers for ?on= (default today).
+    The ETag names this version of the plan: changes send it back as If-Match."""
+    return _with_etag(service.get_plan(current_actor(), patient_id, plan_id, args.get("on")), 200)
 
 
 @blp.route("/<uuid:plan_id>/versions", methods=["POST"])
 @authenticate
-@blp.arguments(VersionCreateSchema)
-@blp.response(201, PlanSchema)
+@blp.arguments(VersionCreateSchema, example={
+    "items": [{"exercise": "pressure-relief", "minutes": 2, "days_of_week": ["mon"]}], "change_note": "lighter week"})
+@blp.response(201, PlanSchema, headers=ETAG_HEADER)
 @blp.alt_response(409, description="Safety warnings to acknowledge or override")
+@changes_the_plan
 def add_version(data, patient_id, plan_id):
     """Change the plan from a date: the new version holds the whole item list."""
-    return service.add_version(current_actor(), patient_id, plan_id, data)
+    return _with_etag(service.add_version(current_actor(), patient_id, plan_id, data, request.if_match,
+                                          requested_language()))
 
 
 @blp.route("/<uuid:plan_id>/pause", methods=["POST"])
 @authenticate
-@blp.arguments(PauseSchema)
-@blp.response(200, PlanSchema)
+@blp.arguments(PauseSchema, example={"reason": "hospital stay"})
+@blp.response(200, PlanSchema, headers=ETAG_HEADER)
+@changes_the_plan
 def pause(data, patient_id, plan_id):
     """Pause (hospital stay, pressure injury, illness): paused days expect nothing."""
-    return service.pause(current_actor(), patient_id, plan_id, data)
+    return _with_etag(service.pause(current_actor(), patient_id, plan_id, data, request.if_match), 200)
 
 
 @blp.route("/<uuid:plan_id>/resume", methods=["POST"])
 @authenticate
-@blp.arguments(ResumeSchema)
-@blp.response(200, PlanSchema)
+@blp.arguments(ResumeSchema, example={})
+@blp.response(200, PlanSchema, headers=ETAG_HEADER)
+@changes_the_plan
 def resume(data, patient_id, plan_id):
-    return service.resume(current_actor(), patient_id, plan_id, data)
+    return _with_etag(service.resume(current_actor(), patient_id, plan_id, data, request.if_match), 200)
 
 
 @blp.route("/<uuid:plan_id>/end", methods=["POST"])
 @authenticate
-@blp.arguments(EndSchema)
-@blp.response(200, PlanSchema)
+@blp.arguments(EndSchema, example={"reason": "programme finished"})
+@blp.response(200, PlanSchema, headers=ETAG_HEADER)
+@changes_the_plan
 def end(data, patient_id, plan_id):
-    return service.end(current_actor(), patient_id, plan_id, data)
+    return _with_etag(service.end(current_actor(), patient_id, plan_id, data, request.if_match), 200)

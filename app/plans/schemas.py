@@ -79,7 +79,7 @@ class PlanItemSchema(ma.Schema):
     id = ma.fields.UUID()
     item_key = ma.fields.UUID()
     exercise_id = ma.fields.UUID()
-    exercise_slug = ma.fields.String()
+    exercise_slug = ma.fields.String(attribute="exercise.slug")
     minutes = ma.fields.Integer()
     sessions_per_week = ma.fields.Integer(allow_none=True)
     days_of_week = ma.fields.List(ma.fields.String(), allow_none=True)
@@ -130,7 +130,7 @@ class PlanDetailArgs(ma.Schema):
     on = ma.fields.Date(validate=calendar_date, metadata={"description": "Answer with the version in force on this date"})
 
 
-class TemplateArgs(ma.Schema):
+class TemplateArgs(PageArgs):
     lang = LANG_FIELD
 
 

@@ -1,6 +1,6 @@
 from app.auth.authenticate import authenticate, current_actor
 from app.common.i18n import LanguageArgs
-from app.common.pagination import PageArgs, page_of, paginate
+from app.common.pagination import PageArgs, page_of
 from app.common.types import utcnow
 from app.common.web import requested_language
 from app.extensions import Blueprint
@@ -39,7 +39,8 @@ def get_preferences(args, patient_id):
 
 @blp.route("/notification-preferences", methods=["PUT"])
 @authenticate
-@blp.arguments(PreferencesInSchema)
+@blp.arguments(PreferencesInSchema, example={"channels": {"email": True},
+                                                "quiet_hours": {"start": "22:00", "end": "07:00"}})
 @blp.response(200, PreferencesSchema)
 def put_preferences(data, patient_id):
     """Change the fields given (absent ones stay); pending reminders follow at once.
@@ -53,10 +54,7 @@ def put_preferences(data, patient_id):
 @blp.response(200, page_of(NotificationSchema))
 def list_notifications(args, patient_id):
     """The caller's in-app inbox for this patient, newest first (`unread`, `kind` filter)."""
-    stmt, language = service.inbox(current_actor(), patient_id, args, requested_language(args.get("lang")))
-    page = paginate(stmt, args["page"], args["per_page"])
-    page["items"] = [service.notification_view(row, language) for row in page["items"]]
-    return page
+    return service.inbox(current_actor(), patient_id, args, requested_language(args.get("lang")))
 
 
 @blp.route("/notifications/unread-count", methods=["GET"])
@@ -83,7 +81,7 @@ def mark_read(patient_id, notification_id):
 
 @blp.route("/notifications/<uuid:notification_id>/snooze", methods=["POST"])
 @authenticate
-@blp.arguments(SnoozeSchema)
+@blp.arguments(SnoozeSchema, example={"until": "30m"})
 @blp.response(201, NotificationSchema)
 @blp.alt_response(409, description="Too late in the day for `later_today`")
 def snooze(data, patient_id, notification_id):
@@ -97,10 +95,7 @@ def snooze(data, patient_id, notification_id):
 @me_blp.response(200, page_of(NotificationSchema))
 def my_notifications(args):
     actor = current_actor()
-    stmt, language = service.my_inbox(actor, args, language_for(actor, requested_language(args.get("lang"))))
-    page = paginate(stmt, args["page"], args["per_page"])
-    page["items"] = [service.notification_view(row, language) for row in page["items"]]
-    return page
+    return service.my_inbox(actor, args, language_for(actor, requested_language(args.get("lang"))))
 
 
 @me_blp.route("/<uuid:notification_id>/read", methods=["POST"])
@@ -113,7 +108,7 @@ def mark_mine_read(notification_id):
 
 @devices_blp.route("", methods=["POST"])
 @authenticate
-@devices_blp.arguments(DeviceInSchema)
+@devices_blp.arguments(DeviceInSchema, example={"token": "fcm-registration-token-from-the-app", "platform": "android"})
 @devices_blp.response(200, DeviceSchema, description="Already registered")
 @devices_blp.alt_response(201, schema=DeviceSchema, description="Registered")
 def register_device(data):
@@ -127,7 +122,7 @@ def register_device(data):
 @devices_blp.arguments(PageArgs, location="query")
 @devices_blp.response(200, page_of(DeviceSchema))
 def list_devices(args):
-    return paginate(service.devices(current_actor()), args["page"], args["per_page"])
+    return service.devices(current_actor(), args)
 
 
 @devices_blp.route("/<uuid:device_id>", methods=["DELETE"])

@@ -1,7 +1,9 @@
 """Reminders: preferences, the in-app inbox, snooze, device tokens; and the outbox entry points
 other domains use (enqueue, cancel_pending: see INTERFACES.md)."""
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -10,6 +12,8 @@ from sqlalchemy import func, select, update
 from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient_for
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
+from app.common.pagination import Page, paginate
+from app.common.views import Extends
 from app.errors import ApiError
 from app.exercises.models import Exercise
 from app.extensions import db
@@ -125,25 +129,29 @@ def _inbox_rows(actor, patient):
             Notification.channel.is_not(None))
 
 
-def inbox(actor, patient_ref, args: dict, language: str | None = None):
-    """(statement, language) for the actor's own notifications about this patient, newest first."""
+def inbox(actor, patient_ref, args: dict, language: str | None = None) -> Page:
+    """The page (args: page, per_page, unread, kind) of the actor's own notifications about this
+    patient, newest first, in the language asked (else the patient's)."""
     patient = patient_for(actor, patient_ref, READ)
     stmt = select(Notification).where(*_inbox_rows(actor, patient))
     if args.get("unread") is not None:
         stmt = stmt.where(Notification.read_at.is_(None) if args["unread"] else Notification.read_at.is_not(None))
     if args.get("kind"):
         stmt = stmt.where(Notification.kind == args["kind"])
-    return stmt.order_by(Notification.due_at.desc(), Notification.id), choose_language(language, patient.language)
+    served = choose_language(language, patient.language)
+    return paginate(stmt.order_by(Notification.due_at.desc(), Notification.id), args) \
+        .map(lambda row: notification_view(row, served))
 
 
-def my_inbox(actor, args: dict, language: str):
+def my_inbox(actor, args: dict, language: str) -> Page:
     """Everything delivered to the actor's inbox, about any patient or none (e.g. a coordinator's digest)."""
     stmt = select(Notification).where(Notification.recipient_user_id == actor.id, Notification.channel.is_not(None))
     if args.get("unread") is not None:
         stmt = stmt.where(Notification.read_at.is_(None) if args["unread"] else Notification.read_at.is_not(None))
     if args.get("kind"):
         stmt = stmt.where(Notification.kind == args["kind"])
-    return stmt.order_by(Notification.due_at.desc(), Notification.id), language
+    return paginate(stmt.order_by(Notification.due_at.desc(), Notification.id), args) \
+        .map(lambda row: notification_view(row, language))
 
 
 def mark_mine_read(actor, notification_id, now: datetime, language: str) -> dict:
@@ -158,9 +166,30 @@ def mark_mine_read(actor, notification_id, now: datetime, language: str) -> dict
     return out
 
 
-def notification_view(row: Notification, language: str) -> dict:
-    return {"id": row.id, "kind": row.kind, **render(row.kind, row.payload, language), "payload": row.payload,
-            "status": row.status, "due_at": row.due_at, "sent_at": row.sent_at, "read_at": row.read_at}
+@dataclass
+class NotificationIn(Extends):
+    """A notification with its subject and text in language: the rest is the row's
+    (NotificationSchema dumps it)."""
+
+    notification: Notification
+    language: str
+    _extends = ("notification",)
+
+    @cached_property
+    def _texts(self) -> dict:
+        return render(self.notification.kind, self.notification.payload, self.language)
+
+    @property
+    def subject(self) -> str:
+        return self._texts["subject"]
+
+    @property
+    def text(self) -> str:
+        return self._texts["text"]
+
+
+def notification_view(row: Notification, language: str) -> NotificationIn:
+    return NotificationIn(row, language)
 
 
 def unread_count(actor, patient_ref) -> dict:
@@ -234,9 +263,10 @@ def register_device(actor, data: dict, now: datetime) -> tuple[DeviceToken, bool
     return device, created
 
 
-def devices(actor):
-    return select(DeviceToken).where(DeviceToken.user_id == actor.id).order_by(DeviceToken.created_at.desc(),
-                                                                                DeviceToken.id)
+def devices(actor, args: dict | None = None) -> Page:
+    """The page (args: page, per_page) of the actor's own devices, newest first."""
+    return paginate(select(DeviceToken).where(DeviceToken.user_id == actor.id)
+                    .order_by(DeviceToken.created_at.desc(), DeviceToken.id), args or {})
 
 
 def remove_device(actor, device_id) -> None:

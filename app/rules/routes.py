@@ -24,10 +24,8 @@ def list_rules(args):
 
 
 def _page(stmt, args):
-    page = paginate(stmt, args["page"], args["per_page"])
     language = language_for(current_actor(), requested_language(args.get("lang")))
-    page["items"] = [service.flag_view(f, language) for f in page["items"]]
-    return page
+    return paginate(stmt, args).map(lambda f: service.flag_view(f, language))
 
 
 @flags_blp.route("", methods=["GET"])
@@ -49,7 +47,7 @@ def patient_flags(args, patient_id):
 
 @patient_flags_blp.route("/<uuid:flag_id>/acknowledge", methods=["POST"])
 @authenticate
-@patient_flags_blp.arguments(FlagAcknowledgeSchema)
+@patient_flags_blp.arguments(FlagAcknowledgeSchema, example={})
 @patient_flags_blp.response(200, FlagSchema)
 @patient_flags_blp.alt_response(409, description="The flag is resolved")
 def acknowledge(_data, patient_id, flag_id):
@@ -60,7 +58,8 @@ def acknowledge(_data, patient_id, flag_id):
 
 @patient_flags_blp.route("/<uuid:flag_id>/resolve", methods=["POST"])
 @authenticate
-@patient_flags_blp.arguments(FlagResolveSchema)
+@patient_flags_blp.arguments(FlagResolveSchema, example={"outcome": "contacted_patient",
+                                                         "note": "Called; back to sessions from Monday."})
 @patient_flags_blp.response(200, FlagSchema)
 @patient_flags_blp.alt_response(409, description="The flag is resolved already")
 def resolve(data, patient_id, flag_id):

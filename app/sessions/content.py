@@ -41,7 +41,8 @@ def weekly_messages() -> dict:
 
 
 def alerts_for(reported: list[str], neurological_level: str) -> list[str]:
-    """Which safety answers the reported symptoms call for, for this patient."""
+    """Which safety answers the reported symptoms call for, for this patient: urgent ones first,
+    then in the order the symptoms were reported."""
     by_code = {s["code"]: s["alert"] for s in symptoms()}
     answers = safety_answers()
     codes = []
@@ -54,7 +55,8 @@ def alerts_for(reported: list[str], neurological_level: str) -> list[str]:
             codes.append(alert)
     # An answer that branches to others (measure first, then high or low) already holds them.
     held = {b["answer"] for code in codes for b in answers[code].get("branches", [])}
-    return [code for code in codes if code not in held]
+    codes = [code for code in codes if code not in held]
+    return sorted(codes, key=lambda code: answers[code].get("severity", "urgent") != "urgent")
 
 
 def alert_view(code: str, language: str) -> dict:

@@ -1,12 +1,7 @@
-import re
-
-from flask import request
-
 from app.auth.authenticate import authenticate, current_actor
 from app.common.web import requested_language
-from app.common.i18n import LanguageArgs
-from app.common.pagination import page_of, paginate
-from app.errors import ApiError
+from app.common.conditional import if_match_revision
+from app.common.pagination import page_of
 from app.extensions import Blueprint
 from app.patients.service import language_for
 from app.sessions import service
@@ -19,6 +14,7 @@ from app.sessions.schemas import (
     SessionInSchema,
     SessionListArgs,
     SessionSchema,
+    SymptomArgs,
     SymptomSchema,
 )
 
@@ -35,19 +31,19 @@ blp = Blueprint("sessions", __name__, url_prefix="/api/v1/patients/<patient_id>/
                             "it as `since` (again at once while `has_more`). A cursor is opaque and bound "
                             "to its patient; one that is altered or another patient's answers 422: drop it "
                             "and start again without `since`.")
+SESSION_EXAMPLE = {"exercise": "pressure-relief", "started_at": "2026-01-01T10:00:00+08:00", "duration_minutes": 5}
 symptoms_blp = Blueprint("symptoms", __name__, url_prefix="/api/v1/symptoms",
                          description="The checklist asked after each session.")
 
 
 @symptoms_blp.route("", methods=["GET"])
 @authenticate
-@symptoms_blp.arguments(LanguageArgs, location="query")
-@symptoms_blp.response(200, SymptomSchema(many=True))
+@symptoms_blp.arguments(SymptomArgs, location="query")
+@symptoms_blp.response(200, page_of(SymptomSchema))
 def symptoms(args):
-    return service.symptom_checklist(language_for(current_actor(), requested_language(args.get("lang"))))
+    return service.symptom_checklist(language_for(current_actor(), requested_language(args.get("lang"))), args)
 
 
-_IF_MATCH = re.compile(r'\s*(?:W/)?"?(\d{1,9})"?\s*')
 _ETAG_HEADER = {"ETag": {"description": "The revision, quoted: send it back as If-Match to edit or delete",
                          "schema": {"type": "string"}}}
 _REVISION_HEADER = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
@@ -56,14 +52,7 @@ _REVISION_HEADER = {"name": "If-Match", "in": "header", "required": False, "sche
 
 
 def _if_match() -> int | None:
-    value = request.headers.get("If-Match")
-    if value is None:
-        return None
-    found = _IF_MATCH.fullmatch(value)
-    if not found:
-        raise ApiError(422, "If-Match must be the session's revision as its ETag gives it, e.g. \"3\".",
-                       title="Validation failed", errors={"If-Match": ["Not a revision."]})
-    return int(found.group(1))
+    return if_match_revision("If-Match must be the session's revision as its ETag gives it, e.g. \"3\".")
 
 
 def _with_etag(out: dict, status: int = 200):
@@ -75,7 +64,7 @@ _CONFLICT = "The stored version is in `current`; see the sync protocol in the AP
 
 @blp.route("/<uuid:session_id>", methods=["PUT"])
 @authenticate
-@blp.arguments(SessionInSchema)
+@blp.arguments(SessionInSchema, example=SESSION_EXAMPLE)
 @blp.response(200, SessionSchema, description="Already stored (unchanged) or edited", headers=_ETAG_HEADER)
 @blp.alt_response(201, schema=SessionSchema, description="Created", headers=_ETAG_HEADER)
 @blp.alt_response(409, schema=ConflictSchema, content_type="application/problem+json",
@@ -119,7 +108,7 @@ def get_session(patient_id, session_id):
 
 @blp.route("/batch", methods=["POST"])
 @authenticate
-@blp.arguments(BatchInSchema)
+@blp.arguments(BatchInSchema, example={"sessions": [{"id": "0b9f7c1e-5d2a-4c3b-8e6f-1a2b3c4d5e6f", **SESSION_EXAMPLE}]})
 @blp.response(200, BatchOutSchema)
 def batch(data, patient_id):
     """Offline sync: up to 500 sessions, each answered on its own (created, unchanged, updated,
@@ -134,10 +123,7 @@ def batch(data, patient_id):
 @blp.response(200, page_of(SessionSchema))
 def list_sessions(args, patient_id):
     """Newest first; filter by patient-local dates (from, to) and needs_review."""
-    stmt, language = service.list_sessions(current_actor(), patient_id, args, requested_language())
-    page = paginate(stmt, args["page"], args["per_page"])
-    page["items"] = [service.view(s, language) for s in page["items"]]
-    return page
+    return service.list_sessions(current_actor(), patient_id, args, requested_language())
 
 
 @blp.route("/changes", methods=["GET"])

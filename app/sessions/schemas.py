@@ -1,5 +1,6 @@
 import marshmallow as ma
 
+from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs
 from app.common.validation import calendar_date
 from app.education.schemas import ReferenceSchema
@@ -142,6 +143,10 @@ class ChangesSchema(ma.Schema):
                                                     "(deleted ones with deleted: true)"})
     next_cursor = ma.fields.String(metadata={"description": "Store it once the items are applied; send it as since"})
     has_more = ma.fields.Boolean(metadata={"description": "Call again at once with next_cursor"})
+
+
+class SymptomArgs(PageArgs):
+    lang = LANG_FIELD
 
 
 class SymptomSchema(ma.Schema):

@@ -16,6 +16,7 @@ from app.access.policy import LOG_SESSION, READ, patient_for
 from app.common.clock import local_date
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
+from app.common.pagination import Page, paginate
 from app.common.types import utcnow
 from app.errors import TYPE_BASE, ApiError, _slug
 from app.exercises.models import Exercise
@@ -358,8 +359,9 @@ def delete_session(actor, patient_ref, session_id, language: str | None = None, 
     session_written.send(current_app._get_current_object(), session=session, change="deleted")
 
 
-def list_sessions(actor, patient_ref, args: dict | None = None, language: str | None = None):
-    """(a SELECT of the sessions, the language to show them in)."""
+def list_sessions(actor, patient_ref, args: dict | None = None, language: str | None = None) -> Page:
+    """The page (args: page, per_page, date_from, date_to, needs_review) of the sessions, newest
+    first, in the language asked (else the patient's)."""
     args = args or {}
     patient = patient_for(actor, patient_ref, READ)
     stmt = select(ExerciseSession).where(ExerciseSession.patient_id == patient.id,
@@ -370,8 +372,9 @@ def list_sessions(actor, patient_ref, args: dict | None = None, language: str | 
         stmt = stmt.where(ExerciseSession.local_date <= args["date_to"])
     if "needs_review" in args:
         stmt = stmt.where(ExerciseSession.needs_review.is_(args["needs_review"]))
-    return stmt.order_by(ExerciseSession.started_at.desc(), ExerciseSession.id), \
-        choose_language(language, patient.language)
+    served = choose_language(language, patient.language)
+    return paginate(stmt.order_by(ExerciseSession.started_at.desc(), ExerciseSession.id), args) \
+        .map(lambda s: view(s, served))
 
 
 # --- the sync feed ------------------------------------------------------------------------
@@ -399,7 +402,8 @@ def changes(actor, patient_ref, since: str | None = None, limit: int = 200,
             "has_more": has_more}
 
 
-def symptom_checklist(language: str) -> list[dict]:
-    return [{"code": s["code"], "label": s["label"].get(language, s["label"]["en"]), "triggers_alert": s["alert"]}
-            for s in content.symptoms()]
+def symptom_checklist(language: str, args: dict | None = None) -> Page:
+    """In the seed's order; args: page, per_page."""
+    return paginate([{"code": s["code"], "label": s["label"].get(language, s["label"]["en"]),
+                      "triggers_alert": s["alert"]} for s in content.symptoms()], args or {})
 

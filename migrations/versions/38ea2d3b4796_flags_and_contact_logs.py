@@ -1,7 +1,7 @@
 """flags and contact logs
 
 Revision ID: 38ea2d3b4796
-Revises: 1ac635596c85
+Revises: c7a3e5f1d2b8
 Create Date: 2026-12-01 08:30:05.187844
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '38ea2d3b4796'
-down_revision = '1ac635596c85'
+down_revision = 'c7a3e5f1d2b8'
 branch_labels = None
 depends_on = None
 

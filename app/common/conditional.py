@@ -1,0 +1,88 @@
+"""Conditional requests with werkzeug's rules.
+
+Reads: a route decorated with `conditional` answers 304 when the client's copy is current:
+If-None-Match by weak comparison (RFC 9110 13.1.2, so `W/"x"` matches `"x"`), else
+If-Modified-Since against Last-Modified.
+
+Changes (optimistic concurrency): the route passes `request.if_match` to the service, which
+calls `require_match` once the policy has let the actor in (an unrelated actor still gets
+404), and `advance_revision` in the same transaction, so two coordinators who read the same
+version cannot both change it: 428 without If-Match, 412 when it names another version.
+
+Offline sync (sessions) keeps its own answers, because an app coming back online must see the
+stored version: its ETag is the integer revision, `if_match_revision` reads it from If-Match (or
+the body's base_revision stands in), and a stale or missing one answers 409/428 with `current`.
+Both read If-Match here, in one module.
+"""
+import re
+from functools import wraps
+
+from flask import request
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.common.seeding import digest
+from app.errors import ApiError
+from app.extensions import db
+
+ETAG_HEADER = {"ETag": {"description": "The version of this resource: send it as If-Match to change it",
+                        "schema": {"type": "string"}}}
+IF_MATCH = {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
+            "description": "The ETag of the version the change is based on (412 if it changed since)"}
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                 "description": "ETags of the cached copy (weak comparison); 304 when one is current"}
+IF_MODIFIED_SINCE = {"name": "If-Modified-Since", "in": "header", "required": False,
+                     "schema": {"type": "string"}, "description": "304 when not modified since"}
+
+
+def etag_of(*parts) -> str:
+    """A strong entity tag (unquoted) for the parts that make the representation."""
+    return digest([str(p) for p in parts])[:32]
+
+
+def conditional(view):
+    """304 instead of the body when the request's validators say the cached copy is current."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        response = view(*args, **kwargs)
+        if response.status_code == 200:
+            response.make_conditional(request)
+        return response
+
+    return wrapper
+
+
+_REVISION = re.compile(r'\s*(?:W/)?"?(\d{1,9})"?\s*')
+
+
+def if_match_revision(message: str) -> int | None:
+    """The integer revision an If-Match header names (`"3"`, `W/"3"` or `3`); None without one;
+    422 (message) when it is not a revision."""
+    value = request.headers.get("If-Match")
+    if value is None:
+        return None
+    found = _REVISION.fullmatch(value)
+    if not found:
+        raise ApiError(422, message, title="Validation failed", errors={"If-Match": ["Not a revision."]})
+    return int(found.group(1))
+
+
+def require_match(if_match, current_etag: str) -> None:
+    """if_match: werkzeug ETags from the request (strong comparison, as RFC 9110 says for If-Match)."""
+    if not if_match:
+        raise ApiError(428, "Send If-Match with the ETag of the version you are changing (read it first).",
+                       title="Precondition Required")
+    if not if_match.contains(current_etag):
+        raise ApiError(412, "Someone changed this since you read it: read it again, then change it.",
+                       title="Precondition Failed")
+
+
+def advance_revision(row) -> None:
+    """Compare-and-set row.revision: moves on only from the revision this change was based on."""
+    model = type(row)
+    moved = db.session.execute(update(model).where(model.id == row.id, model.revision == row.revision)
+                               .values(revision=model.revision + 1)).rowcount
+    if not moved:
+        raise ApiError(412, "Someone changed this at the same time: read it again, then change it.",
+                       title="Precondition Failed")
+    set_committed_value(row, "revision", row.revision + 1)

@@ -1,0 +1,127 @@
+"""Conditional requests: 304 for a current cached copy (weak comparison, If-Modified-Since);
+If-Match on the changes two coordinators may make at once (428 without, 412 when stale)."""
+import threading
+from datetime import timedelta
+
+import pytest
+from werkzeug.http import http_date, parse_date
+
+from tests.test_errors import assert_problem
+
+MODULE = "/api/v1/education/modules/keep-going?lang=en"
+
+
+def test_a_weak_etag_of_the_current_copy_gets_304(world):
+    first = world.patient_a.get(MODULE)
+    strong = first.headers["ETag"]
+    assert strong.startswith('"')
+    for sent in (strong, f"W/{strong}", f'"other", W/{strong}', "*"):
+        cached = world.patient_a.get(MODULE, headers={"If-None-Match": sent})
+        assert cached.status_code == 304 and cached.data == b"", sent
+        assert cached.headers["ETag"] == strong
+    assert world.patient_a.get(MODULE, headers={"If-None-Match": 'W/"other"'}).status_code == 200
+
+
+def test_if_modified_since_is_honoured(world):
+    first = world.patient_a.get(MODULE)
+    modified = parse_date(first.headers["Last-Modified"])
+    assert world.patient_a.get(MODULE, headers={"If-Modified-Since": http_date(modified)}).status_code == 304
+    later = http_date(modified + timedelta(days=1))
+    assert world.patient_a.get(MODULE, headers={"If-Modified-Since": later}).status_code == 304
+    earlier = http_date(modified - timedelta(seconds=1))
+    assert world.patient_a.get(MODULE, headers={"If-Modified-Since": earlier}).status_code == 200
+    # If-None-Match decides when both are sent (RFC 9110 13.2.2).
+    both = {"If-Modified-Since": later, "If-None-Match": '"other"'}
+    assert world.patient_a.get(MODULE, headers=both).status_code == 200
+
+
+def test_the_catalogue_and_a_profile_answer_304_on_a_weak_etag_too(world):
+    for actor, url in ((world.patient_a, "/api/v1/education/modules?lang=en&per_page=3"),
+                       (world.coord_a, f"/api/v1/patients/{world.a_id}"),
+                       (world.coord_a, f"/api/v1/patients/{world.a_id}/plans/{world.plan_a['id']}")):
+        etag = actor.get(url).headers["ETag"]
+        assert actor.get(url, headers={"If-None-Match": f"W/{etag}"}).status_code == 304, url
+
+
+def test_patient_patch_needs_the_current_etag(world):
+    url = f"/api/v1/patients/{world.a_id}"
+    read = world.coord_a.get(url)
+    etag = read.headers["ETag"]
+    assert_problem(world.coord_a.patch(url, json={"ais_grade": "B"}), 428)
+    assert_problem(world.coord_a.patch(url, json={"ais_grade": "B"}, headers={"If-Match": '"stale"'}), 412)
+    assert_problem(world.coord_a.patch(url, json={"ais_grade": "B"}, headers={"If-Match": f"W/{etag}"}), 412)
+    changed = world.coord_a.patch(url, json={"ais_grade": "B"}, headers={"If-Match": etag})
+    assert changed.status_code == 200 and changed.get_json()["ais_grade"] == "B"
+    assert changed.headers["ETag"] != etag and changed.headers["ETag"] == world.coord_a.get(url).headers["ETag"]
+    # A second coordinator who read the profile before the change cannot overwrite it.
+    stale = world.coord_a.patch(url, json={"ais_grade": "C"}, headers={"If-Match": etag})
+    assert_problem(stale, 412)
+    assert world.coord_a.get(url).get_json()["ais_grade"] == "B"
+    again = world.coord_a.patch(url, json={"ais_grade": "C"}, headers={"If-Match": changed.headers["ETag"]})
+    assert again.status_code == 200
+
+
+def test_the_policy_answers_before_the_precondition(world):
+    url = f"/api/v1/patients/{world.a_id}"
+    assert_problem(world.coord_b.patch(url, json={"ais_grade": "B"}), 404)
+    plan = f"{url}/plans/{world.plan_a['id']}"
+    assert_problem(world.coord_b.post(f"{plan}/pause", json={"reason": "hospital stay"}), 404)
+    assert_problem(world.caregiver_a.post(f"{plan}/pause", json={"reason": "hospital stay"}), 403)
+
+
+def test_plan_changes_need_the_current_etag(world):
+    plan = f"/api/v1/patients/{world.a_id}/plans/{world.plan_a['id']}"
+    etag = world.coord_a.get(plan).headers["ETag"]
+    for action, body in (("pause", {"reason": "hospital stay"}), ("resume", {}), ("end", {"reason": "done"}),
+                         ("versions", {"items": [{"exercise": "pressure-relief", "minutes": 2,
+                                                  "days_of_week": ["mon"]}]})):
+        assert_problem(world.coord_a.post(f"{plan}/{action}", json=body), 428)
+        assert_problem(world.coord_a.post(f"{plan}/{action}", json=body, headers={"If-Match": '"old"'}), 412)
+    paused = world.coord_a.post(f"{plan}/pause", json={"reason": "hospital stay"}, headers={"If-Match": etag})
+    assert paused.status_code == 200 and paused.get_json()["status"] == "paused"
+    assert paused.headers["ETag"] != etag
+    # Any read of this version gives the same ETag, whatever ?on= asked.
+    assert world.coord_a.get(f"{plan}?on=2099-01-01").headers["ETag"] == paused.headers["ETag"]
+    # The answer's ETag is the plan's new version: it is what the next change sends.
+    assert_problem(world.coord_a.post(f"{plan}/resume", json={}, headers={"If-Match": etag}), 412)
+    resumed = world.coord_a.post(f"{plan}/resume", json={}, headers={"If-Match": paused.headers["ETag"]})
+    assert resumed.status_code == 200 and resumed.get_json()["status"] == "active"
+    assert resumed.headers["ETag"] == world.coord_a.get(plan).headers["ETag"]
+
+
+def test_a_new_plan_answers_with_its_etag(world):
+    created = world.coord_a.post(f"/api/v1/patients/{world.a_id}/plans", json={
+        "items": [{"exercise": "pressure-relief", "minutes": 2, "days_of_week": ["mon"]}]})
+    assert created.status_code == 201
+    url = f"/api/v1/patients/{world.a_id}/plans/{created.get_json()['id']}"
+    assert created.headers["ETag"] == world.coord_a.get(url).headers["ETag"]
+    ended = world.coord_a.post(f"{url}/end", json={"reason": "done"}, headers={"If-Match": created.headers["ETag"]})
+    assert ended.status_code == 200
+
+
+@pytest.mark.committing
+def test_two_changes_at_once_from_the_same_version_one_wins_the_other_gets_412(app):
+    from tests.factories import World
+
+    world = World(app.test_client()).build()
+    url = f"/api/v1/patients/{world.a_id}"
+    for target, bodies in ((url, [("patch", url, {"ais_grade": "B"}), ("patch", url, {"ais_grade": "C"})]),
+                           (f"{url}/plans/{world.plan_a['id']}",
+                            [("post", f"{url}/plans/{world.plan_a['id']}/pause", {"reason": "hospital stay"}),
+                             ("post", f"{url}/plans/{world.plan_a['id']}/end", {"reason": "moved away"})])):
+        etag = world.coord_a.get(target).headers["ETag"]
+        barrier = threading.Barrier(2)
+        statuses = []
+
+        def send(method, path, body):
+            client = app.test_client()
+            barrier.wait()
+            response = getattr(client, method)(path, json=body, headers={**world.coord_a.headers, "If-Match": etag})
+            statuses.append(response.status_code)
+
+        threads = [threading.Thread(target=send, args=args) for args in bodies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [200, 412], (target, statuses)
