@@ -283,3 +283,17 @@ def test_only_the_patients_coordinators_see_and_act_on_their_flags(world):
     assert world.coord_b.post(f"/api/v1/patients/{world.b_id}/flags/{flag}/acknowledge", json={}).status_code == 404
     done = world.coord_a.post(f"{url}/{flag}/acknowledge", json={})
     assert done.status_code == 200 and done.get_json()["acknowledged_by_id"] == world.coord_a.id
+
+
+def test_the_rules_in_force_with_their_sources_for_staff_only(world):
+    body = world.coord_a.get("/api/v1/rules?lang=zh-CN&per_page=100").get_json()
+    rules = {r["id"]: r for r in body["items"]}
+    assert body["meta"]["total"] == len(rules) == 14
+    lapse = rules["lapse"]
+    assert lapse["parameters"] == {"warning_days": 3, "urgent_days": 14} and lapse["severity"] == "warning"
+    assert "MedBridge" in lapse["source"] and lapse["auto_resolve"] and lapse["suppressed_when_paused"]
+    assert rules["dysreflexia_signs"]["runs"] == "on_write" and not rules["dysreflexia_signs"]["auto_resolve"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in lapse["title"])  # the title in Chinese
+    assert world.admin.get("/api/v1/rules").status_code == 200
+    for other in (world.patient_a, world.caregiver_a):
+        assert other.get("/api/v1/rules").status_code == 403

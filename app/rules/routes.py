@@ -18,9 +18,10 @@ patient_flags_blp = Blueprint("patient-flags", __name__, url_prefix="/api/v1/pat
 @rules_blp.route("", methods=["GET"])
 @authenticate
 @rules_blp.arguments(RuleArgs, location="query")
-@rules_blp.response(200, RuleSchema(many=True))
+@rules_blp.response(200, page_of(RuleSchema))
 def list_rules(args):
-    return service.rules_view(current_actor(), language_for(current_actor(), requested_language(args.get("lang"))))
+    return service.rules_view(current_actor(), language_for(current_actor(), requested_language(args.get("lang"))),
+                              args)
 
 
 def _page(stmt, args):

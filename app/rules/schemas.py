@@ -61,5 +61,5 @@ class RuleSchema(ma.Schema):
     suppressed_when_paused = ma.fields.Boolean()
 
 
-class RuleArgs(ma.Schema):
+class RuleArgs(PageArgs):
     lang = LANG_FIELD

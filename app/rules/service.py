@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from app.audit import service as audit
 from app.access.policy import ACT_ON_FLAGS, READ_RULES, REVIEW, REVIEW_CASELOAD, patient_for, readable_patient_ids, require
 from app.common.db import writing
+from app.common.pagination import MAX_PER_PAGE, Page, paginate
 from app.errors import ApiError
 from app.extensions import db
 from app.patients.models import Patient
@@ -205,9 +206,11 @@ def _refresh(flag: Flag) -> Flag:
     return flag
 
 
-def rules_view(actor, language: str) -> list[dict]:
+def rules_view(actor, language: str, args: dict | None = None) -> Page:
+    """The rules in force, in the seed file's order (args: page, per_page; default all)."""
     require(actor, READ_RULES)
-    return [{"id": r.id, "severity": r.severity, "runs": r.runs, "enabled": r.enabled,
+    return paginate([{"id": r.id, "severity": r.severity, "runs": r.runs, "enabled": r.enabled,
              "title": r.text("title", language, {}), "explanation": r.text("explanation", language, {}),
              "parameters": r.parameters, "source": r.source, "auto_resolve": r.auto_resolve,
-             "suppressed_when_paused": r.suppressed_when_paused} for r in all_rules().values()]
+             "suppressed_when_paused": r.suppressed_when_paused} for r in all_rules().values()],
+                    args or {"page": 1, "per_page": MAX_PER_PAGE})
