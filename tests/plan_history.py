@@ -43,7 +43,8 @@ class PatientHistory:
     # --- plan changes (made by the coordinator; the caller is at the right moment) ---------
 
     def _plan_post(self, action: str, body: dict) -> dict:
-        response = self.coordinator.post(f"{self.url}/plans/{self.plan['id']}/{action}", json=body)
+        plan_url = f"{self.url}/plans/{self.plan['id']}"
+        response = self.coordinator.post(f"{plan_url}/{action}", json=body, if_match_of=plan_url)
         assert response.status_code in (200, 201), response.get_json()
         self.plan = response.get_json()
         return self.plan

@@ -409,7 +409,8 @@ class Replay:
             previous = {i.key for i in self.model.versions[-1][1]}
             body = [item_body(spec, effective, self.slot_keys.get(slot) if self.slot_keys.get(slot) in previous
                               else None) for slot, spec in specs]
-            response = self.coordinator.post(f"{self.url}/plans/{self.model.plan_id}/versions",
+            plan_url = f"{self.url}/plans/{self.model.plan_id}"
+            response = self.coordinator.post(f"{plan_url}/versions", if_match_of=plan_url,
                                              json={"effective_from": effective.isoformat(), "items": body})
             assert response.status_code == 201, response.get_json()
             self._take_version(response.get_json(), datetime.now(UTC), [slot for slot, _ in specs])
@@ -418,7 +419,8 @@ class Replay:
     def _plan_post(self, action: str, body: dict, update):
         def act():
             self._fresh(self.coordinator)
-            response = self.coordinator.post(f"{self.url}/plans/{self.model.plan_id}/{action}", json=body)
+            plan_url = f"{self.url}/plans/{self.model.plan_id}"
+            response = self.coordinator.post(f"{plan_url}/{action}", json=body, if_match_of=plan_url)
             assert response.status_code == 200, response.get_json()
             update()
         return act
