@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/standstrong_test
 PYTEST_ARGS ?=
 export FLASK_APP := wsgi.py
 
-.PHONY: run test test-pg bench spec migrate venv clean
+.PHONY: run test test-pg bench bench-endpoints spec migrate venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test-pg: venv
 
 bench: venv
 	$(BIN)/python bench/run_all.py
+
+bench-endpoints: venv
+	cd bench && ../$(BIN)/python bench_endpoints.py
 
 spec: venv
 	$(BIN)/flask spec

@@ -5,7 +5,7 @@ from importlib.util import find_spec
 from flask import Flask, g, request
 from sqlalchemy import event
 
-from app.common.db import is_writing, writing
+from app.common.db import WriterLockedConnection, begin_sqlite, writing
 from app.common.docs import register_docs_assets
 from app.common.headers import register_response_headers
 from app.common.json_body import JSONProvider
@@ -41,6 +41,7 @@ def create_app(config=None) -> Flask:
     register_extensions(app)
     register_request_guards(app)
     register_domains(app)
+    _skip_limiter_where_nothing_is_limited(app)
     register_docs_assets(app)
     register_error_handlers(app)
     register_commands(app)
@@ -48,6 +49,10 @@ def create_app(config=None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {**options.get("connect_args", {}), "factory": WriterLockedConnection}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -67,7 +72,8 @@ def register_extensions(app: Flask) -> None:
 
 def _tune_sqlite(engine) -> None:
     """Real transactions on SQLite (pysqlite's own handling breaks SAVEPOINT), WAL for several
-    workers, and writers that take the write lock up front instead of failing half-way."""
+    workers, and writers that queue for the write lock (app/common/db.py) and take it up front
+    instead of failing half-way."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -80,9 +86,56 @@ def _tune_sqlite(engine) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if is_writing() else "BEGIN")
+    event.listen(engine, "begin", begin_sqlite)
+
+
+def _skip_limiter_where_nothing_is_limited(app: Flask) -> None:
+    """Flask-Limiter resolves limits on every request (a sixth of /healthz); only a few routes
+    have any (login, reset, activation) when no default or application-wide limit is set."""
+    from flask_limiter.util import get_qualified_name
+
+    manager = limiter.limit_manager
+    if manager._default_limits or manager._application_limits:
+        app.extensions["limited_endpoints"] = None
+        return
+    app.extensions["limited_endpoints"] = frozenset(
+        endpoint for endpoint, view in app.view_functions.items()
+        if get_qualified_name(view) in limiter._marked_for_limiting or manager.has_hints(endpoint)
+    )
+    if _not_limited not in limiter._request_filters:
+        limiter.request_filter(_not_limited)
+    _bypass_limiter_hooks(app)
+
+
+def _bypass_limiter_hooks(app: Flask) -> None:
+    """Flask-Limiter's request hooks build its context and walk its limits before it asks the
+    request filter; on a route with no limit, do not call them at all."""
+    from functools import partial, wraps
+
+    def unless_unlimited(hook):
+        @wraps(hook)
+        def guarded(*args):
+            if _not_limited():
+                return args[0] if args and hasattr(args[0], "status_code") else None
+            return hook(*args)
+
+        guarded.bypasses_limiter = True
+        return guarded
+
+    def ours(hook) -> bool:
+        owner = hook.args[0] if isinstance(hook, partial) and hook.args else getattr(hook, "__self__", None)
+        return owner is limiter and not getattr(hook, "bypasses_limiter", False)
+
+    for table in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        hooks = table.get(None, [])
+        hooks[:] = [unless_unlimited(hook) if ours(hook) else hook for hook in hooks]
+
+
+def _not_limited() -> bool:
+    from flask import current_app
+
+    limited = current_app.extensions.get("limited_endpoints")
+    return limited is not None and request.endpoint not in limited
 
 
 def register_domains(app: Flask) -> None:

@@ -47,6 +47,11 @@ class Blueprint(_Blueprint):
         """Document that the operation takes the refresh token (its own scheme)."""
         return _Blueprint.doc(security=[{"refreshToken": []}])(func)
 
+    def arguments(self, schema, *args, **kwargs):
+        """As flask-smorest's, with a schema class made into one instance here: webargs would
+        build a new one on every request (our schemas keep no per-request state)."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

@@ -132,11 +132,15 @@ OPERATION_IDS = {
     "calendar.issue_token": "createCalendarFeed",
     "calendar.revoke_token": "deleteCalendarFeed",
     "audit.list_events": "listAuditEvents",
+    "coordinator.fhir": "getFhirBundle",
+    "coordinator.own_data": "exportPatientData",
+    "coordinator.own_sessions_csv": "exportPatientSessionsCsv",
+    "caseload.caseload_csv": "exportCaseloadCsv",
 }
 VERBS = {"list", "get", "create", "update", "delete", "put", "add", "remove", "record", "submit",
          "recommend", "withdraw", "invite", "revoke", "reissue", "activate", "login", "logout",
          "refresh", "change", "request", "confirm", "mark", "snooze", "pause", "resume", "end",
-         "issue", "register", "assign", "acknowledge", "resolve", "export", "set", "rotate"}
+         "issue", "register", "assign", "acknowledge", "resolve", "export", "set", "rotate", "log"}
 # Blueprints whose functions' names need the domain to be clear (dxa.create_result -> createDxaResult).
 QUALIFIERS = {"dxa": "Dxa"}
 METHOD_VERBS = {"get": "get", "post": "create", "put": "put", "patch": "update", "delete": "delete"}
@@ -618,6 +622,7 @@ def _finish_operation(spec, paths, path, method, op, endpoint, view, app, compon
             components_responses.setdefault(name, component)
             responses[str(status)] = {"$ref": "#/components/responses/" + name}
     source = _source(view) if view is not None else ""
+    _documented_content(responses, view)
     # A read that takes If-Modified-Since sends Last-Modified (app/common/conditional.py).
     modified = "Last-Modified" in source or any(
         p.get("in") == "header" and p.get("name") == "If-Modified-Since" for p in op.get("parameters", []))
@@ -664,6 +669,21 @@ def _finish_operation(spec, paths, path, method, op, endpoint, view, app, compon
         params.append(dict(IF_NONE_MATCH))
     if not params:
         del op["parameters"]
+
+
+def _documented_content(responses, view):
+    """A success the route documents with only a content type (a CSV, a FHIR bundle): its body,
+    as a string or an object of that type."""
+    documented = ((getattr(view, "_apidoc", None) or {}).get("response") or {}).get("responses", {})
+    for status, entries in documented.items():
+        response = responses.get(str(status))
+        if response is None or "$ref" in response or response.get("content") or int(status) in (204, 304):
+            continue
+        for entry in entries if isinstance(entries, list) else [entries]:
+            kind = (entry or {}).get("content_type")
+            if kind:
+                schema = {"type": "object"} if kind.endswith("json") else {"type": "string"}
+                response["content"] = {kind: {"schema": schema}}
 
 
 def _path_parameters(item, path):

@@ -25,7 +25,7 @@ from app.exercises.models import Exercise  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.patients.models import Patient  # noqa: E402
 from app.plans.models import Plan, PlanItem, PlanVersion  # noqa: E402
-from app.sessions.models import ExerciseSession  # noqa: E402
+from app.sessions.models import ExerciseSession, SessionFeed  # noqa: E402
 from harness import fresh_database  # noqa: E402
 
 DAYS = 90
@@ -37,7 +37,7 @@ def populate(n: int, today: date) -> int:
     exercises = {e.slug: e.id for e in db.session.scalars(select(Exercise))}
     start = today - timedelta(days=DAYS + 7)
     now = datetime.now(timezone.utc)
-    patients, plans, versions, items, sessions = [], [], [], [], []
+    patients, plans, versions, items, sessions, feeds = [], [], [], [], [], []
     for _ in range(n):
         pid, plan_id, version_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         patients.append({"id": pid, "display_name": "Bench", "date_of_birth": date(1980, 1, 1), "sex": "unknown",
@@ -55,6 +55,7 @@ def populate(n: int, today: date) -> int:
                       "exercise_id": exercises["fes-cycling"], "minutes": 30, "days_mask": 0b10101,
                       "start_date": start})
         p = rng.uniform(0.3, 1.0)
+        first = len(sessions)
         for offset in range(DAYS):
             day = today - timedelta(days=offset)
             for key, exercise, minutes, due in ((standing, "passive-standing", 60, day.weekday() < 5),
@@ -65,9 +66,11 @@ def populate(n: int, today: date) -> int:
                                      "exercise_id": exercises[exercise], "started_at": started, "local_date": day,
                                      "duration_minutes": minutes, "measures": {}, "symptoms": [], "alerts": [],
                                      "needs_review": False, "body_hash": "bench", "revision": 1,
+                                     "feed_position": len(sessions) - first + 1,
                                      "logged_by_role": "patient", "created_at": now, "updated_at": now})
+        feeds.append({"patient_id": pid, "position": len(sessions) - first})
     for model, rows in ((Patient, patients), (Plan, plans), (PlanVersion, versions), (PlanItem, items),
-                        (ExerciseSession, sessions)):
+                        (ExerciseSession, sessions), (SessionFeed, feeds)):
         for i in range(0, len(rows), 5000):
             db.session.execute(insert(model), rows[i:i + 5000])
     db.session.commit()

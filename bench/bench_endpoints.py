@@ -10,7 +10,7 @@ import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from harness import TABLE_HEAD, floor_server, load, login, machine, request, row, server
+from harness import TABLE_HEAD, floor_server, load, load_average, login, machine, request, row, server
 
 
 def floor_figures(kind: str) -> dict:
@@ -65,7 +65,7 @@ def main(kinds):
     for kind in kinds:
         floor = floor_figures(kind)
         app = app_figures(kind)
-        print(f"\n[{kind}]\n{TABLE_HEAD}")
+        print(f"\n[{kind}] (load average {load_average()} after the run)\n{TABLE_HEAD}")
         print(row("floor: bare Flask /healthz", floor["healthz"], floor["healthz"], "itself"))
         print(row("floor read (JWT + PK select)", floor["read"], floor["read"], "itself"))
         print(row("floor write (validate + insert-if-absent)", floor["write"], floor["write"], "itself"))

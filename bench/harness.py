@@ -203,4 +203,9 @@ def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU")
     return (f"{os.cpu_count()} cores ({cpu}); gunicorn -w {WORKERS} sync; wrk -t{THREADS} -c{CONNECTIONS} "
-            f"-d{SECONDS}s on loopback")
+            f"-d{SECONDS}s on loopback; load average {load_average()}")
+
+
+def load_average() -> str:
+    """The 1-minute load average: above the core count, other work shared the machine."""
+    return f"{os.getloadavg()[0]:.2f}"

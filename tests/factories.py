@@ -15,6 +15,7 @@ from app.plans.seed import load_plan_templates
 from app.reminders.dispatch import dispatch
 from app.reminders.models import Notification
 from app.reminders.service import enqueue
+from app.rules.models import Flag, active_key
 
 PASSWORD = "correct-horse-battery-staple-42"
 _counter = itertools.count(1)
@@ -151,7 +152,8 @@ class World:
         assert logged.status_code == 201, logged.get_json()
         self.notification_a = self._delivered_notification()
         self._bone_records()
-        self.resource_ids = {"slug": "keep-going", "plan_id": self.plan_a["id"], "session_id": self.session_a,
+        self.flag_a = self._open_flag()
+        self.resource_ids = {"flag_id": self.flag_a,"slug": "keep-going", "plan_id": self.plan_a["id"], "session_id": self.session_a,
                              "notification_id": self.notification_a,
                              "result_id": self.dxa_result_a["id"], "followup_id": self.followup_a["id"],
                              "treatment_id": self.treatment_a["id"], "dose_id": self.dose_a["id"]}
@@ -170,6 +172,18 @@ class World:
             "medicine": "denosumab", "started_on": (today - timedelta(days=60)).isoformat()}))
         self.dose_a = _created(self.coord_a.post(f"{base}/medications/{self.treatment_a['id']}/doses", json={
             "given_on": (today - timedelta(days=60)).isoformat()}))["dose"]
+
+    def _open_flag(self) -> str:
+        """An open lapse flag of patient A (as a sweep opens one), for the routes that act on flags."""
+        now = datetime.now(timezone.utc)
+        with self.client.application.app_context():
+            flag = Flag(patient_id=uuid.UUID(self.a_id), rule_id="lapse", severity="warning", status="open",
+                        active_key=active_key(self.a_id, "lapse"), opened_at=now, last_seen_at=now,
+                        evidence={"days": 3, "last_session_date": (date.today() - timedelta(days=3)).isoformat(),
+                                  "as_of": date.today().isoformat()})
+            db.session.add(flag)
+            db.session.commit()
+            return str(flag.id)
 
     def _delivered_notification(self) -> str:
         """One reminder in patient A's in-app inbox."""

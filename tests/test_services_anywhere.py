@@ -27,6 +27,7 @@ from app.extensions import db
 from app.medications.models import BoneTreatment
 from app.patients.models import Patient
 from app.plans.models import Plan
+from app.rules.models import Flag
 from app.reminders.models import Notification
 from app.sessions.models import ExerciseSession
 from tests.factories import PASSWORD
@@ -54,6 +55,18 @@ TODAY = date.today()
 NOW = datetime.now(timezone.utc)
 
 
+def _history_a(w):
+    from app.adherence.service import history_many
+
+    return history_many([uuid.UUID(w.a_id)], NOW, 30)[1]
+
+
+def _facts_a(w):
+    from app.rules.facts import load
+
+    return load([uuid.UUID(w.a_id)], 3, NOW, 40)
+
+
 def _patient_a(w):
     return db.session.get(Patient, uuid.UUID(w.a_id))
 
@@ -75,6 +88,9 @@ READS = {
     "access.list_audit_events": lambda w: (_user(w.admin), {"patient_id": uuid.UUID(w.a_id)}),
     "adherence.adherence": lambda w: (_user(w.coord_a), w.a_id, {"window": 7}),
     "adherence.adherence_many": lambda w: ([uuid.UUID(w.a_id)], 30),
+    "adherence.history_many": lambda w: ([uuid.UUID(w.a_id)], NOW, 30),
+    "adherence.last_session_at_many": lambda w: ([uuid.UUID(w.a_id)], NOW),
+    "adherence.window_metrics": lambda w: (_history_a(w), uuid.UUID(w.a_id), TODAY - timedelta(days=6), TODAY, TODAY),
     "adherence.streaks.load": lambda w: ([uuid.UUID(w.a_id)], {uuid.UUID(w.a_id): TODAY}, TODAY - timedelta(days=30)),
     "adherence.streaks.settled_margin": lambda w: (),
     "adherence.agenda": lambda w: (_user(w.patient_a), "me"),
@@ -103,9 +119,18 @@ READS = {
     "auth.check_password": lambda w: (PASSWORD,),
     "auth.list_users": lambda w: ("admin",),
     "auth.normalise_email": lambda w: (" Someone@Example.org ",),
+    "coordinator.caseload_csv": lambda w: (_user(w.coord_a), {"sort": "risk", "adherence_window": 30}, NOW),
+    "coordinator.caseload_page": lambda w: (_user(w.coord_a), {"page": 1, "per_page": 20, "sort": "adherence_7",
+                                                               "adherence_window": 7}, NOW),
+    "coordinator.contacts": lambda w: (_user(w.coord_a), w.a_id),
+    "coordinator.fhir": lambda w: (_user(w.coord_a), w.a_id, "en", NOW),
+    "coordinator.own_data": lambda w: (_user(w.patient_a), "me", "zh-CN", NOW),
+    "coordinator.own_sessions_csv": lambda w: (_user(w.patient_a), "me", "en", NOW),
+    "coordinator.timeline": lambda w: (_user(w.coord_a), w.a_id, {"order": "oldest"}, "en"),
     "education.catalogue": lambda w: (None, "bone", "en"),
     "education.catalogue_etag": lambda w: (Page([]), "en"),
     "education.catalogue_page": lambda w: ({"tag": "bone", "per_page": 2}, "zh-CN"),
+    "education.catalogue_summaries": lambda w: ("zh-CN",),
     "education.etag_for": lambda w: (_module(w), "en"),
     "education.module_by_slug": lambda w: ("keep-going",),
     "education.module_in": lambda w: (_module(w), "zh-CN"),
@@ -137,6 +162,15 @@ READS = {
     "plans.safety_warnings": lambda w: (db.session.get(Patient, uuid.UUID(w.a_id)), [_exercise(w)], TODAY),
     "plans.template": lambda w: ("gentle-start",),
     "plans.templates": lambda w: ("zh-CN",),
+    "rules.facts.load": lambda w: ([uuid.UUID(w.a_id)], 3, NOW, 40),
+    "rules.facts.load_extras": lambda w: (_facts_a(w), {"dxa_latest", "dxa_overdue", "doses", "exercise_kinds"}, NOW),
+    "rules.notify.care_teams": lambda w: ([uuid.UUID(w.a_id)],),
+    "rules.caseload_flags": lambda w: (_user(w.coord_a), {"status": "active"}),
+    "rules.flag_view": lambda w: (Flag(patient_id=uuid.UUID(w.a_id), rule_id="lapse", severity="warning", status="open",
+                                       evidence={"days": 3, "last_session_date": "2026-01-01"}, opened_at=NOW,
+                                       last_seen_at=NOW), "zh-CN"),
+    "rules.patient_flags": lambda w: (_user(w.coord_a), w.a_id, {"severity": ["urgent"]}),
+    "rules.rules_view": lambda w: (_user(w.admin), "en"),
     "reminders.devices": lambda w: (_user(w.patient_a),),
     "reminders.inbox": lambda w: (_user(w.caregiver_a), "me", {"unread": True}, "en"),
     "reminders.my_inbox": lambda w: (_user(w.coord_a), {}, "en"),
@@ -156,6 +190,7 @@ WRITES = {
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",
     "auth.change_password", "auth.confirm_password_reset", "auth.fail_login", "auth.request_password_reset",
     "auth.revoke_all_sessions", "auth.set_active",
+    "coordinator.log_contact",
     "calendar.issue_token", "calendar.revoke_token",
     "dxa.create_followup", "dxa.create_result", "dxa.delete_result", "dxa.plan_next", "dxa.put_protocol",
     "dxa.update_followup",
@@ -168,14 +203,18 @@ WRITES = {
     "patients.revoke_caregiver", "patients.update_patient",
     "plans.add_version", "plans.assign_plan", "plans.check_safety", "plans.demo_plan", "plans.end", "plans.new_plan",
     "plans.pause", "plans.resume",
-    "reminders.cancel_pending", "reminders.enqueue", "reminders.materialise", "reminders.mark_all_read", "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_written",
+    "reminders.cancel_pending", "reminders.enqueue", "reminders.materialise", "reminders.mark_all_read",
+    "reminders.mark_mine_read", "reminders.mark_read", "reminders.on_session_saving", "reminders.on_session_written",
     "reminders.register_device", "reminders.remove_device", "reminders.snooze", "reminders.update_preferences",
+    "rules.engine.run", "rules.notify.digest", "rules.notify.urgent",
+    "rules.acknowledge", "rules.digest", "rules.on_dose_recorded", "rules.on_dxa_result_written",
+    "rules.on_session_written", "rules.resolve", "rules.sweep",
     "sessions.batch", "sessions.delete_session", "sessions.put_session",
 }
 
 
 # Modules besides the service ones whose functions jobs and signal receivers call.
-JOB_MODULES = ["adherence.streaks"]
+JOB_MODULES = ["adherence.streaks", "rules.engine", "rules.facts", "rules.notify"]
 
 
 def service_functions() -> dict:

@@ -51,12 +51,18 @@ EDIT_PROFILE = _action("manage", {SELF, CAREGIVER, COORDINATOR},
                        fields={SELF: SELF_EDITABLE, CAREGIVER: SELF_EDITABLE})
 CONSENT = _action("consent", {SELF}, roles=("patient",))  # who may act as their caregiver
 ADMINISTER = _action("administer", {COORDINATOR, ADMIN}, roles=("coordinator", "admin"))  # care team
+REVIEW = _action("review", {COORDINATOR}, roles=("coordinator",), audit="read")  # flags, timeline, contacts, FHIR
+RECORD_CONTACT = _action("record contacts for", {COORDINATOR}, roles=("coordinator",))
+ACT_ON_FLAGS = _action("acknowledge or resolve the flags of", {COORDINATOR}, roles=("coordinator",))
+EXPORT_OWN = _action("export", {SELF}, roles=("patient",), audit="read")  # the patient's own data
 # Reminders: the patient's choices (a caregiver may change all but whether caregivers get them),
 # and answering one's own notifications about the patient (mark read, snooze).
 SET_REMINDERS = _action("change the reminders of", {SELF, CAREGIVER}, roles=("patient", "caregiver"),
                         fields={CAREGIVER: frozenset({"channels", "quiet_hours", "reminder_times", "opted_out"})})
 ANSWER_NOTIFICATIONS = _action("answer notifications about", {SELF, CAREGIVER, COORDINATOR})
 # Not about one patient (role gates):
+REVIEW_CASELOAD = _action("review a caseload", roles=("coordinator",))
+READ_RULES = _action("read the rules", roles=("coordinator", "admin"))
 CREATE_PATIENT = _action("create patients", roles=("coordinator",))
 ADMINISTER_ACCOUNTS = _action("administer accounts", roles=("admin",))
 READ_AUDIT_TRAIL = _action("read the audit trail", roles=("admin",))

@@ -1,6 +1,6 @@
 """Adherence for one patient or many, with a fixed number of queries; the agenda; the weekly summary.
 What counts is decided once, in app/plans/schedule.py."""
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -8,7 +8,7 @@ from app.adherence import loading, streaks
 from app.adherence.metrics import patient_metrics
 from app.access.policy import READ, patient_for
 from app.common.clinical import threshold
-from app.common.clock import local_today
+from app.common.clock import local_date, local_today
 from app.common.i18n import choose_language
 from app.errors import ApiError
 from app.exercises.service import ServedExercise, exercises_by_id
@@ -43,6 +43,36 @@ def adherence_many(patient_ids, window_days: int) -> dict:
     history = _history(patient_ids, todays, min(todays.values()) - timedelta(days=window_days - 1))
     return {pid: _metrics(history, pid, today - timedelta(days=window_days - 1), today, today)
             for pid, today in todays.items()}
+
+
+# --- for callers that read many windows of many patients (rules, the caseload) ------------
+
+def history_many(patient_ids, now: datetime, days_back: int) -> tuple[dict, streaks.History | None]:
+    """({patient_id: local today at `now`}, their History with sessions from days_back days before
+    the earliest today, streaks and last sessions however old). At most seven queries whatever
+    the number of patients; window_metrics then reads it without a query."""
+    patients = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
+    todays = {p.id: local_date(now, p.time_zone) for p in patients}
+    if not todays:
+        return {}, None
+    return todays, _history(patient_ids, todays, min(todays.values()) - timedelta(days=days_back))
+
+
+def window_metrics(history: streaks.History, patient_id, start: date, end: date, today: date) -> dict:
+    """The metrics of [start, end] (end <= today) of one patient of history_many, as the
+    adherence endpoint counts them, plus `days_with_data`: days in the window with any session.
+    start must not be before history.loaded_from."""
+    if start < history.loaded_from:
+        raise ValueError("the window starts before the loaded sessions")
+    metrics = _metrics(history, patient_id, start, end, today)
+    metrics["days_with_data"] = len({s.local_date for s in history.logged.get(patient_id, [])
+                                     if start <= s.local_date <= end})
+    return metrics
+
+
+def last_session_at_many(patient_ids, now: datetime) -> dict:
+    """{patient_id: when their latest session started}, however old; one query."""
+    return loading.last_started(list(patient_ids), (now + timedelta(days=2)).date())
 
 
 def adherence(actor, patient_ref, args: dict | None = None) -> dict:

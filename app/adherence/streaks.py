@@ -23,7 +23,7 @@ from app.adherence import loading
 from app.adherence.metrics import logged_by_day, walk
 from app.adherence.models import StreakCheckpoint
 from app.common.clock import now_utc
-from app.common.db import upsert
+from app.common.db import reading, upsert
 from app.extensions import db
 from app.plans import service as plans
 from app.plans.schedule import week_start
@@ -109,17 +109,24 @@ def _finish(unfinished: dict, todays, specs, by_day, usable, loaded_from: date, 
 
 def on_session_written(_sender, session, change: str, **_kw) -> None:
     """session_written receiver (connected in app.adherence.register)."""
+    now = now_utc()
     try:
-        advance(session.patient_id, session.local_date, change, now_utc())
+        # The usual answer (the checkpoint is fresh) is a read: it takes no write lock (SQLite).
+        with reading():
+            needed = advance(session.patient_id, session.local_date, change, now, check_only=True)
+        if needed:
+            db.session.commit()  # ends that read; the recompute runs under the write intent
+            advance(session.patient_id, session.local_date, change, now)
     except SQLAlchemyError as error:
         # The session is stored; a missing checkpoint costs a later read one more query.
         db.session.rollback()
         log.warning("streak checkpoint not advanced: %s", type(error).__name__)
 
 
-def advance(patient_id, touched: date, change: str, now: datetime) -> None:
+def advance(patient_id, touched: date, change: str, now: datetime, check_only: bool = False) -> bool:
     """Move the patient's checkpoint to the settled day, if it is a week behind; drop and
-    recompute it when the write touched a day at or before it. Commits."""
+    recompute it when the write touched a day at or before it. Commits. check_only: only say
+    whether it would recompute (True), writing nothing."""
     margin = settled_margin()
     target = now.date() - timedelta(days=margin + 2)  # UTC date: every zone's local date is within a day
     if change != "created":  # an edit or delete also changed the session's previous day
@@ -128,7 +135,7 @@ def advance(patient_id, touched: date, change: str, now: datetime) -> None:
     # Within one unit of work (an offline batch), a checkpoint already found fresh is not read again.
     fresh = db.session.info.setdefault("adherence_fresh_checkpoints", {})
     if fresh.get((patient_id, target), touched) < touched:
-        return
+        return False
     row = db.session.execute(select(StreakCheckpoint.settled_through, StreakCheckpoint.streak_days,
                                     StreakCheckpoint.rules_version)
                              .where(StreakCheckpoint.patient_id == patient_id)).first()
@@ -136,7 +143,9 @@ def advance(patient_id, touched: date, change: str, now: datetime) -> None:
                    and touched > row.settled_through and row.settled_through <= target) else None
     if base is not None and base.settled_through > target - timedelta(days=REFRESH_DAYS):
         fresh[(patient_id, target)] = base.settled_through
-        return
+        return False
+    if check_only:
+        return True
     specs = plans.load_specs([patient_id]).get(patient_id, [])
     first = base.settled_through + DAY if base is not None else None
     logged = loading.sessions([patient_id], week_start(first) if first else None, target).get(patient_id, [])
@@ -146,3 +155,4 @@ def advance(patient_id, touched: date, change: str, now: datetime) -> None:
                               "rules_version": RULES_VERSION, "computed_at": now}, ["patient_id"])
     db.session.commit()
     fresh[(patient_id, target)] = target
+    return True

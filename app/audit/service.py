@@ -58,14 +58,21 @@ def record_read(actor, patient_id, *, resource_id=None, detail=None) -> None:
     db.session.info.setdefault(_PENDING_READS, []).append(event)
 
 
+def _pending_reads():
+    # A request that opened no session (e.g. /healthz) has none: do not create one to find out.
+    if not db.session.registry.has():
+        return None
+    return db.session.info.pop(_PENDING_READS, None)
+
+
 def discard_reads() -> None:
-    db.session.info.pop(_PENDING_READS, None)
+    _pending_reads()
 
 
 def flush_reads() -> None:
     """Write the kept-aside read rows in their own short write transaction. Ends the current
     (read) transaction first. Never raises: the read has been served."""
-    pending = db.session.info.pop(_PENDING_READS, None)
+    pending = _pending_reads()
     if not pending:
         return
     try:

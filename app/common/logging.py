@@ -6,11 +6,11 @@ carry the values that caused it (a database error quotes the row). SQL parameter
 out of exceptions altogether (`hide_parameters`, app/config.py)."""
 import json
 import logging
+import os
 import re
 import sys
 import time
 import traceback
-import uuid
 
 from flask import g, has_request_context, request
 
@@ -28,9 +28,17 @@ def safe_traceback(error: BaseException) -> str:
 
 
 class JsonFormatter(logging.Formatter):
+    _second = _stamp = None  # the timestamp is the same for every line within one second
+
+    def _ts(self, record) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._stamp, self._second = self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), second
+        return self._stamp
+
     def format(self, record):
         entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "ts": self._ts(record),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -72,14 +80,18 @@ def configure_logging(app):
     @app.before_request
     def _start():
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
         g.request_started = time.perf_counter()
 
     @app.after_request
     def _finish(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         started = g.get("request_started")
+        if not access.isEnabledFor(logging.INFO):
+            return response
         actor = g.get("actor")
+        # Read before a commit expired the account (no query to reload it for a log line).
+        role = g.get("actor_role") or (actor.role if actor is not None else None)
         # The route, not the path: paths carry patient ids, query strings codes and search terms.
         # The actor's role, not its id: the audit trail ties the request id to the account.
         access.info(
@@ -89,7 +101,7 @@ def configure_logging(app):
                 "route": route_of(request),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-                "actor_role": actor.role if actor is not None else None,
+                "actor_role": role,
             },
         )
         return response

@@ -1,7 +1,8 @@
 """Education: the catalogue, module reads, reading progress, recommendations, quizzes."""
 from dataclasses import dataclass
+from datetime import date, datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import String, cast, exists, func, select, update
 from sqlalchemy.orm import aliased, defer
 
 from app.access.policy import LOG, MANAGE, READ, patient_for
@@ -92,8 +93,52 @@ class ModuleForPatient(ModuleInLanguage):
         return self.recommendation.note if self.recommendation else None
 
 
+@dataclass(frozen=True)
+class ModuleSummary:
+    """A catalogue row in one language, detached from the session (it is cached across requests)."""
+
+    slug: str
+    language: str
+    title: str
+    summary: str
+    tags: list
+    reading_minutes: int
+    content_version: int
+    last_reviewed: date | None
+    has_quiz: bool
+    updated_at: datetime
+
+
+# The unfiltered catalogue per (database, language): seed data, read by every patient every day.
+# A one-row aggregate over the modules tells whether it is still current (a seed run in another
+# process raises a content_version and updated_at, or adds or removes a module).
+_CATALOGUE: dict[tuple, tuple] = {}
+
+
+def _catalogue_fingerprint() -> tuple:
+    text_id = cast(EducationModule.id, String)
+    return tuple(db.session.execute(select(
+        func.count(), func.coalesce(func.sum(EducationModule.content_version), 0),
+        func.max(EducationModule.updated_at), func.min(text_id), func.max(text_id))).one())
+
+
+def catalogue_summaries(language: str) -> list[ModuleSummary]:
+    """Every module's summary in language, in catalogue order (cached, see above)."""
+    key = (str(db.engine.url), language)
+    fingerprint = _catalogue_fingerprint()
+    cached = _CATALOGUE.get(key)
+    if cached is None or cached[0] != fingerprint:
+        rows = [ModuleSummary(m.slug, c.language, c.title, c.summary, list(m.tags or []), c.reading_minutes,
+                              m.content_version, m.last_reviewed, bool(c.quiz), m.updated_at)
+                for m, c in db.session.execute(catalogue(None, None, language))]
+        cached = _CATALOGUE[key] = (fingerprint, rows)
+    return cached[1]
+
+
 def catalogue_page(args: dict, language: str) -> Page:
-    """args: tag, q, page, per_page."""
+    """args: tag, q, page, per_page. The unfiltered catalogue comes from the cache."""
+    if not args.get("tag") and not args.get("q"):
+        return paginate(catalogue_summaries(language), args)
     stmt = catalogue(args.get("tag"), args.get("q"), language)
     return paginate(stmt, args, scalars=False).map(lambda row: ModuleInLanguage(*row))
 

@@ -38,6 +38,13 @@ def _on_session_written(app, session=None, change=None, **_):
         db.session.rollback()
 
 
+def _on_session_saving(app, session=None, change=None, **_):
+    from app.common.types import utcnow
+    from app.reminders.service import on_session_saving
+
+    on_session_saving(session, change, utcnow())  # in the write's transaction: an error fails it
+
+
 def _on_plan_changed(app, plan=None, change=None, **_):
     from app.common.types import utcnow
     from app.extensions import db
@@ -59,12 +66,13 @@ def register(app) -> None:
     from app.plans.signals import plan_changed
     from app.reminders import models  # noqa: F401  (for Alembic)
     from app.reminders.routes import blp, devices_blp, me_blp
-    from app.sessions.signals import session_written
+    from app.sessions.signals import session_saving, session_written
 
     api.register_blueprint(blp)
     api.register_blueprint(me_blp)
     api.register_blueprint(devices_blp)
     session_written.connect(_on_session_written)
+    session_saving.connect(_on_session_saving)
     plan_changed.connect(_on_plan_changed)
 
     from app.reminders.dispatch import dispatch

@@ -280,13 +280,15 @@ def remove_device(actor, device_id) -> None:
 # --- what other domains' signals void ----------------------------------------------------
 
 def on_session_written(session, change: str, now: datetime) -> None:
-    """A logged session satisfies that day's reminder of its item; a deleted one may revive it."""
+    """After the commit: a deleted session may revive that day's reminder of its item."""
     if change == "deleted":
         materialise(now, patient_ids=[session.patient_id])
+
+
+def on_session_saving(session, change: str, now: datetime) -> None:
+    """In the session write's transaction: a logged session satisfies that day's reminder of
+    its item, cancelled in the same commit (one statement; nothing is committed here)."""
+    if change == "deleted" or session.item_key is None or session.deleted_at is not None:
         return
-    if session.item_key is None or session.deleted_at is not None:
-        return
-    cancelled = cancel_pending(patient_id=session.patient_id, kinds=[PLAN_KIND],
-                               occurrence_keys=[plan_occurrence(session.item_key, session.local_date)], now=now)
-    if cancelled:
-        db.session.commit()
+    cancel_pending(patient_id=session.patient_id, kinds=[PLAN_KIND],
+                   occurrence_keys=[plan_occurrence(session.item_key, session.local_date)], now=now)

@@ -28,28 +28,37 @@ class FeedCounter:
     are visible before its row lock is released. SQLite: one writer at a time anyway.
     """
 
-    def __init__(self, patient_id, position: int):
+    def __init__(self, patient_id, position: int, reserved: int = 0):
         self.patient_id, self.start, self.position = patient_id, position, position
+        self.stored = position + reserved  # what the row holds now, in this transaction
 
     @classmethod
-    def lock(cls, patient_id) -> "FeedCounter":
-        # A no-op UPDATE takes the row lock on PostgreSQL and the write lock on SQLite.
+    def lock(cls, patient_id, reserve: int = 0) -> "FeedCounter":
+        """reserve: positions to take at once, in the locking statement (a single write takes
+        one, so it needs no second UPDATE). One not used leaves a gap, which a follower never
+        notices: positions only need to grow in commit order."""
+        # An UPDATE takes the row lock on PostgreSQL and the write lock on SQLite.
         stmt = (update(SessionFeed).where(SessionFeed.patient_id == patient_id)
-                .values(position=SessionFeed.position).returning(SessionFeed.position))
-        position = db.session.execute(stmt).scalar()
-        if position is None:  # the patient's first write: make the row (racing makers wait)
+                .values(position=SessionFeed.position + reserve).returning(SessionFeed.position))
+        stored = db.session.execute(stmt).scalar()
+        if stored is None:  # the patient's first write: make the row (racing makers wait)
             insert_ignoring_conflict(SessionFeed, {"patient_id": patient_id, "position": 0}, ["patient_id"])
-            position = db.session.execute(stmt).scalar()
-        return cls(patient_id, position)
+            stored = db.session.execute(stmt).scalar()
+        return cls(patient_id, stored - reserve, reserve)
 
     def next(self) -> int:
         self.position += 1
         return self.position
 
+    def give_back(self) -> None:
+        """Return the position last taken (its write did not happen)."""
+        self.position -= 1
+
     def save(self) -> None:
-        if self.position != self.start:
+        if self.position > self.stored:
             db.session.execute(update(SessionFeed).where(SessionFeed.patient_id == self.patient_id)
                                .values(position=self.position))
+            self.stored = self.position
 
 
 _CURSOR = struct.Struct(">B16sQ")  # format version, patient id, feed position

@@ -26,7 +26,7 @@ from app.sessions import content
 from app.sessions.feed import FeedCounter, encode_cursor, read_cursor
 from app.sessions.models import ExerciseSession
 from app.sessions.schemas import BatchItemSchema, SessionSchema
-from app.sessions.signals import session_written
+from app.sessions.signals import session_saving, session_written
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -98,9 +98,9 @@ class _ExerciseRow:
     measures: list
 
 
-def _context(actor, patient, language: str | None) -> _Context:
+def _context(actor, patient, language: str | None, reserve: int = 0) -> _Context:
     ctx = _Context(patient, actor, utcnow(), choose_language(language, patient.language))
-    ctx.feed = FeedCounter.lock(patient.id)
+    ctx.feed = FeedCounter.lock(patient.id, reserve)
     return ctx
 
 
@@ -172,21 +172,26 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
     """
     plan_id, exercise = _resolve(ctx, data)
     body_hash = _body_hash(data)
-    known = ctx.stored_ids is None or session_id in ctx.stored_ids
-    session = _stored(ctx.patient, session_id) if known else None
+    # A batch knows which of its ids are stored; a single PUT tries the insert first (a new id
+    # is the usual case) and reads the stored row only when the id is taken.
+    session = _stored(ctx.patient, session_id) if ctx.stored_ids is not None and session_id in ctx.stored_ids \
+        else None
     if session is None:
         fresh = ExerciseSession(id=session_id, patient_id=ctx.patient.id, logged_by_id=ctx.actor.id,
                                 logged_by_role=ctx.actor.role, created_at=ctx.now, revision=1)
         _apply(fresh, ctx, data, plan_id, exercise, body_hash)
         values = {c.key: getattr(fresh, c.key) for c in ExerciseSession.__table__.columns
                   if getattr(fresh, c.key) is not None}
-        # Insert-if-absent: the same id from another patient at the same moment cannot 500.
+        # Insert-if-absent: a resend, or the same id from another patient at the same moment, cannot 500.
         if insert_ignoring_conflict(ExerciseSession, values, ["id"]) == 1:
             if ctx.stored_ids is not None:
                 ctx.stored_ids.add(session_id)
             ctx.written.append((fresh, "created"))
             return fresh, "created"
-        raise ApiError(409, "This session id is already used; make a new UUID.", title="Conflict")
+        ctx.feed.give_back()
+        session = _stored(ctx.patient, session_id) if ctx.stored_ids is None else None
+        if session is None:
+            raise ApiError(409, "This session id is already used; make a new UUID.", title="Conflict")
     if session.deleted_at is not None:
         raise _conflict(ctx, session, "This session was deleted.", "session-deleted")
     if session.body_hash == body_hash:
@@ -239,6 +244,15 @@ def _check_edit_window(ctx: _Context, session: ExerciseSession) -> None:
                                       "is older. Log a new session instead.", "edit-window-closed")
 
 
+def _commit(ctx: _Context) -> None:
+    """Save the feed counter, let receivers add to the transaction (session_saving), commit."""
+    ctx.feed.save()
+    app = current_app._get_current_object()
+    for session, change in ctx.written:
+        session_saving.send(app, session=session, change=change)
+    db.session.commit()
+
+
 def _announce(ctx: _Context) -> None:
     app = current_app._get_current_object()
     for session, change in ctx.written:
@@ -259,11 +273,10 @@ def put_session(actor, patient_ref, session_id, data: dict, language: str | None
     if_match: the revision from an If-Match header; it must agree with base_revision."""
     base = _base_revision(data.pop("base_revision", None), if_match)
     patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
-    ctx = _context(actor, patient, language)
+    ctx = _context(actor, patient, language, reserve=1)
     session, status = _upsert(ctx, session_id, data, base)
     out = view(session, ctx.language)  # before the commit expires what was loaded
-    ctx.feed.save()
-    db.session.commit()
+    _commit(ctx)
     _announce(ctx)
     return out, 201 if status == "created" else 200
 
@@ -297,8 +310,7 @@ def batch(actor, patient_ref, raw_items: list, language: str | None = None) -> d
             continue
         results.append({"index": index, "id": str(session_id), "status": status,
                         "session": view(session, ctx.language), "problem": None})
-    ctx.feed.save()
-    db.session.commit()
+    _commit(ctx)
     _announce(ctx)
     counts = {}
     for result in results:

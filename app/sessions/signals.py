@@ -5,3 +5,8 @@ _signals = Namespace()
 
 # sender: the app; kwargs: session (ExerciseSession), change ("created" | "updated" | "deleted")
 session_written = _signals.signal("session-written")
+
+# Sent inside the write's transaction, right before its commit, with the same kwargs (not for
+# deletes): what a receiver adds there commits with the write, in its one transaction. A
+# receiver only adds statements; it never commits, and a database error it meets fails the write.
+session_saving = _signals.signal("session-saving")

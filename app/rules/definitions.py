@@ -1,0 +1,115 @@
+"""The rules as data: seed/rules/rules.yaml, with a clinic's overrides (RULES_OVERRIDES_FILE)."""
+import os
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+
+import yaml
+
+from app.common.i18n import LANGUAGES
+from app.config import BASE_DIR
+
+DEFAULT_PATH = BASE_DIR / "seed" / "rules" / "rules.yaml"
+SEVERITIES = ("info", "warning", "urgent")
+RUNS = ("sweep", "on_write")
+OVERRIDABLE = {"parameters", "severity", "enabled", "auto_resolve", "suppressed_when_paused",
+               "quiet_days_after_review"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    evaluator: str
+    runs: str
+    severity: str
+    parameters: dict
+    source: str
+    title: dict
+    explanation: dict
+    auto_resolve: bool
+    suppressed_when_paused: bool
+    quiet_days_after_review: int
+    enabled: bool = True
+    requires: tuple = ()  # domains whose data the rule reads (app/<name>); off while one is missing
+
+    @property
+    def available(self) -> bool:
+        return all(find_spec(f"app.{name}") is not None for name in self.requires)
+
+    def text(self, field: str, language: str, values: dict) -> str:
+        texts = getattr(self, field)
+        template = texts.get(language) or texts["en"]
+        return string.Formatter().vformat(template, (), _Lenient({**self.parameters, **values}))
+
+
+class _Lenient(dict):
+    def __missing__(self, key):
+        return "…"
+
+
+def _merge(base: dict, override: dict, rule_id: str) -> dict:
+    unknown = set(override) - OVERRIDABLE
+    if unknown:
+        raise ValueError(f"rule {rule_id}: cannot override {', '.join(sorted(unknown))}")
+    merged = {**base, **{k: v for k, v in override.items() if k != "parameters"}}
+    params = dict(base.get("parameters", {}))
+    for key, value in (override.get("parameters") or {}).items():
+        if key not in params:
+            raise ValueError(f"rule {rule_id}: no parameter {key!r} to override")
+        params[key] = value
+    merged["parameters"] = params
+    return merged
+
+
+def _build(rule_id: str, data: dict, defaults: dict) -> Rule:
+    if data["severity"] not in SEVERITIES or data["runs"] not in RUNS:
+        raise ValueError(f"rule {rule_id}: severity one of {SEVERITIES}, runs one of {RUNS}")
+    for field in ("title", "explanation"):
+        missing = set(LANGUAGES) - set(data[field])
+        if missing:
+            raise ValueError(f"rule {rule_id}: {field} lacks {', '.join(sorted(missing))}")
+    return Rule(id=rule_id, evaluator=data["evaluator"], runs=data["runs"], severity=data["severity"],
+                parameters=data.get("parameters", {}), source=" ".join(data["source"].split()),
+                title=data["title"], explanation=data["explanation"],
+                auto_resolve=bool(data.get("auto_resolve", True)),
+                suppressed_when_paused=bool(data.get("suppressed_when_paused", True)),
+                quiet_days_after_review=int(data.get("quiet_days_after_review",
+                                                     defaults.get("quiet_days_after_review", 7))),
+                enabled=bool(data.get("enabled", True)), requires=tuple(data.get("requires", ())))
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[dict, dict]:
+    seed = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    override_path = os.environ.get("RULES_OVERRIDES_FILE")
+    overrides = yaml.safe_load(Path(override_path).read_text(encoding="utf-8")) if override_path else {}
+    overrides = overrides or {}
+    unknown = set(overrides) - set(seed["rules"]) - {"defaults"}
+    if unknown:
+        raise ValueError(f"RULES_OVERRIDES_FILE names unknown rules: {', '.join(sorted(unknown))}")
+    defaults = {**seed.get("defaults", {}), **overrides.get("defaults", {})}
+    rules = {rule_id: _build(rule_id, _merge(data, overrides.get(rule_id) or {}, rule_id), defaults)
+             for rule_id, data in seed["rules"].items()}
+    return rules, defaults
+
+
+def all_rules() -> dict[str, Rule]:
+    return _load()[0]
+
+
+def enabled_rules(runs: str | None = None) -> list[Rule]:
+    return [r for r in all_rules().values() if r.enabled and r.available and (runs is None or r.runs == runs)]
+
+
+def rule(rule_id: str) -> Rule:
+    return all_rules()[rule_id]
+
+
+def setting(name: str):
+    return _load()[1][name]
+
+
+def reload() -> None:
+    _load.cache_clear()

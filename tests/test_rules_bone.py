@@ -1,0 +1,136 @@
+"""The bone rules end to end: DXA results, follow-ups and doses through the API (app/dxa,
+app/medications), flags raised on their signals and by the sweep, and cleared when resolved."""
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from dateutil.relativedelta import relativedelta
+
+pytest.importorskip("app.dxa.service", reason="DXA and medications (issue 10b) are not merged yet")
+
+from app.rules import service as rules  # noqa: E402
+from tests.factories import enrolled_patient  # noqa: E402
+
+TODAY = date.today()
+
+
+def days_ago(n: int) -> str:
+    return (TODAY - timedelta(days=n)).isoformat()
+
+
+@pytest.fixture
+def bone(client, world):
+    """A patient of coordinator A (London, L1) on a plan of standing (and FES) from today."""
+    def make(exercises=("passive-standing", "fes-cycling")):
+        _patient, profile = enrolled_patient(client, world.coord_a, neurological_level="L1",
+                                             time_zone="Europe/London", language="en")
+        url = f"/api/v1/patients/{profile['id']}"
+        items = [{"exercise": e, "minutes": 30, "days_of_week": ["mon", "wed", "fri"]} for e in exercises]
+        assert world.coord_a.post(f"{url}/plans", json={"items": items}).status_code == 201
+        return url
+    return make
+
+
+def flags(world, url, query="status=active"):
+    return {f["rule_id"]: f for f in world.coord_a.get(f"{url}/flags?{query}").get_json()["items"]}
+
+
+def post(world, url, path, body, expect=201):
+    response = world.coord_a.post(f"{url}/{path}", json=body)
+    assert response.status_code == expect, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def sweep(app):
+    def run(url):
+        with app.app_context():
+            return rules.sweep(datetime.now(timezone.utc), [uuid.UUID(url.rsplit("/", 1)[1])])
+    return run
+
+
+def test_knee_bmd_below_threshold_while_standing_and_loss_beyond_lsc_on_the_result(world, bone, sweep):
+    url = bone()
+    post(world, url, "dxa/results", {"scan_date": days_ago(400), "site": "proximal_tibia", "side": "left", "bmd": 0.70})
+    # the protocol planned the next scan a year after this one: 35 days ago, so overdue
+    assert set(flags(world, url)) == {"dxa_followup_overdue"}
+    post(world, url, "dxa/results", {"scan_date": days_ago(20), "site": "proximal_tibia", "side": "left", "bmd": 0.59})
+    found = flags(world, url)  # raised (and the follow-up's flag cleared) when the result was written
+    assert set(found) == {"knee_bmd_low_while_loading", "dxa_loss_beyond_lsc"}
+    assert flags(world, url, "status=resolved")["dxa_followup_overdue"]["outcome"] == "condition_cleared"
+    knee = found["knee_bmd_low_while_loading"]
+    assert knee["evidence"]["lowest_bmd"] == 0.59 and knee["evidence"]["exercise_kinds"] == ["standing"]
+    assert knee["title"] == "Knee BMD 0.59 g/cm² while standing or vibration is prescribed"
+    loss = found["dxa_loss_beyond_lsc"]["evidence"]["sites"][0]
+    assert loss["delta_g_cm2"] == -0.11 and loss["lsc"] == pytest.approx(0.0831, abs=0.0005)  # 0.030 x 2.77
+
+
+def test_knee_at_the_threshold_or_without_loading_raises_nothing(world, bone, sweep):
+    at_threshold = bone()
+    post(world, at_threshold, "dxa/results", {"scan_date": days_ago(20), "site": "distal_femur", "side": "left",
+                                              "bmd": 0.60})
+    fes_only = bone(exercises=("fes-cycling",))
+    post(world, fes_only, "dxa/results", {"scan_date": days_ago(20), "site": "distal_femur", "side": "left",
+                                          "bmd": 0.50})
+    sweep(at_threshold), sweep(fes_only)
+    assert flags(world, at_threshold) == {} and flags(world, fes_only) == {}  # a first scan: no change yet
+
+
+def test_dxa_follow_up_overdue_by_more_than_thirty_days(world, bone, sweep):
+    just = bone()
+    post(world, just, "dxa/followups", {"kind": "interval", "due_date": days_ago(30)})
+    late = bone()
+    post(world, late, "dxa/followups", {"kind": "interval", "due_date": days_ago(31)})
+    sweep(just), sweep(late)
+    assert "dxa_followup_overdue" not in flags(world, just)
+    assert flags(world, late)["dxa_followup_overdue"]["evidence"]["days_overdue"] == 31
+
+
+def test_denosumab_beyond_seven_months_is_urgent_and_a_dose_clears_it(world, bone, sweep):
+    url = bone()
+    treatment = post(world, url, "medications", {"medicine": "denosumab", "started_on": days_ago(400)})
+    seven_months_ago = TODAY - relativedelta(months=7)
+    post(world, url, f"medications/{treatment['id']}/doses", {"given_on": seven_months_ago.isoformat()})
+    sweep(url)
+    assert flags(world, url)["dose_overdue"]["severity"] == "warning"  # seven months today: not beyond yet
+    other = bone()
+    t2 = post(world, other, "medications", {"medicine": "denosumab", "started_on": days_ago(400)})
+    post(world, other, f"medications/{t2['id']}/doses", {"given_on": (seven_months_ago - timedelta(days=1)).isoformat()})
+    sweep(other)
+    urgent = flags(world, other)["dose_overdue"]
+    assert urgent["severity"] == "urgent" and urgent["evidence"]["medicine"] == "denosumab"
+    post(world, other, f"medications/{t2['id']}/doses", {"given_on": TODAY.isoformat()})  # dose_recorded
+    assert "dose_overdue" not in flags(world, other)
+    resolved = flags(world, other, "status=resolved")["dose_overdue"]
+    assert resolved["outcome"] == "condition_cleared"
+
+
+def test_caseload_timeline_and_fhir_show_scans_and_doses(world, bone, sweep):
+    from fhir.resources.R4B.bundle import Bundle
+
+    url = bone()
+    pid = url.rsplit("/", 1)[1]
+    post(world, url, "dxa/results", {"scan_date": days_ago(400), "site": "distal_femur", "side": "left", "bmd": 0.70,
+                                     "t_score": -2.9})
+    treatment = post(world, url, "medications", {"medicine": "zoledronic_acid", "started_on": days_ago(300)})
+    post(world, url, f"medications/{treatment['id']}/doses", {"given_on": days_ago(300)})
+    rows = world.coord_a.get("/api/v1/caseload?overdue=true&per_page=100").get_json()["items"]
+    row = next(r for r in rows if r["patient"]["id"] == pid)
+    assert row["dxa_overdue"] is True and row["next_dxa_due"] == days_ago(35)
+    assert row["next_dose_due"] == (TODAY - timedelta(days=300) + relativedelta(months=12)).isoformat()
+    assert row["dose_overdue"] is False
+    kinds = [e["kind"] for e in world.coord_a.get(f"{url}/timeline?kind=dxa_result&kind=dose").get_json()["items"]]
+    assert sorted(kinds) == ["dose", "dxa_result"]
+    [followup] = world.coord_a.get(f"{url}/dxa/followups").get_json()["items"]
+    booked = world.coord_a.patch(f"{url}/dxa/followups/{followup['id']}", json={
+        "appointment": {"date": (TODAY + timedelta(days=10)).isoformat(), "time": "09:30", "place": "Room 3"}})
+    assert booked.status_code == 200, booked.get_json()
+    data = world.coord_a.get(f"{url}/fhir").get_json()
+    bundle = Bundle.model_validate(data)
+    types = [e.resource.get_resource_type() for e in bundle.entry]
+    assert types.count("MedicationStatement") == 1 and types.count("Observation") == 1
+    appointment = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Appointment")
+    assert appointment["status"] == "booked" and appointment["start"].startswith(f"{TODAY + timedelta(days=10)}T09:30")
+    dxa_obs = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Observation")
+    assert dxa_obs["valueQuantity"]["value"] == 0.70
+    assert dxa_obs["component"][0]["code"]["coding"][0]["code"] == "80948-3"

@@ -1,0 +1,62 @@
+"""Coordinators are told: urgent flags at once, the rest in a daily digest, follow-ups on the
+morning they are due; all through the outbox (app.reminders), in the recipient's language."""
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.reminders.models import Notification
+from app.reminders.texts import render
+from app.rules import service as rules
+from tests.factories import at
+from tests.test_rules import Patient, utc
+
+
+def outbox(kind, recipient=None):
+    stmt = select(Notification).where(Notification.kind == kind)
+    if recipient:
+        stmt = stmt.where(Notification.recipient_user_id == uuid.UUID(recipient))
+    return db.session.scalars(stmt.order_by(Notification.due_at)).all()
+
+
+@pytest.fixture
+def p(client, world):
+    return Patient(client, world)
+
+
+def test_urgent_safety_flag_is_enqueued_at_once_for_each_coordinator(p):
+    p.log(utc(2027, 3, 2, 10), symptoms=["pounding_headache"])
+    [row] = outbox("rule_flag_urgent", p.coord.id)
+    assert row.patient_id == uuid.UUID(p.id) and row.payload["rule_id"] == "dysreflexia_signs"
+    assert render(row.kind, row.payload, "en")["subject"] == "Urgent: Signs of autonomic dysreflexia reported"
+    assert render(row.kind, row.payload, "zh-CN")["subject"].startswith("紧急：")
+    p.sweep(utc(2027, 3, 2, 12))  # the backstop finds nothing new: nothing more to send
+    assert len(outbox("rule_flag_urgent", p.coord.id)) == 1
+    p.log(utc(2027, 3, 2, 15), symptoms=["flushing_or_sweating"])  # a new event on the open flag
+    assert len(outbox("rule_flag_urgent", p.coord.id)) == 2
+
+
+def test_lapse_tells_at_once_only_when_it_becomes_urgent_and_digests_the_rest(p):
+    p.log(utc(2027, 3, 1, 10))
+    with at(utc(2027, 3, 5, 12)), p.app.app_context():
+        p.sweep(utc(2027, 3, 5, 12))
+        assert outbox("rule_flag_urgent") == []
+        assert rules.digest(utc(2027, 3, 5, 12)) == 1
+        assert rules.digest(utc(2027, 3, 5, 13)) == 0  # one a day
+        [digest] = outbox("rule_flag_digest", p.coord.id)
+        assert digest.payload["warning"] >= 1 and "{" not in render(digest.kind, digest.payload, "en")["text"]
+    p.sweep(utc(2027, 3, 15, 12))
+    [urgent] = outbox("rule_flag_urgent", p.coord.id)
+    assert urgent.payload["rule_id"] == "lapse"
+
+
+def test_contact_follow_up_reminds_the_coordinator_that_morning(p):
+    with at(utc(2027, 3, 2, 10), p.coord):
+        response = p.coord.post(f"{p.url}/contacts", json={"channel": "phone", "outcome": "no_answer",
+                                                           "follow_up_on": "2027-04-01"})
+        assert response.status_code == 201
+    [row] = outbox("contact_follow_up", p.coord.id)
+    # 09:00 in London on 1 April 2027 (summer time, UTC+1)
+    assert row.due_at == datetime(2027, 4, 1, 8, tzinfo=timezone.utc)
