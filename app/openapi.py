@@ -155,6 +155,8 @@ EXTRA_STATUSES = {
     "createPatient": ROLE_GATED,
     "listUsers": ROLE_GATED, "createUser": ROLE_GATED + CONFLICT, "updateUser": ROLE_GATED + CONFLICT,
     "listAuditEvents": ROLE_GATED,
+    "listCaseload": ROLE_GATED, "exportCaseloadCsv": ROLE_GATED, "listCaseloadFlags": ROLE_GATED,
+    "listRules": ROLE_GATED,
     "reissueInvitation": CONFLICT,  # already activated
     "removeFromCareTeam": CONFLICT,  # the last coordinator
     "pausePlan": CONFLICT, "resumePlan": CONFLICT, "endPlan": CONFLICT,  # not in a state for it
@@ -482,8 +484,9 @@ def _enum_components(spec):
             return seen[key][0]
         base = camel(re.split(r"[_\-]", prop_name)) if prop_name else "Value"
         base = base[:1].upper() + base[1:]
-        candidate = base if base not in schemas and base not in {n for n, *_ in seen.values()} else owner + base
-        while candidate in schemas or candidate in {n for n, *_ in seen.values()}:
+        taken = set(schemas) | set(ENUMS) | {n for n, *_ in seen.values()}  # ENUMS' names are theirs
+        candidate = base if base not in taken else owner + base
+        while candidate in taken:
             candidate += "Value"
         return candidate
 

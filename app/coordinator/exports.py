@@ -3,8 +3,10 @@ and the patient's own data (JSON and CSV)."""
 import csv
 import io
 import json
+from datetime import datetime
 
 from app.common.clock import local_date
+from app.common.types import utc_timestamp
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LOINC = "http://loinc.org"
@@ -25,7 +27,8 @@ def safe_cell(value) -> str:
     elif isinstance(value, (dict, list)):
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     else:
-        text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+        text = (utc_timestamp(value) if isinstance(value, datetime)  # as in every JSON answer: UTC, Z
+                else value.isoformat() if hasattr(value, "isoformat") else str(value))
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -56,7 +59,7 @@ def caseload_csv(rows: list[dict]) -> str:
         a7, a30, flags = r["adherence_7"], r["adherence_30"], r["open_flags"]
         return [r["patient"]["id"], r["patient"]["display_name"], r["patient"]["neurological_level"],
                 r["plan_status"], a7["rate"], a7["completed"], a7["expected"], a30["rate"], a30["completed"],
-                a30["expected"], r["last_session_at"].isoformat() if r["last_session_at"] else None,
+                a30["expected"], utc_timestamp(r["last_session_at"]) if r["last_session_at"] else None,
                 r["days_with_data_last_30"], flags["urgent"], flags["warning"], flags["info"],
                 ";".join(r["open_flag_rules"]), r["next_follow_up_on"], str(r["follow_up_overdue"]).lower(),
                 r["next_dxa_due"], str(r["dxa_overdue"]).lower(), r["next_dose_due"], str(r["dose_overdue"]).lower()]

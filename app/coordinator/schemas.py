@@ -110,12 +110,14 @@ class TimelineArgs(PageArgs):
 
 class TimelinePlanSchema(ma.Schema):
     plan_id = ma.fields.UUID()
-    version = ma.fields.Integer()
-    effective_from = ma.fields.Date()
-    change_note = ma.fields.String(allow_none=True)
-    pause_start = ma.fields.Date()
-    pause_end = ma.fields.Date(allow_none=True)
-    reason = ma.fields.String(allow_none=True)
+    # A version's fields; null on a pause entry.
+    version = ma.fields.Integer(allow_none=True, dump_default=None)
+    effective_from = ma.fields.Date(allow_none=True, dump_default=None)
+    change_note = ma.fields.String(allow_none=True, dump_default=None)
+    # A pause's fields; null on a version entry.
+    pause_start = ma.fields.Date(allow_none=True, dump_default=None)
+    pause_end = ma.fields.Date(allow_none=True, dump_default=None)
+    reason = ma.fields.String(allow_none=True, dump_default=None)
 
 
 class TimelineDxaSchema(ma.Schema):
@@ -139,12 +141,13 @@ class TimelineEntrySchema(ma.Schema):
     at = ma.fields.AwareDateTime()
     kind = ma.fields.String(metadata={"enum": list(KINDS)})
     id = ma.fields.UUID()
-    session = ma.fields.Nested(SessionSchema)
-    plan = ma.fields.Nested(TimelinePlanSchema)
-    flag = ma.fields.Nested(FlagSchema)
-    contact = ma.fields.Nested(ContactSchema)
-    dxa_result = ma.fields.Nested(TimelineDxaSchema)
-    dose = ma.fields.Nested(TimelineDoseSchema)
+    # The entry of its kind; the others are null.
+    session = ma.fields.Nested(SessionSchema, allow_none=True, dump_default=None)
+    plan = ma.fields.Nested(TimelinePlanSchema, allow_none=True, dump_default=None)
+    flag = ma.fields.Nested(FlagSchema, allow_none=True, dump_default=None)
+    contact = ma.fields.Nested(ContactSchema, allow_none=True, dump_default=None)
+    dxa_result = ma.fields.Nested(TimelineDxaSchema, allow_none=True, dump_default=None)
+    dose = ma.fields.Nested(TimelineDoseSchema, allow_none=True, dump_default=None)
 
 
 class LangArgs(ma.Schema):
