@@ -295,3 +295,19 @@ def test_deactivation_is_for_admins_and_staff_accounts_only(world):
     assert_problem(world.admin.patch(f"/api/v1/users/{uuid.uuid4()}", json={"is_active": False}), 404)
     assert_problem(world.admin.patch(f"/api/v1/users/{world.admin.id}", json={"is_active": False}), 409)
     assert db.session.scalar(select(User.is_active).where(User.id == uuid.UUID(world.coord_b.id)))
+
+
+def test_admin_sets_a_staff_accounts_language_and_a_refused_change_writes_nothing(world):
+    url = f"/api/v1/users/{world.admin.id}"
+    assert world.admin.get("/api/v1/users?role=admin").get_json()["items"][0]["language"] is None
+    assert_problem(world.admin.patch(url, json={}), 422)
+    assert_problem(world.admin.patch(url, json={"language": "fr"}), 422)
+    # deactivating oneself is refused: the language sent with it is not stored either
+    assert_problem(world.admin.patch(url, json={"is_active": False, "language": "zh-CN"}), 409)
+    assert db.session.scalar(select(User.language).where(User.id == uuid.UUID(world.admin.id))) is None
+    changed = world.admin.patch(url, json={"language": "zh-CN"})
+    assert changed.status_code == 200 and changed.get_json()["language"] == "zh-CN"
+    created = world.admin.post("/api/v1/users", json={
+        "email": "chen@clinic.example.org", "password": "a long passphrase 2026", "role": "coordinator",
+        "display_name": "Dr Chen", "language": "zh-CN"})
+    assert created.status_code == 201 and created.get_json()["language"] == "zh-CN"

@@ -156,10 +156,27 @@ def test_dysreflexia_signs_raise_an_urgent_flag_on_write(p):
     assert new["reopened_from_id"] == flag["id"]
 
 
-def test_below_t6_headache_is_not_dysreflexia(client, world):
+def test_below_t6_headache_is_not_dysreflexia_but_still_reaches_the_coordinator(client, world):
     lumbar = Patient(client, world, level="L1")
     lumbar.log(utc(2027, 3, 2, 10), symptoms=["pounding_headache"])
-    assert lumbar.flags(utc(2027, 3, 2, 11)) == []
+    [flag] = lumbar.flags(utc(2027, 3, 2, 11))
+    assert (flag["rule_id"], flag["severity"]) == ("blood_pressure_signs", "warning")
+
+
+def test_every_safety_answer_that_tells_the_patient_to_act_raises_a_flag(client, world, p):
+    # T4: dizziness is measured first (too high or too low), an urgent flag; chest pain, an ambulance.
+    p.log(utc(2027, 3, 2, 10), symptoms=["dizziness"])
+    p.log(utc(2027, 3, 2, 12), symptoms=["chest_pain_or_breathless"])
+    found = {f["rule_id"]: f["severity"] for f in p.flags(utc(2027, 3, 2, 13))}
+    assert found == {"blood_pressure_check": "urgent", "chest_pain_or_breathlessness": "urgent"}
+    lumbar = Patient(client, world, level="L1")
+    lumbar.log(utc(2027, 3, 2, 10), symptoms=["faint_or_weak_when_upright"])
+    assert [f["rule_id"] for f in lumbar.flags(utc(2027, 3, 2, 11))] == ["blood_pressure_signs"]
+    # every alert a safety answer can carry is watched by some rule
+    from app.rules.definitions import enabled_rules
+    from app.sessions.content import safety_answers
+    watched = {a for r in enabled_rules() if r.evaluator == "session_alert" for a in r.parameters["alerts"]}
+    assert watched == set(safety_answers())
 
 
 def test_pain_twice_fracture_and_skin_on_write(p):
@@ -288,7 +305,7 @@ def test_only_the_patients_coordinators_see_and_act_on_their_flags(world):
 def test_the_rules_in_force_with_their_sources_for_staff_only(world):
     body = world.coord_a.get("/api/v1/rules?lang=zh-CN&per_page=100").get_json()
     rules = {r["id"]: r for r in body["items"]}
-    assert body["meta"]["total"] == len(rules) == 14
+    assert body["meta"]["total"] == len(rules) == 17
     lapse = rules["lapse"]
     assert lapse["parameters"] == {"warning_days": 3, "urgent_days": 14} and lapse["severity"] == "warning"
     assert "MedBridge" in lapse["source"] and lapse["auto_resolve"] and lapse["suppressed_when_paused"]

@@ -139,6 +139,11 @@ def test_dysreflexia_and_fracture_signs():
     swelling = safety(2, symptoms=["swelling_warmth_or_deformity"], alerts=["possible_fracture"])
     assert evaluate("possible_fracture", facts(safety=[swelling])).severity == "urgent"
     assert evaluate("possible_fracture", facts(safety=[safety(3, symptoms=["x"], alerts=["possible_fracture"])])) is None
+    # one rule can watch several answers
+    faint = safety(1, symptoms=["faint_or_weak_when_upright"], alerts=["orthostatic_hypotension"])
+    below = safety(0, symptoms=["pounding_headache"], alerts=["dysreflexia_signs_below_level"])
+    found = evaluate("blood_pressure_signs", facts(safety=[faint, below]))
+    assert found.severity == "warning" and found.evidence["sessions"] == 2
 
 
 def test_pain_seven_twice_in_seven_days():

@@ -1,7 +1,7 @@
 """Coordinators are told: urgent flags at once, the rest in a daily digest, follow-ups on the
 morning they are due; all through the outbox (app.reminders), in the recipient's language."""
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -60,3 +60,16 @@ def test_contact_follow_up_reminds_the_coordinator_that_morning(p):
     [row] = outbox("contact_follow_up", p.coord.id)
     # 09:00 in London on 1 April 2027 (summer time, UTC+1)
     assert row.due_at == datetime(2027, 4, 1, 8, tzinfo=timezone.utc)
+
+
+def test_a_coordinators_email_comes_in_the_language_of_their_account(p, smtp):
+    from app.reminders.dispatch import dispatch
+    with at(utc(2027, 3, 2, 9), p.world.admin):
+        changed = p.world.admin.patch(f"/api/v1/users/{p.coord.id}", json={"language": "zh-CN"})
+    assert changed.status_code == 200 and changed.get_json()["language"] == "zh-CN"
+    p.log(utc(2027, 3, 2, 10), symptoms=["pounding_headache"])
+    [row] = outbox("rule_flag_urgent", p.coord.id)
+    with p.app.app_context():
+        dispatch(row.due_at + timedelta(minutes=1))
+    [message] = smtp.to(p.coord.email)
+    assert message["Subject"].startswith("紧急：") and message["Content-Language"] == "zh-CN"

@@ -185,11 +185,11 @@ READS = {
 }
 WRITES = {
     "adherence.streaks.advance", "adherence.streaks.on_session_written",
-    "access.create_staff_account", "access.set_staff_account_active",
+    "access.create_staff_account", "access.update_staff_account",
     "audit.discard_reads", "audit.flush_reads", "audit.record", "audit.record_read",
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",
     "auth.change_password", "auth.confirm_password_reset", "auth.fail_login", "auth.request_password_reset",
-    "auth.revoke_all_sessions", "auth.set_active",
+    "auth.revoke_all_sessions", "auth.update_staff_account",
     "coordinator.log_contact",
     "calendar.issue_token", "calendar.revoke_token",
     "dxa.create_followup", "dxa.create_result", "dxa.delete_result", "dxa.plan_next", "dxa.put_protocol",

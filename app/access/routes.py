@@ -28,9 +28,9 @@ def create_user(data):
 @users_blp.arguments(UserUpdateSchema, example={"is_active": False})
 @users_blp.response(200, UserSchema)
 def update_user(data, user_id):
-    """Deactivate (or reactivate) a staff account: a deactivated one cannot log in and its
-    tokens stop working at once."""
-    return service.set_staff_account_active(current_actor(), user_id, data["is_active"])
+    """Deactivate (or reactivate) a staff account, or set the language of its e-mails: a
+    deactivated one cannot log in and its tokens stop working at once."""
+    return service.update_staff_account(current_actor(), user_id, data)
 
 
 @users_blp.route("", methods=["GET"])

@@ -10,10 +10,10 @@ def create_staff_account(actor, data: dict):
     return auth.create_user(**data, by=actor)
 
 
-def set_staff_account_active(actor, user_id, active: bool):
-    """Deactivate (or reactivate) a staff account; a deactivated one's tokens stop at once."""
+def update_staff_account(actor, user_id, changes: dict):
+    """changes: is_active (a deactivated account's tokens stop at once), language."""
     require(actor, ADMINISTER_ACCOUNTS)
-    return auth.set_active(actor, user_id, active)
+    return auth.update_staff_account(actor, user_id, changes)
 
 
 def list_accounts(actor, args: dict | None = None) -> Page:

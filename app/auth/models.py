@@ -23,6 +23,9 @@ class User(db.Model):
         ForeignKey("patients.id", ondelete="CASCADE"), unique=True
     )
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Staff only: the language of their e-mails and pages (None: English). A patient's is on the
+    # profile, and a caregiver reads in the patient's.
+    language: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = created_at()
 
 

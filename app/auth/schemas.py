@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from app.auth.models import ROLES
-from app.common.i18n import LANG_FIELD
+from app.common.i18n import LANG_FIELD, LANGUAGES
 from app.common.pagination import PageArgs
 
 
@@ -24,12 +24,21 @@ class UserSchema(ma.Schema):
     role = ma.fields.String(dump_only=True)
     display_name = ma.fields.String(dump_only=True)
     is_active = ma.fields.Boolean(dump_only=True)
+    language = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "Staff: the language of their e-mails (null: English)"})
     created_at = ma.fields.DateTime(dump_only=True)
 
 
 class UserUpdateSchema(ma.Schema):
-    is_active = ma.fields.Boolean(required=True, metadata={
+    is_active = ma.fields.Boolean(metadata={
         "description": "false: the account can no longer log in and its tokens stop at once"})
+    language = ma.fields.String(validate=ma.validate.OneOf(LANGUAGES), metadata={
+        "description": "The language of the account's e-mails"})
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Send is_active, language or both.", "_schema")
 
 
 def _password():
@@ -70,6 +79,8 @@ class UserCreateSchema(ma.Schema):
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(max=256))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(["coordinator", "admin"]))
     display_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    language = ma.fields.String(validate=ma.validate.OneOf(LANGUAGES), metadata={
+        "description": "The language of the account's e-mails (default English)"})
 
 
 class UserListArgs(PageArgs):

@@ -35,7 +35,7 @@ def check_password(password: str, email: str | None = None) -> None:
 
 
 def create_user(*, email: str, password: str, role: str, display_name: str,
-                patient_id=None, commit: bool = True, by=None) -> User:
+                patient_id=None, language: str | None = None, commit: bool = True, by=None) -> User:
     """by: who creates it (the admin, for the audit trail); None for an activation or the CLI."""
     if role not in ROLES:
         raise ApiError(422, f"Unknown role {role!r}.", errors={"role": [f"One of {', '.join(ROLES)}."]})
@@ -44,7 +44,8 @@ def create_user(*, email: str, password: str, role: str, display_name: str,
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise ApiError(409, "An account with this e-mail address exists.", title="Conflict")
     user = User(email=email, password_hash=hash_password(password), role=role,
-                display_name=display_name, patient_id=patient_id)
+                display_name=display_name, patient_id=patient_id,
+                language=language if role in STAFF_ROLES else None)
     db.session.add(user)
     try:
         db.session.flush()
@@ -262,12 +263,22 @@ def confirm_password_reset(email: str, code: str, new: str, now) -> None:
 
 # --- staff accounts -------------------------------------------------------------------------
 
-def set_active(actor: User, user_id, active: bool) -> User:
-    """Switch a staff account off (its tokens stop at the next request) or on; the access
-    policy decides who may (app/access/service.py)."""
+def update_staff_account(actor: User, user_id, changes: dict) -> User:
+    """changes: is_active (switch the account off, its tokens stop at the next request, or on)
+    and language. The access policy decides who may (app/access/service.py)."""
     user = db.session.get(User, user_id)
     if user is None or user.role not in STAFF_ROLES:
         raise ApiError(404, "No staff account has this id.", title="Not Found")
+    if "is_active" in changes:
+        _set_active(actor, user, changes["is_active"])
+    if "language" in changes and changes["language"] != user.language:
+        user.language = changes["language"]
+        audit.record("account_updated", actor, resource_id=user.id)
+    db.session.commit()
+    return user
+
+
+def _set_active(actor: User, user: User, active: bool) -> None:
     if user.id == actor.id and not active:
         raise ApiError(409, "You cannot deactivate your own account.", title="Conflict")
     if user.is_active != active:
@@ -276,5 +287,3 @@ def set_active(actor: User, user_id, active: bool) -> User:
             revoke_all_sessions(user, "deactivated")
         audit.record("account_deactivated" if not active else "account_reactivated", actor,
                      resource_id=user.id)
-    db.session.commit()
-    return user

@@ -61,7 +61,7 @@ def claim(now: datetime, limit: int, token: uuid.UUID) -> list:
 def _recipients(rows) -> dict:
     user_ids = {r.recipient_user_id for r in rows}
     patient_ids = {r.patient_id for r in rows if r.patient_id}
-    users = db.session.execute(select(User.id, User.email, User.role, User.patient_id)
+    users = db.session.execute(select(User.id, User.email, User.role, User.patient_id, User.language)
                                .where(User.id.in_(user_ids))).all()
     languages = dict(db.session.execute(select(Patient.id, Patient.language).where(Patient.id.in_(patient_ids))).all())
     prefs = {p.patient_id: p for p in db.session.scalars(
@@ -72,7 +72,8 @@ def _recipients(rows) -> dict:
         patient_id = user.patient_id or about.get(user.id)
         pref = prefs.get(patient_id)
         staff = user.role in ("coordinator", "admin")
-        out[user.id] = Recipient(user.id, user.email, "en" if staff else languages.get(patient_id, "en"),
+        language = (user.language or "en") if staff else languages.get(patient_id, "en")
+        out[user.id] = Recipient(user.id, user.email, language,
                                  email_wanted=staff or bool(pref and pref.email),
                                  push_wanted=not staff and bool(pref and pref.push))
     push_users = [u for u, r in out.items() if r.push_wanted]

@@ -155,8 +155,10 @@ def _session_finding(rule, matching):
 
 @evaluator("session_alert")
 def session_alert(rule, facts):
-    alert = rule.parameters["alert"]
-    return _session_finding(rule, [s for s in _recent(facts, rule.parameters["lookback_days"]) if alert in s.alerts])
+    """A recent session whose safety answers include any of the rule's `alerts`."""
+    alerts = set(rule.parameters["alerts"])
+    return _session_finding(rule, [s for s in _recent(facts, rule.parameters["lookback_days"])
+                                   if alerts & set(s.alerts)])
 
 
 @evaluator("repeated_pain")
