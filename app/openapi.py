@@ -270,10 +270,22 @@ def _lists(op: dict) -> bool:
 
 @functools.lru_cache(maxsize=None)
 def _source(view) -> str:
+    """The view's source, with that of the module's own helpers it calls (`_with_etag`), for the
+    headers the view sets."""
     try:
-        return inspect.getsource(inspect.unwrap(view))
+        function = inspect.unwrap(view)
+        text = inspect.getsource(function)
     except (OSError, TypeError):
         return ""
+    module = inspect.getmodule(function)
+    for name in set(re.findall(r"\b(_\w+)\(", text)):
+        helper = getattr(module, name, None)
+        if inspect.isfunction(helper) and helper.__module__ == function.__module__:
+            try:
+                text += inspect.getsource(helper)
+            except (OSError, TypeError):
+                pass
+    return text
 
 
 def _summary(op, op_id):
