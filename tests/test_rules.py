@@ -314,3 +314,14 @@ def test_the_rules_in_force_with_their_sources_for_staff_only(world):
     assert world.admin.get("/api/v1/rules").status_code == 200
     for other in (world.patient_a, world.caregiver_a):
         assert other.get("/api/v1/rules").status_code == 403
+
+
+def test_only_a_session_that_can_change_a_safety_rule_runs_the_rules_on_write(p, monkeypatch):
+    runs = []
+    real = service.engine.run
+    monkeypatch.setattr(service.engine, "run", lambda rules, *a, **k: runs.append([r.id for r in rules]) or real(rules, *a, **k))
+    p.log(utc(2027, 3, 2, 10), pain=3, symptoms=["more_spasms"])  # nothing any on-write rule reads
+    assert runs == []
+    p.log(utc(2027, 3, 2, 12), pain=7)
+    p.log(utc(2027, 3, 2, 14), symptoms=["swelling_warmth_or_deformity"])
+    assert runs == [["repeated_pain"], ["possible_fracture"]]

@@ -21,14 +21,23 @@ class Finding:
 
 EVALUATORS = {}
 NEEDS: dict[str, tuple] = {}  # evaluator -> the extra facts it reads (app/rules/facts.py EXTRAS)
+TRIGGERS: dict = {}  # evaluator -> triggered_by (see evaluator)
 
 
-def evaluator(name, needs: tuple = ()):
+def evaluator(name, needs: tuple = (), triggered_by=None):
+    """triggered_by(rule, session): whether a written session can change what an on_write rule
+    finds (None: any can); a session no rule is triggered by skips the on-write run."""
     def register(func):
         EVALUATORS[name] = func
         NEEDS[name] = needs
+        if triggered_by:
+            TRIGGERS[name] = triggered_by
         return func
     return register
+
+
+def triggered(rule, session) -> bool:
+    return TRIGGERS.get(rule.evaluator, lambda _rule, _session: True)(rule, session)
 
 
 def _pct(rate) -> int | None:
@@ -153,7 +162,7 @@ def _session_finding(rule, matching):
         "symptoms": list(latest.symptoms), "sessions": len(matching)}, event_at=latest.updated_at)
 
 
-@evaluator("session_alert")
+@evaluator("session_alert", triggered_by=lambda rule, s: bool(set(rule.parameters["alerts"]) & set(s.alerts or [])))
 def session_alert(rule, facts):
     """A recent session whose safety answers include any of the rule's `alerts`."""
     alerts = set(rule.parameters["alerts"])
@@ -161,7 +170,7 @@ def session_alert(rule, facts):
                                    if alerts & set(s.alerts)])
 
 
-@evaluator("repeated_pain")
+@evaluator("repeated_pain", triggered_by=lambda rule, s: s.pain is not None and s.pain >= rule.parameters["min_pain"])
 def repeated_pain(rule, facts):
     p = rule.parameters
     painful = [s for s in _recent(facts, p["window_days"]) if s.pain is not None and s.pain >= p["min_pain"]]

@@ -12,6 +12,7 @@ from app.errors import ApiError
 from app.extensions import db
 from app.patients.models import Patient
 from app.rules import engine, notify
+from app.rules.evaluators import triggered
 from app.rules.definitions import all_rules, enabled_rules, setting
 from app.rules.models import ACKNOWLEDGED, ACTIVE, OPEN, RESOLVED, Flag
 from app.sessions import content
@@ -68,14 +69,18 @@ def digest(now: datetime) -> int:
 
 
 def on_session_written(_sender, session, change, **_kw) -> None:
-    """The safety rules, right after a session was written (the write is committed already).
+    """The safety rules that this session can trigger (its safety answers, its pain), right after
+    it was written (the write is committed already); most sessions trigger none and cost nothing.
     A failure here never fails the write: the next sweep evaluates the same rules."""
     from app.common.types import utcnow
 
+    rules = [rule for rule in enabled_rules("on_write") if triggered(rule, session)]
+    if not rules:
+        return
     try:
         now = utcnow()
         with writing():
-            changes = engine.run(enabled_rules("on_write"), [session.patient_id], now, history=False)
+            changes = engine.run(rules, [session.patient_id], now, history=False)
             notify.urgent(changes.opened + changes.escalated, now)
             db.session.commit()
     except Exception as error:  # noqa: BLE001 - the sweep retries
