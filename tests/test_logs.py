@@ -55,6 +55,7 @@ def _leaks(lines, sensitive):
 
 
 @pytest.mark.last
+@pytest.mark.unobserved  # it patches in failures (a 500) that no route gives by itself
 def test_no_log_line_of_the_whole_run_carries_patient_data(world, monkeypatch):
     canary = f"Fell near the bed, left knee swollen {uuid.uuid4().hex}"
     _provoke_failures(world, monkeypatch, canary)
