@@ -131,9 +131,11 @@ def _plan_loads():
             selectinload(Plan.pauses))
 
 
-def _changed(plan: Plan, change: str) -> None:
-    """After the commit: tell subscribers (reminders) what changed."""
+def _changed(plan: Plan, change: str, today: date) -> PlanOn:
+    """Commit the change, then tell subscribers (reminders) what changed; the plan as of today."""
+    db.session.commit()
     plan_changed.send(current_app._get_current_object(), plan=plan, change=change)
+    return PlanOn(plan, today)
 
 
 def _plan(patient, plan_id) -> Plan:
@@ -178,9 +180,7 @@ def assign_plan(actor, patient_ref, data: dict, language: str | None = None) -> 
     plan = new_plan(patient.id, name or "Home programme", start, items, actor.id, codes,
                     template_slug=data.get("template"), change_note=data.get("change_note"),
                     override_reason=data.get("override_reason"))
-    db.session.commit()
-    _changed(plan, "assigned")
-    return PlanOn(plan, today)
+    return _changed(plan, "assigned", today)
 
 
 def new_plan(patient_id, name: str, start: date, items: list[PlanItem], created_by_id, acknowledged: list,
@@ -220,9 +220,7 @@ def add_version(actor, patient_ref, plan_id, data: dict, if_match=None, language
                                      change_note=data.get("change_note"), warnings_acknowledged=codes,
                                      override_reason=data.get("override_reason"), created_by_id=actor.id,
                                      items=items))
-    db.session.commit()
-    _changed(plan, "version")
-    return PlanOn(plan, today)
+    return _changed(plan, "version", today)
 
 
 def pause(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
@@ -234,9 +232,7 @@ def pause(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
     if any(p.end_date is None for p in plan.pauses):
         raise ApiError(409, "This plan is already paused; resume it first.", title="Conflict")
     plan.pauses.append(PlanPause(start_date=start, reason=data["reason"], created_by_id=actor.id))
-    db.session.commit()
-    _changed(plan, "paused")
-    return PlanOn(plan, today)
+    return _changed(plan, "paused", today)
 
 
 def resume(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
@@ -251,9 +247,7 @@ def resume(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
     else:
         open_pause.end_date = on - timedelta(days=1)
         open_pause.resumed_at = utcnow()
-    db.session.commit()
-    _changed(plan, "resumed")
-    return PlanOn(plan, today)
+    return _changed(plan, "resumed", today)
 
 
 def end(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
@@ -267,9 +261,7 @@ def end(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
     for p in plan.pauses:
         if p.end_date is None:
             p.end_date = max(p.start_date, plan.ended_on)
-    db.session.commit()
-    _changed(plan, "ended")
-    return PlanOn(plan, today)
+    return _changed(plan, "ended", today)
 
 
 def get_plan(actor, patient_ref, plan_id, on: date | None = None) -> PlanOn:
