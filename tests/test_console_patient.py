@@ -68,11 +68,16 @@ def test_the_sections_come_in_order_with_headings(app, world):
 def test_each_section_shows_the_patients_data(app, world):
     logged = log_headache(world)
     contact = log_contact(world)
+    url = f"/api/v1/patients/{world.a_id}"
+    r = world.coord_a.patch(url, if_match_of=url, json={
+        "known_clots": [{"site": "left calf", "date": "2025-09-01", "note": "DVT, treated"}]})
+    assert r.status_code == 200, r.get_json()
     html = page_of(app, world.coord_a, world.a_id)
 
     profile = text(section(html, "profile"))
     assert "T4" in profile and "AIS grade A" in profile and "Asia/Shanghai" in profile
     assert "Feb 3, 1980" in profile and "Jun 1, 2024" in profile and "years old" in profile
+    assert "left calf, Sep 1, 2025: DVT, treated" in profile and "中文（简体）" in profile
 
     flags = section(html, "flags")
     summaries = text(re.search(r'<ul id="flag-summaries".*?</ul>', flags, re.S).group(0))
@@ -163,6 +168,8 @@ def test_only_the_care_team_sees_the_page(app, world):
         assert r.status_code == 404 and "text/html" in r.content_type
         assert "Alice" not in r.get_data(as_text=True)
     assert signed_in(app, world.coord_a).get(f"/console/patients/{uuid.uuid4()}").status_code == 404
+    r = signed_in(app, world.admin).get(f"/console/patients/{world.a_id}")  # runs care teams, reads no clinical data
+    assert r.status_code == 403 and "Alice" not in r.get_data(as_text=True)
 
 
 def test_opening_the_page_is_an_audited_read_of_the_patient(app, world):

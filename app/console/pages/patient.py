@@ -13,6 +13,7 @@ from app.common.types import utcnow
 from app.console import identity
 from app.console.blueprint import bp
 from app.console.charts.dxa import site_name
+from app.console.forms import LANGUAGE_NAMES
 from app.console.i18n import page_language
 from app.console.pages import patient_data as data
 from app.plans.models import DAY_NAMES
@@ -56,4 +57,4 @@ def patient(patient_id):
         contacts=data.contact_log(reader), people=data.people(reader), timeline=timeline,
         exercise_name=lambda exercise: data.exercise_name(exercise, reader.language),
         local=lambda moment: data.in_zone(moment, zone), iso_day=date.fromisoformat, day_names=_day_names,
-        site_name=site_name)
+        site_name=site_name, language_names=LANGUAGE_NAMES)
