@@ -308,7 +308,7 @@ def test_a_dose_is_recorded_and_the_next_due_date_follows(app, world):
     assert "The dose is recorded." in messages(console, r)
     treatment_url = f"/api/v1/patients/{world.a_id}/medications/{world.treatment_a['id']}"
     doses = world.coord_a.get(f"{treatment_url}/doses").get_json()["items"]
-    assert [d["given_on"] for d in doses][0] == given and len(doses) == 2
+    assert doses[0]["given_on"] == given and len(doses) == 2
     assert world.coord_a.get(treatment_url).get_json()["last_dose_on"] == given
 
 
@@ -426,6 +426,46 @@ def test_the_patient_page_includes_the_actions_once_it_does(app, world):
     page = signed_in(app, world.coord_a).get(f"/console/patients/{world.a_id}").get_data(as_text=True)
     if 'id="contact-action"' not in page:
         pytest.skip("the patient page does not include the action partials yet")
-    assert re.search(r'id="contacts".*id="contact-action"', page, re.S)
+    assert re.search(r'id="contacts".*id="contact-action"', page, re.DOTALL)
     for anchor in ("plan-action", "dxa-action", "dose-action"):
         assert f'id="{anchor}"' in page
+
+
+def test_the_service_texts_are_still_the_services_words():
+    """app/console/service_texts.py translates the services' messages by their words: each must
+    still be one (a string in a service, or marshmallow's), or the console shows it untranslated."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "app"
+    listed = [node.args[0].value for node in ast.walk(ast.parse((root / "console/service_texts.py").read_text()))
+              if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_l"]
+    said = {node.value for path in root.rglob("*.py") if "console" not in path.parts
+            for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)}
+    formatted = {f"This follow-up is {status}; plan a new one instead." for status in ("done", "missed", "cancelled")}
+    formatted |= {f"No such {what} for this patient." for what in ("DXA follow-up", "treatment")}  # patient_row_or_404
+    schema = {"Missing data for required field.", "Not a valid date.", "Longer than maximum length 2000.",
+              "Longer than maximum length 500.", "Length must be between 5 and 500.",
+              "Length must be between 1 and 200.", "This needs the role coordinator."}
+    assert len(listed) > 20
+    assert not [text for text in listed if text not in said | formatted | schema]
+
+
+def test_tampered_posts_get_a_message_never_a_500(app, world):
+    console = signed_in(app, world.coord_a)
+    posts = [
+        ("plans", {"template": "no-such-template", "plan_id": world.plan_a["id"], "revision": "x"}),
+        ("plans", {"template": "gentle-start", "plan_id": "not-a-uuid", "revision": "x"}),
+        ("plans", {"template": "gentle-start", "acknowledge_warnings": "bogus", "plan_id": world.plan_a["id"]}),
+        ("plans", {}),
+        ("dxa/bookings", {"kind": "bogus", "appointment_date": today_of().isoformat(), "appointment_time": "09:00",
+                          "appointment_place": "x" * 500}),
+        ("doses", {"treatment_id": str(uuid.uuid4()), "given_on": "2026-02-30"}),
+        ("contacts", {"channel": "phone", "outcome": "reached", "follow_up_on": "9999-99-99"}),
+    ]
+    for path, data in posts:
+        r = console.post(f"/console/patients/{world.a_id}/{path}", data=data)
+        assert r.status_code == 302, (path, data)
+        assert 'class="message error"' in messages(console, r), (path, data)
+    _unchanged(world)

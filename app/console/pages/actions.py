@@ -20,7 +20,14 @@ from app.access.policy import not_found
 from app.audit import service as audit
 from app.common.types import utcnow
 from app.console import identity
-from app.console.action_forms import KIND_LABELS, ContactForm, DoseForm, DxaBookingForm, PlanForm, PlanTemplatePicker
+from app.console.action_forms import (
+    KIND_LABELS,
+    ContactForm,
+    DoseForm,
+    DxaBookingForm,
+    PlanForm,
+    PlanTemplatePicker,
+)
 from app.console.blueprint import bp
 from app.console.errors import error_page
 from app.console.i18n import page_language
@@ -64,14 +71,11 @@ def _keys(errors, prefix="") -> list[str]:
     return keys
 
 
-def _first_message(errors):
+def _first_message(errors) -> str:
     """The first message of a marshmallow or service errors dict, however nested."""
-    value = next(iter(errors.values())) if isinstance(errors, dict) and errors else errors
-    if isinstance(value, dict):
-        return _first_message(value)
-    if isinstance(value, (list, tuple)):
-        return _first_message(value[0]) if value and not isinstance(value[0], str) else (value[0] if value else "")
-    return str(value)
+    while isinstance(errors, (dict, list, tuple)) and errors:
+        errors = next(iter(errors.values())) if isinstance(errors, dict) else errors[0]
+    return str(errors)
 
 
 def _naming(form, keys: list[str], problem: str) -> str:
