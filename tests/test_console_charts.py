@@ -18,7 +18,15 @@ from sqlalchemy import event
 
 from app.auth.models import User
 from app.console import figures
-from app.console.charts import ChartText, DxaPoint, SiteSeries, WeekPoint, dxa_sites, sparkline, weekly_adherence
+from app.console.charts import (
+    ChartText,
+    DxaPoint,
+    SiteSeries,
+    WeekPoint,
+    dxa_sites,
+    sparkline,
+    weekly_adherence,
+)
 from app.dxa import content as dxa_content
 from app.errors import ApiError
 from app.extensions import db
@@ -177,6 +185,10 @@ def test_weekly_bars_and_minutes_are_proportional_with_empty_weeks_marked(en):
     assert (bottom - done[1]) == pytest.approx((bottom - done[0]) / 2)
     labels = [t.text for t in root.iter(f"{SVG}text")]
     assert "Jan 4" in labels and "Jan 25" in labels
+    monday = weeks_of((4, 3, 120, 90)) + [WeekPoint(date(2027, 1, 11), 0, 0, 0, 0, complete=False)]
+    assert weekly_adherence(monday, text=ChartText("a", "A")).summary == (
+        "2 weeks: 3 of 4 planned sessions done (75%). This week: nothing due so far. "
+        "Minutes: 90 done of 120 prescribed.")
 
 
 def test_weekly_summary_in_english_and_chinese(babel_app):
@@ -193,8 +205,12 @@ def test_weekly_summary_in_english_and_chinese(babel_app):
     chinese = in_zh(babel_app, draw)
     assert chinese.summary == ("12 周：计划 48 次训练，完成 35 次（73%）。本周至今：4 次中完成 2 次。"
                                "时长：规定 1,440 分钟，完成 1,150 分钟。")
-    labels = [t.text for t in parse(chinese).iter(f"{SVG}text")]
-    assert "1月4日" in labels and "次数" in labels and "计划次数" in labels
+    root = parse(chinese)
+    labels = [t.text for t in root.iter(f"{SVG}text")]
+    assert "次数" in labels and "计划次数" in labels
+    # twelve weeks: every other one labelled, this week's included; each bar's title names its week
+    assert "3月22日" in labels and "3月15日" not in labels and "1月11日" in labels
+    assert by_class(root, "week")[0].find(f"{SVG}title").text.startswith("1月4日 起的一周：计划 4 次，完成 3 次")
 
 
 def test_dxa_band_and_knee_line_only_where_they_apply(en):
@@ -341,6 +357,8 @@ def test_sparkline_rates_take_a_fixed_number_of_queries_and_match_the_weeks(app,
     assert rates[ids[0]][:8] == [None] * 8 and rates[ids[0]][8] == 0.5  # week of 1 March: 3 of 6
     assert all_rates[ids[1]][8:] == [0, 0, 0, 0]  # planned, nothing done: 0 %, not "nothing planned"
     assert all_rates[ids[1]][:8] == [None] * 8
+    with app.app_context():
+        assert figures.sparkline_rates([], NOW) == {}
 
 
 def test_dxa_series_from_the_results_service(app, client, world):

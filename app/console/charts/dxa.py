@@ -3,12 +3,28 @@ significant change band around the baseline, and the knee fracture-risk threshol
 Points below the threshold are triangles with their value, not only a colour."""
 from datetime import date
 
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app.console.charts import svg
 from app.console.charts.data import Chart, ChartText, SiteSeries
-from app.console.charts.svg import (ALERT, DONE, GRID, INK, MUTED, decimal, el, frame, group, hatch, long_date,
-                                    path, scale, sentences, text)
+from app.console.charts.svg import (
+    ALERT,
+    DONE,
+    GRID,
+    INK,
+    MUTED,
+    decimal,
+    el,
+    frame,
+    group,
+    hatch,
+    long_date,
+    path,
+    scale,
+    sentences,
+    text,
+)
 
 WIDTH, LEFT, RIGHT = 640, 64, 600
 HEADER, PANEL, GAP = 52, 150, 16
@@ -136,4 +152,5 @@ def dxa_sites(series: list[SiteSeries], *, text: ChartText) -> Chart:
     first, last = min(days), max(days)
     body = _legend(pattern, any(s.band for s in drawn), any(s.knee_threshold is not None for s in drawn))
     body += [_panel(s, HEADER + i * (PANEL + GAP), first, last, pattern) for i, s in enumerate(drawn)]
-    return Chart(frame(text.id, WIDTH, height, text.title, words, body, defs=[hatch(pattern, GRID, spacing=8, width=0.75)]), words)
+    defs = [hatch(pattern, GRID, spacing=8, width=0.75)]
+    return Chart(frame(text.id, WIDTH, height, text.title, words, body, defs=defs), words)

@@ -1,10 +1,21 @@
 """The caseload row's sparkline: weekly adherence rates, a week with nothing planned as a gap."""
 import hashlib
 
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app.console.charts.data import Chart
-from app.console.charts.svg import DONE, GRID, MUTED, el, frame, path, percent, scale, sentences
+from app.console.charts.svg import (
+    DONE,
+    GRID,
+    MUTED,
+    el,
+    frame,
+    path,
+    percent,
+    scale,
+    sentences,
+)
 
 WIDTH, HEIGHT, PAD = 96, 24, 3
 

@@ -87,14 +87,14 @@ def scale(value: float, low: float, high: float, start: float, end: float) -> fl
 
 
 def nice_max(value: float) -> int:
-    """An axis top at or above value: 1, 2 or 5 times a power of ten (at least 1)."""
-    if value <= 1:
-        return 1
+    """An axis top at or above value (at least 1): a round number, even when above 1 so that
+    its half is a whole number too."""
     step = 1
     while True:
-        for factor in (1, 2, 5):
-            if step * factor >= value:
-                return step * factor
+        for factor in (1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8):
+            top = round(step * factor)
+            if top >= value and (top == 1 or top % 2 == 0):
+                return top
         step *= 10
 
 

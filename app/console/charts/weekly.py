@@ -3,14 +3,31 @@
 from flask_babel import gettext as _
 
 from app.console.charts.data import Chart, ChartText, WeekPoint
-from app.console.charts.svg import (DONE, GRID, INK, MUTED, el, frame, group, hatch, nice_max, number, path,
-                                    percent, scale, sentences, short_date, text)
+from app.console.charts.svg import (
+    DONE,
+    GRID,
+    INK,
+    MUTED,
+    el,
+    frame,
+    group,
+    hatch,
+    nice_max,
+    number,
+    path,
+    percent,
+    scale,
+    sentences,
+    short_date,
+    text,
+)
 
 WIDTH, HEIGHT = 640, 340
 LEFT, RIGHT = 52, 628
 SESSIONS_TOP, SESSIONS_BOTTOM = 54, 180
 MINUTES_TOP, MINUTES_BOTTOM = 210, 290
 LABELS_Y = 306
+LABEL_EVERY_WEEK = 8  # more weeks: every other one, or the dates run into each other
 
 
 def summary(weeks: list[WeekPoint]) -> str:
@@ -22,13 +39,17 @@ def summary(weeks: list[WeekPoint]) -> str:
                  weeks=len(weeks), done=done, planned=planned,
                  rate=percent(done / planned) if planned else _("nothing planned"))
     last = weeks[-1]
-    last_words = (_("This week so far: %(done)d of %(planned)d.") if not last.complete
-                  else _("Last week: %(done)d of %(planned)d."))
+    if last.planned_sessions == 0:
+        last_words = _("This week: nothing due so far.") if not last.complete else _("Last week: nothing planned.")
+    elif not last.complete:
+        last_words = _("This week so far: %(done)d of %(planned)d.", done=last.done_sessions,
+                       planned=last.planned_sessions)
+    else:
+        last_words = _("Last week: %(done)d of %(planned)d.", done=last.done_sessions, planned=last.planned_sessions)
     minutes = _("Minutes: %(done)s done of %(prescribed)s prescribed.",
                 done=number(sum(w.done_minutes for w in weeks)),
                 prescribed=number(sum(w.prescribed_minutes for w in weeks)))
-    return sentences([sentence, last_words % {"done": last.done_sessions, "planned": last.planned_sessions},
-                      minutes])
+    return sentences([sentence, last_words, minutes])
 
 
 def _axis(top: int, bottom: int, high: int, title: str) -> list:
@@ -69,7 +90,8 @@ def weekly_adherence(weeks: list[WeekPoint], *, text: ChartText) -> Chart:
         x = LEFT + i * step
         middle = x + step / 2
         body.append(_week_bars(week, x, step, top_sessions, pattern))
-        body.append(_text(short_date(week.week_start), x=middle, y=LABELS_Y, anchor="middle", size=10))
+        if len(weeks) <= LABEL_EVERY_WEEK or (len(weeks) - 1 - i) % 2 == 0:  # this week always labelled
+            body.append(_text(short_date(week.week_start), x=middle, y=LABELS_Y, anchor="middle", size=10))
         prescribed.append((middle, scale(week.prescribed_minutes, 0, top_minutes, MINUTES_BOTTOM, MINUTES_TOP)))
         done.append((middle, scale(week.done_minutes, 0, top_minutes, MINUTES_BOTTOM, MINUTES_TOP)))
     body.append(path(prescribed, class_="minutes-prescribed", stroke=MUTED, stroke_width=1.5, stroke_dasharray="4 2"))
