@@ -167,6 +167,7 @@ def test_sparkline_points_are_proportional_and_a_week_with_nothing_planned_is_no
     nothing = sparkline([None] * 12, label="Bob")
     assert not by_class(parse(nothing), "rate") and len(by_class(parse(nothing), "none-planned")) == 12
     assert nothing.summary == "Bob: nothing planned in the last 12 weeks."
+    assert sparkline([None], label="Cy").summary == "Cy: nothing planned in the last week."
 
 
 def test_weekly_bars_and_minutes_are_proportional_with_empty_weeks_marked(en):
@@ -247,6 +248,8 @@ def test_dxa_summary_in_chinese_and_an_empty_chart(babel_app):
     with babel_app.app_context():
         empty = dxa_sites([], text=ChartText("dxa", "DXA"))
     assert empty.summary == "No DXA results yet." and parse(empty).find(f"{SVG}text").text == empty.summary
+    spark = in_zh(babel_app, lambda: sparkline([0.5, None, 1.0], label="张三"))
+    assert spark.summary == "张三：最近 3 周的每周依从率在 50% 至 100% 之间，最近一周 100%。其中 1 周没有安排训练。"
 
 
 def test_every_string_has_a_chinese_translation():

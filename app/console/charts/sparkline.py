@@ -23,10 +23,12 @@ WIDTH, HEIGHT, PAD = 96, 24, 3
 def _summary(rates: list[float | None], label: str) -> str:
     rated = [r for r in rates if r is not None]
     if not rated:
-        return _("%(label)s: nothing planned in the last %(weeks)d weeks.", label=label, weeks=len(rates))
-    sentence = _("%(label)s: weekly adherence over %(weeks)d weeks from %(low)s to %(high)s, latest %(last)s.",
-                 label=label, weeks=len(rates), low=percent(min(rated)), high=percent(max(rated)),
-                 last=percent(rates[-1]) if rates[-1] is not None else _("nothing planned"))
+        return ngettext("%(label)s: nothing planned in the last week.",
+                        "%(label)s: nothing planned in the last %(num)d weeks.", len(rates), label=label)
+    sentence = ngettext("%(label)s: adherence in the last week %(last)s.",
+                        "%(label)s: weekly adherence over %(num)d weeks from %(low)s to %(high)s, latest %(last)s.",
+                        len(rates), label=label, low=percent(min(rated)), high=percent(max(rated)),
+                        last=percent(rates[-1]) if rates[-1] is not None else _("nothing planned"))
     empty = len(rates) - len(rated)
     return sentences([sentence, empty and ngettext("Nothing planned in %(num)d week.",
                                                    "Nothing planned in %(num)d weeks.", empty)])

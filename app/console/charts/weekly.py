@@ -1,6 +1,7 @@
 """The patient page's adherence chart: per week, planned and done sessions as paired bars
 (planned hatched, done solid) and minutes prescribed (dashed, squares) and done (solid, dots)."""
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app.console.charts.data import Chart, ChartText, WeekPoint
 from app.console.charts.svg import (
@@ -34,10 +35,11 @@ def summary(weeks: list[WeekPoint]) -> str:
     planned = sum(w.planned_sessions for w in weeks)
     done = sum(w.done_sessions for w in weeks)
     if not weeks or (planned == 0 and done == 0):
-        return _("%(weeks)d weeks: nothing planned.", weeks=len(weeks))
-    sentence = _("%(weeks)d weeks: %(done)d of %(planned)d planned sessions done (%(rate)s).",
-                 weeks=len(weeks), done=done, planned=planned,
-                 rate=percent(done / planned) if planned else _("nothing planned"))
+        return ngettext("%(num)d week: nothing planned.", "%(num)d weeks: nothing planned.", len(weeks))
+    sentence = ngettext("%(num)d week: %(done)d of %(planned)d planned sessions done (%(rate)s).",
+                        "%(num)d weeks: %(done)d of %(planned)d planned sessions done (%(rate)s).",
+                        len(weeks), done=done, planned=planned,
+                        rate=percent(done / planned) if planned else _("nothing planned"))
     last = weeks[-1]
     if last.planned_sessions == 0:
         last_words = _("This week: nothing due so far.") if not last.complete else _("Last week: nothing planned.")
