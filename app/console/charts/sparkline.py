@@ -23,9 +23,9 @@ WIDTH, HEIGHT, PAD = 96, 24, 3
 def _summary(rates: list[float | None], label: str) -> str:
     rated = [r for r in rates if r is not None]
     if not rated:
-        return ngettext("%(label)s: nothing planned in the last week.",
+        return ngettext("%(label)s: nothing planned in the last %(num)d week.",
                         "%(label)s: nothing planned in the last %(num)d weeks.", len(rates), label=label)
-    sentence = ngettext("%(label)s: adherence in the last week %(last)s.",
+    sentence = ngettext("%(label)s: weekly adherence over %(num)d week from %(low)s to %(high)s, latest %(last)s.",
                         "%(label)s: weekly adherence over %(num)d weeks from %(low)s to %(high)s, latest %(last)s.",
                         len(rates), label=label, low=percent(min(rated)), high=percent(max(rated)),
                         last=percent(rates[-1]) if rates[-1] is not None else _("nothing planned"))
