@@ -48,7 +48,7 @@ def test_one_row_per_patient_riskiest_first(app, client, world):
     html = text(signed_in(app, world.coord_a).get("/console/"))
     assert rows(html)[:2] == [urgent, world.a_id] and set(rows(html)) == {urgent, world.a_id, calm}
     assert world.b_id not in html  # not on A's caseload
-    assert '<table id="caseload">' in html and "<caption>" in html
+    assert '<table id="caseload">' in html and "<caption id=" in html
     assert html.count('<th scope="col">') == 10
     assert f'<a class="patient-link" href="/console/patients/{urgent}">Urgent Ursula</a>' in html
     row = html.split(f'data-patient-id="{urgent}"')[1].split("</tr>")[0]
