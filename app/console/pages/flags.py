@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from marshmallow import EXCLUDE
 from sqlalchemy import select
 from wtforms import SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from app.auth.models import User
@@ -52,7 +53,7 @@ def prime_staff_names(ids) -> None:
 
 class FlagResolveForm(FlaskForm):
     outcome = SelectField(_l("Outcome"), validators=[DataRequired()],
-                          choices=[(o, o) for o in COORDINATOR_OUTCOMES])
+                          choices=[SelectChoice(value=o, label=o) for o in COORDINATOR_OUTCOMES])
     note = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=2000)])
 
 
