@@ -1,7 +1,5 @@
 """The caseload: every patient of the coordinator, riskiest first (the caseload API's service,
 its filters and its pages), each row with a 12-week adherence sparkline."""
-from math import ceil
-
 from flask import render_template
 from marshmallow import EXCLUDE
 
@@ -9,7 +7,7 @@ from app.common.types import utcnow
 from app.console import charts, figures, identity
 from app.console.blueprint import bp
 from app.console.i18n import page_language
-from app.console.pages.query import load_args, page_url
+from app.console.pages.query import load_args, pager
 from app.coordinator import service as coordinator
 from app.coordinator.caseload import SORTS
 from app.coordinator.schemas import CaseloadArgs
@@ -36,12 +34,9 @@ def caseload():
     args = load_args(CaseloadArgs(unknown=EXCLUDE), ("severity", "rule"))
     now = utcnow()
     page = coordinator.caseload_page(actor, args, now)
-    pages = max(1, ceil(page.total / page.per_page))
     below = sorted(set(ADHERENCE_BELOW) | ({args["adherence_below"]} if "adherence_below" in args else set()))
     return render_template(
-        "console/caseload.html", coordinator=True, page=page, args=args, pages=pages,
+        "console/caseload.html", coordinator=True, page=page, args=args, **pager(page),
         filtered=any(args.get(key) not in (None, []) for key in FILTERS), sparklines=_sparklines(page.items, now),
-        previous_url=page_url(page.page - 1) if page.page > 1 else None,
-        next_url=page_url(page.next_page) if page.next_page else None, first_url=page_url(1),
         severities=SEVERITIES[::-1], sorts=SORTS, below_choices=below,
         rule_choices=[(r["id"], r["title"]) for r in rules.rules_view(actor, page_language()).items])

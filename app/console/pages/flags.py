@@ -1,7 +1,6 @@
 """Flags: the caseload's list, and acknowledge / resolve from any page that shows one
 (templates/console/partials/flag.html). The same services and policy as the API's flag routes."""
 import uuid
-from math import ceil
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,7 +19,7 @@ from app.console import evidence, identity
 from app.console.blueprint import bp
 from app.console.i18n import page_language
 from app.console.labels import outcome_label
-from app.console.pages.query import load_args, page_url
+from app.console.pages.query import load_args, pager
 from app.errors import ApiError
 from app.extensions import db
 from app.patients.models import Patient
@@ -86,9 +85,7 @@ def flags():
     names = dict(db.session.execute(select(Patient.id, Patient.display_name).where(Patient.id.in_(ids))).all()) \
         if ids else {}
     return render_template("console/flags.html", coordinator=True, page=page, args=args, names=names,
-                           pages=max(1, ceil(page.total / page.per_page)), first_url=page_url(1),
-                           previous_url=page_url(page.page - 1) if page.page > 1 else None,
-                           next_url=page_url(page.next_page) if page.next_page else None,
+                           **pager(page),
                            severities=SEVERITIES[::-1], statuses=STATUS_CHOICES,
                            rule_choices=[(r["id"], r["title"]) for r in rules.rules_view(actor, language).items])
 

@@ -1,6 +1,7 @@
 """A list page's query string, read with the API's own schema: a value it refuses (page=abc,
 severity=nonsense) is a 400 page naming the field, never a 500. Empty fields of a GET form
 count as absent."""
+from math import ceil
 from urllib.parse import urlencode
 
 from flask import request
@@ -32,3 +33,10 @@ def page_url(page: int) -> str:
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "page" and v != ""]
     args.append(("page", str(page)))
     return f"{request.path}?{urlencode(args)}"
+
+
+def pager(page) -> dict:
+    """What templates/console/partials/pagination.html shows for a Page."""
+    return {"pages": max(1, ceil(page.total / page.per_page)), "first_url": page_url(1),
+            "previous_url": page_url(page.page - 1) if page.page > 1 else None,
+            "next_url": page_url(page.next_page) if page.next_page else None}
