@@ -243,6 +243,8 @@ def test_an_admin_is_told_the_caseload_is_for_coordinators(app, world):
     for url in ("/console/", "/console/flags"):
         html = text(console.get(url))
         assert "administrator" in html and 'id="caseload"' not in html and "data-flag-id" not in html
+    r = console.post(f"/console/patients/{world.a_id}/flags/{world.flag_a}/acknowledge")
+    assert r.status_code == 403 and "text/html" in r.content_type  # the API's role gate, as a page
 
 
 def test_the_caseload_in_chinese(app, client, world):
