@@ -6,11 +6,14 @@ and the console never reads a Bearer token. register(app) wires it."""
 
 
 def register(app) -> None:
-    from app.console import errors, i18n, identity
+    from app.console import (  # noqa: F401  (errors: the pages' handlers)
+        errors,
+        i18n,
+        identity,
+        pages,
+    )
     from app.console.blueprint import bp
-    from app.console import pages  # noqa: F401  (registers every page on bp)
 
-    app.config.setdefault("SESSION_COOKIE_NAME", "standstrong_console")
     app.config["SESSION_COOKIE_NAME"] = "standstrong_console"
     app.config["SESSION_COOKIE_PATH"] = "/console"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -18,5 +21,4 @@ def register(app) -> None:
     app.config["SESSION_COOKIE_SECURE"] = app.config["CONSOLE_COOKIE_SECURE"]
     i18n.init_app(app)
     identity.init_app(app)
-    errors.init_app(bp)
     app.register_blueprint(bp)

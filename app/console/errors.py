@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.console.blueprint import bp
 from app.errors import log, route_of
 
 
@@ -19,21 +20,23 @@ def error_page(status: int, detail: str | None = None):
     return render_template("console/error.html", status=status, title=title, detail=detail), status
 
 
-def init_app(bp) -> None:
-    @bp.errorhandler(CSRFError)
-    def _csrf(_error):
-        return error_page(400, _("The form had expired or did not come from this console. "
-                                 "Go back, reload the page and send it again."))
+# Set once, at import (create_app may run many times in one process).
+@bp.errorhandler(CSRFError)
+def _csrf(_error):
+    return error_page(400, _("The form had expired or did not come from this console. "
+                             "Go back, reload the page and send it again."))
 
-    @bp.errorhandler(HTTPException)
-    def _http(error):
-        if error.code == 404:
-            return error_page(404, _("No such patient on your caseload."))
-        return error_page(error.code or 500, getattr(error, "description", None))
 
-    @bp.errorhandler(Exception)
-    def _unexpected(error):
-        from flask import request
+@bp.errorhandler(HTTPException)
+def _http(error):
+    if error.code == 404:
+        return error_page(404, _("No such patient on your caseload."))
+    return error_page(error.code or 500, getattr(error, "description", None))
 
-        log.exception("unhandled error on %s %s", request.method, route_of(request))
-        return error_page(InternalServerError.code)
+
+@bp.errorhandler(Exception)
+def _unexpected(error):
+    from flask import request
+
+    log.exception("unhandled error on %s %s", request.method, route_of(request))
+    return error_page(InternalServerError.code)

@@ -99,31 +99,35 @@ def init_app(app) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # the JSON API takes no cookies: only console posts
     csrf.init_app(app)
 
-    @bp.before_request
-    def _console_request():
-        _load_actor()
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            csrf.protect()
 
-    @bp.after_request
-    def _page_policy(response):
-        # Every asset is the console's own: no script at all, no inline style, forms post here only.
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
-        response.vary.add("Cookie")
-        return response
+# The blueprint's hooks are set once, at import: create_app may run many times in one process.
+@bp.before_request
+def _console_request():
+    _load_actor()
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
 
-    @bp.app_context_processor
-    def _page_globals():
-        from app.console.forms import LanguageForm, SignOutForm
-        from app.console.i18n import html_lang, page_language
 
-        if request.blueprint != "console":
-            return {}
-        actor = current_actor()
-        header_forms = {}
-        if actor is not None:
-            header_forms = {"language_form": LanguageForm(language=page_language(), formdata=None),
-                            "sign_out_form": SignOutForm(formdata=None)}
-        return {"actor": actor, "html_lang": html_lang(), "page_language": page_language(), **header_forms}
+@bp.after_request
+def _page_policy(response):
+    # Every asset is the console's own: no script at all, no inline style, forms post here only.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'")
+    response.vary.add("Cookie")
+    return response
+
+
+@bp.app_context_processor
+def _page_globals():
+    from app.console.forms import LanguageForm, SignOutForm
+    from app.console.i18n import html_lang, page_language
+
+    if request.blueprint != "console":
+        return {}
+    actor = current_actor()
+    header_forms = {}
+    if actor is not None:
+        header_forms = {"language_form": LanguageForm(language=page_language(), formdata=None),
+                        "sign_out_form": SignOutForm(formdata=None)}
+    return {"actor": actor, "html_lang": html_lang(), "page_language": page_language(), **header_forms}

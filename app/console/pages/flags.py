@@ -29,6 +29,7 @@ from app.rules.definitions import SEVERITIES
 from app.rules.schemas import FlagListArgs
 from app.rules.service import COORDINATOR_OUTCOMES
 
+
 def staff_name(user_id) -> str:
     """A staff member's name for "acknowledged by"; a page with many flags primes them at once."""
     if user_id is None:
