@@ -142,15 +142,11 @@ class Browser:
 
         return (within or self.driver).find_elements(By.CSS_SELECTOR, css)
 
-    def submit_and_wait(self, button):
-        """Click a submit button and wait until the page it posted from has gone."""
+    def click_and_wait(self, element):
+        """Click a link or a submit button and wait until the page it was on has gone."""
         from selenium.webdriver.support import expected_conditions as EC
 
         page = self.find("html")
-        button.click()
-        self.wait(EC.staleness_of(page), "the form did not leave the page")
+        element.click()
+        self.wait(EC.staleness_of(page), "the click did not leave the page")
         self.find("body")
-
-    def screenshot(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.driver.save_screenshot(str(path))
