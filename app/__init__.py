@@ -166,6 +166,8 @@ def register_request_guards(app: Flask) -> None:
 
     @app.before_request
     def _json_only():
+        if request.blueprint == "console":  # the console's pages post forms (app/console)
+            return
         has_body = request.content_length or request.headers.get("Transfer-Encoding")
         if request.method in WRITE_METHODS and has_body and not request.is_json:
             raise ApiError(415, "Send the request body as application/json.",

@@ -101,7 +101,8 @@ def create_demo_accounts() -> list[str]:
                                      relationship_note=relation))
     db.session.commit()
     port = os.environ.get("PORT", "5000")
-    lines = [f"Demo accounts (password for all: {DEMO_PASSWORD}); API on http://127.0.0.1:{port}, docs at /docs"]
+    lines = [f"Demo accounts (password for all: {DEMO_PASSWORD}); API on http://127.0.0.1:{port}, docs at /docs, "
+             f"coordinators' console at http://127.0.0.1:{port}/console/"]
     lines += [f"  {role:<12} {email}" for role, email, _ in DEMO_ACCOUNTS]
     lines += [f"  {'patient':<12} {email}  ({name}, {level} AIS {ais}, {zone}, plan: {template})"
               for email, name, level, ais, zone, _, template in DEMO_PATIENTS]

@@ -108,6 +108,12 @@ class Config:
     SCHEDULER_MATERIALISE_SECONDS = _int("SCHEDULER_MATERIALISE_SECONDS", 900)
     SCHEDULER_DISPATCH_SECONDS = _int("SCHEDULER_DISPATCH_SECONDS", 30)
 
+    # The coordinators' console (app/console/): its session cookie is Secure (HTTPS only) unless
+    # CONSOLE_COOKIE_SECURE=0, which development and tests set for plain-HTTP localhost.
+    CONSOLE_COOKIE_SECURE = os.environ.get(
+        "CONSOLE_COOKIE_SECURE", "0" if ENV_NAME in ("development", "test") else "1") == "1"
+    CONSOLE_SESSION_HOURS = _int("CONSOLE_SESSION_HOURS", 8)
+
     API_TITLE = "StandStrong API"
     API_VERSION = "1.0.0"
     OPENAPI_VERSION = "3.1.0"
@@ -132,6 +138,7 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     ENV_NAME = "test"
+    CONSOLE_COOKIE_SECURE = False
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8
     LOGIN_RATE_LIMIT_ADDRESS = "10000 per minute"

@@ -141,9 +141,19 @@ def _verify_access_token(optional: bool = False):
         sid, sub = uuid.UUID(payload.get("sid", "")), uuid.UUID(payload["sub"])
     except (ValueError, TypeError, AttributeError):
         raise _unauthorized_error("The token was revoked; log in again.") from None
+    user = load_login(sid, sub)
+    if user is None:
+        raise _unauthorized_error("The token was revoked; log in again.")
+    return user
+
+
+def load_login(sid: uuid.UUID, sub: uuid.UUID) -> User | None:
+    """The account of a live login (sid) of account sub, made the request's actor; None when
+    the login is revoked or expired or the account inactive. Bearer tokens and the console's
+    session cookie both end here."""
     found = db.session.execute(_actor_query(), {"sid": sid, "sub": sub, "now": utcnow()}).first()
     if found is None:
-        raise _unauthorized_error("The token was revoked; log in again.")
+        return None
     user = found[0]
     g.actor = user
     g.actor_record = found[1] if len(found) > 1 else None  # held: the identity map keeps rows weakly

@@ -63,21 +63,34 @@ def create_user(*, email: str, password: str, role: str, display_name: str,
 # verified either way (a dummy one for an unknown address), a failure counted either way, and
 # the same 423 once an address has failed too often, whether an account has it or not.
 
-def login(email: str, password: str) -> dict:
+def check_credentials(email: str, password: str, now) -> User:
+    """The active account with this address and password, or the 401/423 of a failed login
+    (the failure counted). The API's login and the console's sign-in both pass here."""
     email = normalise_email(email)
     user = db.session.scalar(select(User).where(User.email == email))
-    now = utcnow()
     check_not_locked(email, now)
     stored = user.password_hash if user else dummy_hash()
     if not verify_password(stored, password) or user is None or not user.is_active:
         fail_login(email, user, now)
     throttle.clear(email)
-    session = AuthSession(user_id=user.id,
-                          expires_at=now + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
+    return user
+
+
+def open_login(user: User, now, lifetime: timedelta, *, detail: str | None = None) -> AuthSession:
+    """A login of user, live for lifetime, audited (detail: which client, e.g. "console");
+    not committed."""
+    session = AuthSession(user_id=user.id, expires_at=now + lifetime)
     db.session.add(session)
     db.session.flush()
+    audit.record("login", user, patient_id=user.patient_id, detail=detail)
+    return session
+
+
+def login(email: str, password: str) -> dict:
+    now = utcnow()
+    user = check_credentials(email, password, now)
+    session = open_login(user, now, current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
     tokens = _issue_tokens(user, session)
-    audit.record("login", user, patient_id=user.patient_id)
     db.session.commit()
     return tokens | {"user": user}
 
@@ -276,6 +289,22 @@ def update_staff_account(actor: User, user_id, changes: dict) -> User:
         audit.record("account_updated", actor, resource_id=user.id)
     db.session.commit()
     return user
+
+
+def set_own_language(actor: User, language: str) -> User:
+    """A staff member chooses the language of their own pages and e-mails."""
+    from app.common.i18n import LANGUAGES
+
+    if actor.role not in STAFF_ROLES:
+        raise ApiError(403, "Only staff accounts choose their language here.", title="Forbidden")
+    if language not in LANGUAGES:
+        raise ApiError(422, f"Unknown language {language!r}.", title="Validation failed",
+                       errors={"language": [f"One of {', '.join(LANGUAGES)}."]})
+    if actor.language != language:
+        actor.language = language
+        audit.record("account_updated", actor, resource_id=actor.id, detail="language")
+        db.session.commit()
+    return actor
 
 
 def _set_active(actor: User, user: User, active: bool) -> None:
