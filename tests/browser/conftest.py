@@ -45,6 +45,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             yellow=True, bold=True)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test also reports where the browser was and what the page said."""
+    report = yield
+    browser = getattr(item, "funcargs", {}).get("browser")
+    if report.when == "call" and report.failed and browser is not None:
+        try:
+            page = f"{browser.path}\n{browser.driver.find_element('css selector', 'body').text[:4000]}"
+        except Exception as error:  # the browser itself may be what failed
+            page = f"(no page: {type(error).__name__})"
+        report.sections.append(("the browser's page", page))
+    return report
+
+
 class QuietRequestHandler(WSGIRequestHandler):
     """No werkzeug access line: it carries the path with its ids (the app logs its own)."""
 
