@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from tests.factories import World, at, enrolled_patient
+from tests.plan_history import EVERY_DAY
 
-EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 PLAN_WEEKS = 6
 
 
