@@ -54,7 +54,7 @@ CONSOLE_I18N := app/console/translations
 translations: venv
 	$(BIN)/pybabel extract -F app/console/babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 	  --omit-header -o $(CONSOLE_I18N)/messages.pot .
-	$(BIN)/pybabel update -i $(CONSOLE_I18N)/messages.pot -d $(CONSOLE_I18N) --no-location --width 100
+	$(BIN)/pybabel update -i $(CONSOLE_I18N)/messages.pot -d $(CONSOLE_I18N) --width 100 --ignore-obsolete
 	$(BIN)/pybabel compile -d $(CONSOLE_I18N)
 
 clean:

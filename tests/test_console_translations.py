@@ -37,8 +37,12 @@ def test_every_console_text_has_a_chinese_translation():
     assert not fuzzy, f"fuzzy translations to check: {fuzzy}"
 
 
+def _key(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value  # plurals: (singular, plural)
+
+
 def test_the_compiled_catalogue_matches_the_po_file():
     with open(CATALOGUE / "messages.mo", "rb") as f:
-        compiled = {m.id: m.string for m in read_mo(f) if m.id}
-    written = {m.id: m.string for m in _po() if m.id and m.string and not m.fuzzy}
+        compiled = {_key(m.id): _key(m.string) for m in read_mo(f) if m.id}
+    written = {_key(m.id): _key(m.string) for m in _po() if m.id and m.string and not m.fuzzy}
     assert compiled == written, "run `make translations` (pybabel compile) and commit messages.mo"

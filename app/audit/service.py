@@ -53,9 +53,17 @@ def record(action: str, actor=None, *, patient_id=None, resource_id=None, detail
 
 
 def record_read(actor, patient_id, *, resource_id=None, detail=None) -> None:
-    """A read of a patient's data by someone else, written by flush_reads after the read."""
+    """A read of a patient's data by someone else, written by flush_reads after the read. The
+    same read twice in one request (a page built from several services) is one row."""
     event = _event("read", actor, patient_id, resource_id, detail)
-    db.session.info.setdefault(_PENDING_READS, []).append(event)
+    pending = db.session.info.setdefault(_PENDING_READS, [])
+    if not any(_same_read(event, earlier) for earlier in pending):
+        pending.append(event)
+
+
+def _same_read(a: AuditEvent, b: AuditEvent) -> bool:
+    return (a.actor_id, a.actor_role, a.patient_id, a.resource_id, a.detail) == \
+        (b.actor_id, b.actor_role, b.patient_id, b.resource_id, b.detail)
 
 
 def _pending_reads():
