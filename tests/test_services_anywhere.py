@@ -161,6 +161,7 @@ READS = {
     "plans.plan_status": lambda w: (_plan(w), TODAY),
     "plans.safety_warnings": lambda w: (db.session.get(Patient, uuid.UUID(w.a_id)), [_exercise(w)], TODAY),
     "plans.template": lambda w: ("gentle-start",),
+    "plans.template_warnings": lambda w: (_user(w.coord_a), w.a_id, "gentle-start", "zh-CN"),
     "plans.templates": lambda w: ("zh-CN",),
     "rules.facts.load": lambda w: ([uuid.UUID(w.a_id)], 3, NOW, 40),
     "rules.facts.load_extras": lambda w: (_facts_a(w), {"dxa_latest", "dxa_overdue", "doses", "exercise_kinds"}, NOW),
@@ -186,7 +187,7 @@ READS = {
 WRITES = {
     "adherence.streaks.advance", "adherence.streaks.on_session_written",
     "access.create_staff_account", "access.update_staff_account",
-    "audit.discard_reads", "audit.flush_reads", "audit.record", "audit.record_read",
+    "audit.discard_reads", "audit.flush_reads", "audit.nothing_written", "audit.record", "audit.record_read",
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",
     "auth.change_password", "auth.confirm_password_reset", "auth.fail_login", "auth.request_password_reset",
     "auth.revoke_all_sessions", "auth.update_staff_account", "auth.check_credentials", "auth.open_login",

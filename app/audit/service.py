@@ -52,6 +52,14 @@ def record(action: str, actor=None, *, patient_id=None, resource_id=None, detail
     return event
 
 
+def nothing_written() -> None:
+    """This write request changed nothing (a console form refused before any service ran), so
+    the request hook adds no "write" row for it, as for a refused API write."""
+    origin = current_origin()
+    if origin is not None:
+        origin.recorded = True
+
+
 def record_read(actor, patient_id, *, resource_id=None, detail=None) -> None:
     """A read of a patient's data by someone else, written by flush_reads after the read. The
     same read twice in one request (a page built from several services) is one row."""

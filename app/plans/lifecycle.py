@@ -162,6 +162,23 @@ def _not_before_today(value: date, today: date, field: str) -> None:
                        errors={field: [f"Must be {today.isoformat()} (the patient's today) or later."]})
 
 
+def _items_in(data: dict) -> tuple[list[dict], object]:
+    """The items asked for: a template's (and the template), or the items given."""
+    if "template" in data:
+        chosen = template(data["template"])
+        return [dict(i) for i in chosen.items], chosen
+    return data["items"], None
+
+
+def template_warnings(actor, patient_ref, slug: str, language: str | None = None) -> list[dict]:
+    """The safety warnings assigning the template today would raise for this patient (language:
+    the reader's), so a form can ask for them before the change is sent."""
+    patient = patient_for(actor, patient_ref, READ)
+    today = local_today(patient.time_zone)
+    items = _build_items([dict(i) for i in template(slug).items], today, None)
+    return safety_warnings(patient, [i.exercise for i in items], today, language)
+
+
 def assign_plan(actor, patient_ref, data: dict, language: str | None = None) -> PlanOn:
     """language: of the safety warnings (the coordinator's; None: en)."""
     patient = patient_for(actor, patient_ref, MANAGE)
@@ -169,12 +186,9 @@ def assign_plan(actor, patient_ref, data: dict, language: str | None = None) -> 
     start = data.get("start_date") or today
     _not_before_today(start, today, "start_date")
     name = data.get("name")
-    if "template" in data:
-        chosen = template(data["template"])
-        items_in = [dict(i) for i in chosen.items]
+    items_in, chosen = _items_in(data)
+    if chosen is not None:
         name = name or chosen.name.get(patient.language) or chosen.slug
-    else:
-        items_in = data["items"]
     items = _build_items(items_in, start, None)
     codes = check_safety(actor, patient, items, data, today, language)
     plan = new_plan(patient.id, name or "Home programme", start, items, actor.id, codes,
@@ -205,6 +219,7 @@ def demo_plan(patient, template_slug: str, created_by_id) -> Plan:
 
 
 def add_version(actor, patient_ref, plan_id, data: dict, if_match=None, language: str | None = None) -> PlanOn:
+    """data: the new version's items, or a template whose items it takes."""
     patient, today, plan = _change(actor, patient_ref, plan_id, if_match)
     latest = plan.versions[-1]
     effective = data.get("effective_from") or max(today, latest.effective_from)
@@ -214,7 +229,7 @@ def add_version(actor, patient_ref, plan_id, data: dict, if_match=None, language
                        errors={"effective_from": [f"Must be {latest.effective_from.isoformat()} or later."]})
     if plan.ended_on is not None:
         raise ApiError(409, "This plan has ended; assign a new plan instead.", title="Conflict")
-    items = _build_items(data["items"], effective, {i.item_key for i in latest.items})
+    items = _build_items(_items_in(data)[0], effective, {i.item_key for i in latest.items})
     codes = check_safety(actor, patient, items, data, today, language)
     plan.versions.append(PlanVersion(number=latest.number + 1, effective_from=effective,
                                      change_note=data.get("change_note"), warnings_acknowledged=codes,

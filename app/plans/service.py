@@ -13,6 +13,7 @@ from app.plans.lifecycle import (
     pause,
     plan_status,
     resume,
+    template_warnings,
 )
 from app.plans.loading import load_specs
 from app.plans.safety import check_safety, safety_warnings, warning_texts
@@ -20,6 +21,6 @@ from app.plans.templates import template, templates
 
 __all__ = [
     "add_version", "assign_plan", "check_safety", "demo_plan", "end", "get_plan", "list_plans", "load_specs",
-    "new_plan", "pause", "plan_status", "resume", "safety_warnings", "template", "templates", "PlanOn",
+    "new_plan", "pause", "plan_status", "resume", "safety_warnings", "template", "template_warnings", "templates", "PlanOn",
     "warning_texts",
 ]

@@ -1,2 +1,2 @@
 """The console's pages, one module per part: importing them registers their routes on bp."""
-from app.console.pages import account, caseload, patient  # noqa: F401
+from app.console.pages import account, actions, caseload, flags, patient  # noqa: F401

@@ -1,28 +1,42 @@
-"""The caseload: every patient of the coordinator, riskiest first (the caseload API's service)."""
-from flask import render_template, request
-from marshmallow import EXCLUDE, ValidationError
+"""The caseload: every patient of the coordinator, riskiest first (the caseload API's service,
+its filters and its pages), each row with a 12-week adherence sparkline."""
+from flask import render_template
+from marshmallow import EXCLUDE
 
 from app.common.types import utcnow
-from app.console import identity
+from app.console import charts, figures, identity
 from app.console.blueprint import bp
+from app.console.i18n import page_language
+from app.console.pages.query import load_args, pager
 from app.coordinator import service as coordinator
+from app.coordinator.caseload import SORTS
 from app.coordinator.schemas import CaseloadArgs
-from app.errors import ApiError
+from app.rules import service as rules
+from app.rules.definitions import SEVERITIES
+
+ADHERENCE_BELOW = (0.25, 0.5, 0.6, 0.75, 0.8, 0.9)
+FILTERS = ("severity", "rule", "adherence_below", "no_session_since", "overdue", "q")
 
 
-def _args() -> dict:
-    raw = {key: (request.args.getlist(key) if key in ("severity", "rule") else value)
-           for key, value in request.args.items() if value != ""}
-    try:
-        return CaseloadArgs(unknown=EXCLUDE).load(raw)
-    except ValidationError as error:
-        raise ApiError(400, "; ".join(f"{k}: {v[0] if isinstance(v, list) else v}"
-                                      for k, v in error.messages.items())) from None
+def _sparklines(rows, now) -> dict:
+    rates = figures.sparkline_rates([r["patient"]["id"] for r in rows], now)
+    return {pid: charts.sparkline(series, label=name, id=f"spark-{pid}")
+            for pid, series, name in ((r["patient"]["id"], rates.get(r["patient"]["id"], []),
+                                       r["patient"]["display_name"]) for r in rows)}
 
 
 @bp.route("/", methods=["GET"])
 @identity.staff_page
 def caseload():
-    args = _args()
-    page = coordinator.caseload_page(identity.current_actor(), args, utcnow())
-    return render_template("console/caseload.html", page=page, args=args)
+    actor = identity.current_actor()
+    if actor.role != "coordinator":
+        return render_template("console/caseload.html", coordinator=False)
+    args = load_args(CaseloadArgs(unknown=EXCLUDE), ("severity", "rule"))
+    now = utcnow()
+    page = coordinator.caseload_page(actor, args, now)
+    below = sorted(set(ADHERENCE_BELOW) | ({args["adherence_below"]} if "adherence_below" in args else set()))
+    return render_template(
+        "console/caseload.html", coordinator=True, page=page, args=args, **pager(page),
+        filtered=any(args.get(key) not in (None, []) for key in FILTERS), sparklines=_sparklines(page.items, now),
+        severities=SEVERITIES[::-1], sorts=SORTS, below_choices=below,
+        rule_choices=[(r["id"], r["title"]) for r in rules.rules_view(actor, page_language()).items])

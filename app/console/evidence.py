@@ -1,0 +1,100 @@
+"""A flag's evidence (the numbers its rule found, app/rules/evaluators.py) as labelled values a
+coordinator reads: dates in the page's language, rates as percentages, symptoms and sites by
+name. Internal ids are left out; a key this module does not know is shown as it is."""
+from datetime import date
+
+from flask_babel import format_date, format_decimal, format_percent, ngettext
+from flask_babel import gettext as _
+
+from app.console.charts.dxa import site_name
+from app.sessions import content
+
+HIDDEN = frozenset({"session_id", "session_ids", "followup_id", "treatment_id", "site_names", "rate_pct",
+                    "baseline_pct", "below_pct", "date_to"})
+
+
+def _labels() -> dict:
+    return {
+        "days": _("Days without a session"), "last_session_date": _("Last session"), "as_of": _("As of"),
+        "plan_start": _("Plan start"), "days_since_start": _("Days since the plan started"),
+        "window_days": _("Window"), "date_from": _("Period"), "expected": _("Sessions due"),
+        "completed": _("Sessions done"), "rate": _("Session rate"), "baseline": _("Usual rate before"),
+        "baseline_weeks": _("Weeks the usual rate covers"), "days_with_data": _("Days with a session logged"),
+        "local_date": _("Session date"), "symptoms": _("Answers"), "sessions": _("Sessions with these answers"),
+        "count": _("Painful sessions"), "dates": _("Dates"), "max_pain": _("Highest pain (0–10)"),
+        "due_date": _("Due on"), "days_overdue": _("Days overdue"), "kind": _("Scan"), "sites": _("Sites"),
+        "exercise_kinds": _("Loading exercises in the plan"), "lowest_bmd": _("Lowest BMD"),
+        "medicine": _("Medicine"), "last_dose_on": _("Last dose"), "next_due_on": _("Next dose due"),
+    }
+
+
+def long_date(value) -> str:
+    """An ISO date (or a date) in the page's language; anything else as it is."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    return format_date(value, "medium") if isinstance(value, date) else str(value)
+
+
+def _scan_kind(kind: str) -> str:
+    return {"baseline": _("baseline scan"), "repeat": _("repeat scan"), "interval": _("interval scan")}.get(kind, kind)
+
+
+def _exercise_kind(kind: str) -> str:
+    return {"standing": _("standing"), "fes": _("FES"), "vibration": _("vibration"),
+            "range_of_motion": _("range of motion"), "upper_body": _("upper body"),
+            "pressure_relief": _("pressure relief")}.get(kind, kind)
+
+
+def _site(entry: dict) -> str:
+    name = site_name(entry.get("site", ""))
+    if entry.get("side") == "left":
+        name = _("%(site)s, left", site=name)
+    elif entry.get("side") == "right":
+        name = _("%(site)s, right", site=name)
+    text = _("%(site)s: %(bmd)s g/cm² on %(date)s", site=name, bmd=format_decimal(entry.get("bmd", 0), "0.000"),
+             date=long_date(entry.get("scan_date", "")))
+    if entry.get("percent") is not None:
+        text += " " + _("(%(percent)s %% since the scan of %(date)s)", percent=format_decimal(entry["percent"], "+0.0;-0.0"),
+                        date=long_date(entry.get("previous_scan_date") or ""))
+    return text
+
+
+def _value(key: str, value, evidence: dict, language: str) -> str:
+    if value is None:
+        return "—"
+    if key in ("last_session_date", "as_of", "plan_start", "local_date", "due_date", "last_dose_on", "next_due_on"):
+        return long_date(value)
+    if key == "date_from":
+        return _("%(start)s to %(end)s", start=long_date(value), end=long_date(evidence.get("date_to", value)))
+    if key in ("rate", "baseline"):
+        return format_percent(value)
+    if key in ("window_days", "days", "days_since_start", "days_overdue"):
+        return ngettext("%(num)d day", "%(num)d days", int(value))
+    if key == "baseline_weeks":
+        return ngettext("%(num)d week", "%(num)d weeks", int(value))
+    if key == "symptoms":
+        names = {s["code"]: s["label"].get(language, s["label"]["en"]) for s in content.symptoms()}
+        return "; ".join(names.get(code, code) for code in value) or "—"
+    if key == "dates":
+        return ", ".join(long_date(d) for d in value)
+    if key == "kind":
+        return _scan_kind(value)
+    if key == "exercise_kinds":
+        return ", ".join(_exercise_kind(k) for k in value)
+    if key == "sites":
+        return "; ".join(_site(e) for e in value)
+    if key == "lowest_bmd":
+        return _("%(bmd)s g/cm²", bmd=format_decimal(value, "0.000"))
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def rows(evidence: dict | None, language: str) -> list[tuple[str, str]]:
+    """[(label, value)] in the order the rule wrote them."""
+    labels = _labels()
+    return [(labels.get(key, key.replace("_", " ")), _value(key, value, evidence, language))
+            for key, value in (evidence or {}).items() if key not in HIDDEN]
