@@ -34,9 +34,8 @@ def programme(client, coordinator, name, *, done_days_ago, symptoms=None, dxa=()
         plan = plan.get_json()
     patient.relogin()
     key = plan["versions"][0]["items"][0]["item_key"]
-    now = datetime.now(UTC)
     for days_ago in sorted(done_days_ago, reverse=True):
-        started = now - timedelta(days=days_ago, minutes=45)
+        started = datetime.combine(date.today() - timedelta(days=days_ago), time(2, 0), UTC)  # 10:00 in Shanghai
         body = {"item_key": key, "started_at": started.isoformat(), "duration_minutes": 30 if days_ago % 4 else 20,
                 "symptoms": (symptoms or {}).get(days_ago, [])}
         logged = patient.put(f"/api/v1/patients/me/sessions/{uuid.uuid4()}", json=body)
@@ -59,7 +58,7 @@ class ConsoleWorld:
         coordinator = self.world.coord_a
         today = date.today()
         self.urgent = programme(
-            client, coordinator, "Wang Fang", done_days_ago=[d for d in range(1, 29) if d % 3],
+            client, coordinator, "Wang Fang", done_days_ago=[1, 2, 4, 6, 9, 11, 14, 17, 21, 25],
             symptoms={2: ["pressure_redness_or_broken_skin"], 1: ["pounding_headache"]},
             dxa=[(today - timedelta(days=730), 0.802), (today - timedelta(days=365), 0.741),
                  (today - timedelta(days=20), 0.668)])
