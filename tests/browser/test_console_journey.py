@@ -6,6 +6,7 @@ import base64
 import os
 import re
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -82,12 +83,13 @@ def choose_language(browser, code):
 def test_a_coordinator_works_through_the_caseload_in_english_and_chinese(browser, client):
     data = ConsoleWorld(client)
     world, wang = data.world, data.urgent
-    contact_note = f"Phoned Wang Fang: headache eased after sitting up and loosening the leg bag {os.getpid()}"
-    resolve_note = f"Redness gone after the cushion was changed; checked on video {os.getpid()}"
+    contact_note = f"Phoned Wang Fang: headache eased after sitting up and loosening the leg bag {uuid.uuid4().hex[:8]}"
+    resolve_note = f"Redness gone after the cushion was changed; checked on video {uuid.uuid4().hex[:8]}"
     SUITE_LOG.remember(None, {"note": contact_note, "notes": resolve_note})  # tests/test_logs.py looks for them
 
     # Sign in; the caseload is sorted by risk: the urgent flag first, then the warning, then the calm one.
     sign_in(browser, world.coord_a)
+    assert browser.find("html").get_attribute("lang") == "en"  # from the browser's Accept-Language
     assert caseload_ids(browser) == [wang.id, world.a_id, data.calm.id]
     search = browser.find("input[name='q']")
     search.send_keys("Chen")
@@ -107,8 +109,9 @@ def test_a_coordinator_works_through_the_caseload_in_english_and_chinese(browser
         assert title.get_attribute("textContent").strip(), f"{chart} has an empty <title>"
 
     # Acknowledge, then resolve, the skin flag (the urgent one stays open, for the screenshots).
+    shown = {a.get_attribute("data-flag-id") for a in browser.find_all("#flags article.flag[data-flag-id]")}
+    assert {data.urgent_flag, data.warning_flag} <= shown
     flag = flag_article(browser, data.warning_flag)
-    assert len(browser.find_all("#flags article.flag[data-flag-id]")) >= 3
     browser.click_and_wait(browser.find("[type='submit']", within=form_ending(browser, flag, "/acknowledge")))
     assert data.flag(data.warning_flag)["status"] == "acknowledged"
     resolve = form_ending(browser, flag_article(browser, data.warning_flag), "/resolve")
