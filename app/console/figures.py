@@ -11,7 +11,9 @@ from app.dxa import service as dxa
 from app.dxa.models import KNEE_SITES, SITES
 from app.plans.schedule import week_start
 
-WEEK = timedelta(days=7)
+DAYS_IN_WEEK = 7
+WEEK = timedelta(days=DAYS_IN_WEEK)
+PERCENT = 100  # an LSC given in % of the baseline
 RESULTS_PAGE = 200
 
 
@@ -37,7 +39,7 @@ def sparkline_rates(patient_ids, now: datetime, weeks: int = 12) -> dict:
     """{patient_id: the session rates of the last `weeks` weeks, this one (to date) last; None
     for a week with nothing due}. The caller passes ids it may read (a caseload page). A fixed
     number of queries (adherence.history_many), whatever the number of patients."""
-    todays, history = adherence.history_many(list(patient_ids), now, 7 * (weeks - 1) + 6)
+    todays, history = adherence.history_many(list(patient_ids), now, DAYS_IN_WEEK * weeks - 1)
     return {pid: [w.rate for w in _weeks_of(history, pid, today, weeks)] for pid, today in todays.items()}
 
 
@@ -45,7 +47,7 @@ def weekly_points(actor, patient_ref, now: datetime, weeks: int = 13) -> list[We
     """The last `weeks` weeks of one patient, this one (to date) last. 404 as the API for an
     actor who may not read the patient."""
     patient = patient_for(actor, patient_ref, READ)
-    todays, history = adherence.history_many([patient.id], now, 7 * (weeks - 1) + 6)
+    todays, history = adherence.history_many([patient.id], now, DAYS_IN_WEEK * weeks - 1)
     return _weeks_of(history, patient.id, todays[patient.id], weeks)
 
 
@@ -63,7 +65,7 @@ def _band(site: str, baseline, latest) -> tuple[float, float]:
     """The least significant change around the baseline, in g/cm2, as app/dxa/content.change
     judges a change: the latest scan's centre's LSC, in g/cm2 or percent of the earlier value."""
     lsc = dxa_content.lsc_for(site, latest.centre)
-    width = float(lsc["value"]) if lsc["unit"] == "g/cm2" else baseline.bmd * float(lsc["value"]) / 100
+    width = float(lsc["value"]) if lsc["unit"] == "g/cm2" else baseline.bmd * float(lsc["value"]) / PERCENT
     return baseline.bmd - width, baseline.bmd + width
 
 

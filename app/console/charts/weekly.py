@@ -29,6 +29,7 @@ SESSIONS_TOP, SESSIONS_BOTTOM = 54, 180
 MINUTES_TOP, MINUTES_BOTTOM = 210, 290
 LABELS_Y = 306
 LABEL_EVERY_WEEK = 8  # more weeks: every other one, or the dates run into each other
+EVERY_OTHER = 2
 
 
 def summary(weeks: list[WeekPoint]) -> str:
@@ -92,7 +93,7 @@ def weekly_adherence(weeks: list[WeekPoint], *, text: ChartText) -> Chart:
         x = LEFT + i * step
         middle = x + step / 2
         body.append(_week_bars(week, x, step, top_sessions, pattern))
-        if len(weeks) <= LABEL_EVERY_WEEK or (len(weeks) - 1 - i) % 2 == 0:  # this week always labelled
+        if len(weeks) <= LABEL_EVERY_WEEK or (len(weeks) - 1 - i) % EVERY_OTHER == 0:  # this week always labelled
             body.append(_text(short_date(week.week_start), x=middle, y=LABELS_Y, anchor="middle", size=10))
         prescribed.append((middle, scale(week.prescribed_minutes, 0, top_minutes, MINUTES_BOTTOM, MINUTES_TOP)))
         done.append((middle, scale(week.done_minutes, 0, top_minutes, MINUTES_BOTTOM, MINUTES_TOP)))

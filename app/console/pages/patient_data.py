@@ -23,7 +23,7 @@ ALL = {"page": 1, "per_page": MAX_PER_PAGE}
 SESSIONS_SHOWN = 20
 TIMELINE_PER_PAGE = 20
 ADHERENCE_WINDOWS = (7, 30, 90)
-CHART_WEEKS = 13
+CHART_SPAN = 13  # weeks drawn: the 90 days
 
 
 @dataclass
@@ -64,7 +64,7 @@ def exercise_name(exercise, language: str) -> str:
 
 def adherence_section(r: Reader) -> dict:
     rates = {days: adherence.adherence(r.actor, r.patient_id, {"window": days}) for days in ADHERENCE_WINDOWS}
-    weeks = figures.weekly_points(r.actor, r.patient_id, r.now, CHART_WEEKS)
+    weeks = figures.weekly_points(r.actor, r.patient_id, r.now, CHART_SPAN)
     return {"rates": rates, "weeks": weeks}
 
 
