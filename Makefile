@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/standstrong_test
 PYTEST_ARGS ?=
 export FLASK_APP := wsgi.py
 
-.PHONY: run test test-pg bench bench-endpoints spec translations migrate venv clean
+.PHONY: run test test-pg test-browser bench bench-endpoints spec translations migrate venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: venv
 test-pg: venv
 	$(BIN)/python -m tests.pg_database "$(TEST_DATABASE_URL)"
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The browser tests alone (tests/browser): installs Debian's chromium, chromium-driver and a CJK
+# font first when they are missing (apt-get, as root). `make test` runs them too when they are there.
+test-browser: venv
+	.ci/install-browser
+	$(BIN)/python -m pytest -q tests/browser $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python bench/run_all.py
