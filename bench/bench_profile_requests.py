@@ -1,6 +1,7 @@
 """In-process cost of the daily endpoints: ms per request and SQL statements per request over
 the Flask test client (no server, no load generator), so that changes can be judged on a
-shared machine. `--profile NAME` prints a cProfile of one endpoint.
+shared machine. `--profile NAME` prints a cProfile of one endpoint (PROFILE_FILTER=app/ keeps
+the lines that match; PROFILE_DUMP=file also writes the raw stats, for pstats' print_callers).
 
     .venv/bin/python bench/bench_profile_requests.py [sqlite] [postgresql] [--profile agenda] [-n 300]
 """
@@ -94,6 +95,8 @@ def one(kind: str, n: int, profile: str | None):
         for _ in range(args.n):
             run()
         profiler.disable()
+        if os.environ.get("PROFILE_DUMP"):  # for pstats' print_callers and the like
+            profiler.dump_stats(os.environ["PROFILE_DUMP"])
         stats = pstats.Stats(profiler).sort_stats("cumulative")
         stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 45)
         return

@@ -1,7 +1,7 @@
 from werkzeug.http import http_date
 
 from app.auth.authenticate import authenticate, current_actor, optional_actor
-from app.common.conditional import ETAG_HEADER, IF_MODIFIED_SINCE, IF_NONE_MATCH, conditional
+from app.common.conditional import ETAG_HEADER, IF_MODIFIED_SINCE, IF_NONE_MATCH, conditional, not_modified
 from app.common.i18n import LanguageArgs
 from app.common.pagination import PageArgs, page_of
 from app.common.web import requested_language
@@ -51,7 +51,8 @@ def list_modules(args):
     headers = CACHING | {"Content-Language": language, "ETag": f'"{service.catalogue_etag(page, language)}"'}
     if page.items:
         headers["Last-Modified"] = http_date(max(m.updated_at for m in page.items))
-    return page, 200, headers
+    cached_copy = not_modified(headers)
+    return cached_copy if cached_copy is not None else (page, 200, headers)
 
 
 @blp.route("/modules/<slug>", methods=["GET"])
