@@ -1,8 +1,8 @@
-"""Flask, less two costs every request paid for nothing (about a tenth of /healthz)."""
+"""Flask, less two costs every request paid for nothing (220 of the 1,639 Python calls of /healthz, in-process)."""
+from inspect import iscoroutinefunction
+
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
-
-SYNC_CACHE_SIZE = 512
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -20,18 +20,17 @@ class StandStrongFlask(Flask):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._sync = {}
+        self._coroutine_code: dict = {}
 
     def ensure_sync(self, func):
-        """Flask asks inspect whether each hook is a coroutine on every request (16 times for
-        /healthz); the answer does not change. Bounded: after_this_request passes a new
-        function each time."""
-        try:
-            return self._sync[func]
-        except KeyError:
-            done = super().ensure_sync(func)
-            if len(self._sync) < SYNC_CACHE_SIZE:
-                self._sync[func] = done
-            return done
-        except TypeError:  # unhashable
+        """Flask asks inspect whether each hook is a coroutine function on every request (16
+        times for /healthz). The answer is in the function's code object, which every function
+        made by the same `def` shares (after_this_request's closures too), so it is asked once
+        per code object, a number the program bounds."""
+        code = getattr(func, "__code__", None)  # a bound method lends its function's
+        if code is None:
             return super().ensure_sync(func)
+        coroutine = self._coroutine_code.get(code)
+        if coroutine is None:
+            coroutine = self._coroutine_code[code] = iscoroutinefunction(func)
+        return super().ensure_sync(func) if coroutine else func
