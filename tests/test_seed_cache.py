@@ -100,3 +100,16 @@ def test_a_cache_rebuilds_when_its_fingerprint_changes_and_only_then(app_ctx):
     assert built == ["en", "zh-CN"]
     answer[0] = 2
     assert cache.get("en") == ("en", 2) and built == ["en", "zh-CN", "en"]
+
+
+def test_the_catalogue_page_serialised_once_is_what_the_schema_dumps(client, world):
+    from app.common.pagination import page_of
+    from app.education import service
+    from app.education.schemas import ModuleSummarySchema
+
+    url = "/api/v1/education/modules?lang=zh-CN&per_page=5&page=2"
+    first, second = client.get(url), client.get(url)
+    assert first.status_code == 200 and first.data == second.data
+    with client.application.test_request_context(url):
+        expected = page_of(ModuleSummarySchema)().dump(service.catalogue_page({"page": 2, "per_page": 5}, "zh-CN"))
+    assert first.get_json() == expected and expected["meta"]["next_url"]
