@@ -7,6 +7,7 @@ from sqlalchemy import event
 
 from app.common.db import WriterLockedConnection, begin_sqlite, writing
 from app.common.docs import register_docs_assets
+from app.common.flask_app import StandStrongFlask
 from app.common.headers import register_response_headers
 from app.common.json_body import JSONProvider
 from app.common.types import render_item
@@ -19,7 +20,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def create_app(config=None) -> Flask:
-    app = Flask(__name__, instance_relative_config=False)
+    app = StandStrongFlask(__name__, instance_relative_config=False)
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.update(config)

@@ -14,9 +14,10 @@ widened) drops it for a recomputation; so does a change of these rules (RULES_VE
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.adherence import loading
@@ -123,6 +124,13 @@ def on_session_written(_sender, session, change: str, **_kw) -> None:
         log.warning("streak checkpoint not advanced: %s", type(error).__name__)
 
 
+@cache
+def _checkpoint_statement():
+    # Built once: every session write reads it.
+    return (select(StreakCheckpoint.settled_through, StreakCheckpoint.streak_days, StreakCheckpoint.rules_version)
+            .where(StreakCheckpoint.patient_id == bindparam("patient_id")))
+
+
 def advance(patient_id, touched: date, change: str, now: datetime, check_only: bool = False) -> bool:
     """Move the patient's checkpoint to the settled day, if it is a week behind; drop and
     recompute it when the write touched a day at or before it. Commits. check_only: only say
@@ -136,9 +144,7 @@ def advance(patient_id, touched: date, change: str, now: datetime, check_only: b
     fresh = db.session.info.setdefault("adherence_fresh_checkpoints", {})
     if fresh.get((patient_id, target), touched) < touched:
         return False
-    row = db.session.execute(select(StreakCheckpoint.settled_through, StreakCheckpoint.streak_days,
-                                    StreakCheckpoint.rules_version)
-                             .where(StreakCheckpoint.patient_id == patient_id)).first()
+    row = db.session.execute(_checkpoint_statement(), {"patient_id": patient_id}).first()
     base = row if (row is not None and row.rules_version == RULES_VERSION
                    and touched > row.settled_through and row.settled_through <= target) else None
     if base is not None and base.settled_through > target - timedelta(days=REFRESH_DAYS):

@@ -48,13 +48,26 @@ def _readable(path: str):
     return rule
 
 
+def _has_get_rule(rule) -> bool:
+    """A GET route with the very rule this request matched (so it matches this path too);
+    answered without matching the path again (every session PUT asks)."""
+    if rule is None or rule.rule.endswith("/"):  # matched before the path lost its slash: match again
+        return False
+    rules = current_app.extensions.get("standstrong.get_rules")
+    if rules is None:
+        rules = current_app.extensions["standstrong.get_rules"] = frozenset(
+            r.rule for r in current_app.url_map.iter_rules() if "GET" in r.methods)
+    return rule.rule in rules
+
+
 def created_location(response) -> str | None:
     """Where a 201 points, by the rule the spec documents (app/openapi.location_template): the
     resource itself (PUT); for a POST answering an id, the new item under the collection, else
     the item the POST acts on; else the collection it joined."""
     path = request.path.rstrip("/")
     if request.method == "PUT":
-        return request.script_root + path if _readable(path) else None
+        readable = _has_get_rule(request.url_rule) or _readable(path)
+        return request.script_root + path if readable else None
     if request.method != "POST":
         return None
     body = response.get_json(silent=True) if response.is_json else None

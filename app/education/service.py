@@ -9,6 +9,7 @@ from app.access.policy import LOG, MANAGE, READ, patient_for
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language, served_language
 from app.common.pagination import Page, paginate
+from app.common.seed_cache import SeedCache
 from app.common.seeding import digest
 from app.common.types import utcnow
 from app.common.views import Extends
@@ -109,30 +110,26 @@ class ModuleSummary:
     updated_at: datetime
 
 
-# The unfiltered catalogue per (database, language): seed data, read by every patient every day.
-# A one-row aggregate over the modules tells whether it is still current (a seed run in another
-# process raises a content_version and updated_at, or adds or removes a module).
-_CATALOGUE: dict[tuple, tuple] = {}
-
-
-def _catalogue_fingerprint() -> tuple:
+def _catalogue_fingerprint():
+    # A seed run in another process raises a content_version and updated_at, or adds or removes a module.
     text_id = cast(EducationModule.id, String)
-    return tuple(db.session.execute(select(
-        func.count(), func.coalesce(func.sum(EducationModule.content_version), 0),
-        func.max(EducationModule.updated_at), func.min(text_id), func.max(text_id))).one())
+    return select(func.count(), func.coalesce(func.sum(EducationModule.content_version), 0),
+                  func.max(EducationModule.updated_at), func.min(text_id), func.max(text_id))
+
+
+def _summaries(language: str) -> list[ModuleSummary]:
+    return [ModuleSummary(m.slug, c.language, c.title, c.summary, list(m.tags or []), c.reading_minutes,
+                          m.content_version, m.last_reviewed, bool(c.quiz), m.updated_at)
+            for m, c in db.session.execute(catalogue(None, None, language))]
+
+
+# The unfiltered catalogue per language: seed data, read by every patient every day.
+CATALOGUE = SeedCache(_catalogue_fingerprint, _summaries)
 
 
 def catalogue_summaries(language: str) -> list[ModuleSummary]:
-    """Every module's summary in language, in catalogue order (cached, see above)."""
-    key = (str(db.engine.url), language)
-    fingerprint = _catalogue_fingerprint()
-    cached = _CATALOGUE.get(key)
-    if cached is None or cached[0] != fingerprint:
-        rows = [ModuleSummary(m.slug, c.language, c.title, c.summary, list(m.tags or []), c.reading_minutes,
-                              m.content_version, m.last_reviewed, bool(c.quiz), m.updated_at)
-                for m, c in db.session.execute(catalogue(None, None, language))]
-        cached = _CATALOGUE[key] = (fingerprint, rows)
-    return cached[1]
+    """Every module's summary in language, in catalogue order (cached, app/common/seed_cache.py)."""
+    return CATALOGUE.get(language)
 
 
 def catalogue_page(args: dict, language: str) -> Page:

@@ -1,11 +1,11 @@
 import uuid
-from dataclasses import InitVar, dataclass
-from functools import cache
+from dataclasses import InitVar, dataclass, fields
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import func, select
 
 from app.common.i18n import served_language
 from app.common.pagination import Page, paginate
+from app.common.seed_cache import SeedCache
 from app.common.views import Extends
 from app.errors import ApiError
 from app.exercises.models import Exercise
@@ -16,7 +16,7 @@ from app.extensions import db
 class ServedExercise(Extends):
     """An exercise in the language served (the one asked for if it has it): its texts and labels."""
 
-    exercise: Exercise
+    exercise: "Exercise | LibraryExercise"
     wanted: InitVar[str]
     language: str = ""
     _extends = ("exercise",)
@@ -60,13 +60,38 @@ def _exercise(ref: str) -> Exercise:
     return exercise
 
 
-@cache
-def _by_ids_statement():
-    return select(Exercise).where(Exercise.id.in_(bindparam("ids", expanding=True)))
+@dataclass(frozen=True)
+class LibraryExercise:
+    """An exercise of the library as plain data, kept across requests (app/common/seed_cache.py)."""
+
+    id: uuid.UUID
+    slug: str
+    kind: str
+    safety: list
+    measures: list
+    default_dose: dict
+    translations: dict
+
+    text = Exercise.text
+
+
+def _library_fingerprint():
+    # The seed loader rewrites a row's content_hash whenever it changes the row.
+    return select(func.count(), func.aggregate_strings(Exercise.content_hash, ","))
+
+
+def _library(_key) -> dict:
+    columns = [getattr(Exercise, f.name) for f in fields(LibraryExercise)]
+    return {row.id: LibraryExercise(*row) for row in db.session.execute(select(*columns))}
+
+
+LIBRARY = SeedCache(_library_fingerprint, _library)
 
 
 def exercises_by_id(ids) -> dict:
+    """{id: LibraryExercise} for the ids there are (one short statement: the library's freshness)."""
     ids = set(ids)
     if not ids:
         return {}
-    return {e.id: e for e in db.session.scalars(_by_ids_statement(), {"ids": list(ids)})}
+    library = LIBRARY.get()
+    return {i: library[i] for i in ids if i in library}

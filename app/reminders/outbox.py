@@ -1,5 +1,7 @@
 """The outbox's write side for every domain: enqueue (insert-if-absent) and cancel (pending only)."""
-from sqlalchemy import update
+from functools import cache
+
+from sqlalchemy import bindparam, update
 
 from app.common.db import insert_ignoring_conflict
 from app.extensions import db
@@ -17,18 +19,29 @@ def enqueue(*, recipient_user_id, patient_id, kind: str, dedupe_key: str, due_at
     return insert_ignoring_conflict(Notification, values, ["dedupe_key"]) == 1
 
 
+_CANCEL_FILTERS = {"dedupe_keys": "dedupe_key", "occurrence_keys": "occurrence_key", "patient_id": "patient_id",
+                   "kinds": "kind"}
+
+
+@cache
+def _cancel_statement(filters: tuple):
+    """Built once per combination of filters: a session write cancels on every PUT."""
+    stmt = update(Notification).where(Notification.status == "pending")
+    for name in filters:
+        column = getattr(Notification, _CANCEL_FILTERS[name])
+        # Named apart from the columns: an UPDATE keeps a column's own name for its SET value.
+        stmt = stmt.where(column == bindparam(f"by_{name}") if name == "patient_id"
+                          else column.in_(bindparam(f"by_{name}", expanding=True)))
+    return stmt.values(status="cancelled").execution_options(synchronize_session=False)
+
+
 def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_keys=None, now=None) -> int:
     """Cancel pending rows matching every filter given (at least one); returns how many.
     Rows already sending, sent or failed are history and stay as they are."""
-    if dedupe_keys is None and patient_id is None and kinds is None and occurrence_keys is None:
+    given = {"dedupe_keys": dedupe_keys, "occurrence_keys": occurrence_keys, "patient_id": patient_id,
+             "kinds": kinds}
+    given = {name: value for name, value in given.items() if value is not None}
+    if not given:
         raise ValueError("cancel_pending needs a filter")
-    stmt = update(Notification).where(Notification.status == "pending")
-    if dedupe_keys is not None:
-        stmt = stmt.where(Notification.dedupe_key.in_(list(dedupe_keys)))
-    if occurrence_keys is not None:
-        stmt = stmt.where(Notification.occurrence_key.in_(list(occurrence_keys)))
-    if patient_id is not None:
-        stmt = stmt.where(Notification.patient_id == patient_id)
-    if kinds is not None:
-        stmt = stmt.where(Notification.kind.in_(list(kinds)))
-    return db.session.execute(stmt.values(status="cancelled").execution_options(synchronize_session=False)).rowcount
+    params = {f"by_{name}": value if name == "patient_id" else list(value) for name, value in given.items()}
+    return db.session.execute(_cancel_statement(tuple(given)), params).rowcount

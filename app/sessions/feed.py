@@ -5,9 +5,10 @@ import hashlib
 import hmac
 import struct
 import uuid
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.common.db import insert_ignoring_conflict
 from app.errors import ApiError
@@ -37,13 +38,11 @@ class FeedCounter:
         """reserve: positions to take at once, in the locking statement (a single write takes
         one, so it needs no second UPDATE). One not used leaves a gap, which a follower never
         notices: positions only need to grow in commit order."""
-        # An UPDATE takes the row lock on PostgreSQL and the write lock on SQLite.
-        stmt = (update(SessionFeed).where(SessionFeed.patient_id == patient_id)
-                .values(position=SessionFeed.position + reserve).returning(SessionFeed.position))
-        stored = db.session.execute(stmt).scalar()
+        stmt, params = _lock_statement(), {"feed_patient": patient_id, "reserve": reserve}
+        stored = db.session.execute(stmt, params).scalar()
         if stored is None:  # the patient's first write: make the row (racing makers wait)
             insert_ignoring_conflict(SessionFeed, {"patient_id": patient_id, "position": 0}, ["patient_id"])
-            stored = db.session.execute(stmt).scalar()
+            stored = db.session.execute(stmt, params).scalar()
         return cls(patient_id, stored - reserve, reserve)
 
     def next(self) -> int:
@@ -59,6 +58,15 @@ class FeedCounter:
             db.session.execute(update(SessionFeed).where(SessionFeed.patient_id == self.patient_id)
                                .values(position=self.position))
             self.stored = self.position
+
+
+@cache
+def _lock_statement():
+    """An UPDATE takes the row lock on PostgreSQL and the write lock on SQLite. Built once (it
+    runs on every session write); no ORM object of the row is ever loaded to synchronise."""
+    return (update(SessionFeed).where(SessionFeed.patient_id == bindparam("feed_patient"))
+            .values(position=SessionFeed.position + bindparam("reserve")).returning(SessionFeed.position)
+            .execution_options(synchronize_session=False))
 
 
 _CURSOR = struct.Struct(">B16sQ")  # format version, patient id, feed position

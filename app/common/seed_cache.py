@@ -1,0 +1,44 @@
+"""Seed data (the exercise library, the education catalogue) kept per process across requests.
+
+Every worker keeps its own copy, so a `flask seed` run in another process must reach them all:
+each read first runs one cheap one-row statement over the seed table (its fingerprint, e.g. a
+count and the rows' content hashes) and rebuilds the copy when the answer differs from the one
+the copy was built at. A seed run that changes, adds or removes a row changes the fingerprint,
+so every worker sees it on its next read, without a message between processes.
+
+What is cached must not be bound to a session (a commit would expire it): plain data only.
+"""
+from functools import cache
+from typing import Callable
+
+from app.extensions import db
+
+
+class SeedCache:
+    """build(key) -> value, per (database, key), rebuilt when fingerprint() changes.
+
+    fingerprint: returns the one-row SELECT (built once: building it costs more than running it).
+    """
+
+    def __init__(self, fingerprint: Callable, build: Callable):
+        self._statement = cache(fingerprint)
+        self._build = build
+        self._entries: dict = {}
+
+    def fingerprint(self) -> tuple:
+        return tuple(db.session.execute(self._statement()).one())
+
+    def get(self, key=None):
+        """The value for key, current as of the fingerprint read now (one statement)."""
+        return self.get_at(self.fingerprint(), key)
+
+    def get_at(self, fingerprint: tuple, key=None):
+        """The value for key at a fingerprint this request has already read."""
+        entry_key = (db.engine.url, key)
+        cached = self._entries.get(entry_key)
+        if cached is None or cached[0] != fingerprint:
+            cached = self._entries[entry_key] = (fingerprint, self._build(key))
+        return cached[1]
+
+    def clear(self) -> None:
+        self._entries.clear()
