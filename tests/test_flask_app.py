@@ -12,7 +12,7 @@ def _app(database_url):
 
     app = create_app(Config)
 
-    @app.get("/test-session/<value>")
+    @app.get("/console/test-session/<value>")  # the session cookie's path (app/console)
     def remember(value):
         before = session.get("value")
         session["value"] = value
@@ -31,12 +31,13 @@ def _app(database_url):
 
 
 def test_a_cookie_session_still_round_trips_and_a_request_without_cookies_gets_an_empty_one(database_url):
-    client = _app(database_url).test_client()
-    assert client.get("/test-session/one").get_json() == {"before": None}
-    assert client.get_cookie("session") is not None
-    assert client.get("/test-session/two").get_json() == {"before": "one"}
-    client.delete_cookie("session")
-    assert client.get("/test-session/three").get_json() == {"before": None}
+    app = _app(database_url)
+    client, name = app.test_client(), app.config["SESSION_COOKIE_NAME"]
+    assert client.get("/console/test-session/one").get_json() == {"before": None}
+    assert client.get_cookie(name, path="/console") is not None
+    assert client.get("/console/test-session/two").get_json() == {"before": "one"}
+    client.delete_cookie(name, path="/console")
+    assert client.get("/console/test-session/three").get_json() == {"before": None}
 
 
 def test_per_request_callbacks_still_run_and_do_not_grow_what_ensure_sync_remembers(database_url):
