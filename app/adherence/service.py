@@ -26,7 +26,7 @@ def _history(patient_ids, todays: dict, earliest: date) -> streaks.History:
 
 
 def _metrics(history: streaks.History, patient_id, start: date, end: date, today: date) -> dict:
-    return patient_metrics(history.specs.get(patient_id, []), history.logged.get(patient_id, []), start, end,
+    return patient_metrics(history.calendar(patient_id), history.tally(patient_id), start, end,
                            today, history.streaks[patient_id], history.last_session_at.get(patient_id))
 
 
@@ -65,8 +65,7 @@ def window_metrics(history: streaks.History, patient_id, start: date, end: date,
     if start < history.loaded_from:
         raise ValueError("the window starts before the loaded sessions")
     metrics = _metrics(history, patient_id, start, end, today)
-    metrics["days_with_data"] = len({s.local_date for s in history.logged.get(patient_id, [])
-                                     if start <= s.local_date <= end})
+    metrics["days_with_data"] = sum(1 for day in history.tally(patient_id).sessions if start <= day <= end)
     return metrics
 
 
