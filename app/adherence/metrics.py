@@ -7,8 +7,10 @@ What counts is decided in app/plans/schedule.py (the one counting rule). Here:
   included: they count for minutes and days with data, never against the plan), the streak,
   the last session, and the days with any session in the last 30 days.
 """
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import accumulate
 
 from app.plans.schedule import Calendar, PlanSpec, calendar, in_force, week_stretches, window
 
@@ -21,18 +23,45 @@ class LoggedSession:
     started_at: datetime
 
 
-class Tally:
-    """One patient's logged sessions counted by day once, for any number of windows."""
+_NONE: dict = {}
 
-    __slots__ = ("by_item", "item_minutes", "sessions", "minutes")
+
+class Tally:
+    """One patient's logged sessions counted by day once, for any number of windows. Sums over
+    a window are two bisections in running totals built on the first read (add nothing after)."""
+
+    __slots__ = ("by_item", "item_minutes", "sessions", "minutes", "_running")
 
     def __init__(self, sessions=()):
         self.by_item: dict = {}       # {item_key: {date: sessions}} (planned sessions)
         self.item_minutes: dict = {}  # {item_key: {date: minutes}}
         self.sessions: dict = {}      # {date: sessions} (off-plan ones included)
         self.minutes: dict = {}       # {date: minutes}
+        self._running: dict = {}
         for s in sessions:
             self.add(s.item_key, s.local_date, s.minutes)
+
+    def _sum(self, name, per_day: dict, start: date, end: date) -> int:
+        found = self._running.get(name)
+        if found is None:
+            days = sorted(per_day)
+            found = self._running[name] = (days, [0, *accumulate(per_day[d] for d in days)])
+        days, totals = found
+        return totals[bisect_right(days, end)] - totals[bisect_left(days, start)]
+
+    def sessions_within(self, start: date, end: date) -> int:
+        return self._sum("sessions", self.sessions, start, end)
+
+    def minutes_within(self, start: date, end: date, item_key=None) -> int:
+        if item_key is None:
+            return self._sum("minutes", self.minutes, start, end)
+        return self._sum(item_key, self.item_minutes.get(item_key, _NONE), start, end)
+
+    def days_within(self, start: date, end: date) -> int:
+        """Days with any session."""
+        self._sum("sessions", self.sessions, start, end)
+        days = self._running["sessions"][0]
+        return bisect_right(days, end) - bisect_left(days, start)
 
     def add(self, item_key, day: date, minutes: int) -> None:
         self.sessions[day] = self.sessions.get(day, 0) + 1
@@ -47,15 +76,8 @@ class Tally:
             item_minutes[day] = item_minutes.get(day, 0) + minutes
 
 
-_NONE: dict = {}
-
-
 def _rate(done: int, due: int) -> float | None:
     return round(done / due, 4) if due else None
-
-
-def _within(per_day: dict, start: date, end: date) -> int:
-    return sum(n for day, n in per_day.items() if start <= day <= end)
 
 
 def item_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSession] | Tally, start: date, end: date,
@@ -78,7 +100,7 @@ def item_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSession]
         items[key] = {
             "item_key": key, "exercise_id": entry.item.exercise_id, "plan_id": entry.item.plan_id,
             "expected_sessions": due, "completed_sessions": done, "session_rate": _rate(done, due),
-            "prescribed_minutes": minutes, "logged_minutes": _within(tally.item_minutes.get(key, {}), start, end),
+            "prescribed_minutes": minutes, "logged_minutes": tally.minutes_within(start, end, key),
         }
     return items
 
@@ -104,11 +126,11 @@ def patient_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSessi
         "date_from": start, "date_to": end,
         "expected_sessions": due, "completed_sessions": done, "session_rate": _rate(done, due),
         "prescribed_minutes": sum(i["prescribed_minutes"] for i in items.values()),
-        "logged_minutes": _within(tally.minutes, start, end),
-        "sessions_logged": _within(tally.sessions, start, end),
+        "logged_minutes": tally.minutes_within(start, end),
+        "sessions_logged": tally.sessions_within(start, end),
         "current_streak_days": streak_days,
         "last_session_at": last_session_at,
-        "days_with_data_last_30": sum(1 for day in tally.sessions if last_30 <= day <= today),
+        "days_with_data_last_30": tally.days_within(last_30, today),
         "items": list(items.values()),
     }
 
