@@ -209,8 +209,12 @@ def _week_stretches(plans, monday: date) -> list[Stretch]:
         for item in in_force(plans, day):
             if item.weekly:
                 key = (item.item_key, item.sessions_per_week, item.minutes)
-                found.setdefault(key, [[], item])[0].append(day)
-                found[key][1] = item
+                entry = found.get(key)
+                if entry is None:
+                    found[key] = [[day], item]
+                else:
+                    entry[0].append(day)
+                    entry[1] = item
     return [Stretch(key[0], monday, key[1], key[2], tuple(day_list), item)
             for key, (day_list, item) in found.items()]
 
