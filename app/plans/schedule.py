@@ -51,6 +51,7 @@ breaks nothing; it ends at the first plan's start (app/adherence/metrics.py: wal
 session is the last one ever logged, however old.
 """
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, timedelta
 
 
@@ -235,7 +236,7 @@ class Quota:
     days: tuple[date, ...]  # its days inside the window (and, in the current week, still to come)
     ahead: int              # of those, days after today
 
-    @property
+    @cached_property
     def planned(self) -> int:
         return prorated(self.stretch.sessions_per_week, len(self.days))
 
