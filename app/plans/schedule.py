@@ -51,7 +51,6 @@ breaks nothing; it ends at the first plan's start (app/adherence/metrics.py: wal
 session is the last one ever logged, however old.
 """
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, timedelta
 
 
@@ -236,7 +235,7 @@ class Quota:
     days: tuple[date, ...]  # its days inside the window (and, in the current week, still to come)
     ahead: int              # of those, days after today
 
-    @cached_property
+    @property
     def planned(self) -> int:
         return prorated(self.stretch.sessions_per_week, len(self.days))
 
