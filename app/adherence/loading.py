@@ -25,18 +25,23 @@ def _sessions_for_listed_ids(bounded_below: bool = True):
     return _sessions_statement(bindparam("ids", expanding=True), bounded_below)
 
 
-def sessions(patient_ids, start: date | None, end: date) -> dict:
-    """{patient_id: [LoggedSession]} with local dates in [start, end] (start None: from the first).
-    patient_ids: a list or a SELECT of ids. One query."""
+def _rows(patient_ids, start: date | None, end: date, built_once, build):
+    """Run a statement of sessions in [start, end] for a list of ids (built_once) or a SELECT (build)."""
     params = {"end": end}
     if start is not None:
         params["start"] = start
     if isinstance(patient_ids, (list, tuple, set)):
-        stmt, params["ids"] = _sessions_for_listed_ids(start is not None), list(patient_ids)
+        stmt, params["ids"] = built_once(start is not None), list(patient_ids)
     else:
-        stmt = _sessions_statement(patient_ids, start is not None)
+        stmt = build(patient_ids, start is not None)
+    return db.session.execute(stmt, params)
+
+
+def sessions(patient_ids, start: date | None, end: date) -> dict:
+    """{patient_id: [LoggedSession]} with local dates in [start, end] (start None: from the first).
+    patient_ids: a list or a SELECT of ids. One query."""
     out: dict = {}
-    for row in db.session.execute(stmt, params):
+    for row in _rows(patient_ids, start, end, _sessions_for_listed_ids, _sessions_statement):
         out.setdefault(row.patient_id, []).append(
             LoggedSession(row.item_key, row.local_date, row.duration_minutes, row.started_at))
     return out
@@ -83,16 +88,10 @@ def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     """({patient_id: Tally}, {patient_id: when their last session started}) of the sessions with
     local dates in [start, end] (start None: from the first), for the patients who have any.
     patient_ids: a list or a SELECT of ids. One query, no object per session."""
-    params = {"end": end}
-    if start is not None:
-        params["start"] = start
-    if isinstance(patient_ids, (list, tuple, set)):
-        stmt, params["ids"] = _tally_for_listed_ids(start is not None), list(patient_ids)
-    else:
-        stmt = _tally_statement(patient_ids, start is not None)
     as_id, as_date = _as(uuid.UUID), _as(date.fromisoformat)
     by_raw, latest = {}, {}
-    for patient, item_key, day, minutes, started in db.session.execute(stmt, params):
+    for patient, item_key, day, minutes, started in _rows(patient_ids, start, end, _tally_for_listed_ids,
+                                                          _tally_statement):
         tally = by_raw.get(patient)
         if tally is None:
             tally = by_raw[patient] = Tally()
