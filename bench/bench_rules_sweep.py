@@ -99,7 +99,7 @@ def measure(kind: str, n: int, repeat: int = 1, profile: bool = False) -> dict:
         first, first_s, first_q = _timed(lambda: rules.sweep(now), statements, "first")
         runs = []
         for i in range(repeat):
-            runs.append(_timed(lambda: rules.sweep(now + timedelta(minutes=15 * (i + 1))), statements, "second")
+            runs.append(_timed(lambda i=i: rules.sweep(now + timedelta(minutes=15 * (i + 1))), statements, "second")
                         + (CPU["second"],))
         second, second_s, second_q, CPU["second"] = _best(runs)
         event.remove(db.engine, "before_cursor_execute", listener)
