@@ -6,9 +6,15 @@ read them).
 In-process against a real database, bulk-loaded as bench_adherence_scale.py does. The first
 sweep opens the flags; the second is the steady state (conditions unchanged, nothing to write).
 Figures, not assertions. `python bench/bench_rules_sweep.py sqlite --sizes 200` is a smoke run.
+`--repeat 3` runs each sweep three times on the same rows and keeps the best (the machine is
+shared); `--profile` prints cProfile's top entries of one more steady-state sweep. Each line ends
+with the figure before the adherence counting was reworked (BEFORE, main at dcaf06e).
 """
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -34,6 +40,12 @@ from harness import fresh_database  # noqa: E402
 
 CPU: dict = {}  # label -> this process's CPU seconds (the machine may be shared: wall time waits for it)
 
+# The steady-state sweep before the counting was reworked (main at dcaf06e, this machine):
+# (kind, patients) -> (seconds on a quiet machine, ratio to the raw aggregate then, this
+# process's CPU seconds on 2026-12-01 15:00-15:20 UTC, best of 3, the machine shared).
+BEFORE = {("sqlite", 1000): (2.25, 72.3, 2.11), ("sqlite", 10000): (26.0, 73.0, 20.18),
+          ("postgresql", 1000): (3.4, 125.0, 1.83), ("postgresql", 10000): (33.0, 125.0, 18.43)}
+
 
 def _timed(func_, counter, label=None):
     counter.clear()
@@ -54,7 +66,21 @@ def raw_aggregate(today: date):
     return db.session.execute(stmt).all()
 
 
-def measure(kind: str, n: int) -> dict:
+def _best(runs: list) -> tuple:
+    return min(runs, key=lambda run: run[1])
+
+
+def _profile(now) -> str:
+    profile = cProfile.Profile()
+    profile.enable()
+    rules.sweep(now)
+    profile.disable()
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(15)
+    return out.getvalue()
+
+
+def measure(kind: str, n: int, repeat: int = 1, profile: bool = False) -> dict:
     url = fresh_database(kind).replace("postgresql://", "postgresql+psycopg://")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
     with app.app_context():
@@ -67,17 +93,24 @@ def measure(kind: str, n: int) -> dict:
         statements: list = []
         listener = lambda *args: statements.append(1)  # noqa: E731
         event.listen(db.engine, "before_cursor_execute", listener)
-        _, raw_s, raw_q = _timed(lambda: raw_aggregate(today), statements)
+        raws = [_timed(lambda: raw_aggregate(today), statements, "raw") + (CPU["raw"],) for _ in range(repeat)]
+        _, raw_s, raw_q, _ = _best(raws)
+        raw_cpu = min(run[3] for run in raws)
         first, first_s, first_q = _timed(lambda: rules.sweep(now), statements, "first")
-        second, second_s, second_q = _timed(lambda: rules.sweep(now + timedelta(minutes=15)), statements, "second")
+        runs = []
+        for i in range(repeat):
+            runs.append(_timed(lambda i=i: rules.sweep(now + timedelta(minutes=15 * (i + 1))), statements, "second")
+                        + (CPU["second"],))
+        second, second_s, second_q, CPU["second"] = _best(runs)
         event.remove(db.engine, "before_cursor_execute", listener)
+        profiled = _profile(now + timedelta(hours=12)) if profile else ""
         flags = db.session.scalar(select(func.count(Flag.id)))
         db.session.remove()
         db.engine.dispose()
-    return {"patients": n, "sessions": n_sessions, "raw_s": raw_s, "raw_q": raw_q, "first": first,
+    return {"patients": n, "sessions": n_sessions, "raw_s": raw_s, "raw_q": raw_q, "raw_cpu": raw_cpu, "first": first,
             "first_cpu": CPU["first"], "second_cpu": CPU["second"],
             "first_s": first_s, "first_q": first_q, "second": second, "second_s": second_s, "second_q": second_q,
-            "flags": flags}
+            "flags": flags, "profile": profiled}
 
 
 def main():
@@ -85,15 +118,17 @@ def main():
     parser.add_argument("kinds", nargs="*", default=["sqlite", "postgresql"])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 10000])
     parser.add_argument("--large", action="store_true", help="also 50,000 patients (PostgreSQL only)")
+    parser.add_argument("--repeat", type=int, default=1, help="steady-state sweeps (and raw aggregates): the best")
+    parser.add_argument("--profile", action="store_true", help="cProfile of one more steady-state sweep")
     args = parser.parse_args()
     for kind in args.kinds:
         sizes = list(args.sizes) + ([50000] if args.large and kind == "postgresql" else [])
         previous = None
         for n in sizes:
-            m = measure(kind, n)
+            m = measure(kind, n, args.repeat, args.profile)
             print(f"[{kind}] {m['patients']:>6} patients, {m['sessions']:>7} sessions (90 days; the sweep reads "
                   f"{history_days(enabled_rules())}+ days): raw SQL aggregate {m['raw_s']:.3f} s "
-                  f"({m['raw_q']} statement)", flush=True)
+                  f"({m['raw_q']} statement; this process's CPU {m['raw_cpu']:.3f} s)", flush=True)
             for label in ("first", "second"):
                 totals, seconds, queries = m[label], m[f"{label}_s"], m[f"{label}_q"]
                 print(f"    sweep ({label}): {seconds:.3f} s (app CPU {m[f'{label}_cpu']:.3f} s), "
@@ -101,7 +136,17 @@ def main():
                       f"the raw aggregate; {queries} SQL statements in {totals['batches']} batches "
                       f"({queries / max(totals['batches'], 1):.1f} per batch); opened {totals['opened']}, "
                       f"updated {totals['updated']}, resolved {totals['resolved']}", flush=True)
+            if kind == "sqlite":  # SQLite runs in this process: CPU against CPU holds on a loaded machine
+                print(f"    steady sweep in CPU: x{m['second_cpu'] / max(m['raw_cpu'], 1e-9):.1f} the raw aggregate's",
+                      flush=True)
+            before = BEFORE.get((kind, n))
+            if before:
+                print(f"    before (dcaf06e): {before[0]:.2f} s on a quiet machine, {before[0] / n * 1000:.2f} ms/patient, "
+                      f"x{before[1]:.0f} the raw aggregate; app CPU {before[2]:.2f} s, now {m['second_cpu']:.2f} s "
+                      f"(x{before[2] / m['second_cpu']:.1f} less)", flush=True)
             print(f"    flags stored: {m['flags']}", flush=True)
+            if m["profile"]:
+                print(m["profile"], flush=True)
             if previous is not None:  # how the steady-state sweep grows with the patients
                 grow = n / previous["patients"]
                 print(f"    x{grow:g} patients: sweep time x{m['second_s'] / previous['second_s']:.1f}, "

@@ -583,6 +583,21 @@ def _replay_and_compare(r, app, world, history) -> None:
             week = get(f"agenda/week?start={day}")["days"]
             model_days = [model_agenda_day(plan, sessions, monday_of(day) + timedelta(days=i)) for i in range(7)]
             assert [agenda_view(d) for d in week] == model_days, day.isoformat()
+    _batch_reads_as_one(app, r)
+
+
+def _batch_reads_as_one(app, r) -> None:
+    """The rules sweep and the caseload read many windows of many patients from one History
+    (history_many, window_metrics); for the last 7 and 30 days they count as adherence_many does."""
+    from app.adherence.service import adherence_many, history_many, window_metrics
+
+    with app.app_context(), time_machine.travel(r.read_moment, tick=False):
+        todays, history = history_many([r.patient_id], datetime.now(timezone.utc), 30)
+        today = todays[r.patient_id]
+        for days in (7, 30):
+            batch = window_metrics(history, r.patient_id, today - (days - 1) * DAY, today, today)
+            del batch["days_with_data"]
+            assert batch == adherence_many([r.patient_id], days)[r.patient_id], days
 
 
 def agenda_view(api_day: dict) -> dict:

@@ -7,11 +7,12 @@ What counts is decided in app/plans/schedule.py (the one counting rule). Here:
   included: they count for minutes and days with data, never against the plan), the streak,
   the last session, and the days with any session in the last 30 days.
 """
-from collections import Counter
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import accumulate
 
-from app.plans.schedule import PlanSpec, in_force, week_stretches, window
+from app.plans.schedule import Calendar, PlanSpec, calendar, in_force, week_stretches, window
 
 
 @dataclass(frozen=True)
@@ -22,22 +23,72 @@ class LoggedSession:
     started_at: datetime
 
 
+_NONE: dict = {}
+
+
+class Tally:
+    """One patient's logged sessions counted by day once, for any number of windows. Sums over
+    a window are two bisections in running totals built on the first read (add nothing after)."""
+
+    __slots__ = ("by_item", "item_minutes", "sessions", "minutes", "_running")
+
+    def __init__(self, sessions=()):
+        self.by_item: dict = {}       # {item_key: {date: sessions}} (planned sessions)
+        self.item_minutes: dict = {}  # {item_key: {date: minutes}}
+        self.sessions: dict = {}      # {date: sessions} (off-plan ones included)
+        self.minutes: dict = {}       # {date: minutes}
+        self._running: dict = {}
+        for s in sessions:
+            self.add(s.item_key, s.local_date, s.minutes)
+
+    def _sum(self, name, per_day: dict, start: date, end: date) -> int:
+        found = self._running.get(name)
+        if found is None:
+            days = sorted(per_day)
+            found = self._running[name] = (days, [0, *accumulate(per_day[d] for d in days)])
+        days, totals = found
+        return totals[bisect_right(days, end)] - totals[bisect_left(days, start)]
+
+    def sessions_within(self, start: date, end: date) -> int:
+        return self._sum("sessions", self.sessions, start, end)
+
+    def minutes_within(self, start: date, end: date, item_key=None) -> int:
+        if item_key is None:
+            return self._sum("minutes", self.minutes, start, end)
+        return self._sum(item_key, self.item_minutes.get(item_key, _NONE), start, end)
+
+    def days_within(self, start: date, end: date) -> int:
+        """Days with any session."""
+        self._sum("sessions", self.sessions, start, end)
+        days = self._running["sessions"][0]
+        return bisect_right(days, end) - bisect_left(days, start)
+
+    def add(self, item_key, day: date, minutes: int) -> None:
+        self.sessions[day] = self.sessions.get(day, 0) + 1
+        self.minutes[day] = self.minutes.get(day, 0) + minutes
+        if item_key is not None:
+            counts = self.by_item.get(item_key)
+            if counts is None:
+                counts = self.by_item[item_key] = {}
+                self.item_minutes[item_key] = {}
+            counts[day] = counts.get(day, 0) + 1
+            item_minutes = self.item_minutes[item_key]
+            item_minutes[day] = item_minutes.get(day, 0) + minutes
+
+
 def _rate(done: int, due: int) -> float | None:
     return round(done / due, 4) if due else None
 
 
-def item_metrics(plans: list[PlanSpec], sessions: list[LoggedSession], start: date, end: date,
+def item_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSession] | Tally, start: date, end: date,
                  today: date | None = None) -> dict:
     expectations = window(plans, start, end, end if today is None else today)
-    by_item: dict = {}
-    for s in sessions:
-        if start <= s.local_date <= end and s.item_key is not None:
-            by_item.setdefault(s.item_key, []).append(s)
+    tally = sessions if isinstance(sessions, Tally) else Tally(sessions)
     items = {}
     for key, entry in expectations.items():
-        logged = by_item.get(key, [])
-        per_day = Counter(s.local_date for s in logged)
-        done = sum(1 for day, _ in entry.fixed if per_day[day])
+        # Only the window's own days are looked up: the counts of other days are never read.
+        per_day = tally.by_item.get(key, {})
+        done = sum(1 for day, _ in entry.fixed if per_day.get(day))
         due = len(entry.fixed)
         minutes = sum(m for _, m in entry.fixed)
         for quota in entry.quotas:
@@ -49,52 +100,48 @@ def item_metrics(plans: list[PlanSpec], sessions: list[LoggedSession], start: da
         items[key] = {
             "item_key": key, "exercise_id": entry.item.exercise_id, "plan_id": entry.item.plan_id,
             "expected_sessions": due, "completed_sessions": done, "session_rate": _rate(done, due),
-            "prescribed_minutes": minutes, "logged_minutes": sum(s.minutes for s in logged),
+            "prescribed_minutes": minutes, "logged_minutes": tally.minutes_within(start, end, key),
         }
     return items
 
 
-def patient_metrics(plans: list[PlanSpec], sessions: list[LoggedSession], start: date, end: date,
-                    today: date, streak_days: int | None = None, last_session_at=None) -> dict:
+def patient_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSession] | Tally, start: date,
+                    end: date, today: date, streak_days: int | None = None, last_session_at=None) -> dict:
     """The metrics of [start, end] (end <= today). streak_days and last_session_at come from the
-    whole history (app/adherence/streaks.py); without them they are read from `sessions`."""
-    items = item_metrics(plans, sessions, start, end, today)
+    whole history (app/adherence/streaks.py); given a list of LoggedSession and not them, they
+    are read from the list. A Calendar and a Tally (whose streak and last session must be given)
+    make many windows of one patient cheap."""
+    plans = calendar(plans)
+    tally = sessions if isinstance(sessions, Tally) else Tally(sessions)
+    items = item_metrics(plans, tally, start, end, today)
     due = sum(i["expected_sessions"] for i in items.values())
     done = sum(i["completed_sessions"] for i in items.values())
-    in_window = [s for s in sessions if start <= s.local_date <= end]
     last_30 = today - timedelta(days=29)
-    if streak_days is None:
-        streak_days = streak(plans, sessions, today)
-    if last_session_at is None:
-        last_session_at = max((s.started_at for s in sessions), default=None)
+    if not isinstance(sessions, Tally):
+        if streak_days is None:
+            streak_days = streak(plans, sessions, today)
+        if last_session_at is None:
+            last_session_at = max((s.started_at for s in sessions), default=None)
     return {
         "date_from": start, "date_to": end,
         "expected_sessions": due, "completed_sessions": done, "session_rate": _rate(done, due),
         "prescribed_minutes": sum(i["prescribed_minutes"] for i in items.values()),
-        "logged_minutes": sum(s.minutes for s in in_window),
-        "sessions_logged": len(in_window),
+        "logged_minutes": tally.minutes_within(start, end),
+        "sessions_logged": tally.sessions_within(start, end),
         "current_streak_days": streak_days,
         "last_session_at": last_session_at,
-        "days_with_data_last_30": len({s.local_date for s in sessions if last_30 <= s.local_date <= today}),
+        "days_with_data_last_30": tally.days_within(last_30, today),
         "items": list(items.values()),
     }
 
 
-def logged_by_day(sessions: list[LoggedSession]) -> dict:
-    """{date: Counter(item_key: sessions)} of the planned sessions."""
-    out: dict = {}
-    for s in sessions:
-        if s.item_key is not None:
-            out.setdefault(s.local_date, Counter())[s.item_key] += 1
-    return out
-
-
-def walk(plans: list[PlanSpec], logged: dict, today: date, last: date, first: date | None = None) -> tuple[int, bool]:
+def walk(plans: list[PlanSpec] | Calendar, by_item: dict, today: date, last: date,
+         first: date | None = None) -> tuple[int, bool]:
     """The streak counted back from `last` to `first` (None: to the first plan's start).
 
     Returns (days counted, ended): ended when the streak stops inside the range; otherwise it
-    goes on before `first`. `logged` is logged_by_day(); it must hold every day from the Monday
-    of first's week (a past week is judged whole on its Sunday).
+    goes on before `first`. `by_item` is a Tally's by_item ({item_key: {date: sessions}}); it
+    must hold every day from the Monday of first's week (a past week is judged whole on its Sunday).
 
     The rule: a day with days-of-week items due meets the plan when each of them was done. A day
     with nothing due counts when a session for an item in force that day was logged, and is passed
@@ -102,23 +149,23 @@ def walk(plans: list[PlanSpec], logged: dict, today: date, last: date, first: da
     and on the Sunday of a past week in which an N-per-week stretch got fewer sessions than it
     planned. Today, still in progress, breaks nothing. It ends at the first plan's start.
     """
+    plans = calendar(plans)
     count = 0
     day = last
-    earliest = min((p.start_date for p in plans), default=None)
+    earliest = plans.earliest
     while first is None or day >= first:
         if earliest is None:
             return count, True
-        done = logged.get(day, {})
-        if day.weekday() == 6 and day < today and _week_missed(plans, logged, day - timedelta(days=6)):
+        if day.weekday() == 6 and day < today and _week_missed(plans, by_item, day - timedelta(days=6)):
             return count, True
         items = in_force(plans, day)
         due = [i for i in items if not i.weekly and i.fixed_on(day)]
         if due:
-            if all(done.get(i.item_key) for i in due):
+            if all(by_item.get(i.item_key, _NONE).get(day) for i in due):
                 count += 1
             elif day != today:
                 return count, True
-        elif any(done.get(i.item_key) for i in items):
+        elif any(by_item.get(i.item_key, _NONE).get(day) for i in items):
             count += 1
         if day <= earliest:
             return count, True
@@ -128,12 +175,11 @@ def walk(plans: list[PlanSpec], logged: dict, today: date, last: date, first: da
 
 def streak(plans: list[PlanSpec], sessions: list[LoggedSession], today: date) -> int:
     """The streak from the given sessions alone (all the history they hold)."""
-    return walk(plans, logged_by_day(sessions), today, today)[0]
+    return walk(plans, Tally(sessions).by_item, today, today)[0]
 
 
-def _week_missed(plans, logged, monday: date) -> bool:
+def _week_missed(plans, by_item, monday: date) -> bool:
     for stretch in week_stretches(plans, monday):
-        per_day = {d: logged.get(d, {}).get(stretch.item_key, 0) for d in stretch.days}
-        if stretch.counted(per_day) < stretch.planned:
+        if stretch.counted(by_item.get(stretch.item_key, _NONE)) < stretch.planned:
             return True
     return False

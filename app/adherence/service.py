@@ -7,6 +7,7 @@ from sqlalchemy import select
 from app.adherence import loading, streaks
 from app.adherence.metrics import patient_metrics
 from app.access.policy import READ, patient_for
+from app.common.batches import collector_paused
 from app.common.clinical import threshold
 from app.common.clock import local_date, local_today
 from app.common.i18n import choose_language
@@ -26,7 +27,7 @@ def _history(patient_ids, todays: dict, earliest: date) -> streaks.History:
 
 
 def _metrics(history: streaks.History, patient_id, start: date, end: date, today: date) -> dict:
-    return patient_metrics(history.specs.get(patient_id, []), history.logged.get(patient_id, []), start, end,
+    return patient_metrics(history.calendar(patient_id), history.tally(patient_id), start, end,
                            today, history.streaks[patient_id], history.last_session_at.get(patient_id))
 
 
@@ -40,9 +41,10 @@ def adherence_many(patient_ids, window_days: int) -> dict:
     todays = {p.id: local_today(p.time_zone) for p in patients}
     if not todays:
         return {}
-    history = _history(patient_ids, todays, min(todays.values()) - timedelta(days=window_days - 1))
-    return {pid: _metrics(history, pid, today - timedelta(days=window_days - 1), today, today)
-            for pid, today in todays.items()}
+    with collector_paused():
+        history = _history(patient_ids, todays, min(todays.values()) - timedelta(days=window_days - 1))
+        return {pid: _metrics(history, pid, today - timedelta(days=window_days - 1), today, today)
+                for pid, today in todays.items()}
 
 
 # --- for callers that read many windows of many patients (rules, the caseload) ------------
@@ -65,8 +67,7 @@ def window_metrics(history: streaks.History, patient_id, start: date, end: date,
     if start < history.loaded_from:
         raise ValueError("the window starts before the loaded sessions")
     metrics = _metrics(history, patient_id, start, end, today)
-    metrics["days_with_data"] = len({s.local_date for s in history.logged.get(patient_id, [])
-                                     if start <= s.local_date <= end})
+    metrics["days_with_data"] = history.tally(patient_id).days_within(start, end)
     return metrics
 
 

@@ -12,7 +12,7 @@ their number. A write on a day at or before a checkpoint (possible only after th
 widened) drops it for a recomputation; so does a change of these rules (RULES_VERSION).
 """
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 
@@ -21,13 +21,13 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.adherence import loading
-from app.adherence.metrics import logged_by_day, walk
+from app.adherence.metrics import Tally, walk
 from app.adherence.models import StreakCheckpoint
 from app.common.clock import now_utc
 from app.common.db import reading, upsert
 from app.extensions import db
 from app.plans import service as plans
-from app.plans.schedule import week_start
+from app.plans.schedule import Calendar, week_start
 
 RULES_VERSION = 1
 REFRESH_DAYS = 7    # a checkpoint is advanced when it is this far behind the settled day
@@ -60,6 +60,20 @@ class History:
     loaded_from: date
     streaks: dict
     last_session_at: dict
+    calendars: dict = field(default_factory=dict)  # each patient's plans day by day, once
+    tallies: dict = field(default_factory=dict)    # each patient's sessions counted by day, once
+
+    def calendar(self, patient_id) -> Calendar:
+        found = self.calendars.get(patient_id)
+        if found is None:
+            found = self.calendars[patient_id] = Calendar(self.specs.get(patient_id, []))
+        return found
+
+    def tally(self, patient_id) -> Tally:
+        found = self.tallies.get(patient_id)
+        if found is None:
+            found = self.tallies[patient_id] = Tally(self.logged.get(patient_id, ()))
+        return found
 
 
 def load(patient_ids, todays: dict, earliest: date) -> History:
@@ -72,38 +86,43 @@ def load(patient_ids, todays: dict, earliest: date) -> History:
               if pid in todays and ck[0] <= todays[pid] - margin - DAY}
     loaded_from = week_start(min([earliest, *(week_start(s + DAY) for s, _ in usable.values()
                                               if week_start(s + DAY) >= cap)]))
-    logged = loading.sessions(patient_ids, loaded_from, max(todays.values()))
-    by_day = {pid: logged_by_day(found) for pid, found in logged.items()}
+    tallies, last = loading.tallies(patient_ids, loaded_from, max(todays.values()))
+    by_day = {pid: tally.by_item for pid, tally in tallies.items()}
+    calendars = {pid: Calendar(specs.get(pid, [])) for pid in todays}
     streaks, unfinished = {}, {}
     for pid, today in todays.items():
         checkpoint = usable.get(pid)
         reach = checkpoint is not None and week_start(checkpoint[0] + DAY) >= loaded_from
         first = checkpoint[0] + DAY if reach else loaded_from
-        count, ended = walk(specs.get(pid, []), by_day.get(pid, {}), today, today, first)
+        count, ended = walk(calendars[pid], by_day.get(pid, {}), today, today, first)
         if ended or reach:
             streaks[pid] = count if ended else count + checkpoint[1]
         else:
             unfinished[pid] = count
     if unfinished:
-        _finish(unfinished, todays, specs, by_day, usable, loaded_from, streaks)
-    last = {pid: max(s.started_at for s in found) for pid, found in logged.items()}
+        _finish(unfinished, todays, calendars, by_day, usable, loaded_from, streaks)
     lapsed = [pid for pid in todays if pid not in last]
     if lapsed:
         last |= loading.last_started(lapsed, loaded_from)
-    return History(specs, logged, loaded_from, streaks, last)
+    return History(specs, {}, loaded_from, streaks, last, calendars, tallies)
 
 
-def _finish(unfinished: dict, todays, specs, by_day, usable, loaded_from: date, streaks: dict) -> None:
+def _finish(unfinished: dict, todays, calendars, by_day, usable, loaded_from: date, streaks: dict) -> None:
     """The streaks that reach back before the loaded sessions: one query for all of them."""
     lows = [week_start(usable[pid][0] + DAY) if pid in usable else None for pid in unfinished]
     low = None if None in lows else min(lows)
-    older = loading.sessions(list(unfinished), low, loaded_from - DAY)
+    older = loading.tallies(list(unfinished), low, loaded_from - DAY)[0]
     for pid, count in unfinished.items():
-        logged = {**logged_by_day(older.get(pid, [])), **by_day.get(pid, {})}
+        logged = _joined(older[pid].by_item, by_day.get(pid, {})) if pid in older else by_day.get(pid, {})
         checkpoint = usable.get(pid)
-        more, ended = walk(specs.get(pid, []), logged, todays[pid], loaded_from - DAY,
+        more, ended = walk(calendars[pid], logged, todays[pid], loaded_from - DAY,
                            checkpoint[0] + DAY if checkpoint else None)
         streaks[pid] = count + more + (checkpoint[1] if checkpoint and not ended else 0)
+
+
+def _joined(older: dict, newer: dict) -> dict:
+    """Two by_item counts of days that do not overlap, as one."""
+    return {key: {**older.get(key, {}), **newer.get(key, {})} for key in older.keys() | newer.keys()}
 
 
 # --- kept up to date by the session writes ------------------------------------------------
@@ -154,8 +173,8 @@ def advance(patient_id, touched: date, change: str, now: datetime, check_only: b
         return True
     specs = plans.load_specs([patient_id]).get(patient_id, [])
     first = base.settled_through + DAY if base is not None else None
-    logged = loading.sessions([patient_id], week_start(first) if first else None, target).get(patient_id, [])
-    count, ended = walk(specs, logged_by_day(logged), target + DAY, target, first)
+    logged = loading.tallies([patient_id], week_start(first) if first else None, target)[0].get(patient_id)
+    count, ended = walk(specs, logged.by_item if logged else {}, target + DAY, target, first)
     days = count if ended or base is None else count + base.streak_days
     upsert(StreakCheckpoint, {"patient_id": patient_id, "settled_through": target, "streak_days": days,
                               "rules_version": RULES_VERSION, "computed_at": now}, ["patient_id"])

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from app.adherence import service as adherence
 from app.access.policy import readable_patient_ids
+from app.common.batches import collector_paused
 from app.common.clock import local_date
 from app.coordinator import bone
 from app.coordinator.models import ContactLog
@@ -77,6 +78,12 @@ def add_adherence(rows: list[dict], now: datetime) -> list[dict]:
     service counts them (history_many: a fixed number of queries), in place."""
     if not rows:
         return rows
+    with collector_paused():
+        _add_adherence(rows, now)
+    return rows
+
+
+def _add_adherence(rows: list[dict], now: datetime) -> None:
     todays, history = adherence.history_many([r["patient"]["id"] for r in rows], now, 30)
     for r in rows:
         pid, today = r["patient"]["id"], r["today"]
@@ -88,7 +95,6 @@ def add_adherence(rows: list[dict], now: datetime) -> list[dict]:
         r["adherence_30"] = _rate(last_30)
         r["days_with_data_last_30"] = last_30["days_with_data"]
         r["current_streak_days"] = last_30["current_streak_days"]
-    return rows
 
 
 def _keep(row: dict, args: dict) -> bool:

@@ -108,6 +108,9 @@ class PlanSpec:
         return [item for item in version[2] if item.active_on(day)] if version else []
 
 
+_DAY = timedelta(days=1)
+
+
 def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
@@ -117,7 +120,47 @@ def days(start: date, end: date):
         yield start + timedelta(days=offset)
 
 
-def in_force(plans: list[PlanSpec], day: date) -> list[ItemSpec]:
+class Calendar:
+    """Plans read day by day, each day and week worked out once: the items in force on a day
+    and the N-per-week stretches of a week. For readers of many windows of the same plans (the
+    rules sweep, the caseload); every function below takes a Calendar where it takes plans."""
+
+    __slots__ = ("plans", "earliest", "_days", "_entries", "_weeks")
+
+    def __init__(self, plans: list[PlanSpec]):
+        self.plans = plans
+        self.earliest = min((p.start_date for p in plans), default=None)
+        self._days: dict = {}
+        self._entries: dict = {}
+        self._weeks: dict = {}
+
+    def entries(self, day: date) -> list[tuple[ItemSpec, bool]]:
+        """(item, whether it is a days-of-week item due that day) for the items in force."""
+        found = self._entries.get(day)
+        if found is None:
+            found = self._entries[day] = [(i, not i.weekly and i.fixed_on(day)) for i in self.in_force(day)]
+        return found
+
+    def in_force(self, day: date) -> list[ItemSpec]:
+        found = self._days.get(day)
+        if found is None:
+            found = self._days[day] = [item for plan in self.plans for item in plan.items_on(day)]
+        return found
+
+    def week_stretches(self, monday: date) -> list["Stretch"]:
+        found = self._weeks.get(monday)
+        if found is None:
+            found = self._weeks[monday] = _week_stretches(self, monday)
+        return found
+
+
+def calendar(plans) -> Calendar:
+    return plans if isinstance(plans, Calendar) else Calendar(plans)
+
+
+def in_force(plans: list[PlanSpec] | Calendar, day: date) -> list[ItemSpec]:
+    if isinstance(plans, Calendar):
+        return plans.in_force(day)
     return [item for plan in plans for item in plan.items_on(day)]
 
 
@@ -153,15 +196,25 @@ class Stretch:
         return min(self.planned, done)
 
 
-def week_stretches(plans: list[PlanSpec], monday: date) -> list[Stretch]:
+def week_stretches(plans: list[PlanSpec] | Calendar, monday: date) -> list[Stretch]:
     """The N-per-week stretches of the week starting on monday, whole week, as the plans stand."""
+    if isinstance(plans, Calendar):
+        return plans.week_stretches(monday)
+    return _week_stretches(plans, monday)
+
+
+def _week_stretches(plans, monday: date) -> list[Stretch]:
     found: dict = {}
     for day in days(monday, monday + timedelta(days=6)):
         for item in in_force(plans, day):
             if item.weekly:
                 key = (item.item_key, item.sessions_per_week, item.minutes)
-                found.setdefault(key, [[], item])[0].append(day)
-                found[key][1] = item
+                entry = found.get(key)
+                if entry is None:
+                    found[key] = [[day], item]
+                else:
+                    entry[0].append(day)
+                    entry[1] = item
     return [Stretch(key[0], monday, key[1], key[2], tuple(day_list), item)
             for key, (day_list, item) in found.items()]
 
@@ -203,22 +256,31 @@ class ItemWindow:
     quotas: list = field(default_factory=list)       # [Quota]
 
 
-def window(plans: list[PlanSpec], start: date, end: date, today: date) -> dict:
+def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date) -> dict:
     """{item_key: ItemWindow} for the items in force on some day of [start, end] (end <= today)."""
+    plans = calendar(plans)  # each day's items are read again for the weeks' stretches
     result: dict = {}
-    for day in days(start, end):
-        for item in in_force(plans, day):
-            entry = result.setdefault(item.item_key, ItemWindow(item))
-            entry.item = item
-            if not item.weekly and item.fixed_on(day):
+    day = start
+    while day <= end:
+        for item, fixed in plans.entries(day):
+            entry = result.get(item.item_key)
+            if entry is None:
+                entry = result[item.item_key] = ItemWindow(item)
+            else:
+                entry.item = item
+            if fixed:
                 entry.fixed.append((day, item.minutes))
+        day += _DAY
     monday = week_start(start)
     while monday <= end:
         sunday = monday + timedelta(days=6)
         last = sunday if monday <= today <= sunday and end == today else end
-        for stretch in week_stretches(plans, monday):
-            inside = tuple(d for d in stretch.days if start <= d <= last)
-            if inside and stretch.item_key in result and any(d <= end for d in inside):
-                result[stretch.item_key].quotas.append(Quota(stretch, inside, sum(1 for d in inside if d > today)))
+        for stretch in plans.week_stretches(monday):
+            inside = stretch.days  # in date order
+            if inside[0] < start or inside[-1] > last:
+                inside = tuple(d for d in inside if start <= d <= last)
+            if inside and inside[0] <= end and stretch.item_key in result:
+                ahead = sum(1 for d in inside if d > today) if inside[-1] > today else 0
+                result[stretch.item_key].quotas.append(Quota(stretch, inside, ahead))
         monday += timedelta(days=7)
     return result

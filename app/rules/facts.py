@@ -5,7 +5,7 @@ adherence service counts (history_many, window_metrics): the rules never count s
 themselves."""
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 
 from sqlalchemy import String, bindparam, cast, or_, select
 
@@ -50,13 +50,13 @@ class PatientFacts:
                                                                    self.today)
         return self._windows[(start, end)]
 
-    @property
+    @cached_property
     def running(self) -> list:
         return [s for s in self.specs if s.running_on(self.today)]
 
-    @property
+    @cached_property
     def active(self) -> list:
-        """Plans in force today and not paused."""
+        """Plans in force today and not paused (read by most rules: worked out once)."""
         return [s for s in self.running if not s.paused_on(self.today)]
 
     @property

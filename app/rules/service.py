@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 
 from app.audit import service as audit
 from app.access.policy import ACT_ON_FLAGS, READ_RULES, REVIEW, REVIEW_CASELOAD, patient_for, readable_patient_ids, require
+from app.common.batches import collector_paused
 from app.common.db import writing
 from app.common.pagination import MAX_PER_PAGE, Page, paginate
 from app.errors import ApiError
@@ -32,7 +33,8 @@ def sweep(now: datetime, patient_ids=None, batch_size: int | None = None) -> dic
     with writing():
         db.session.commit()  # begin each batch afresh, as a writer
         for batch in _batches(patient_ids, batch_size):
-            changes = engine.run(rules, batch, now)
+            with collector_paused():
+                changes = engine.run(rules, batch, now)
             totals["notified"] += notify.urgent(changes.opened + changes.escalated, now)
             db.session.commit()
             totals["patients"] += len(batch)
