@@ -6,7 +6,7 @@ and the console never reads a Bearer token. register(app) wires it."""
 
 
 def register(app) -> None:
-    from app.console import (  # noqa: F401  (errors: the pages' handlers)
+    from app.console import (  # noqa: F401  (pages: registered on bp)
         errors,
         i18n,
         identity,
@@ -21,4 +21,5 @@ def register(app) -> None:
     app.config["SESSION_COOKIE_SECURE"] = app.config["CONSOLE_COOKIE_SECURE"]
     i18n.init_app(app)
     identity.init_app(app)
+    errors.init_app(app)
     app.register_blueprint(bp)

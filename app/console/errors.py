@@ -1,11 +1,13 @@
 """Errors on console pages are pages, not problem+json: the status, a title and what to do."""
-from flask import render_template
+from flask import current_app, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.console import identity
 from app.console.blueprint import bp
-from app.errors import log, route_of
+from app.errors import log, problem_response, route_of
+from app.extensions import db
 
 
 def _titles() -> dict:
@@ -34,9 +36,44 @@ def _http(error):
     return error_page(error.code or 500, getattr(error, "description", None))
 
 
+def _apps_answer(error):
+    """The app's own answer to an error it maps (a database refusal: 409, 422 or 503; logged
+    without values, rolled back), or None: app/errors.py decides, the console only shows it."""
+    handlers = current_app.error_handler_spec[None][None]
+    for cls in type(error).__mro__:
+        if cls in (Exception, BaseException):
+            return None
+        if cls in handlers:
+            return handlers[cls](error)
+    return None
+
+
 @bp.errorhandler(Exception)
 def _unexpected(error):
-    from flask import request
-
+    answer = _apps_answer(error)
+    if answer is not None:
+        page, status = error_page(answer.status_code)
+        response = make_response(page, status)
+        if "Retry-After" in answer.headers:
+            response.headers["Retry-After"] = answer.headers["Retry-After"]
+        return response
+    db.session.rollback()  # the page itself reads the account
     log.exception("unhandled error on %s %s", request.method, route_of(request))
     return error_page(InternalServerError.code)
+
+
+def _unmatched(error):
+    """A URL under /console that matches no page, or not with this method, is a console page too
+    (routing fails before the blueprint is known, so the app's problem+json would answer)."""
+    if request.blueprint == "console":
+        return _http(error)
+    if not identity.in_console():
+        return problem_response(error)
+    identity.unmatched_request()
+    return identity.page_policy(make_response(_http(error)))
+
+
+def init_app(app) -> None:
+    """The app's own handlers (one set per app; the blueprint's are set once, above)."""
+    app.register_error_handler(404, _unmatched)
+    app.register_error_handler(405, _unmatched)

@@ -4,7 +4,7 @@ deactivated: signed out). Only staff sign in; the cookie is for /console only.""
 import uuid
 from datetime import timedelta
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
@@ -74,12 +74,21 @@ def current_actor() -> User | None:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path inside the console: never another site."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and parts.path.startswith("/console/"):
-            return target
+    """Only a path inside the console: never another site, nor out of /console by a dot
+    segment (browsers resolve "..", "%2e%2e" and drop tabs), nor a header-breaking newline."""
+    if target and _inside_console(target):
+        return target
     return url_for("console.caseload")
+
+
+def _inside_console(target: str) -> bool:
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/console/"):
+        return False
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in target):
+        return False
+    segments = unquote(parts.path).replace("\\", "/").split("/")
+    return "." not in segments and ".." not in segments
 
 
 def staff_page(view):
@@ -108,8 +117,18 @@ def _console_request():
         csrf.protect()
 
 
+def in_console() -> bool:
+    """A console page, or a URL under /console that matched none (its error is a console page)."""
+    return request.blueprint == "console" or (request.url_rule is None and request.path.startswith("/console/"))
+
+
+def unmatched_request() -> None:
+    """What the blueprint's before_request does, for a URL under /console that matched no page."""
+    _load_actor()
+
+
 @bp.after_request
-def _page_policy(response):
+def page_policy(response):
     # Every asset is the console's own: no script at all, no inline style, forms post here only.
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -123,7 +142,7 @@ def _page_globals():
     from app.console.forms import LanguageForm, SignOutForm
     from app.console.i18n import html_lang, page_language
 
-    if request.blueprint != "console":
+    if not in_console():
         return {}
     actor = current_actor()
     header_forms = {}
