@@ -196,3 +196,30 @@ def test_routing_errors_under_the_console_are_pages(app, world):
     for method, url, status in (("GET", "/api/v1/no-such-route", 404), ("GET", "/api/v1/auth/login", 405)):
         r = app.test_client().open(url, method=method)
         assert r.status_code == status and r.content_type == "application/problem+json", url
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+def test_console_requests_log_no_patient_data(app, world):
+    from tests.log_capture import SUITE_LOG
+
+    canary = f"Canary fell at home {uuid.uuid4().hex}"
+    before = len(SUITE_LOG.lines)
+    console = signed_in(app, world.coord_a)
+    base = f"/console/patients/{world.a_id}"
+    console.post(f"{base}/contacts", data={"channel": "phone", "outcome": "reached", "note": canary})
+    console.post(f"{base}/contacts", data={"channel": canary, "outcome": "reached", "note": canary})
+    console.post(f"{base}/flags/{world.flag_a}/resolve", data={"outcome": "other", "note": canary,
+                                                              "next": f"/console/{canary}"})
+    for url in (f"/console/?q={canary}", f"{base}?plan_template={canary}", f"/console/patients/{canary}",
+                f"{base}/{canary}", f"/console/login?next=/console/{canary}"):
+        console.get(url)
+    console.post(f"{base}/dxa/bookings", data={"appointment_date": "2099-01-01", "appointment_time": "09:00",
+                                               "appointment_place": canary})
+    Console(app).post("/console/login", data={"email": f"x{uuid.uuid4().hex}@example.org", "password": canary},
+                      page="/console/login")
+    lines = SUITE_LOG.lines[before:]
+    assert sum('"/console/' in line for line in lines) >= 10
+    leaks = [line for line in lines if canary in line or world.a_id in line or world.flag_a in line
+             or "Alice" in line]
+    assert not leaks, leaks[:3]
