@@ -150,3 +150,19 @@ def test_pages_load_nothing_from_elsewhere_and_run_no_script(app, world):
     assert "<script" not in html and "http://" not in html and "https://" not in html
     css = app.test_client().get("/console/static/console.css")
     assert css.status_code == 200 and css.mimetype == "text/css"
+
+
+def test_the_api_and_the_console_share_one_sign_in_budget(app, world, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_ACCOUNT", "4 per minute")
+    console, api = Console(app), app.test_client()
+    body = {"email": world.coord_b.email, "password": "wrong-wrong-wrong"}
+    assert [api.post("/api/v1/auth/login", json=body).status_code for _ in range(2)] == [401, 401]
+    for _ in range(2):
+        console.sign_in(world.coord_b.email, "wrong-wrong-wrong", expect=401)
+    r = console.client.post("/console/login", data={**body, "csrf_token": console.token()})
+    assert r.status_code == 429 and "text/html" in r.content_type
+    assert api.post("/api/v1/auth/login", json=body).status_code == 429
+    # another address still has its own budget, and the page itself is never limited
+    assert console.get("/console/login").status_code == 200
+    other = {"email": world.coord_a.email, "password": "wrong-wrong-wrong"}
+    assert api.post("/api/v1/auth/login", json=other).status_code == 401

@@ -29,6 +29,20 @@ def reset_email_key() -> str:
     return "reset-" + login_email_key()
 
 
+def login_limits(email_key):
+    """The sign-in limits, one budget per client address and per e-mail address whichever door
+    (the API's login, the console's sign-in) the attempts come through. email_key: the
+    "login-account:<address>" of the request."""
+
+    def both(view):
+        view = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], scope="login-account",
+                                    key_func=email_key, methods=["POST"])(view)
+        return limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"],
+                                    scope="login-address", methods=["POST"])(view)
+
+    return both
+
+
 def address_limit():
     return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"])
 
@@ -38,8 +52,7 @@ def account_limit(key_func):
 
 
 @blp.route("/login", methods=["POST"])
-@address_limit()
-@account_limit(login_email_key)
+@login_limits(login_email_key)
 @blp.arguments(LoginSchema, example={"email": "li.wei@example.org", "password": "a long passphrase 2026"})
 @blp.response(200, TokenSchema)
 def login(data):

@@ -3,24 +3,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.auth import service as auth
+from app.auth.routes import login_limits
 from app.common.types import utcnow
 from app.console import identity
 from app.console.blueprint import bp
 from app.console.forms import LanguageForm, SignInForm
 from app.errors import ApiError
-from app.extensions import limiter
-
-
-def _login_limit():
-    from flask import current_app
-
-    return current_app.config["LOGIN_RATE_LIMIT_ADDRESS"]
-
-
-def _account_limit():
-    from flask import current_app
-
-    return current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"]
 
 
 def _email_key() -> str:
@@ -29,8 +17,7 @@ def _email_key() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_account_limit, key_func=_email_key, methods=["POST"])
+@login_limits(_email_key)  # the API login's budgets, shared with it
 def sign_in():
     if identity.current_actor() is not None and request.method == "GET":
         return redirect(identity.safe_next(request.args.get("next")))
