@@ -1,13 +1,15 @@
 """flask commands that span domains: seed, demo, spec (domains add theirs, e.g. users)."""
 import json
 import os
-from datetime import date
+import uuid
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
 from flask import current_app
 from sqlalchemy import select
 
+from app.common.clock import local_today
 from app.common.seeding import seed_loaders
 from app.extensions import api, db
 
@@ -65,6 +67,43 @@ def register(app):
         click.echo(f"wrote {SPEC_PATH}")
 
 
+DEMO_HISTORY_DAYS = 27  # within the session backfill window, so the console has weeks to show
+# Which of the last DEMO_HISTORY_DAYS days each demo patient logged their first item: Li Wei kept
+# going for three weeks and then stopped (the lapse rule flags it), Sam Jones kept going.
+DEMO_LOGGED = {"patient.li@demo.standstrong.local": lambda days_ago: days_ago > 5 and days_ago % 7 not in (2, 5),
+               "patient.jones@demo.standstrong.local": lambda days_ago: days_ago % 7 != 3}
+
+
+def _demo_history(new_plans) -> None:
+    """Sessions logged by the demo patients over the last weeks, through the session service,
+    then one rules sweep, as the scheduler would run it."""
+    from datetime import datetime, time, timezone
+    from zoneinfo import ZoneInfo
+
+    from app.common.db import writing
+    from app.patients.models import Patient
+    from app.rules import service as rules
+    from app.sessions import service as sessions
+
+    now = datetime.now(timezone.utc)
+    with writing():
+        for user, plan in new_plans:
+            patient = db.session.get(Patient, plan.patient_id)
+            item_key = plan.versions[0].items[0].item_key
+            logged = DEMO_LOGGED[user.email]
+            today = local_today(patient.time_zone)
+            for days_ago in range(DEMO_HISTORY_DAYS, 0, -1):
+                if not logged(days_ago):
+                    continue
+                day = today - timedelta(days=days_ago)
+                started = datetime.combine(day, time(10, 0), ZoneInfo(patient.time_zone))
+                session_id = uuid.uuid5(uuid.NAMESPACE_URL, f"standstrong-demo:{user.email}:{day}")
+                sessions.put_session(user, "me", session_id, {"item_key": item_key, "started_at": started,
+                                                              "duration_minutes": 30})
+        rules.sweep(now)
+        db.session.commit()
+
+
 def create_demo_accounts() -> list[str]:
     from app.auth.models import User
     from app.auth.service import create_user
@@ -80,7 +119,7 @@ def create_demo_accounts() -> list[str]:
     for role, email, name in DEMO_ACCOUNTS:
         account(email, role, name)
     coordinator = account(DEMO_ACCOUNTS[1][1], "coordinator", DEMO_ACCOUNTS[1][2])
-    first_patient = None
+    first_patient, new_plans = None, []
     for email, name, level, ais, zone, lang, template in DEMO_PATIENTS:
         user = db.session.scalar(select(User).where(User.email == email))
         if user is None:
@@ -92,7 +131,8 @@ def create_demo_accounts() -> list[str]:
             db.session.flush()
             db.session.add(CareTeamMember(patient_id=patient.id, coordinator_id=coordinator.id))
             user = account(email, "patient", name, patient.id)
-            demo_plan(patient, template, coordinator.id)
+            start = local_today(zone) - timedelta(days=DEMO_HISTORY_DAYS)
+            new_plans.append((user, demo_plan(patient, template, coordinator.id, start)))
         first_patient = first_patient or user.patient_id
     cg_email, cg_name, relation = DEMO_CAREGIVER
     caregiver = account(cg_email, "caregiver", cg_name)
@@ -100,6 +140,8 @@ def create_demo_accounts() -> list[str]:
         db.session.add(CaregiverLink(patient_id=first_patient, caregiver_id=caregiver.id,
                                      relationship_note=relation))
     db.session.commit()
+    if new_plans:
+        _demo_history(new_plans)
     port = os.environ.get("PORT", "5000")
     lines = [f"Demo accounts (password for all: {DEMO_PASSWORD}); API on http://127.0.0.1:{port}, docs at /docs, "
              f"coordinators' console at http://127.0.0.1:{port}/console/"]

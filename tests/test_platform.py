@@ -97,6 +97,12 @@ def test_demo_accounts_are_idempotent_and_log_in(client, world, app_ctx):
     li = login(client, "patient.li@demo.standstrong.local", DEMO_PASSWORD)
     agenda = client.get("/api/v1/patients/me/agenda", headers={"Authorization": f"Bearer {li['access_token']}"})
     assert agenda.get_json()["items"], "the demo patient has something to do today"
+    # weeks of sessions and the sweep's flags, so the console has something to show
+    coordinator = login(client, "coordinator@demo.standstrong.local", DEMO_PASSWORD)
+    rows = client.get("/api/v1/caseload", headers={"Authorization": f"Bearer {coordinator['access_token']}"})
+    by_name = {r["patient"]["display_name"]: r for r in rows.get_json()["items"]}
+    assert "lapse" in by_name["Li Wei"]["open_flag_rules"]
+    assert by_name["Sam Jones"]["adherence_30"]["completed"] >= 20 and not by_name["Sam Jones"]["open_flag_rules"]
 
 
 def test_cli_commands(app):

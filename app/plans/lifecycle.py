@@ -208,13 +208,15 @@ def new_plan(patient_id, name: str, start: date, items: list[PlanItem], created_
     return plan
 
 
-def demo_plan(patient, template_slug: str, created_by_id) -> Plan:
-    """For `flask demo`: a template plan from today, its warnings taken as acknowledged."""
+def demo_plan(patient, template_slug: str, created_by_id, start: date | None = None) -> Plan:
+    """For `flask demo`: a template plan from start (default today), its warnings taken as
+    acknowledged."""
     today = local_today(patient.time_zone)
+    start = start or today
     chosen = template(template_slug)
-    items = _build_items([dict(i) for i in chosen.items], today, None)
+    items = _build_items([dict(i) for i in chosen.items], start, None)
     codes = [w["code"] for w in safety_warnings(patient, [i.exercise for i in items], today)]
-    return new_plan(patient.id, chosen.name.get(patient.language, chosen.slug), today, items,
+    return new_plan(patient.id, chosen.name.get(patient.language, chosen.slug), start, items,
                     created_by_id, codes, template_slug=template_slug)
 
 
