@@ -2,6 +2,7 @@
 import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -14,7 +15,7 @@ from app.medications import service as medications
 from app.medications.signals import dose_recorded, treatment_changed
 from tests.factories import enrolled_patient
 
-TODAY = date.today()
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the `fresh` patient's today (UTC+8)
 
 
 @pytest.fixture

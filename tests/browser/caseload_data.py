@@ -4,8 +4,9 @@ DXA scans and the flags the rules raise from what the patients logged."""
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from tests.factories import World, at, enrolled_patient
+from tests.factories import World, at, enrolled_patient, patient_body
 from tests.plan_history import EVERY_DAY
 
 PLAN_WEEKS = 6
@@ -21,10 +22,17 @@ class Programme:
         return self.profile["id"]
 
 
+def local_today(zone: ZoneInfo) -> date:
+    """The patients' today: after 16:00 UTC it is already tomorrow in Shanghai."""
+    return datetime.now(zone).date()
+
+
 def programme(client, coordinator, name, *, done_days_ago, symptoms=None, dxa=(), **profile) -> Programme:
     """A patient enrolled six weeks ago on a daily 30-minute FES cycling plan who logged a session
     on each of done_days_ago (the API takes sessions up to 30 days back); symptoms: {days_ago: [...]}."""
-    start = date.today() - timedelta(weeks=PLAN_WEEKS)
+    zone = ZoneInfo(profile.get("time_zone", patient_body()["time_zone"]))
+    today = local_today(zone)
+    start = today - timedelta(weeks=PLAN_WEEKS)
     with at(datetime.combine(start, time(1, 0), UTC), coordinator):
         patient, created = enrolled_patient(client, coordinator, display_name=name, **profile)
         plan = coordinator.post(f"/api/v1/patients/{created['id']}/plans", json={
@@ -35,7 +43,7 @@ def programme(client, coordinator, name, *, done_days_ago, symptoms=None, dxa=()
     patient.relogin()
     key = plan["versions"][0]["items"][0]["item_key"]
     for days_ago in sorted(done_days_ago, reverse=True):
-        started = datetime.combine(date.today() - timedelta(days=days_ago), time(2, 0), UTC)  # 10:00 in Shanghai
+        started = datetime.combine(today - timedelta(days=days_ago), time(10, 0), zone)  # the patient's days
         body = {"item_key": key, "started_at": started.isoformat(), "duration_minutes": 30 if days_ago % 4 else 20,
                 "symptoms": (symptoms or {}).get(days_ago, [])}
         logged = patient.put(f"/api/v1/patients/me/sessions/{uuid.uuid4()}", json=body)
@@ -56,7 +64,7 @@ class ConsoleWorld:
     def __init__(self, client):
         self.world = World(client).build()
         coordinator = self.world.coord_a
-        today = date.today()
+        today = local_today(ZoneInfo(patient_body()["time_zone"]))
         self.urgent = programme(
             client, coordinator, "Wang Fang", done_days_ago=[1, 2, 4, 6, 9, 11, 14, 17, 21, 25],
             symptoms={2: ["pressure_redness_or_broken_skin"], 1: ["pounding_headache"]},
