@@ -2,6 +2,7 @@
 import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 
@@ -12,6 +13,11 @@ from tests.factories import enrolled_patient
 
 ROW = re.compile(r'<tr data-patient-id="([0-9a-f-]{36})"')
 FLAG = re.compile(r'<article class="flag[^"]*" id="flag-[^"]+" data-flag-id="([0-9a-f-]{36})"\s+data-severity="(\w+)"')
+
+
+def shanghai_today() -> date:
+    """Patient A's today (tests/factories.py enrols in Asia/Shanghai): after 16:00 UTC, tomorrow."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def add_patient(client, world, name, **overrides):
@@ -25,7 +31,7 @@ def add_flag(client, patient_id, rule_id="dysreflexia_signs", severity="urgent",
         flag = Flag(patient_id=uuid.UUID(patient_id), rule_id=rule_id, severity=severity, status="open",
                     active_key=active_key(patient_id, rule_id), opened_at=now, last_seen_at=now,
                     evidence=evidence if evidence is not None else {
-                        "session_id": str(uuid.uuid4()), "local_date": date.today().isoformat(),
+                        "session_id": str(uuid.uuid4()), "local_date": shanghai_today().isoformat(),
                         "symptoms": ["pounding_headache"], "sessions": 1})
         db.session.add(flag)
         db.session.commit()
@@ -83,7 +89,7 @@ def test_each_filter_and_the_search(app, client, world):
         assert ids(query) == api_ids(world, query), query  # the API's rows, in the API's order
     assert calm not in ids("adherence_below=1")  # nothing due: no rate to be below
     assert ids("no_session_since=2000-01-01") == [urgent, calm]  # Alice logged one today
-    assert world.a_id in ids(f"no_session_since={(date.today() + timedelta(days=1)).isoformat()}")
+    assert world.a_id in ids(f"no_session_since={(shanghai_today() + timedelta(days=1)).isoformat()}")
     assert ids("overdue=true") == [] and len(ids("overdue=false")) == 3
     assert ids("sort=name") == [world.a_id, calm, urgent]
     page = text(console.get("/console/?severity=urgent&sort=name&q=urs"))
