@@ -163,4 +163,11 @@ class Browser:
         page = self.find("html")
         element.click()
         self.wait(EC.staleness_of(page), "the click did not leave the page")
+        self.loaded()
+
+    def loaded(self):
+        """The new page has finished loading: elements found before then may belong to a document
+        Chromium is still replacing ("Node with given id does not belong to the document")."""
+        self.wait(lambda driver: driver.execute_script("return document.readyState") == "complete",
+                  "the page did not finish loading")
         self.find("body")
