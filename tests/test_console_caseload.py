@@ -4,12 +4,11 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event
-
 from app.extensions import db
 from app.rules.models import Flag, active_key
 from tests.console_client import signed_in
 from tests.factories import enrolled_patient
+from tests.statements import statements_on
 
 ROW = re.compile(r'<tr data-patient-id="([0-9a-f-]{36})"')
 FLAG = re.compile(r'<article class="flag[^"]*" id="flag-[^"]+" data-flag-id="([0-9a-f-]{36})"\s+data-severity="(\w+)"')
@@ -126,18 +125,9 @@ def test_bad_query_values_are_a_400_page(app, world):
 
 
 def _statements(console, url) -> int:
-    count = [0]
-
-    def counter(*_a, **_k):
-        count[0] += 1
-
-    engine = db.session.get_bind()
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
+    with statements_on(db.session.get_bind()) as counted:
         text(console.get(url))
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)
-    return count[0]
+    return counted.n
 
 
 def test_the_caseload_page_takes_a_fixed_number_of_statements(app, client, world):

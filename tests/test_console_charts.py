@@ -15,7 +15,6 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask
 from flask_babel import Babel, force_locale
-from sqlalchemy import event
 
 from app.auth.models import User
 from app.console import figures
@@ -32,6 +31,7 @@ from app.dxa import content as dxa_content
 from app.errors import ApiError
 from app.extensions import db
 from tests.factories import at, enrolled_patient
+from tests.statements import statements_on
 
 UTC = timezone.utc
 NOW = datetime(2027, 3, 24, 12, tzinfo=UTC)
@@ -324,19 +324,9 @@ def test_figures_go_through_the_access_policy(app, client, world):
 
 
 def _statements(app, call):
-    count = [0]
-
-    def counter(*_a, **_k):
-        count[0] += 1
-
-    with at(NOW), app.app_context():
-        engine = db.session.get_bind()
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
-            result = call()
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
-    return count[0], result
+    with at(NOW), app.app_context(), statements_on(db.session.get_bind()) as counted:
+        result = call()
+    return counted.n, result
 
 
 def test_sparkline_rates_take_a_fixed_number_of_queries_and_match_the_weeks(app, client, world):

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from html import unescape
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.extensions import db
@@ -15,6 +15,7 @@ from app.rules.models import Flag, active_key
 from app.sessions import content
 from tests.console_client import signed_in
 from tests.factories import at, enrolled_patient, session_body
+from tests.statements import statements_on
 
 UTC = timezone.utc
 SECTIONS = ("profile", "flags", "plan", "adherence", "sessions", "dxa", "medications", "contacts", "timeline")
@@ -221,22 +222,14 @@ def _on_a_daily_plan(client, world, days_logged):
 
 
 def _statements(app, actor, patient_id, when):
-    count = [0]
-
-    def counter(*_a, **_k):
-        count[0] += 1
-
     with at(when, actor):
         console = signed_in(app, actor)
         with app.app_context():
             engine = db.engine
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
+        with statements_on(engine) as counted:
             response = console.get(f"/console/patients/{patient_id}")
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
     assert response.status_code == 200
-    return count[0], response.get_data(as_text=True)
+    return counted.n, response.get_data(as_text=True)
 
 
 def test_statements_do_not_grow_with_the_sessions(app, client, world):

@@ -5,14 +5,13 @@ import io
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from fhir.resources.R4B.bundle import Bundle
-from sqlalchemy import event
 
 from app.coordinator.exports import CASELOAD_COLUMNS, unguard
 from app.extensions import db
 from app.rules import service as rules
 from tests.factories import at, enrolled_patient
+from tests.statements import statements_on
 
 UTC = timezone.utc
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -83,20 +82,10 @@ def test_caseload_rows_filters_sort_and_pages(client, world):
 
 
 def _statements(actor, url):
-    count = [0]
-
-    def counter(*_a, **_k):
-        count[0] += 1
-
-    engine = db.session.get_bind()
-    with at(NOW, actor):
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
-            response = actor.get(url)
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
+    with at(NOW, actor), statements_on(db.session.get_bind()) as counted:
+        response = actor.get(url)
     assert response.status_code == 200
-    return count[0], response
+    return counted.n, response
 
 
 def test_caseload_statements_do_not_grow_with_its_size(client, world):

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.models import AuditEvent
@@ -13,6 +13,7 @@ from app.extensions import db
 from app.rules import service
 from app.rules.models import Flag, active_key
 from tests.factories import at, enrolled_patient
+from tests.statements import statements_on
 
 UTC = timezone.utc
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -212,20 +213,10 @@ def test_sweep_statements_do_not_grow_with_the_patients(client, world, app):
         s.log(utc(2027, 3, 1, 10), pain=8)
 
     def statements(ids):
-        count = [0]
-
-        def counter(*_a, **_k):
-            count[0] += 1
-
-        engine = db.session.get_bind()
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
-            # 9 days without a session: warnings, so no urgent message (each one is an outbox insert)
-            with at(utc(2027, 3, 10, 12)), app.app_context():
-                totals = service.sweep(utc(2027, 3, 10, 12), ids)
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
-        return count[0], totals
+        # 9 days without a session: warnings, so no urgent message (each one is an outbox insert)
+        with statements_on(db.session.get_bind()) as counted, at(utc(2027, 3, 10, 12)), app.app_context():
+            totals = service.sweep(utc(2027, 3, 10, 12), ids)
+        return counted.n, totals
 
     few, few_totals = statements([uuid.UUID(s.id) for s in patients])
     many, many_totals = statements([uuid.UUID(s.id) for s in patients + more])
