@@ -51,7 +51,8 @@ def weekly_points(actor, patient_ref, now: datetime, weeks: int = 13) -> list[We
     return _weeks_of(history, patient.id, todays[patient.id], weeks)
 
 
-def _all_results(actor, patient_ref, language: str) -> list:
+def all_results(actor, patient_ref, language: str) -> list:
+    """Every DXA result of the patient (the results service, page by page: its policy and audit)."""
     page, found = 1, []
     while True:
         results = dxa.list_results(actor, patient_ref, {"page": page, "per_page": RESULTS_PAGE}, language)
@@ -85,8 +86,13 @@ def site_series(site: str, side: str, results: list) -> SiteSeries:
 def dxa_series(actor, patient_ref, language: str) -> list[SiteSeries]:
     """Every site and side of the patient's DXA results (through the results service and its
     access policy), in the order of app/dxa/models.SITES."""
+    return series_of(all_results(actor, patient_ref, language))
+
+
+def series_of(result_views: list) -> list[SiteSeries]:
+    """The site series of these results (views of the results service), in the order of SITES."""
     by_site: dict = {}
-    for view in _all_results(actor, patient_ref, language):
+    for view in result_views:
         by_site.setdefault((view.result.site, view.result.side), []).append(view.result)
     return [site_series(site, side, rows)
             for (site, side), rows in sorted(by_site.items(), key=lambda kv: (SITES.index(kv[0][0]), kv[0][1]))]

@@ -81,8 +81,8 @@ def symptom_labels(language: str) -> dict:
 
 
 def dxa_section(r: Reader) -> dict:
-    return {"results": dxa.list_results(r.actor, r.patient_id, ALL, r.language).items,
-            "series": figures.dxa_series(r.actor, r.patient_id, r.language),
+    results = figures.all_results(r.actor, r.patient_id, r.language)  # one read for the table and the chart
+    return {"results": results, "series": figures.series_of(results),
             "followups": dxa.list_followups(r.actor, r.patient_id, ALL, r.now).items,
             "protocol": dxa.get_protocol(r.actor, r.patient_id, r.now)}
 
