@@ -334,10 +334,10 @@ def test_sparkline_rates_take_a_fixed_number_of_queries_and_match_the_weeks(app,
     more query), then three more: the same number of statements."""
     ids = [uuid.UUID(planned_patient(client, world)[1]["id"]),
            uuid.UUID(planned_patient(client, world, (), "America/Los_Angeles")[1]["id"])]
-    few, rates = _statements(app, lambda: figures.sparkline_rates(ids, NOW))
+    few, rates = _statements(app, lambda: figures.sparkline_rates(user(world.coord_a), ids, NOW))
     for days, tz in (((1, 3), "Europe/London"), ((), "Asia/Kolkata"), ((22,), "Pacific/Kiritimati")):
         ids.append(uuid.UUID(planned_patient(client, world, days, tz)[1]["id"]))
-    many, all_rates = _statements(app, lambda: figures.sparkline_rates(ids, NOW))
+    many, all_rates = _statements(app, lambda: figures.sparkline_rates(user(world.coord_a), ids, NOW))
     assert few == many <= 8, (few, many)
     assert all_rates[ids[0]] == rates[ids[0]] and len(rates[ids[0]]) == 12
     with at(NOW), app.app_context():
@@ -347,7 +347,10 @@ def test_sparkline_rates_take_a_fixed_number_of_queries_and_match_the_weeks(app,
     assert all_rates[ids[1]][8:] == [0, 0, 0, 0]  # planned, nothing done: 0 %, not "nothing planned"
     assert all_rates[ids[1]][:8] == [None] * 8
     with app.app_context():
-        assert figures.sparkline_rates([], NOW) == {}
+        assert figures.sparkline_rates(user(world.coord_a), [], NOW) == {}
+        # another coordinator's patient is left out, as the access policy lists patients
+        assert figures.sparkline_rates(user(world.coord_b), ids + [uuid.UUID(world.b_id)], NOW).keys() == {
+            uuid.UUID(world.b_id)}
 
 
 def test_dxa_series_from_the_results_service(app, client, world):

@@ -51,13 +51,14 @@ def adherence_many(patient_ids, window_days: int) -> dict:
 
 def history_many(patient_ids, now: datetime, days_back: int) -> tuple[dict, streaks.History | None]:
     """({patient_id: local today at `now`}, their History with sessions from days_back days before
-    the earliest today, streaks and last sessions however old). At most seven queries whatever
-    the number of patients; window_metrics then reads it without a query."""
+    the earliest today, streaks and last sessions however old). patient_ids: a list, or a SELECT
+    of ids (e.g. scoped by the access policy). At most seven queries whatever the number of
+    patients; window_metrics then reads it without a query."""
     patients = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
     todays = {p.id: local_date(now, p.time_zone) for p in patients}
     if not todays:
         return {}, None
-    return todays, _history(patient_ids, todays, min(todays.values()) - timedelta(days=days_back))
+    return todays, _history(list(todays), todays, min(todays.values()) - timedelta(days=days_back))
 
 
 def window_metrics(history: streaks.History, patient_id, start: date, end: date, today: date) -> dict:

@@ -3,17 +3,19 @@ adherence per Monday-Sunday week (app/adherence/service.window_metrics, as the w
 endpoint counts a week) and DXA results with the rules of app/dxa/content."""
 from datetime import date, datetime, timedelta
 
-from app.access.policy import READ, patient_for
+from sqlalchemy import select
+
+from app.access.policy import READ, patient_for, readable_patient_ids
 from app.adherence import service as adherence
 from app.console.charts import DxaPoint, SiteSeries, WeekPoint
 from app.dxa import content as dxa_content
 from app.dxa import service as dxa
 from app.dxa.models import KNEE_SITES, SITES
+from app.patients.models import Patient
 from app.plans.schedule import week_start
 
 DAYS_IN_WEEK = 7
 WEEK = timedelta(days=DAYS_IN_WEEK)
-PERCENT = 100  # an LSC given in % of the baseline
 RESULTS_PAGE = 200
 
 
@@ -35,11 +37,13 @@ def _weeks_of(history, patient_id, today: date, weeks: int) -> list[WeekPoint]:
     return [_week(history, patient_id, monday, today) for monday in _mondays(today, weeks)]
 
 
-def sparkline_rates(patient_ids, now: datetime, weeks: int = 12) -> dict:
+def sparkline_rates(actor, patient_ids, now: datetime, weeks: int = 12) -> dict:
     """{patient_id: the session rates of the last `weeks` weeks, this one (to date) last; None
-    for a week with nothing due}. The caller passes ids it may read (a caseload page). A fixed
-    number of queries (adherence.history_many), whatever the number of patients."""
-    todays, history = adherence.history_many(list(patient_ids), now, DAYS_IN_WEEK * weeks - 1)
+    for a week with nothing due}, for those of patient_ids that actor may read (the access
+    policy's list; others are left out). A fixed number of queries (adherence.history_many),
+    whatever the number of patients."""
+    readable = select(Patient.id).where(Patient.id.in_(list(patient_ids)), Patient.id.in_(readable_patient_ids(actor)))
+    todays, history = adherence.history_many(readable, now, DAYS_IN_WEEK * weeks - 1)
     return {pid: [w.rate for w in _weeks_of(history, pid, today, weeks)] for pid, today in todays.items()}
 
 
@@ -65,8 +69,7 @@ def all_results(actor, patient_ref, language: str) -> list:
 def _band(site: str, baseline, latest) -> tuple[float, float]:
     """The least significant change around the baseline, in g/cm2, as app/dxa/content.change
     judges a change: the latest scan's centre's LSC, in g/cm2 or percent of the earlier value."""
-    lsc = dxa_content.lsc_for(site, latest.centre)
-    width = float(lsc["value"]) if lsc["unit"] == "g/cm2" else baseline.bmd * float(lsc["value"]) / PERCENT
+    width = dxa_content.lsc_width(site, latest.centre, baseline.bmd)
     return baseline.bmd - width, baseline.bmd + width
 
 

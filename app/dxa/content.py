@@ -69,6 +69,13 @@ def _same_machine(a, b) -> bool:
     return True  # unknown: compare, as the clinic entered it
 
 
+def lsc_width(site: str, centre: str | None, bmd: float) -> float:
+    """The least significant change around bmd, in g/cm2: the centre's LSC for the site, given in
+    g/cm2 or in percent of the value (as change() judges it)."""
+    lsc = lsc_for(site, centre)
+    return float(lsc["value"]) if lsc["unit"] == "g/cm2" else float(bmd) * float(lsc["value"]) / PERCENT
+
+
 def change(current, previous) -> dict | None:
     """The change from previous (same site and side, earlier scan) to current, judged against the
     least significant change of the current scan's centre. None for a first scan."""

@@ -19,7 +19,7 @@ FILTERS = ("severity", "rule", "adherence_below", "no_session_since", "overdue",
 
 
 def _sparklines(rows, now) -> dict:
-    rates = figures.sparkline_rates([r["patient"]["id"] for r in rows], now)
+    rates = figures.sparkline_rates(identity.current_actor(), [r["patient"]["id"] for r in rows], now)
     return {pid: charts.sparkline(series, label=name, id=f"spark-{pid}")
             for pid, series, name in ((r["patient"]["id"], rates.get(r["patient"]["id"], []),
                                        r["patient"]["display_name"]) for r in rows)}
