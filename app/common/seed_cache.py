@@ -30,15 +30,9 @@ class SeedCache:
 
     def get(self, key=None):
         """The value for key, current as of the fingerprint read now (one statement)."""
-        return self.get_at(self.fingerprint(), key)
-
-    def get_at(self, fingerprint: tuple, key=None):
-        """The value for key at a fingerprint this request has already read."""
+        fingerprint = self.fingerprint()
         entry_key = (db.engine.url, key)
         cached = self._entries.get(entry_key)
         if cached is None or cached[0] != fingerprint:
             cached = self._entries[entry_key] = (fingerprint, self._build(key))
         return cached[1]
-
-    def clear(self) -> None:
-        self._entries.clear()
