@@ -64,21 +64,16 @@ def record_read(actor, patient_id, *, resource_id=None, detail=None) -> None:
     """A read of a patient's data by someone else, written by flush_reads after the read. The
     same read twice in one request (a page built from several services) is one row."""
     event = _event("read", actor, patient_id, resource_id, detail)
-    pending = db.session.info.setdefault(_PENDING_READS, [])
-    if not any(_same_read(event, earlier) for earlier in pending):
-        pending.append(event)
-
-
-def _same_read(a: AuditEvent, b: AuditEvent) -> bool:
-    return (a.actor_id, a.actor_role, a.patient_id, a.resource_id, a.detail) == \
-        (b.actor_id, b.actor_role, b.patient_id, b.resource_id, b.detail)
+    key = (event.actor_id, event.actor_role, event.patient_id, event.resource_id, event.detail)
+    db.session.info.setdefault(_PENDING_READS, {}).setdefault(key, event)
 
 
 def _pending_reads():
     # A request that opened no session (e.g. /healthz) has none: do not create one to find out.
     if not db.session.registry.has():
         return None
-    return db.session.info.pop(_PENDING_READS, None)
+    pending = db.session.info.pop(_PENDING_READS, None)
+    return list(pending.values()) if pending else None
 
 
 def discard_reads() -> None:
