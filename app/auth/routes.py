@@ -19,10 +19,14 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
                 description="Login, token refresh and logout, activation of invited accounts.")
 
 
+def email_key(email) -> str:
+    """The rate-limit key of an e-mail address (as an account's address is stored)."""
+    return f"login-account:{service.normalise_email(str(email))}" if email else "login-account:-"
+
+
 def login_email_key() -> str:
     body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    return f"login-account:{str(email).strip().lower()}" if email else "login-account:-"
+    return email_key(body.get("email") if isinstance(body, dict) else None)
 
 
 def reset_email_key() -> str:

@@ -3,7 +3,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.auth import service as auth
-from app.auth.routes import login_limits
+from app.auth.routes import email_key, login_limits
 from app.common.types import utcnow
 from app.console import identity
 from app.console.blueprint import bp
@@ -12,8 +12,7 @@ from app.errors import ApiError
 
 
 def _email_key() -> str:
-    email = request.form.get("email", "")
-    return f"login-account:{email.strip().lower()}" if email else "login-account:-"
+    return email_key(request.form.get("email"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
