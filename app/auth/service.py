@@ -15,6 +15,7 @@ from app.auth import throttle
 from app.auth.models import ROLES, AuthSession, PasswordReset, RefreshToken, User
 from app.auth.passwords import dummy_hash, hash_password, password_problems, verify_password
 from app.auth.reset import reset_mail
+from app.common.i18n import LANGUAGES
 from app.common.mail import Mail
 from app.common.types import utcnow
 from app.errors import ApiError, retry_after
@@ -284,26 +285,27 @@ def update_staff_account(actor: User, user_id, changes: dict) -> User:
         raise ApiError(404, "No staff account has this id.", title="Not Found")
     if "is_active" in changes:
         _set_active(actor, user, changes["is_active"])
-    if "language" in changes and changes["language"] != user.language:
-        user.language = changes["language"]
-        audit.record("account_updated", actor, resource_id=user.id)
+    if "language" in changes:
+        _set_language(actor, user, changes["language"])
     db.session.commit()
     return user
 
 
+def _set_language(actor: User, user: User, language: str) -> None:
+    if language != user.language:
+        user.language = language
+        audit.record("account_updated", actor, resource_id=user.id, detail="language")
+
+
 def set_own_language(actor: User, language: str) -> User:
     """A staff member chooses the language of their own pages and e-mails."""
-    from app.common.i18n import LANGUAGES
-
     if actor.role not in STAFF_ROLES:
         raise ApiError(403, "Only staff accounts choose their language here.", title="Forbidden")
     if language not in LANGUAGES:
         raise ApiError(422, f"Unknown language {language!r}.", title="Validation failed",
                        errors={"language": [f"One of {', '.join(LANGUAGES)}."]})
-    if actor.language != language:
-        actor.language = language
-        audit.record("account_updated", actor, resource_id=actor.id, detail="language")
-        db.session.commit()
+    _set_language(actor, actor, language)
+    db.session.commit()
     return actor
 
 
