@@ -67,32 +67,37 @@ def register(app):
         click.echo(f"wrote {SPEC_PATH}")
 
 
-DEMO_HISTORY_DAYS = 27  # within the session backfill window, so the console has weeks to show
+DEMO_HISTORY_DAYS = 27  # so the console has weeks to show; never past SESSION_BACKFILL_DAYS (below)
 # Which of the last DEMO_HISTORY_DAYS days each demo patient logged their first item: Li Wei kept
 # going for three weeks and then stopped (the lapse rule flags it), Sam Jones kept going.
 DEMO_LOGGED = {"patient.li@demo.standstrong.local": lambda days_ago: days_ago > 5 and days_ago % 7 not in (2, 5),
                "patient.jones@demo.standstrong.local": lambda days_ago: days_ago % 7 != 3}
 
 
+def _demo_history_days() -> int:
+    return max(0, min(DEMO_HISTORY_DAYS, current_app.config["SESSION_BACKFILL_DAYS"] - 1))
+
+
 def _demo_history(new_plans) -> None:
     """Sessions logged by the demo patients over the last weeks, through the session service,
     then one rules sweep, as the scheduler would run it."""
-    from datetime import datetime, time, timezone
+    from datetime import datetime, time
     from zoneinfo import ZoneInfo
 
     from app.common.db import writing
+    from app.common.types import utcnow
     from app.patients.models import Patient
     from app.rules import service as rules
     from app.sessions import service as sessions
 
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     with writing():
         for user, plan in new_plans:
             patient = db.session.get(Patient, plan.patient_id)
             item_key = plan.versions[0].items[0].item_key
             logged = DEMO_LOGGED[user.email]
             today = local_today(patient.time_zone)
-            for days_ago in range(DEMO_HISTORY_DAYS, 0, -1):
+            for days_ago in range(_demo_history_days(), 0, -1):
                 if not logged(days_ago):
                     continue
                 day = today - timedelta(days=days_ago)
@@ -131,7 +136,7 @@ def create_demo_accounts() -> list[str]:
             db.session.flush()
             db.session.add(CareTeamMember(patient_id=patient.id, coordinator_id=coordinator.id))
             user = account(email, "patient", name, patient.id)
-            start = local_today(zone) - timedelta(days=DEMO_HISTORY_DAYS)
+            start = local_today(zone) - timedelta(days=_demo_history_days())
             new_plans.append((user, demo_plan(patient, template, coordinator.id, start)))
         first_patient = first_patient or user.patient_id
     cg_email, cg_name, relation = DEMO_CAREGIVER
