@@ -138,10 +138,10 @@ class Browser:
     def path(self):
         return self.driver.current_url.removeprefix(self.base_url)
 
-    def wait(self, condition, message="", seconds=WAIT_SECONDS):
+    def wait(self, condition, message="", seconds=WAIT_SECONDS, ignoring=()):
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, seconds).until(condition, message)
+        return WebDriverWait(self.driver, seconds, ignored_exceptions=ignoring).until(condition, message)
 
     def find(self, css, within=None):
         from selenium.webdriver.common.by import By
@@ -160,14 +160,20 @@ class Browser:
         """Click a link or a submit button and wait until the page it was on has gone."""
         from selenium.webdriver.support import expected_conditions as EC
 
+        from selenium.common.exceptions import WebDriverException
+
         page = self.find("html")
         element.click()
-        self.wait(EC.staleness_of(page), "the click did not leave the page")
+        # While Chromium swaps documents, asking about the old one can fail with a transient
+        # "unknown error: unhandled inspector error"; that means "not yet", so ask again.
+        self.wait(EC.staleness_of(page), "the click did not leave the page", ignoring=(WebDriverException,))
         self.loaded()
 
     def loaded(self):
         """The new page has finished loading: elements found before then may belong to a document
         Chromium is still replacing ("Node with given id does not belong to the document")."""
+        from selenium.common.exceptions import WebDriverException
+
         self.wait(lambda driver: driver.execute_script("return document.readyState") == "complete",
-                  "the page did not finish loading")
+                  "the page did not finish loading", ignoring=(WebDriverException,))
         self.find("body")
