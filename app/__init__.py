@@ -121,6 +121,7 @@ def _bypass_limiter_hooks(app: Flask) -> None:
             return hook(*args)
 
         guarded.bypasses_limiter = True
+        guarded.applies_to = _limited_endpoint  # StandStrongFlask leaves it out of the others' hooks
         return guarded
 
     def ours(hook) -> bool:
@@ -135,8 +136,12 @@ def _bypass_limiter_hooks(app: Flask) -> None:
 def _not_limited() -> bool:
     from flask import current_app
 
-    limited = current_app.extensions.get("limited_endpoints")
-    return limited is not None and request.endpoint not in limited
+    return not _limited_endpoint(current_app, request.endpoint)
+
+
+def _limited_endpoint(app: Flask, endpoint) -> bool:
+    limited = app.extensions.get("limited_endpoints")
+    return limited is None or endpoint in limited
 
 
 def register_domains(app: Flask) -> None:
@@ -161,12 +166,15 @@ def register_request_guards(app: Flask) -> None:
 
     @app.teardown_request
     def _end_write_intent(_exc):
-        intent = g.pop("writing", None)
+        intent = g._get_current_object().__dict__.pop("writing", None)
         if intent is not None:
             intent.__exit__(None, None, None)
 
     @app.before_request
     def _json_only():
+        environ = request._get_current_object().environ
+        if "CONTENT_LENGTH" not in environ and "HTTP_TRANSFER_ENCODING" not in environ:
+            return  # no body (every GET): nothing to check
         if request.blueprint == "console":  # the console's pages post forms (app/console)
             return
         has_body = request.content_length or request.headers.get("Transfer-Encoding")

@@ -11,10 +11,12 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 def register_audit_hooks(app) -> None:
     @app.before_request
     def _origin():
-        route = request.url_rule.rule if request.url_rule else request.path[:200]
-        g.audit_origin_token = origin.set_origin(origin.Origin(
-            method=request.method, route=route, request_id=g.get("request_id"),
-            client_address=(request.remote_addr or "")[:45] or None))
+        req, state = request._get_current_object(), g._get_current_object()
+        rule = req.url_rule
+        state.audit_origin_token = origin.set_origin(origin.Origin(
+            method=req.method, route=rule.rule if rule else req.path[:200],
+            request_id=getattr(state, "request_id", None),
+            client_address=(req.remote_addr or "")[:45] or None))
 
     @app.after_request
     def _complete(response):
@@ -22,7 +24,7 @@ def register_audit_hooks(app) -> None:
         if response.status_code >= 400:
             service.discard_reads()  # nothing was shown
             return response
-        if request.method in WRITE_METHODS and current is not None and not current.recorded:
+        if current is not None and not current.recorded and current.method in WRITE_METHODS:
             service.record("write", g.get("actor"))
             db.session.commit()
         service.flush_reads()
@@ -30,7 +32,7 @@ def register_audit_hooks(app) -> None:
 
     @app.teardown_request
     def _forget(_exc):
-        token = g.pop("audit_origin_token", None)
+        token = g._get_current_object().__dict__.pop("audit_origin_token", None)
         if token is not None:
             origin.reset_origin(token)
 

@@ -5,35 +5,58 @@ from werkzeug.routing import RequestRedirect
 
 HSTS = "max-age=63072000; includeSubDomains"
 RETRY_STATUSES = {423, 429, 503}
+JSON_TYPES = ("application/json", "application/problem+json")
+ALWAYS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"))
+JSON_CSP = ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+NO_STORE = ("Cache-Control", "no-store")  # patient data stays out of every cache
+
+
+def set_headers(headers, pairs) -> None:
+    """headers[name] = value for each (name, value): constants of ours, already valid, set in
+    one pass over werkzeug's list instead of a scan and a validation per header."""
+    names = {name.lower() for name, _ in pairs}
+    items = headers._list
+    if any(key.lower() in names for key, _ in items):
+        items[:] = [item for item in items if item[0].lower() not in names]
+    items.extend(pairs)
 
 
 def register_response_headers(app) -> None:
     """Call before the extensions are bound: after_request hooks run in reverse order of
     registration, so this one runs last and sees the limiter's headers."""
     production = app.config.get("ENV_NAME") == "production"
+    always = ALWAYS + ((("Strict-Transport-Security", HSTS),) if production else ())
 
     @app.after_request
     def _security_headers(response):
         headers = response.headers
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer"
-        if response.mimetype in ("application/json", "application/problem+json"):
-            headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
-        if "Cache-Control" not in headers:
-            headers["Cache-Control"] = "no-store"  # patient data stays out of every cache
-        if production:
-            headers["Strict-Transport-Security"] = HSTS
+        content_type = cache_control = retry_after = False
+        for key, value in headers._list:  # one pass to learn what is there
+            key = key.lower()
+            if key == "content-type":
+                content_type = content_type or value
+            elif key == "cache-control":
+                cache_control = True
+            elif key == "retry-after":
+                retry_after = True
+        pairs = always
+        if content_type and content_type.partition(";")[0].strip() in JSON_TYPES:
+            pairs += (JSON_CSP,)
+        if not cache_control:
+            pairs += (NO_STORE,)
+        set_headers(headers, pairs)
+        status = response.status_code
         # Flask-Limiter puts its window's Retry-After on every rate-limited route (also on a 200
         # or a 423); only a 429 means that one, and a 423 or 503 keeps the value its body states.
-        if response.status_code == 201 and "Location" not in headers:
+        if status == 201 and "Location" not in headers:
             location = created_location(response)
             if location:
                 headers["Location"] = location
-        ours = g.get("retry_after")
-        if ours is not None and response.status_code in RETRY_STATUSES:
-            headers["Retry-After"] = str(ours)
-        elif response.status_code not in RETRY_STATUSES:
+        if status in RETRY_STATUSES:
+            ours = g.get("retry_after")
+            if ours is not None:
+                headers["Retry-After"] = str(ours)
+        elif retry_after:
             headers.pop("Retry-After", None)
         return response
 

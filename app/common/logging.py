@@ -14,6 +14,7 @@ import traceback
 
 from flask import g, has_request_context, request
 
+from app.common.headers import set_headers
 from app.errors import route_of
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -79,26 +80,29 @@ def configure_logging(app):
 
     @app.before_request
     def _start():
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
-        g.request_started = time.perf_counter()
+        state = g._get_current_object()  # one look-up through the proxy, not one per use
+        incoming = request._get_current_object().environ.get("HTTP_X_REQUEST_ID")
+        state.request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        state.request_started = time.perf_counter()
 
     @app.after_request
     def _finish(response):
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        started = g.get("request_started")
+        state = g._get_current_object()
+        set_headers(response.headers, (("X-Request-ID", getattr(state, "request_id", "")),))
         if not access.isEnabledFor(logging.INFO):
             return response
-        actor = g.get("actor")
+        started = getattr(state, "request_started", None)
+        actor = getattr(state, "actor", None)
         # Read before a commit expired the account (no query to reload it for a log line).
-        role = g.get("actor_role") or (actor.role if actor is not None else None)
+        role = getattr(state, "actor_role", None) or (actor.role if actor is not None else None)
         # The route, not the path: paths carry patient ids, query strings codes and search terms.
         # The actor's role, not its id: the audit trail ties the request id to the account.
+        req = request._get_current_object()
         access.info(
             "request",
             extra={
-                "method": request.method,
-                "route": route_of(request),
+                "method": req.method,
+                "route": route_of(req),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
                 "actor_role": role,
