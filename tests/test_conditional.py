@@ -43,6 +43,22 @@ def test_the_catalogue_and_a_profile_answer_304_on_a_weak_etag_too(world):
         assert actor.get(url, headers={"If-None-Match": f"W/{etag}"}).status_code == 304, url
 
 
+def test_the_catalogues_early_304_answers_what_make_conditional_answers(world):
+    url = "/api/v1/education/modules?lang=en&per_page=3"
+    etag = world.patient_a.get(url).headers["ETag"]
+    early = world.patient_a.get(url, headers={"If-None-Match": etag})
+    # With Range, the view takes werkzeug's make_conditional path (the answer is the same).
+    full = world.patient_a.get(url, headers={"If-None-Match": etag, "Range": "bytes=0-1"})
+    assert early.status_code == full.status_code == 304 and early.data == full.data == b""
+    varying = {"date", "x-request-id"}
+    assert ({(k, v) for k, v in early.headers if k.lower() not in varying}
+            == {(k, v) for k, v in full.headers if k.lower() not in varying})
+    assert {k.lower() for k, _ in early.headers} >= varying
+    # If-Match beside it: werkzeug decides (412 for a copy that is current but not matched).
+    assert world.patient_a.get(url, headers={"If-None-Match": etag, "If-Match": '"other"'}).status_code == \
+        world.patient_a.get(url, headers={"If-None-Match": etag, "If-Match": '"other"', "Range": "bytes=0-1"}).status_code
+
+
 def test_patient_patch_needs_the_current_etag(world):
     url = f"/api/v1/patients/{world.a_id}"
     read = world.coord_a.get(url)

@@ -19,6 +19,7 @@ from functools import wraps
 
 from flask import current_app, request
 from sqlalchemy import update
+from werkzeug.http import http_date, is_resource_modified
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.common.seeding import digest
@@ -56,11 +57,20 @@ def not_modified(headers: dict):
     """The 304 for a view that knows its validators (ETag, Last-Modified in headers) before it
     builds its body: returned instead of the body, it skips the serialising a 304 throws away.
     None when the client's copy is not current (the view answers as usual)."""
-    if "If-None-Match" not in request.headers and "If-Modified-Since" not in request.headers:
+    environ = request.environ
+    if "HTTP_IF_NONE_MATCH" not in environ and "HTTP_IF_MODIFIED_SINCE" not in environ:
         return None
-    response = current_app.response_class(status=200, headers=headers, mimetype="application/json")
-    response.make_conditional(request)
-    return response if response.status_code == 304 else None
+    if "HTTP_IF_MATCH" in environ or "HTTP_RANGE" in environ or environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+        response = current_app.response_class(status=200, headers=headers, mimetype="application/json")
+        response.make_conditional(request)
+        return response if response.status_code == 304 else None
+    # What make_conditional decides and answers here (no If-Match, no Range), without building
+    # the 200 first: werkzeug's own comparison, the Date it adds.
+    if is_resource_modified(environ, headers.get("ETag"), None, headers.get("Last-Modified")):
+        return None
+    response = current_app.response_class(status=304, headers=headers, mimetype="application/json")
+    response.headers["Date"] = http_date()
+    return response
 
 
 _REVISION = re.compile(r'\s*(?:W/)?"?(\d{1,9})"?\s*')

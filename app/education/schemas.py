@@ -5,6 +5,7 @@ from app.common.pagination import PageArgs
 
 
 class ModuleListArgs(PageArgs):
+    parse_once_per_query = True  # plain fields: the same query string, the same arguments (app/extensions.py)
     lang = LANG_FIELD
     tag = ma.fields.String(validate=ma.validate.Length(max=40))
     q = ma.fields.String(validate=ma.validate.Length(min=1, max=100),
