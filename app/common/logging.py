@@ -28,6 +28,9 @@ def safe_traceback(error: BaseException) -> str:
     return "\n-- raised while handling --\n".join(reversed(parts))
 
 
+_FIELDS = ("method", "route", "status", "duration_ms", "actor_role")
+
+
 class JsonFormatter(logging.Formatter):
     _second = _stamp = None  # the timestamp is the same for every line within one second
 
@@ -44,11 +47,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if has_request_context() and getattr(g, "request_id", None):
-            entry["request_id"] = g.request_id
-        for key in ("method", "route", "status", "duration_ms", "actor_role"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
+        fields = record.__dict__
+        request_id = fields.get("request_id")  # the access line brings its own
+        if request_id is None and has_request_context():
+            request_id = getattr(g, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        for key in _FIELDS:
+            if key in fields:
+                entry[key] = fields[key]
         if record.exc_info and record.exc_info[1] is not None:
             entry["exc"] = safe_traceback(record.exc_info[1])
         return json.dumps(entry, ensure_ascii=False)
@@ -98,14 +105,14 @@ def configure_logging(app):
         # The route, not the path: paths carry patient ids, query strings codes and search terms.
         # The actor's role, not its id: the audit trail ties the request id to the account.
         req = request._get_current_object()
-        access.info(
-            "request",
-            extra={
-                "method": req.method,
-                "route": route_of(req),
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-                "actor_role": role,
-            },
-        )
+        # The record made here and handed to the handlers, as access.info would, less its search
+        # of the stack for the caller's file and line (no line of ours shows them).
+        access.handle(access.makeRecord(access.name, logging.INFO, "(unknown file)", 0, "request", (), None, extra={
+            "method": req.method,
+            "route": route_of(req),
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+            "actor_role": role,
+            "request_id": getattr(state, "request_id", None),
+        }))
         return response
