@@ -31,6 +31,7 @@ from app.console.action_forms import (
 from app.console.blueprint import bp
 from app.console.errors import error_page
 from app.console.i18n import page_language
+from app.console.plan_templates import served_templates
 from app.console.service_texts import service_text
 from app.coordinator import service as coordinator
 from app.coordinator.schemas import ContactInSchema
@@ -199,7 +200,7 @@ def _plan_in_force(actor, patient_id):
 @bp.app_template_global()
 def plan_form(patient) -> PlanAction:
     actor, language = identity.current_actor(), page_language()
-    served = plans.templates(language, {"per_page": 100}).items
+    served = served_templates()
     plan = _plan_in_force(actor, patient.id)
     picker = PlanTemplatePicker(formdata=None)
     picker.plan_template.choices = [SelectChoice(value=t.slug, label=t.name) for t in served]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from app.adherence import service as adherence
 from app.common.pagination import MAX_PER_PAGE, paginate
-from app.console import charts, figures
+from app.console import charts, evidence, figures
 from app.coordinator import service as coordinator
 from app.coordinator.timeline import contact_view
 from app.dxa import service as dxa
@@ -47,7 +47,7 @@ def age_on(born: date, day: date) -> int:
 def flags(r: Reader) -> list[dict]:
     """Active flags, urgent first, then newest first."""
     page = paginate(rules.patient_flags(r.actor, r.patient_id, {"status": "active"}), ALL)
-    views = [rules.flag_view(flag, r.language) for flag in page.items]
+    views = [evidence.in_page_language(rules.flag_view(flag, r.language)) for flag in page.items]
     return sorted(views, key=lambda f: -SEVERITY_ORDER.get(f["severity"], 0))
 
 
@@ -104,7 +104,15 @@ def contact_log(r: Reader) -> list[dict]:
 
 def timeline(r: Reader, page: int):
     stmt, render = coordinator.timeline(r.actor, r.patient_id, {}, r.language)
-    return paginate(stmt, {"page": page, "per_page": TIMELINE_PER_PAGE}, scalars=False).map_all(render)
+
+    def rendered(rows):
+        entries = render(rows)
+        for entry in entries:
+            if "flag" in entry:
+                entry["flag"] = evidence.in_page_language(entry["flag"])
+        return entries
+
+    return paginate(stmt, {"page": page, "per_page": TIMELINE_PER_PAGE}, scalars=False).map_all(rendered)
 
 
 def people(r: Reader) -> dict:
