@@ -141,6 +141,28 @@ def test_urgent_flags_come_first(app, world):
     assert "Signs of autonomic dysreflexia reported" in text(summaries)
 
 
+def test_the_labels_a_physician_reviewer_asked_for(app, world):
+    """"Safety advice shown to the patient" (not "Safety answers shown"), and a flag not yet
+    acknowledged is "New" in the open flags list, which holds acknowledged flags too."""
+    world.coord_a.post(f"/api/v1/patients/{world.a_id}/flags/{world.flag_a}/acknowledge")
+    now = datetime.now(UTC)
+    with app.app_context():
+        db.session.add(Flag(patient_id=uuid.UUID(world.a_id), rule_id="dysreflexia_signs", severity="urgent",
+                            status="open", active_key=active_key(world.a_id, "dysreflexia_signs"),
+                            opened_at=now, last_seen_at=now, evidence={"symptoms": ["pounding_headache"]}))
+        db.session.commit()
+    for language, advice, new, acknowledged in (("en", "Safety advice shown to the patient", "New", "Acknowledged"),
+                                                 ("zh-CN", "向患者显示的安全建议", "新", "已确认")):
+        html = page_of(app, world.coord_a, world.a_id, headers={"Accept-Language": language})
+        assert f'<th scope="col">{advice}</th>' in section(html, "sessions") and "Safety answers shown" not in html
+        flags = section(html, "flags")
+        statuses = re.findall(r'<p class="flag-status">([^ ]+) ·', flags)
+        assert sorted(statuses) == sorted([new, acknowledged]), statuses
+        summaries = text(re.search(r'<ul id="flag-summaries".*?</ul>', flags, re.S).group(0))
+        assert f"· {new}" in summaries and f"· {acknowledged}" in summaries
+        assert ">Open<" not in flags and "· Open" not in summaries
+
+
 def test_a_caregivers_session_names_the_caregiver(app, world):
     r = world.caregiver_a.put(f"/api/v1/patients/{world.a_id}/sessions/{uuid.uuid4()}", json=session_body(world))
     assert r.status_code == 201, r.get_json()
