@@ -196,3 +196,31 @@ def test_the_api_and_the_console_share_one_sign_in_budget(app, world, monkeypatc
     assert console.get("/console/login").status_code == 200
     other = {"email": world.coord_a.email, "password": "wrong-wrong-wrong"}
     assert api.post("/api/v1/auth/login", json=other).status_code == 401
+
+
+def test_the_care_team_check_is_read_once_per_transaction_and_again_after_it(app, world):
+    """The policy keeps the care-team row it found until the transaction ends (a page checks it
+    once, not once per service); after a commit a removed member is refused, never a 500."""
+    import pytest
+    from sqlalchemy import delete
+
+    from app.access.models import CareTeamMember
+    from app.access.policy import READ, patient_for
+    from app.errors import ApiError
+    from tests.statements import statements_on
+
+    with app.test_request_context("/console/"):
+        coordinator = db.session.get(User, uuid.UUID(world.coord_a.id))
+        patient_id = uuid.UUID(world.a_id)
+        patient = patient_for(coordinator, patient_id, READ)  # the page holds the patient it shows
+        with statements_on(db.engine) as counted:
+            patient_for(coordinator, patient_id, READ)
+        assert counted.n == 0 and patient is not None
+        db.session.connection().execute(delete(CareTeamMember.__table__).where(  # not through the ORM
+            CareTeamMember.__table__.c.patient_id == patient_id,
+            CareTeamMember.__table__.c.coordinator_id == coordinator.id))
+        db.session.commit()
+        with pytest.raises(ApiError) as refused:
+            patient_for(coordinator, patient_id, READ)
+        assert refused.value.code == 404
+        db.session.rollback()

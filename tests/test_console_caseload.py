@@ -144,7 +144,7 @@ def test_the_caseload_page_takes_a_fixed_number_of_statements(app, client, world
     patients(8)
     many = _statements(console, "/console/?per_page=100")
     assert len(rows(text(console.get("/console/?per_page=100")))) == 11
-    assert few == many, (few, many)
+    assert few == many <= 18, (few, many)  # 24 before the sparklines drew the rows' own read
 
 
 def test_the_flag_list(app, client, world):

@@ -34,7 +34,7 @@ from app.console.action_forms import (
 from app.console.blueprint import bp
 from app.console.errors import error_page
 from app.console.i18n import page_language
-from app.console.plan_templates import served_templates
+from app.console.plan_templates import forget_plans, plans_of, served_templates
 from app.console.service_texts import service_text
 from app.coordinator import service as coordinator
 from app.coordinator.schemas import ContactInSchema
@@ -127,6 +127,7 @@ def _schema_refused(error: ValidationError, form, patient_id):
 def _service_refused(error: ApiError, form, patient_id):
     """The service said no: nothing it began stays; the policy's answers are pages."""
     db.session.rollback()
+    forget_plans()
     audit.nothing_written()
     if error.code == 404 and error.description == not_found().description:
         return error_page(404, _("No such patient on your caseload."))
@@ -213,7 +214,7 @@ class PlanAction:
 
 def _plan_in_force(actor, patient_id):
     """The plan a change applies to: the newest active or paused one, else the newest scheduled."""
-    listed = plans.list_plans(actor, patient_id, {"per_page": 100}).items
+    listed = plans_of(actor, patient_id)
     for statuses in (("active", "paused"), ("scheduled",)):
         found = next((p for p in listed if p.status in statuses), None)
         if found is not None:

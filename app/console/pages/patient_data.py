@@ -5,16 +5,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from app.adherence import service as adherence
 from app.common.pagination import MAX_PER_PAGE, paginate
 from app.console import charts, evidence, figures
+from app.console.plan_templates import plans_of
 from app.coordinator import service as coordinator
 from app.coordinator.timeline import contact_view
 from app.dxa import service as dxa
 from app.exercises.service import ServedExercise, exercises_by_id
 from app.medications import service as medications
 from app.patients import service as patients
-from app.plans import service as plans
 from app.rules import service as rules
 from app.rules.evaluators import SEVERITY_ORDER
 from app.sessions import service as sessions
@@ -53,7 +52,7 @@ def flags(r: Reader) -> list[dict]:
 
 def plan_section(r: Reader) -> dict:
     """The plans not ended (the one in force first) and the ended ones, each with its versions and pauses."""
-    listed = plans.list_plans(r.actor, r.patient_id, ALL).items
+    listed = plans_of(r.actor, r.patient_id)
     return {"current": [p for p in listed if p.status != "ended"],
             "ended": [p for p in listed if p.status == "ended"]}
 
@@ -63,8 +62,8 @@ def exercise_name(exercise, language: str) -> str:
 
 
 def adherence_section(r: Reader) -> dict:
-    rates = {days: adherence.adherence(r.actor, r.patient_id, {"window": days}) for days in ADHERENCE_WINDOWS}
-    weeks = figures.weekly_points(r.actor, r.patient_id, r.now, CHART_SPAN)
+    """The 7/30/90-day rates and the weekly chart from one read of the patient's history."""
+    rates, weeks = figures.patient_adherence(r.actor, r.patient_id, r.now, ADHERENCE_WINDOWS, CHART_SPAN)
     return {"rates": rates, "weeks": weeks}
 
 
