@@ -73,10 +73,10 @@ def rows(actor, now: datetime) -> list[dict]:
     return out
 
 
-ADHERENCE_DAYS = 30  # the longest window a row shows
+ROW_WINDOW_DAYS = 30  # the longest window a row shows
 
 
-def add_adherence(rows: list[dict], now: datetime, history_days: int = ADHERENCE_DAYS,
+def add_adherence(rows: list[dict], now: datetime, history_days: int = ROW_WINDOW_DAYS,
                   kept: dict | None = None) -> list[dict]:
     """7- and 30-day adherence, days with data and plan status for these rows, as the adherence
     service counts them (history_many: a fixed number of queries), in place. history_days: how
@@ -86,7 +86,7 @@ def add_adherence(rows: list[dict], now: datetime, history_days: int = ADHERENCE
     if not rows:
         return rows
     with collector_paused():
-        loaded = _add_adherence(rows, now, max(history_days, ADHERENCE_DAYS))
+        loaded = _add_adherence(rows, now, max(history_days, ROW_WINDOW_DAYS))
     if kept is not None:
         kept["history"] = loaded
     return rows
@@ -152,7 +152,7 @@ def _below(row: dict, args: dict) -> bool:
 
 
 def caseload(actor, args: dict, now: datetime, page: int | None = None, per_page: int | None = None,
-             history_days: int = ADHERENCE_DAYS, history: dict | None = None):
+             history_days: int = ROW_WINDOW_DAYS, history: dict | None = None):
     """(rows of the page, or all rows, in the order asked for; the total). Adherence is
     computed for the page only, unless a filter or the order needs it for every row.
     history_days, history: as add_adherence's (the read covers every row of the page)."""

@@ -34,7 +34,7 @@ def _audit_listed(actor, rows: list[dict], detail: str) -> None:
         audit.record_read(actor, r["patient"]["id"], detail=detail)
 
 
-def caseload_page(actor, args: dict, now: datetime, history_days: int = caseload_rows.ADHERENCE_DAYS,
+def caseload_page(actor, args: dict, now: datetime, history_days: int = caseload_rows.ROW_WINDOW_DAYS,
                   history: dict | None = None) -> Page:
     """history_days, history: the sessions read for the rows' adherence, and where to keep that
     read (app/coordinator/caseload.add_adherence), for a page that draws more of it."""
