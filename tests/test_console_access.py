@@ -107,6 +107,36 @@ def test_sign_out_revokes_the_login(app, world):
     assert len(logins) == 1
 
 
+def test_signing_in_again_signs_the_old_login_out(app, world):
+    console = signed_in(app, world.coord_a)
+    old = console.client.get_cookie("standstrong_console", path="/console").value
+    copy = Console(app)  # the old cookie, kept elsewhere (another tab's copy, a stolen value)
+    copy.client.set_cookie("standstrong_console", old, path="/console")
+    assert copy.get("/console/").status_code == 200
+
+    def sign_in_again(email, password=PASSWORD):
+        return console.client.post("/console/login", data={  # while signed in: the token of the page shown
+            "email": email, "password": password, "csrf_token": console.token("/console/")})
+
+    assert sign_in_again(world.coord_a.email, "wrong password").status_code == 401
+    assert copy.get("/console/").status_code == 200  # a failed sign-in ends nothing
+    assert sign_in_again(world.coord_a.email).status_code == 302
+    assert console.client.get_cookie("standstrong_console", path="/console").value != old
+    assert console.get("/console/").status_code == 200
+    r = copy.get("/console/")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/console/login")  # the old login is over
+    with app.app_context():
+        ended = db.session.scalars(select(AuthSession).where(
+            AuthSession.user_id == uuid.UUID(world.coord_a.id),
+            AuthSession.revoked_reason == "console_signed_in_again")).all()
+    assert len(ended) == 1
+
+    newer = console.client.get_cookie("standstrong_console", path="/console").value
+    assert sign_in_again(world.coord_b.email).status_code == 302  # another account in the same browser
+    copy.client.set_cookie("standstrong_console", newer, path="/console")
+    assert copy.get("/console/").status_code == 302
+
+
 def test_a_revoked_or_deactivated_account_is_signed_out_at_once(app, world):
     console = signed_in(app, world.coord_a)
     r = world.admin.patch(f"/api/v1/users/{world.coord_a.id}", json={"is_active": False})
@@ -166,3 +196,31 @@ def test_the_api_and_the_console_share_one_sign_in_budget(app, world, monkeypatc
     assert console.get("/console/login").status_code == 200
     other = {"email": world.coord_a.email, "password": "wrong-wrong-wrong"}
     assert api.post("/api/v1/auth/login", json=other).status_code == 401
+
+
+def test_the_care_team_check_is_read_once_per_transaction_and_again_after_it(app, world):
+    """The policy keeps the care-team row it found until the transaction ends (a page checks it
+    once, not once per service); after a commit a removed member is refused, never a 500."""
+    import pytest
+    from sqlalchemy import delete
+
+    from app.access.models import CareTeamMember
+    from app.access.policy import READ, patient_for
+    from app.errors import ApiError
+    from tests.statements import statements_on
+
+    with app.test_request_context("/console/"):
+        coordinator = db.session.get(User, uuid.UUID(world.coord_a.id))
+        patient_id = uuid.UUID(world.a_id)
+        patient = patient_for(coordinator, patient_id, READ)  # the page holds the patient it shows
+        with statements_on(db.engine) as counted:
+            patient_for(coordinator, patient_id, READ)
+        assert counted.n == 0 and patient is not None
+        db.session.connection().execute(delete(CareTeamMember.__table__).where(  # not through the ORM
+            CareTeamMember.__table__.c.patient_id == patient_id,
+            CareTeamMember.__table__.c.coordinator_id == coordinator.id))
+        db.session.commit()
+        with pytest.raises(ApiError) as refused:
+            patient_for(coordinator, patient_id, READ)
+        assert refused.value.code == 404
+        db.session.rollback()

@@ -144,7 +144,7 @@ def test_the_caseload_page_takes_a_fixed_number_of_statements(app, client, world
     patients(8)
     many = _statements(console, "/console/?per_page=100")
     assert len(rows(text(console.get("/console/?per_page=100")))) == 11
-    assert few == many, (few, many)
+    assert few == many <= 18, (few, many)  # 24 before the sparklines drew the rows' own read
 
 
 def test_the_flag_list(app, client, world):
@@ -188,8 +188,8 @@ def test_acknowledge_and_resolve_through_the_forms(app, world):
     assert [e["actor_id"] for e in _audit(world, "flag_acknowledged")] == [world.coord_a.id]
 
     r = console.post(f"{base}/resolve", data={"outcome": "shrugged", "note": ""})
-    assert r.status_code == 302 and r.headers["Location"] == f"/console/patients/{world.a_id}#flags"
-    html = text(console.get("/console/flags"))
+    assert r.status_code == 422  # the patient's page again, the flag's form as typed
+    html = r.get_data(as_text=True)
     assert "Outcome: Not a valid choice." in html and "Note: This field is required." in html
     assert _audit(world, "flag_resolved") == []
 

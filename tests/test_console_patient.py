@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from html import unescape
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.audit.models import AuditEvent
 from app.extensions import db
@@ -141,6 +141,28 @@ def test_urgent_flags_come_first(app, world):
     assert "Signs of autonomic dysreflexia reported" in text(summaries)
 
 
+def test_the_labels_a_physician_reviewer_asked_for(app, world):
+    """"Safety advice shown to the patient" (not "Safety answers shown"), and a flag not yet
+    acknowledged is "New" in the open flags list, which holds acknowledged flags too."""
+    world.coord_a.post(f"/api/v1/patients/{world.a_id}/flags/{world.flag_a}/acknowledge")
+    now = datetime.now(UTC)
+    with app.app_context():
+        db.session.add(Flag(patient_id=uuid.UUID(world.a_id), rule_id="dysreflexia_signs", severity="urgent",
+                            status="open", active_key=active_key(world.a_id, "dysreflexia_signs"),
+                            opened_at=now, last_seen_at=now, evidence={"symptoms": ["pounding_headache"]}))
+        db.session.commit()
+    for language, advice, new, acknowledged in (("en", "Safety advice shown to the patient", "New", "Acknowledged"),
+                                                 ("zh-CN", "向患者显示的安全建议", "新", "已确认")):
+        html = page_of(app, world.coord_a, world.a_id, headers={"Accept-Language": language})
+        assert f'<th scope="col">{advice}</th>' in section(html, "sessions") and "Safety answers shown" not in html
+        flags = section(html, "flags")
+        statuses = re.findall(r'<p class="flag-status">([^ ]+) ·', flags)
+        assert sorted(statuses) == sorted([new, acknowledged]), statuses
+        summaries = text(re.search(r'<ul id="flag-summaries".*?</ul>', flags, re.S).group(0))
+        assert f"· {new}" in summaries and f"· {acknowledged}" in summaries
+        assert ">Open<" not in flags and "· Open" not in summaries
+
+
 def test_a_caregivers_session_names_the_caregiver(app, world):
     r = world.caregiver_a.put(f"/api/v1/patients/{world.a_id}/sessions/{uuid.uuid4()}", json=session_body(world))
     assert r.status_code == 201, r.get_json()
@@ -238,7 +260,7 @@ def test_statements_do_not_grow_with_the_sessions(app, client, world):
     many_id = _on_a_daily_plan(client, world, range(90))
     few, _ = _statements(app, world.coord_a, few_id, when)
     many, html = _statements(app, world.coord_a, many_id, when)
-    assert many <= few, (few, many)
+    assert many <= few <= 49, (few, many)  # 85 before the care-team check and the history were read once
     assert len(re.findall(r"<tr data-session-id=", html)) == 20
     assert "Last 90 days" in text(section(html, "adherence"))
     with at(when, world.coord_a):
@@ -246,6 +268,26 @@ def test_statements_do_not_grow_with_the_sessions(app, client, world):
     rates = text(re.search(r'<tr data-window="90">.*?</tr>', html, re.S).group(0))
     assert f"{api['completed_sessions']} / {api['expected_sessions']}" in rates and api["completed_sessions"] == 89
     assert f"{round(api['session_rate'] * 100)}%" in rates
+
+
+def test_the_page_checks_the_care_team_and_reads_the_history_once(app, world):
+    console = signed_in(app, world.coord_a)
+    with app.app_context():
+        engine = db.engine
+    seen = []
+
+    def log(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", log)
+    try:
+        assert console.get(f"/console/patients/{world.a_id}").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", log)
+    membership = [s for s in seen if s.startswith("SELECT care_team_members.patient_id, care_team_members.coordinator_id")]
+    assert len(membership) == 1, membership  # once, not once per service (about 20 before)
+    pauses = [s for s in seen if s.startswith("SELECT plan_pauses.plan_id, plan_pauses.start_date, plan_pauses.end_date FROM")]
+    assert len(pauses) == 1, pauses  # the adherence history: once for the 7/30/90 days and the chart (4 before)
 
 
 def test_the_timeline_pages(app, client, world):

@@ -114,10 +114,14 @@ def test_hostile_text_everywhere_is_escaped(app, world):
         r = console.get(url)
         assert r.status_code == 200 and "script-src" not in r.headers["Content-Security-Policy"]
         _escaped(r.get_data(as_text=True), url)
-    refused = console.post(f"{pages}/contacts", data={"channel": HOSTILE, "outcome": HOSTILE, "follow_up_on": HOSTILE})
-    page = console.get(refused.headers["Location"].split("#")[0]).get_data(as_text=True)
-    assert 'class="message error"' in page
-    _escaped(page, "flashed messages")
+    refused = console.post(f"{pages}/contacts", data={"channel": HOSTILE, "outcome": HOSTILE, "follow_up_on": HOSTILE,
+                                                      "note": HOSTILE})
+    page = refused.get_data(as_text=True)  # the page again, the form as typed
+    assert refused.status_code == 422 and 'class="message error"' in page
+    _escaped(page, "flashed messages and the form shown again")
+    refused = console.post(f"{pages}/flags/{flag_id}/resolve", data={"outcome": HOSTILE, "note": HOSTILE})
+    assert refused.status_code in (409, 422)
+    _escaped(refused.get_data(as_text=True), "a resolve form shown again")
 
 
 # --- redirects ----------------------------------------------------------------------------

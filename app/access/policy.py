@@ -10,7 +10,8 @@ reads the request.
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.access.models import CaregiverLink, CareTeamMember
 from app.audit import service as audit
@@ -163,8 +164,28 @@ def relation(actor, patient_id: uuid.UUID) -> str | None:
         return CAREGIVER if linked else None
     if actor.role == "coordinator":
         member = db.session.get(CareTeamMember, (patient_id, actor.id))
+        if member is not None:
+            _keep_loaded(member)
         return COORDINATOR if member else None
     return None
+
+
+KEPT = "policy_rows"
+
+
+def _keep_loaded(row) -> None:
+    """Keep row in the session's identity map (which holds rows weakly) until the transaction
+    ends, so the next check of the same relation in it is answered from there, not by the same
+    SELECT again (a page read through several services checks it once per service). A row
+    deleted through the session leaves the identity map, so get() looks again and finds none;
+    a commit or rollback lets go of every kept row, so the next transaction reads them again."""
+    db.session.info.setdefault(KEPT, {})[type(row), db.inspect(row).identity] = row
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _let_go(session) -> None:
+    session.info.pop(KEPT, None)
 
 
 def patient_for(actor, patient_ref, action: Action, *, resource=None, fields=None):

@@ -3,10 +3,20 @@ coordinator reads: dates in the page's language, rates as percentages, symptoms 
 name. Internal ids are left out; a key this module does not know is shown as it is."""
 from datetime import date
 
-from flask_babel import format_date, format_decimal, format_percent, ngettext
+from babel.lists import format_list
+from flask_babel import (
+    format_date,
+    format_decimal,
+    format_percent,
+    get_locale,
+    ngettext,
+    pgettext,
+)
 from flask_babel import gettext as _
 
 from app.console.charts.dxa import site_name
+from app.medications.catalogue import medicines
+from app.rules.definitions import all_rules
 from app.sessions import content
 
 HIDDEN = frozenset({"session_id", "session_ids", "followup_id", "treatment_id", "site_names", "rate_pct",
@@ -42,18 +52,24 @@ def _scan_kind(kind: str) -> str:
     return {"baseline": _("baseline scan"), "repeat": _("repeat scan"), "interval": _("interval scan")}.get(kind, kind)
 
 
+def _scan_kind_in_text(kind: str) -> str:
+    """The kind as a rule's text puts it before its own word for scan ("The {kind} scan")."""
+    return {"baseline": pgettext("the {kind} scan", "baseline"), "repeat": pgettext("the {kind} scan", "repeat"),
+            "interval": pgettext("the {kind} scan", "interval")}.get(kind, kind)
+
+
 def _exercise_kind(kind: str) -> str:
     return {"standing": _("standing"), "fes": _("FES"), "vibration": _("vibration"),
             "range_of_motion": _("range of motion"), "upper_body": _("upper body"),
             "pressure_relief": _("pressure relief")}.get(kind, kind)
 
 
+def _symptom_names(language: str) -> dict:
+    return {s["code"]: s["label"].get(language, s["label"]["en"]) for s in content.symptoms()}
+
+
 def _site(entry: dict) -> str:
-    name = site_name(entry.get("site", ""))
-    if entry.get("side") == "left":
-        name = _("%(site)s, left", site=name)
-    elif entry.get("side") == "right":
-        name = _("%(site)s, right", site=name)
+    name = _site_name(entry)
     text = _("%(site)s: %(bmd)s g/cm² on %(date)s", site=name, bmd=format_decimal(entry.get("bmd", 0), "0.000"),
              date=long_date(entry.get("scan_date", "")))
     if entry.get("percent") is not None:
@@ -76,12 +92,14 @@ def _value(key: str, value, evidence: dict, language: str) -> str:
     if key == "baseline_weeks":
         return ngettext("%(num)d week", "%(num)d weeks", int(value))
     if key == "symptoms":
-        names = {s["code"]: s["label"].get(language, s["label"]["en"]) for s in content.symptoms()}
+        names = _symptom_names(language)
         return "; ".join(names.get(code, code) for code in value) or "—"
     if key == "dates":
         return ", ".join(long_date(d) for d in value)
     if key == "kind":
         return _scan_kind(value)
+    if key == "medicine":
+        return _medicine(value, language)
     if key == "exercise_kinds":
         return ", ".join(_exercise_kind(k) for k in value)
     if key == "sites":
@@ -98,3 +116,68 @@ def rows(evidence: dict | None, language: str) -> list[tuple[str, str]]:
     labels = _labels()
     return [(labels.get(key, key.replace("_", " ")), _value(key, value, evidence, language))
             for key, value in (evidence or {}).items() if key not in HIDDEN]
+
+
+# --- the rule's own title and explanation, its values in the page's language ----------------
+
+DATE_KEYS = ("last_session_date", "as_of", "plan_start", "local_date", "due_date", "last_dose_on", "next_due_on",
+             "date_from", "date_to")
+
+
+def _listed(names) -> str:
+    names = [str(n) for n in names]
+    return format_list(names, locale=get_locale()) if names else "—"
+
+
+def _medicine(code: str, language: str) -> str:
+    name = (medicines().get(code) or {}).get("name") or {}
+    return name.get(language) or name.get("en") or code
+
+
+def text_values(evidence: dict | None, language: str) -> dict:
+    """The values a rule's title and explanation take (app/rules/service.flag_view), as the page
+    names them: dates in its language, symptoms, medicines, scans, sites and exercise kinds by
+    their names in it, not by their codes. Numbers stay as the rule found them."""
+    evidence = evidence or {}
+    values = {}
+    for key, value in evidence.items():
+        if key in DATE_KEYS:
+            value = long_date(value)
+        elif key == "symptoms":
+            names = _symptom_names(language)
+            value = _listed(names.get(code, code) for code in value)
+        elif key == "dates":
+            value = _listed(long_date(d) for d in value)
+        elif key == "medicine":
+            value = _medicine(value, language)
+        elif key == "kind":
+            value = _scan_kind_in_text(value)
+        elif key == "exercise_kinds":
+            value = _listed(_exercise_kind(k) for k in value)
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        values[key] = value
+    if "sites" in evidence:
+        values["site_names"] = _listed(_site_name(e) for e in evidence["sites"])
+    return values
+
+
+def _site_name(entry: dict) -> str:
+    name = site_name(entry.get("site", ""))
+    if entry.get("side") == "left":
+        return _("%(site)s, left", site=name)
+    if entry.get("side") == "right":
+        return _("%(site)s, right", site=name)
+    return name
+
+
+def in_page_language(flag: dict) -> dict:
+    """flag (a flag_view in the page's language) with its title and explanation written from the
+    rule's texts with text_values: the same seed texts, the values named for the reader."""
+    rule = all_rules().get(flag["rule_id"])
+    if rule is None:
+        return flag
+    language = flag.get("language") or "en"
+    values = text_values(flag.get("evidence"), language)
+    return {**flag, "title": rule.text("title", language, values),
+            "explanation": rule.text("explanation", language, values)}

@@ -37,22 +37,52 @@ def _weeks_of(history, patient_id, today: date, weeks: int) -> list[WeekPoint]:
     return [_week(history, patient_id, monday, today) for monday in _mondays(today, weeks)]
 
 
-def sparkline_rates(actor, patient_ids, now: datetime, weeks: int = 12) -> dict:
+def sparkline_days(weeks: int = 12) -> int:
+    """How many days before today the sessions of `weeks` sparkline weeks go back."""
+    return DAYS_IN_WEEK * weeks - 1
+
+
+def sparkline_rates(actor, patient_ids, now: datetime, weeks: int = 12, loaded=None) -> dict:
     """{patient_id: the session rates of the last `weeks` weeks, this one (to date) last; None
     for a week with nothing due}, for those of patient_ids that actor may read (the access
     policy's list; others are left out). A fixed number of queries (adherence.history_many),
-    whatever the number of patients."""
-    readable = select(Patient.id).where(Patient.id.in_(list(patient_ids)), Patient.id.in_(readable_patient_ids(actor)))
-    todays, history = adherence.history_many(readable, now, DAYS_IN_WEEK * weeks - 1)
+    whatever the number of patients; none when `loaded` (todays, History: the caseload's own
+    read, app/coordinator/caseload.add_adherence, of the policy's rows) covers the weeks."""
+    wanted = set(patient_ids)
+    if loaded is not None and _covers(loaded, wanted, weeks):
+        todays, history = loaded
+        todays = {pid: today for pid, today in todays.items() if pid in wanted}
+    else:
+        readable = select(Patient.id).where(Patient.id.in_(list(patient_ids)),
+                                            Patient.id.in_(readable_patient_ids(actor)))
+        todays, history = adherence.history_many(readable, now, sparkline_days(weeks))
     return {pid: [w.rate for w in _weeks_of(history, pid, today, weeks)] for pid, today in todays.items()}
+
+
+def _covers(loaded, wanted: set, weeks: int) -> bool:
+    todays, history = loaded
+    return history is not None and wanted <= set(todays) and all(
+        _mondays(todays[pid], weeks)[0] >= history.loaded_from for pid in wanted)
 
 
 def weekly_points(actor, patient_ref, now: datetime, weeks: int = 13) -> list[WeekPoint]:
     """The last `weeks` weeks of one patient, this one (to date) last. 404 as the API for an
     actor who may not read the patient."""
+    return patient_adherence(actor, patient_ref, now, (), weeks)[1]
+
+
+def patient_adherence(actor, patient_ref, now: datetime, windows, weeks: int) -> tuple[dict, list[WeekPoint]]:
+    """({days: the metrics of the last `days` days, as the adherence endpoint counts them}, the
+    last `weeks` weeks) of one patient from one read of their history (history_many and
+    window_metrics: the adherence service's counting), not one read per window. 404 as the API
+    for an actor who may not read the patient."""
     patient = patient_for(actor, patient_ref, READ)
-    todays, history = adherence.history_many([patient.id], now, DAYS_IN_WEEK * weeks - 1)
-    return _weeks_of(history, patient.id, todays[patient.id], weeks)
+    back = max([DAYS_IN_WEEK * weeks - 1, *(days - 1 for days in windows)])
+    todays, history = adherence.history_many([patient.id], now, back)
+    today = todays[patient.id]
+    rates = {days: adherence.window_metrics(history, patient.id, today - timedelta(days=days - 1), today, today)
+             for days in windows}
+    return rates, _weeks_of(history, patient.id, today, weeks)
 
 
 def all_results(actor, patient_ref, language: str) -> list:

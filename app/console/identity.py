@@ -28,9 +28,19 @@ def sign_in(email: str, password: str, now) -> AuthSession:
         raise ApiError(403, "The console is for care coordinators and administrators; patients and "
                             "caregivers use the app.", title="Forbidden")
     hours = current_app.config["CONSOLE_SESSION_HOURS"]
+    _end_previous_login()
     login = auth.open_login(user, now, timedelta(hours=hours), detail="console")
     db.session.commit()
     return login
+
+
+def _end_previous_login() -> None:
+    """Signing in again ends the login this browser's cookie held (in the new login's
+    transaction): a copy of the old cookie is signed out, not left live until it expires."""
+    previous = _login_id()
+    row = db.session.get(AuthSession, previous) if previous is not None else None
+    if row is not None:
+        auth.revoke_session(row, "console_signed_in_again")
 
 
 def remember(login: AuthSession) -> None:

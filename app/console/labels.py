@@ -24,7 +24,7 @@ def flag_count(severity: str, count: int) -> str:
 
 
 def status_label(status: str) -> str:
-    return {"open": _("Open"), "acknowledged": _("Acknowledged"), "resolved": _("Resolved")}.get(status, status)
+    return {"open": _("New"), "acknowledged": _("Acknowledged"), "resolved": _("Resolved")}.get(status, status)
 
 
 def outcome_label(outcome: str | None) -> str:

@@ -1,6 +1,11 @@
 """The services' and the API schemas' own messages, in the console's catalogue: a refused action
 shows the service's words, translated when the catalogue knows them (else as the service wrote
-them). The list only marks the texts for `make translations`; nothing here decides anything."""
+them). The lists only mark the texts for `make translations`; nothing here decides anything.
+A message that carries a value ("No plan template 'x'.") is found by its pattern in WITH_VALUES
+and translated with the value kept."""
+import re
+from functools import lru_cache
+
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 
@@ -34,13 +39,38 @@ KNOWN = (
     # the API schemas (marshmallow)
     _l("Missing data for required field."),
     _l("Not a valid date."),
-    _l("Longer than maximum length 2000."),
-    _l("Longer than maximum length 500."),
-    _l("Length must be between 5 and 500."),
-    _l("Length must be between 1 and 200."),
 )
 
 
+# Messages with a value in them, as the services and marshmallow write them (%(name)s: the value).
+WITH_VALUES = (
+    _l("No plan template '%(slug)s'."),
+    _l("Longer than maximum length %(max)s."),
+    _l("Shorter than minimum length %(min)s."),
+    _l("Length must be between %(min)s and %(max)s."),
+    _l("Must be one of: %(choices)s."),
+)
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple:
+    """(regex, msgid) for each of WITH_VALUES: the msgid with each %(name)s as a named group."""
+    found = []
+    for lazy in WITH_VALUES:
+        msgid = lazy._args[0]  # the text lazy_gettext was given (flask_babel's LazyString)
+        body = re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)", re.escape(msgid))
+        found.append((re.compile(f"^{body}$", re.DOTALL), msgid))
+    return tuple(found)
+
+
 def service_text(text: str) -> str:
-    """text in the page's language when the catalogue has it."""
-    return get_translations().gettext(text)
+    """text in the page's language when the catalogue has it (itself, or its pattern)."""
+    translations = get_translations()
+    translated = translations.gettext(text)
+    if translated != text:
+        return translated
+    for pattern, msgid in _patterns():
+        found = pattern.match(text)
+        if found:
+            return translations.gettext(msgid) % found.groupdict()
+    return text

@@ -73,18 +73,27 @@ def rows(actor, now: datetime) -> list[dict]:
     return out
 
 
-def add_adherence(rows: list[dict], now: datetime) -> list[dict]:
+ROW_WINDOW_DAYS = 30  # the longest window a row shows
+
+
+def add_adherence(rows: list[dict], now: datetime, history_days: int = ROW_WINDOW_DAYS,
+                  kept: dict | None = None) -> list[dict]:
     """7- and 30-day adherence, days with data and plan status for these rows, as the adherence
-    service counts them (history_many: a fixed number of queries), in place."""
+    service counts them (history_many: a fixed number of queries), in place. history_days: how
+    far back the sessions are read (at least the 30 days the rows need); kept: a dict that
+    receives the read as kept["history"] = (todays, History), for a caller that draws more of
+    it (the console's sparklines) without reading it again."""
     if not rows:
         return rows
     with collector_paused():
-        _add_adherence(rows, now)
+        loaded = _add_adherence(rows, now, max(history_days, ROW_WINDOW_DAYS))
+    if kept is not None:
+        kept["history"] = loaded
     return rows
 
 
-def _add_adherence(rows: list[dict], now: datetime) -> None:
-    todays, history = adherence.history_many([r["patient"]["id"] for r in rows], now, 30)
+def _add_adherence(rows: list[dict], now: datetime, history_days: int):
+    todays, history = adherence.history_many([r["patient"]["id"] for r in rows], now, history_days)
     for r in rows:
         pid, today = r["patient"]["id"], r["today"]
         running = [s for s in history.specs.get(pid, []) if s.running_on(today)]
@@ -95,6 +104,7 @@ def _add_adherence(rows: list[dict], now: datetime) -> None:
         r["adherence_30"] = _rate(last_30)
         r["days_with_data_last_30"] = last_30["days_with_data"]
         r["current_streak_days"] = last_30["current_streak_days"]
+    return todays, history
 
 
 def _keep(row: dict, args: dict) -> bool:
@@ -141,14 +151,17 @@ def _below(row: dict, args: dict) -> bool:
     return rate is not None and rate < args["adherence_below"]
 
 
-def caseload(actor, args: dict, now: datetime, page: int | None = None, per_page: int | None = None):
+def caseload(actor, args: dict, now: datetime, page: int | None = None, per_page: int | None = None,
+             history_days: int = ROW_WINDOW_DAYS, history: dict | None = None):
     """(rows of the page, or all rows, in the order asked for; the total). Adherence is
-    computed for the page only, unless a filter or the order needs it for every row."""
+    computed for the page only, unless a filter or the order needs it for every row.
+    history_days, history: as add_adherence's (the read covers every row of the page)."""
     kept = [r for r in rows(actor, now) if _keep(r, args)]
     sort = args.get("sort", "risk")
     if args.get("adherence_below") is not None or sort.startswith("adherence") or page is None:
-        kept = [r for r in add_adherence(kept, now) if args.get("adherence_below") is None or _below(r, args)]
+        kept = [r for r in add_adherence(kept, now, history_days, history)
+                if args.get("adherence_below") is None or _below(r, args)]
         kept.sort(key=_sort_key(sort))
         return (kept if page is None else kept[(page - 1) * per_page: page * per_page]), len(kept)
     kept.sort(key=_sort_key(sort))
-    return add_adherence(kept[(page - 1) * per_page: page * per_page], now), len(kept)
+    return add_adherence(kept[(page - 1) * per_page: page * per_page], now, history_days, history), len(kept)

@@ -34,9 +34,12 @@ def _audit_listed(actor, rows: list[dict], detail: str) -> None:
         audit.record_read(actor, r["patient"]["id"], detail=detail)
 
 
-def caseload_page(actor, args: dict, now: datetime) -> Page:
+def caseload_page(actor, args: dict, now: datetime, history_days: int = caseload_rows.ROW_WINDOW_DAYS,
+                  history: dict | None = None) -> Page:
+    """history_days, history: the sessions read for the rows' adherence, and where to keep that
+    read (app/coordinator/caseload.add_adherence), for a page that draws more of it."""
     require(actor, REVIEW_CASELOAD)
-    items, total = caseload_rows.caseload(actor, args, now, args["page"], args["per_page"])
+    items, total = caseload_rows.caseload(actor, args, now, args["page"], args["per_page"], history_days, history)
     _audit_listed(actor, items, "caseload")
     return Page(items, args["page"], args["per_page"], total)
 

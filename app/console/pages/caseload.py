@@ -18,8 +18,8 @@ ADHERENCE_BELOW = (0.25, 0.5, 0.6, 0.75, 0.8, 0.9)
 FILTERS = ("severity", "rule", "adherence_below", "no_session_since", "overdue", "q")
 
 
-def _sparklines(rows, now) -> dict:
-    rates = figures.sparkline_rates(identity.current_actor(), [r["patient"]["id"] for r in rows], now)
+def _sparklines(rows, now, loaded=None) -> dict:
+    rates = figures.sparkline_rates(identity.current_actor(), [r["patient"]["id"] for r in rows], now, loaded=loaded)
     return {pid: charts.sparkline(series, label=name, id=f"spark-{pid}")
             for pid, series, name in ((r["patient"]["id"], rates.get(r["patient"]["id"], []),
                                        r["patient"]["display_name"]) for r in rows)}
@@ -33,10 +33,11 @@ def caseload():
         return render_template("console/caseload.html", coordinator=False)
     args = load_args(CaseloadArgs(unknown=EXCLUDE), ("severity", "rule"))
     now = utcnow()
-    page = coordinator.caseload_page(actor, args, now)
+    kept: dict = {}  # the rows' read of the sessions, long enough for the sparklines too
+    page = coordinator.caseload_page(actor, args, now, figures.sparkline_days(), kept)
     below = sorted(set(ADHERENCE_BELOW) | ({args["adherence_below"]} if "adherence_below" in args else set()))
     return render_template(
         "console/caseload.html", coordinator=True, page=page, args=args, **pager(page),
-        filtered=any(args.get(key) not in (None, []) for key in FILTERS), sparklines=_sparklines(page.items, now),
+        filtered=any(args.get(key) not in (None, []) for key in FILTERS), sparklines=_sparklines(page.items, now, kept.get("history")),
         severities=SEVERITIES[::-1], sorts=SORTS, below_choices=below,
         rule_choices=[(r["id"], r["title"]) for r in rules.rules_view(actor, page_language()).items])

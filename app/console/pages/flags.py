@@ -12,6 +12,7 @@ from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from app.audit import service as audit
 from app.auth.models import User
 from app.common.pagination import paginate
 from app.common.types import utcnow
@@ -63,7 +64,13 @@ def _flag_helpers():
         return {}
     return {"flag_evidence": lambda flag: evidence.rows(flag["evidence"], flag.get("language") or page_language()),
             "flag_outcomes": lambda: [(o, outcome_label(o)) for o in COORDINATOR_OUTCOMES],
-            "staff_name": staff_name}
+            "staff_name": staff_name, "flag_draft": flag_draft}
+
+
+def flag_draft(flag_id) -> dict:
+    """What was typed in this flag's resolve form when the page is shown again for its refusal."""
+    draft = g.get("console_flag_draft") or {}
+    return draft if draft.get("flag_id") == str(flag_id) else {}
 
 
 # --- the list ------------------------------------------------------------------------------
@@ -80,7 +87,8 @@ def flags():
     args = load_args(FlagListArgs(unknown=EXCLUDE), ("severity", "rule"), defaults={"status": "active"},
                      means_any={"status": "all"})
     language = page_language()
-    page = paginate(rules.caseload_flags(actor, args), args).map(lambda f: rules.flag_view(f, language))
+    page = paginate(rules.caseload_flags(actor, args), args).map(
+        lambda f: evidence.in_page_language(rules.flag_view(f, language)))
     prime_staff_names([f["acknowledged_by_id"] for f in page.items] + [f["resolved_by"] for f in page.items])
     ids = {f["patient_id"] for f in page.items}
     names = dict(db.session.execute(select(Patient.id, Patient.display_name).where(Patient.id.in_(ids))).all()) \
@@ -99,6 +107,17 @@ def _back(patient_id) -> str:
     if wanted and target == wanted:
         return target
     return url_for("console.patient", patient_id=patient_id, _anchor="flags")
+
+
+def _page_again(patient_id, flag_id, form: FlagResolveForm):
+    """The patient's page again (422), the flag's resolve form as it was typed: a refused post
+    loses no note, and keeps none in a cookie."""
+    from app.console.pages.patient import patient as patient_page
+
+    audit.nothing_written()
+    g.console_flag_draft = {"flag_id": str(flag_id), "outcome": form.outcome.data or "", "note": form.note.data or "",
+                            "errors": {f.name: list(f.errors) for f in (form.outcome, form.note) if f.errors}}
+    return patient_page(patient_id), 422
 
 
 def _already_resolved() -> None:
@@ -127,7 +146,7 @@ def resolve_flag(patient_id, flag_id):
         for field in (form.outcome, form.note):
             for error in field.errors:
                 flash(_("%(field)s: %(error)s", field=field.label.text, error=error), "error")
-        return redirect(_back(patient_id))
+        return _page_again(patient_id, flag_id, form)
     try:
         rules.resolve(identity.current_actor(), patient_id, flag_id,
                       {"outcome": form.outcome.data, "note": form.note.data.strip()}, utcnow())

@@ -5,16 +5,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from app.adherence import service as adherence
 from app.common.pagination import MAX_PER_PAGE, paginate
-from app.console import charts, figures
+from app.console import charts, evidence, figures
+from app.console.plan_templates import plans_of
 from app.coordinator import service as coordinator
 from app.coordinator.timeline import contact_view
 from app.dxa import service as dxa
 from app.exercises.service import ServedExercise, exercises_by_id
 from app.medications import service as medications
 from app.patients import service as patients
-from app.plans import service as plans
 from app.rules import service as rules
 from app.rules.evaluators import SEVERITY_ORDER
 from app.sessions import service as sessions
@@ -47,13 +46,13 @@ def age_on(born: date, day: date) -> int:
 def flags(r: Reader) -> list[dict]:
     """Active flags, urgent first, then newest first."""
     page = paginate(rules.patient_flags(r.actor, r.patient_id, {"status": "active"}), ALL)
-    views = [rules.flag_view(flag, r.language) for flag in page.items]
+    views = [evidence.in_page_language(rules.flag_view(flag, r.language)) for flag in page.items]
     return sorted(views, key=lambda f: -SEVERITY_ORDER.get(f["severity"], 0))
 
 
 def plan_section(r: Reader) -> dict:
     """The plans not ended (the one in force first) and the ended ones, each with its versions and pauses."""
-    listed = plans.list_plans(r.actor, r.patient_id, ALL).items
+    listed = plans_of(r.actor, r.patient_id)
     return {"current": [p for p in listed if p.status != "ended"],
             "ended": [p for p in listed if p.status == "ended"]}
 
@@ -63,8 +62,8 @@ def exercise_name(exercise, language: str) -> str:
 
 
 def adherence_section(r: Reader) -> dict:
-    rates = {days: adherence.adherence(r.actor, r.patient_id, {"window": days}) for days in ADHERENCE_WINDOWS}
-    weeks = figures.weekly_points(r.actor, r.patient_id, r.now, CHART_SPAN)
+    """The 7/30/90-day rates and the weekly chart from one read of the patient's history."""
+    rates, weeks = figures.patient_adherence(r.actor, r.patient_id, r.now, ADHERENCE_WINDOWS, CHART_SPAN)
     return {"rates": rates, "weeks": weeks}
 
 
@@ -104,7 +103,15 @@ def contact_log(r: Reader) -> list[dict]:
 
 def timeline(r: Reader, page: int):
     stmt, render = coordinator.timeline(r.actor, r.patient_id, {}, r.language)
-    return paginate(stmt, {"page": page, "per_page": TIMELINE_PER_PAGE}, scalars=False).map_all(render)
+
+    def rendered(rows):
+        entries = render(rows)
+        for entry in entries:
+            if "flag" in entry:
+                entry["flag"] = evidence.in_page_language(entry["flag"])
+        return entries
+
+    return paginate(stmt, {"page": page, "per_page": TIMELINE_PER_PAGE}, scalars=False).map_all(rendered)
 
 
 def people(r: Reader) -> dict:
