@@ -7,16 +7,19 @@ from sqlalchemy import String, bindparam, func, select, type_coerce
 
 from app.adherence.metrics import LoggedSession, Tally
 from app.common.types import UTCDateTime
-from app.extensions import db
+from app.plans.loading import core_rows, known_uuid
 from app.sessions.models import ExerciseSession
+
+# Core columns, not the ORM's: the statements below return plain rows (app/plans/loading.py).
+_SESSION = ExerciseSession.__table__.c
 
 
 def _sessions_statement(ids, bounded_below: bool):
-    stmt = (select(ExerciseSession.patient_id, ExerciseSession.item_key, ExerciseSession.local_date,
-                   ExerciseSession.duration_minutes, ExerciseSession.started_at)
-            .where(ExerciseSession.patient_id.in_(ids), ExerciseSession.deleted_at.is_(None),
-                   ExerciseSession.local_date <= bindparam("end")))
-    return stmt.where(ExerciseSession.local_date >= bindparam("start")) if bounded_below else stmt
+    raw = _SESSION
+    stmt = (select(known_uuid(raw.patient_id), known_uuid(raw.item_key), raw.local_date, raw.duration_minutes,
+                   raw.started_at)
+            .where(raw.patient_id.in_(ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end")))
+    return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
 
 
 @cache
@@ -34,33 +37,33 @@ def _rows(patient_ids, start: date | None, end: date, built_once, build):
         stmt, params["ids"] = built_once(start is not None), list(patient_ids)
     else:
         stmt = build(patient_ids, start is not None)
-    return db.session.execute(stmt, params)
+    return core_rows(stmt, params)
 
 
 def sessions(patient_ids, start: date | None, end: date) -> dict:
     """{patient_id: [LoggedSession]} with local dates in [start, end] (start None: from the first).
     patient_ids: a list or a SELECT of ids. One query."""
     out: dict = {}
-    for row in _rows(patient_ids, start, end, _sessions_for_listed_ids, _sessions_statement):
-        out.setdefault(row.patient_id, []).append(
-            LoggedSession(row.item_key, row.local_date, row.duration_minutes, row.started_at))
+    for patient_id, item_key, day, minutes, started in _rows(patient_ids, start, end, _sessions_for_listed_ids,
+                                                             _sessions_statement):
+        out.setdefault(patient_id, []).append(LoggedSession(item_key, day, minutes, started))
     return out
 
 
 def last_started(patient_ids: list, before: date) -> dict:
     """{patient_id: when their last session before `before` started}. One query."""
-    rows = db.session.execute(
-        select(ExerciseSession.patient_id, func.max(ExerciseSession.started_at))
-        .where(ExerciseSession.patient_id.in_(patient_ids), ExerciseSession.deleted_at.is_(None),
-               ExerciseSession.local_date < before)
-        .group_by(ExerciseSession.patient_id))
+    raw = _SESSION
+    rows = core_rows(
+        select(raw.patient_id, func.max(raw.started_at)).where(
+            raw.patient_id.in_(patient_ids), raw.deleted_at.is_(None), raw.local_date < before)
+        .group_by(raw.patient_id))
     return {patient_id: started for patient_id, started in rows}
 
 
 def _tally_statement(ids, bounded_below: bool):
     # The ids and dates come as the driver gives them (SQLite: text) and are converted once per
     # distinct value below: a few hundred patients, a few items and days, tens of thousands of rows.
-    raw = ExerciseSession
+    raw = _SESSION
     stmt = (select(type_coerce(raw.patient_id, String), type_coerce(raw.item_key, String),
                    type_coerce(raw.local_date, String), raw.duration_minutes,
                    type_coerce(raw.started_at, String))
