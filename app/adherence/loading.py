@@ -1,5 +1,4 @@
 """The logged sessions adherence reads: one query for any number of patients."""
-import uuid
 from datetime import date, datetime
 from functools import cache
 
@@ -7,7 +6,7 @@ from sqlalchemy import String, bindparam, func, select, type_coerce
 
 from app.adherence.metrics import LoggedSession, Tally
 from app.common.types import UTCDateTime
-from app.plans.loading import core_rows, known_uuid
+from app.plans.loading import as_uuid, core_rows, known_uuid
 from app.sessions.models import ExerciseSession
 
 # Core columns, not the ORM's: the statements below return plain rows (app/plans/loading.py).
@@ -61,12 +60,12 @@ def last_started(patient_ids: list, before: date) -> dict:
 
 
 def _tally_statement(ids, bounded_below: bool):
-    # The ids and dates come as the driver gives them (SQLite: text) and are converted once per
-    # distinct value below: a few hundred patients, a few items and days, tens of thousands of rows.
+    # Tens of thousands of rows for a few hundred patients: the patient ids and start times come
+    # as the driver gives them (SQLite: text; cheap to hash and compare) and are converted once per
+    # patient below; item ids from the process's memo (known_uuid); dates by the driver.
     raw = _SESSION
-    stmt = (select(type_coerce(raw.patient_id, String), type_coerce(raw.item_key, String),
-                   type_coerce(raw.local_date, String), raw.duration_minutes,
-                   type_coerce(raw.started_at, String))
+    stmt = (select(type_coerce(raw.patient_id, String), known_uuid(raw.item_key), raw.local_date,
+                   raw.duration_minutes, type_coerce(raw.started_at, String))
             .where(raw.patient_id.in_(ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end")))
     return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
 
@@ -76,34 +75,22 @@ def _tally_for_listed_ids(bounded_below: bool):
     return _tally_statement(bindparam("ids", expanding=True), bounded_below)
 
 
-def _as(kind):
-    memo: dict = {None: None}
-
-    def convert(value):
-        found = memo.get(value)
-        if found is None and value is not None:
-            found = memo[value] = kind(value) if isinstance(value, str) else value
-        return found
-    return convert
-
-
 def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     """({patient_id: Tally}, {patient_id: when their last session started}) of the sessions with
     local dates in [start, end] (start None: from the first), for the patients who have any.
     patient_ids: a list or a SELECT of ids. One query, no object per session."""
-    as_id, as_date = _as(uuid.UUID), _as(date.fromisoformat)
-    by_raw, latest = {}, {}
+    tallies, latest = {}, {}
     for patient, item_key, day, minutes, started in _rows(patient_ids, start, end, _tally_for_listed_ids,
                                                           _tally_statement):
-        tally = by_raw.get(patient)
+        tally = tallies.get(patient)
         if tally is None:
-            tally = by_raw[patient] = Tally()
+            tally = tallies[patient] = Tally()
             latest[patient] = started
         elif started > latest[patient]:  # SQLite's text is fixed-width UTC: it sorts as the moments do
             latest[patient] = started
-        tally.add(as_id(item_key), as_date(day), minutes)
-    return ({as_id(patient): tally for patient, tally in by_raw.items()},
-            {as_id(patient): _moment(started) for patient, started in latest.items()})
+        tally.add(item_key, day, minutes)
+    return ({as_uuid(patient): tally for patient, tally in tallies.items()},
+            {as_uuid(patient): _moment(started) for patient, started in latest.items()})
 
 
 def _moment(value) -> datetime:

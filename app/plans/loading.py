@@ -42,6 +42,11 @@ class KnownUuid(Uuid):
         return None if parse is None else _UUIDS.__getitem__
 
 
+def as_uuid(raw):
+    """An id as a driver gives it (SQLite: text) as a uuid.UUID, from the memo."""
+    return _UUIDS[raw] if type(raw) is str else raw
+
+
 def known_uuid(column, name: str | None = None):
     return type_coerce(column, KnownUuid).label(name or column.name)
 

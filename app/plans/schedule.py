@@ -110,6 +110,7 @@ class PlanSpec:
 
 
 _DAY = timedelta(days=1)
+_WEEK = tuple(timedelta(days=k) for k in range(7))
 
 
 def week_start(day: date) -> date:
@@ -263,10 +264,10 @@ def _week_stretches(plans, monday: date) -> list[Stretch]:
         weekly = [item for item in plans.in_force(monday) if item.weekly]
         keys = [(item.item_key, item.sessions_per_week, item.minutes) for item in weekly]
         if len(set(keys)) == len(keys):  # each in force all week: one stretch of 7 days each
-            week = tuple(days(monday, sunday))
+            week = tuple([monday + offset for offset in _WEEK])
             return [Stretch(key[0], monday, key[1], key[2], week, item) for key, item in zip(keys, weekly)]
     found: dict = {}
-    for day in days(monday, sunday):
+    for day in [monday + offset for offset in _WEEK]:
         for item in in_force(plans, day):
             if item.weekly:
                 key = (item.item_key, item.sessions_per_week, item.minutes)
