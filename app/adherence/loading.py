@@ -49,6 +49,28 @@ def sessions(patient_ids, start: date | None, end: date) -> dict:
     return out
 
 
+@cache
+def _minutes_by_day_statement():
+    raw = _SESSION
+    return (select(raw.local_date, known_uuid(raw.item_key), raw.duration_minutes)
+            .where(raw.patient_id == bindparam("patient_id"), raw.deleted_at.is_(None),
+                   raw.local_date >= bindparam("start"), raw.local_date <= bindparam("end")))
+
+
+def minutes_by_day(patient_id, start: date, end: date) -> dict:
+    """{(local date, item_key): [minutes of each session]} of one patient's sessions with local
+    dates in [start, end] (the agenda's reading: no start times). One query."""
+    out: dict = {}
+    for day, item_key, minutes in core_rows(_minutes_by_day_statement(),
+                                            {"patient_id": patient_id, "start": start, "end": end}):
+        found = out.get((day, item_key))
+        if found is None:
+            out[(day, item_key)] = [minutes]
+        else:
+            found.append(minutes)
+    return out
+
+
 def last_started(patient_ids: list, before: date) -> dict:
     """{patient_id: when their last session before `before` started}. One query."""
     raw = _SESSION
