@@ -1,5 +1,4 @@
 """The logged sessions adherence reads: one query for any number of patients."""
-import uuid
 from datetime import date, datetime
 from functools import cache
 
@@ -7,16 +6,19 @@ from sqlalchemy import String, bindparam, func, select, type_coerce
 
 from app.adherence.metrics import LoggedSession, Tally
 from app.common.types import UTCDateTime
-from app.extensions import db
+from app.plans.loading import as_uuid, core_rows, known_uuid
 from app.sessions.models import ExerciseSession
+
+# Core columns, not the ORM's: the statements below return plain rows (app/plans/loading.py).
+_SESSION = ExerciseSession.__table__.c
 
 
 def _sessions_statement(ids, bounded_below: bool):
-    stmt = (select(ExerciseSession.patient_id, ExerciseSession.item_key, ExerciseSession.local_date,
-                   ExerciseSession.duration_minutes, ExerciseSession.started_at)
-            .where(ExerciseSession.patient_id.in_(ids), ExerciseSession.deleted_at.is_(None),
-                   ExerciseSession.local_date <= bindparam("end")))
-    return stmt.where(ExerciseSession.local_date >= bindparam("start")) if bounded_below else stmt
+    raw = _SESSION
+    stmt = (select(known_uuid(raw.patient_id), known_uuid(raw.item_key), raw.local_date, raw.duration_minutes,
+                   raw.started_at)
+            .where(raw.patient_id.in_(ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end")))
+    return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
 
 
 @cache
@@ -34,36 +36,58 @@ def _rows(patient_ids, start: date | None, end: date, built_once, build):
         stmt, params["ids"] = built_once(start is not None), list(patient_ids)
     else:
         stmt = build(patient_ids, start is not None)
-    return db.session.execute(stmt, params)
+    return core_rows(stmt, params)
 
 
 def sessions(patient_ids, start: date | None, end: date) -> dict:
     """{patient_id: [LoggedSession]} with local dates in [start, end] (start None: from the first).
     patient_ids: a list or a SELECT of ids. One query."""
     out: dict = {}
-    for row in _rows(patient_ids, start, end, _sessions_for_listed_ids, _sessions_statement):
-        out.setdefault(row.patient_id, []).append(
-            LoggedSession(row.item_key, row.local_date, row.duration_minutes, row.started_at))
+    for patient_id, item_key, day, minutes, started in _rows(patient_ids, start, end, _sessions_for_listed_ids,
+                                                             _sessions_statement):
+        out.setdefault(patient_id, []).append(LoggedSession(item_key, day, minutes, started))
+    return out
+
+
+@cache
+def _minutes_by_day_statement():
+    raw = _SESSION
+    return (select(raw.local_date, known_uuid(raw.item_key), raw.duration_minutes)
+            .where(raw.patient_id == bindparam("patient_id"), raw.deleted_at.is_(None),
+                   raw.local_date >= bindparam("start"), raw.local_date <= bindparam("end")))
+
+
+def minutes_by_day(patient_id, start: date, end: date) -> dict:
+    """{(local date, item_key): [minutes of each session]} of one patient's sessions with local
+    dates in [start, end] (the agenda's reading: no start times). One query."""
+    out: dict = {}
+    for day, item_key, minutes in core_rows(_minutes_by_day_statement(),
+                                            {"patient_id": patient_id, "start": start, "end": end}):
+        found = out.get((day, item_key))
+        if found is None:
+            out[(day, item_key)] = [minutes]
+        else:
+            found.append(minutes)
     return out
 
 
 def last_started(patient_ids: list, before: date) -> dict:
     """{patient_id: when their last session before `before` started}. One query."""
-    rows = db.session.execute(
-        select(ExerciseSession.patient_id, func.max(ExerciseSession.started_at))
-        .where(ExerciseSession.patient_id.in_(patient_ids), ExerciseSession.deleted_at.is_(None),
-               ExerciseSession.local_date < before)
-        .group_by(ExerciseSession.patient_id))
+    raw = _SESSION
+    rows = core_rows(
+        select(raw.patient_id, func.max(raw.started_at)).where(
+            raw.patient_id.in_(patient_ids), raw.deleted_at.is_(None), raw.local_date < before)
+        .group_by(raw.patient_id))
     return {patient_id: started for patient_id, started in rows}
 
 
 def _tally_statement(ids, bounded_below: bool):
-    # The ids and dates come as the driver gives them (SQLite: text) and are converted once per
-    # distinct value below: a few hundred patients, a few items and days, tens of thousands of rows.
-    raw = ExerciseSession
-    stmt = (select(type_coerce(raw.patient_id, String), type_coerce(raw.item_key, String),
-                   type_coerce(raw.local_date, String), raw.duration_minutes,
-                   type_coerce(raw.started_at, String))
+    # Tens of thousands of rows for a few hundred patients: the patient ids and start times come
+    # as the driver gives them (SQLite: text; cheap to hash and compare) and are converted once per
+    # patient below; item ids from the process's memo (known_uuid); dates by the driver.
+    raw = _SESSION
+    stmt = (select(type_coerce(raw.patient_id, String), known_uuid(raw.item_key), raw.local_date,
+                   raw.duration_minutes, type_coerce(raw.started_at, String))
             .where(raw.patient_id.in_(ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end")))
     return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
 
@@ -73,34 +97,22 @@ def _tally_for_listed_ids(bounded_below: bool):
     return _tally_statement(bindparam("ids", expanding=True), bounded_below)
 
 
-def _as(kind):
-    memo: dict = {None: None}
-
-    def convert(value):
-        found = memo.get(value)
-        if found is None and value is not None:
-            found = memo[value] = kind(value) if isinstance(value, str) else value
-        return found
-    return convert
-
-
 def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     """({patient_id: Tally}, {patient_id: when their last session started}) of the sessions with
     local dates in [start, end] (start None: from the first), for the patients who have any.
     patient_ids: a list or a SELECT of ids. One query, no object per session."""
-    as_id, as_date = _as(uuid.UUID), _as(date.fromisoformat)
-    by_raw, latest = {}, {}
+    tallies, latest = {}, {}
     for patient, item_key, day, minutes, started in _rows(patient_ids, start, end, _tally_for_listed_ids,
                                                           _tally_statement):
-        tally = by_raw.get(patient)
+        tally = tallies.get(patient)
         if tally is None:
-            tally = by_raw[patient] = Tally()
+            tally = tallies[patient] = Tally()
             latest[patient] = started
         elif started > latest[patient]:  # SQLite's text is fixed-width UTC: it sorts as the moments do
             latest[patient] = started
-        tally.add(as_id(item_key), as_date(day), minutes)
-    return ({as_id(patient): tally for patient, tally in by_raw.items()},
-            {as_id(patient): _moment(started) for patient, started in latest.items()})
+        tally.add(item_key, day, minutes)
+    return ({as_uuid(patient): tally for patient, tally in tallies.items()},
+            {as_uuid(patient): _moment(started) for patient, started in latest.items()})
 
 
 def _moment(value) -> datetime:

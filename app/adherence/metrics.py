@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 
-from app.plans.schedule import Calendar, PlanSpec, calendar, in_force, week_stretches, window
+from app.plans.schedule import Calendar, PlanSpec, calendar, week_stretches, window
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,10 @@ def item_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSession]
     items = {}
     for key, entry in expectations.items():
         # Only the window's own days are looked up: the counts of other days are never read.
-        per_day = tally.by_item.get(key, {})
-        done = sum(1 for day, _ in entry.fixed if per_day.get(day))
+        per_day = tally.by_item.get(key, _NONE)
+        done = len([None for day, _ in entry.fixed if per_day.get(day)])
         due = len(entry.fixed)
-        minutes = sum(m for _, m in entry.fixed)
+        minutes = sum([m for _, m in entry.fixed])
         for quota in entry.quotas:
             counted = quota.counted(per_day)
             expected = max(quota.due, counted)  # ahead of pace in the current week: on target
@@ -158,14 +158,19 @@ def walk(plans: list[PlanSpec] | Calendar, by_item: dict, today: date, last: dat
             return count, True
         if day.weekday() == 6 and day < today and _week_missed(plans, by_item, day - timedelta(days=6)):
             return count, True
-        items = in_force(plans, day)
-        due = [i for i in items if not i.weekly and i.fixed_on(day)]
+        due = missed = logged = False
+        for item, fixed in plans.entries(day):  # fixed: a days-of-week item due that day
+            if by_item.get(item.item_key, _NONE).get(day):
+                logged = True
+            elif fixed:
+                missed = True
+            due = due or fixed
         if due:
-            if all(by_item.get(i.item_key, _NONE).get(day) for i in due):
+            if not missed:
                 count += 1
             elif day != today:
                 return count, True
-        elif any(by_item.get(i.item_key, _NONE).get(day) for i in items):
+        elif logged:
             count += 1
         if day <= earliest:
             return count, True

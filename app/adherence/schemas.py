@@ -3,6 +3,65 @@ import marshmallow as ma
 from app.common.i18n import LANG_FIELD
 from app.common.validation import calendar_date
 from app.exercises.schemas import ExerciseSchema
+from app.exercises.service import LibraryExercise, ServedExercise
+
+# Field classes whose dump of a value of these exact types is the value itself (and None of None).
+_AS_GIVEN = {ma.fields.Integer: (int,), ma.fields.Float: (float,), ma.fields.String: (str,),
+             ma.fields.Boolean: (bool,)}
+
+
+class PlainDumpSchema(ma.Schema):
+    """Dumps a dict as marshmallow does, with fewer calls: a value its field would give back
+    unchanged (an int for an Integer, a str for a String, a float for a Float, a bool for a
+    Boolean, None for any of them) is copied; every other value, and a missing key, goes through
+    the field as usual. The field list is worked out once per schema instance. The agenda and
+    adherence dump many small dicts of such values on the patients' daily reads."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._dump_plan = [
+            (field.attribute or name, field.data_key if field.data_key is not None else name, name, field,
+             _AS_GIVEN.get(type(field)) if not getattr(field, "as_string", False) else None)
+            for name, field in self.dump_fields.items()]
+
+    def _serialize(self, obj, *, many: bool = False):
+        if many and obj is not None:
+            return [self._serialize(d) for d in obj]
+        if type(obj) is not dict:
+            return super()._serialize(obj, many=many)
+        ret = {}
+        for attr, key, name, field, as_given in self._dump_plan:
+            value = obj.get(attr, ma.missing)
+            if as_given is None or value is ma.missing or (value is not None and type(value) not in as_given):
+                value = field.serialize(name, obj, accessor=self.get_attribute)
+                if value is ma.missing:
+                    continue
+            ret[key] = value
+        return ret
+
+
+class LibraryExerciseNested(ma.fields.Nested):
+    """Nested, whose dump of a library exercise (plain data kept across requests, rebuilt as new
+    objects when the seed changes: app/exercises/service.py) served in a language is worked out
+    once and shared by the responses: read-only."""
+
+    MEMO_SIZE = 1024
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._memo: dict = {}
+
+    def _serialize(self, nested_obj, attr, obj, **kwargs):
+        if type(nested_obj) is not ServedExercise or type(nested_obj.exercise) is not LibraryExercise:
+            return super()._serialize(nested_obj, attr, obj, **kwargs)
+        exercise = nested_obj.exercise
+        key = (id(exercise), nested_obj.language)
+        found = self._memo.get(key)
+        if found is None or found[0] is not exercise:  # (the entry keeps its exercise: no id reused)
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            found = self._memo[key] = (exercise, super()._serialize(nested_obj, attr, obj, **kwargs))
+        return found[1]
 
 
 class AdherenceArgs(ma.Schema):
@@ -12,7 +71,7 @@ class AdherenceArgs(ma.Schema):
     date_to = ma.fields.Date(data_key="to", validate=calendar_date)
 
 
-class ItemAdherenceSchema(ma.Schema):
+class ItemAdherenceSchema(PlainDumpSchema):
     item_key = ma.fields.UUID()
     plan_id = ma.fields.UUID()
     exercise_id = ma.fields.UUID()
@@ -23,7 +82,7 @@ class ItemAdherenceSchema(ma.Schema):
     logged_minutes = ma.fields.Integer()
 
 
-class AdherenceSchema(ma.Schema):
+class AdherenceSchema(PlainDumpSchema):
     date_from = ma.fields.Date(data_key="from")
     date_to = ma.fields.Date(data_key="to")
     expected_sessions = ma.fields.Integer()
@@ -46,7 +105,7 @@ class WeeklyArgs(ma.Schema):
     lang = LANG_FIELD
 
 
-class WeeklySummarySchema(ma.Schema):
+class WeeklySummarySchema(PlainDumpSchema):
     week_start = ma.fields.Date()
     week_end = ma.fields.Date()
     complete = ma.fields.Boolean()
@@ -81,11 +140,11 @@ class AgendaExerciseSchema(ExerciseSchema):
         fields = ("id", "slug", "kind", "language", "name", "measures")
 
 
-class AgendaItemSchema(ma.Schema):
+class AgendaItemSchema(PlainDumpSchema):
     plan_id = ma.fields.UUID()
     item_id = ma.fields.UUID()
     item_key = ma.fields.UUID(metadata={"description": "Send it with the session"})
-    exercise = ma.fields.Nested(AgendaExerciseSchema)
+    exercise = LibraryExerciseNested(AgendaExerciseSchema)
     minutes = ma.fields.Integer()
     time_of_day = ma.fields.String(allow_none=True)
     schedule = ma.fields.String(metadata={"description": "days_of_week (due today) or weekly (N a week)"})
@@ -103,7 +162,7 @@ class AgendaItemSchema(ma.Schema):
                                             metadata={"description": "planned_this_week - done_this_week"})
 
 
-class AgendaSchema(ma.Schema):
+class AgendaSchema(PlainDumpSchema):
     date = ma.fields.Date()
     today = ma.fields.Date()
     time_zone = ma.fields.String()
@@ -112,13 +171,13 @@ class AgendaSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(AgendaItemSchema))
 
 
-class AgendaDaySchema(ma.Schema):
+class AgendaDaySchema(PlainDumpSchema):
     date = ma.fields.Date()
     paused = ma.fields.Boolean()
     items = ma.fields.List(ma.fields.Nested(AgendaItemSchema))
 
 
-class AgendaWeekSchema(ma.Schema):
+class AgendaWeekSchema(PlainDumpSchema):
     week_start = ma.fields.Date()
     today = ma.fields.Date()
     time_zone = ma.fields.String()

@@ -145,13 +145,13 @@ def _agenda_items(specs, day: date, logged_by_day: dict, stretches: list, exerci
         for item in spec.items_on(day):
             if not item.weekly and not item.fixed_on(day):
                 continue
-            done_today = logged_by_day.get((day, item.item_key), [])
+            done_today = logged_by_day.get((day, item.item_key), ())  # [minutes]
             entry = {
                 "plan_id": spec.plan_id, "item_id": item.item_id, "item_key": item.item_key,
                 "exercise": ServedExercise(exercises[item.exercise_id], language),
                 "minutes": item.minutes, "time_of_day": item.time_of_day,
                 "schedule": "weekly" if item.weekly else "days_of_week",
-                "done_sessions": len(done_today), "done_minutes": sum(s.minutes for s in done_today),
+                "done_sessions": len(done_today), "done_minutes": sum(done_today),
                 "done": bool(done_today),
             }
             if item.weekly:
@@ -167,10 +167,7 @@ def _agenda_items(specs, day: date, logged_by_day: dict, stretches: list, exerci
 
 def _agenda_data(patient, start: date, end: date):
     specs = plans.load_specs([patient.id]).get(patient.id, [])
-    logged = loading.sessions([patient.id], week_start(start), end).get(patient.id, [])
-    by_day: dict = {}
-    for s in logged:
-        by_day.setdefault((s.local_date, s.item_key), []).append(s)
+    by_day = loading.minutes_by_day(patient.id, week_start(start), end)
     needed = {item.exercise_id for spec in specs for _n, _d, items in spec.versions for item in items}
     exercises = exercises_by_id(needed)
     return specs, by_day, week_stretches(specs, week_start(start)), exercises

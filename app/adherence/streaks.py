@@ -27,6 +27,7 @@ from app.common.clock import now_utc
 from app.common.db import reading, upsert
 from app.extensions import db
 from app.plans import service as plans
+from app.plans.loading import core_rows
 from app.plans.schedule import Calendar, week_start
 
 RULES_VERSION = 1
@@ -42,13 +43,23 @@ def settled_margin() -> int:
     return max(cfg["SESSION_BACKFILL_DAYS"], -(-cfg["SESSION_EDIT_WINDOW_HOURS"] // 24)) + 2
 
 
+def _checkpoints_statement(ids):
+    checkpoint = StreakCheckpoint.__table__.c
+    return (select(checkpoint.patient_id, checkpoint.settled_through, checkpoint.streak_days)
+            .where(checkpoint.patient_id.in_(ids), checkpoint.rules_version == RULES_VERSION))
+
+
+@cache
+def _checkpoints_for_listed_ids():
+    return _checkpoints_statement(bindparam("ids", expanding=True))
+
+
 def _checkpoints(patient_ids) -> dict:
-    ids = list(patient_ids) if isinstance(patient_ids, (list, tuple, set)) else patient_ids
-    rows = db.session.execute(select(StreakCheckpoint.patient_id, StreakCheckpoint.settled_through,
-                                     StreakCheckpoint.streak_days)
-                              .where(StreakCheckpoint.patient_id.in_(ids),
-                                     StreakCheckpoint.rules_version == RULES_VERSION))
-    return {r.patient_id: (r.settled_through, r.streak_days) for r in rows}
+    if isinstance(patient_ids, (list, tuple, set)):
+        rows = core_rows(_checkpoints_for_listed_ids(), {"ids": list(patient_ids)})
+    else:
+        rows = core_rows(_checkpoints_statement(patient_ids))
+    return {patient_id: (settled, days) for patient_id, settled, days in rows}
 
 
 @dataclass

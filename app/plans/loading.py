@@ -1,27 +1,73 @@
-"""Plans as plain data for adherence and the agenda: a fixed number of queries."""
+"""Plans as plain data for adherence and the agenda: a fixed number of queries.
+
+Plain Core rows, no ORM entities: on the agenda's hot path, the ORM's statement and result
+set-up cost more Python than the database's work, and parsing the same ids again on every read
+(SQLite gives them as text) more than the rest of the rows.
+"""
+import uuid
 from functools import cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Uuid, bindparam, select, type_coerce
 
 from app.extensions import db
 from app.plans.models import Plan, PlanItem, PlanPause, PlanVersion
 from app.plans.schedule import ItemSpec, PlanSpec
 
+_UUIDS_KEPT = 50_000
+
+
+class _Uuids(dict):
+    """{text: uuid.UUID}, each id parsed once per process (ids are immutable: shared freely)."""
+
+    def __missing__(self, text):
+        if len(self) >= _UUIDS_KEPT:
+            self.clear()
+            self[None] = None
+        found = self[text] = uuid.UUID(text)
+        return found
+
+
+_UUIDS = _Uuids({None: None})
+
+
+class KnownUuid(Uuid):
+    """Uuid whose values read as text (SQLite) come from a per-process memo instead of being
+    parsed on every row: the same plan, item and patient ids are read on every agenda. Drivers
+    with native UUIDs (PostgreSQL) are untouched. Use it with type_coerce in a SELECT list."""
+
+    cache_ok = True
+
+    def result_processor(self, dialect, coltype):
+        parse = super().result_processor(dialect, coltype)
+        return None if parse is None else _UUIDS.__getitem__
+
+
+def as_uuid(raw):
+    """An id as a driver gives it (SQLite: text) as a uuid.UUID, from the memo."""
+    return _UUIDS[raw] if type(raw) is str else raw
+
+
+def known_uuid(column, name: str | None = None):
+    return type_coerce(column, KnownUuid).label(name or column.name)
+
 
 def _specs_statements(ids):
     """The two statements of load_specs, for ids given as a list parameter or a SELECT."""
-    plans = (
-        select(Plan.id, Plan.patient_id, Plan.start_date, Plan.ended_on, PlanVersion.id.label("version_id"),
-               PlanVersion.number, PlanVersion.effective_from, PlanItem.id.label("item_id"), PlanItem.item_key,
-               PlanItem.exercise_id, PlanItem.minutes, PlanItem.sessions_per_week, PlanItem.days_mask,
-               PlanItem.start_date.label("item_start"), PlanItem.end_date, PlanItem.time_of_day)
-        .join(PlanVersion, PlanVersion.plan_id == Plan.id)
-        .join(PlanItem, PlanItem.version_id == PlanVersion.id)
-        .where(Plan.patient_id.in_(ids))
-        .order_by(Plan.id, PlanVersion.number, PlanItem.position))
-    pauses = (select(PlanPause.plan_id, PlanPause.start_date, PlanPause.end_date)
-              .join(Plan, Plan.id == PlanPause.plan_id).where(Plan.patient_id.in_(ids)))
-    return plans, pauses
+    plan, version, item, pause = (m.__table__.c for m in (Plan, PlanVersion, PlanItem, PlanPause))
+    items = (
+        select(known_uuid(plan.id), known_uuid(plan.patient_id), plan.start_date, plan.ended_on,
+               known_uuid(version.id, "version_id"), version.number, version.effective_from,
+               known_uuid(item.id, "item_id"), known_uuid(item.item_key), known_uuid(item.exercise_id),
+               item.minutes, item.sessions_per_week, item.days_mask, item.start_date.label("item_start"),
+               item.end_date, item.time_of_day)
+        .join_from(Plan.__table__, PlanVersion.__table__, version.plan_id == plan.id)
+        .join(PlanItem.__table__, item.version_id == version.id)
+        .where(plan.patient_id.in_(ids))
+        .order_by(plan.id, version.number, item.position))
+    pauses = (select(known_uuid(pause.plan_id), pause.start_date, pause.end_date)
+              .join_from(PlanPause.__table__, Plan.__table__, plan.id == pause.plan_id)
+              .where(plan.patient_id.in_(ids)))
+    return items, pauses
 
 
 @cache
@@ -30,33 +76,46 @@ def _specs_for_listed_ids():
     return _specs_statements(bindparam("ids", expanding=True))
 
 
+def core_rows(statement, params=None):
+    """The rows of a Core statement (plain tuples: no ORM entities, no ORM result set-up), run
+    on the session's connection after the flush an ORM statement would have done."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, params)
+
+
 def load_specs(patient_ids) -> dict:
     """{patient_id: [PlanSpec]} for the given patient ids (a list, or a SELECT of ids).
 
-    Two queries whatever the number of patients, plans, versions or items.
+    Two queries whatever the number of patients, plans, versions or items (one without plans).
     """
     if isinstance(patient_ids, (list, tuple, set)):
-        plans_stmt, pauses_stmt = _specs_for_listed_ids()
+        items_stmt, pauses_stmt = _specs_for_listed_ids()
         params = {"ids": list(patient_ids)}
     else:
-        plans_stmt, pauses_stmt = _specs_statements(patient_ids)
+        items_stmt, pauses_stmt = _specs_statements(patient_ids)
         params = {}
     plans: dict = {}
     versions: dict = {}
     result: dict = {}
-    for row in db.session.execute(plans_stmt, params):
-        spec = plans.get(row.id)
+    for (plan_id, patient_id, start, end, version_id, number, effective_from, item_id, item_key, exercise_id,
+         minutes, per_week, mask, item_start, item_end, time_of_day) in core_rows(items_stmt, params):
+        spec = plans.get(plan_id)
         if spec is None:
-            spec = plans[row.id] = PlanSpec(row.id, row.start_date, row.ended_on)
-            result.setdefault(row.patient_id, []).append(spec)
-        version = versions.get(row.version_id)
+            spec = plans[plan_id] = PlanSpec(plan_id, start, end)
+            found = result.get(patient_id)
+            if found is None:
+                result[patient_id] = [spec]
+            else:
+                found.append(spec)
+        version = versions.get(version_id)
         if version is None:
-            version = versions[row.version_id] = (row.number, row.effective_from, [])
+            version = versions[version_id] = (number, effective_from, [])
             spec.versions.append(version)
-        version[2].append(ItemSpec(row.item_key, row.exercise_id, row.minutes, row.sessions_per_week,
-                                   row.days_mask, row.item_start, row.end_date, row.time_of_day,
-                                   row.id, row.item_id, row.number))
+        version[2].append(ItemSpec(item_key, exercise_id, minutes, per_week, mask, item_start, item_end,
+                                   time_of_day, plan_id, item_id, number))
     if plans:
-        for row in db.session.execute(pauses_stmt, params):
-            plans[row.plan_id].pauses.append((row.start_date, row.end_date))
+        for plan_id, start, end in core_rows(pauses_stmt, params):
+            plans[plan_id].pauses.append((start, end))
     return result

@@ -50,6 +50,7 @@ in which an N-per-week stretch got fewer sessions than it planned; today, still 
 breaks nothing; it ends at the first plan's start (app/adherence/metrics.py: walk). The last
 session is the last one ever logged, however old.
 """
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -109,6 +110,7 @@ class PlanSpec:
 
 
 _DAY = timedelta(days=1)
+_WEEK = tuple(timedelta(days=k) for k in range(7))
 
 
 def week_start(day: date) -> date:
@@ -123,35 +125,87 @@ def days(start: date, end: date):
 class Calendar:
     """Plans read day by day, each day and week worked out once: the items in force on a day
     and the N-per-week stretches of a week. For readers of many windows of the same plans (the
-    rules sweep, the caseload); every function below takes a Calendar where it takes plans."""
+    rules sweep, the caseload); every function below takes a Calendar where it takes plans.
 
-    __slots__ = ("plans", "earliest", "_days", "_entries", "_weeks")
+    What is in force changes only on a plan's start, the day after its end, a pause's first day
+    and the day after its last, a version's effective_from, an item's start and the day after
+    its end. Between two such days every day has the same items (the same list), so they are
+    worked out once per run of days, not once per day."""
+
+    __slots__ = ("plans", "earliest", "_bounds", "_runs", "_days", "_entries", "_run_entries", "_weeks")
 
     def __init__(self, plans: list[PlanSpec]):
         self.plans = plans
         self.earliest = min((p.start_date for p in plans), default=None)
+        self._bounds = _changes(plans)
+        self._runs: dict = {}   # {run: items in force}, a run numbered by the changes on or before it
         self._days: dict = {}
         self._entries: dict = {}
+        self._run_entries: dict = {}  # {(run, weekday): entries}
         self._weeks: dict = {}
 
     def entries(self, day: date) -> list[tuple[ItemSpec, bool]]:
         """(item, whether it is a days-of-week item due that day) for the items in force."""
         found = self._entries.get(day)
         if found is None:
-            found = self._entries[day] = [(i, not i.weekly and i.fixed_on(day)) for i in self.in_force(day)]
+            key = (bisect_right(self._bounds, day), day.weekday())
+            found = self._run_entries.get(key)
+            if found is None:
+                found = self._run_entries[key] = [(i, not i.weekly and i.fixed_on(day)) for i in self.in_force(day)]
+            self._entries[day] = found
         return found
 
     def in_force(self, day: date) -> list[ItemSpec]:
         found = self._days.get(day)
         if found is None:
-            found = self._days[day] = [item for plan in self.plans for item in plan.items_on(day)]
+            run = bisect_right(self._bounds, day)
+            found = self._runs.get(run)
+            if found is None:
+                found = self._runs[run] = [item for plan in self.plans for item in plan.items_on(day)]
+            self._days[day] = found
         return found
+
+    def runs(self, start: date, end: date) -> list[tuple[date, date, list[ItemSpec]]]:
+        """[(first, last, items in force on each day from first to last)] covering start to end."""
+        bounds, found, day = self._bounds, [], start
+        while day <= end:
+            run = bisect_right(bounds, day)
+            last = end if run == len(bounds) else min(end, bounds[run] - _DAY)
+            found.append((day, last, self.in_force(day)))
+            day = last + _DAY
+        return found
+
+    def same_run(self, first: date, last: date) -> bool:
+        """Whether every day from first to last has the same items in force."""
+        return bisect_right(self._bounds, first) == bisect_right(self._bounds, last)
 
     def week_stretches(self, monday: date) -> list["Stretch"]:
         found = self._weeks.get(monday)
         if found is None:
             found = self._weeks[monday] = _week_stretches(self, monday)
         return found
+
+
+def _changes(plans: list[PlanSpec]) -> list[date]:
+    """The days on which what is in force may change (see Calendar), sorted."""
+    found = set()
+    for plan in plans:
+        found.add(plan.start_date)
+        found.add(_day_after(plan.ended_on))
+        for start, end in plan.pauses:
+            found.add(start)
+            found.add(_day_after(end))
+        for _number, effective_from, items in plan.versions:
+            found.add(effective_from)
+            for item in items:
+                found.add(item.start_date)
+                found.add(_day_after(item.end_date))
+    found.discard(None)
+    return sorted(found)
+
+
+def _day_after(day: date | None) -> date | None:
+    return None if day is None or day == date.max else day + _DAY
 
 
 def calendar(plans) -> Calendar:
@@ -192,7 +246,8 @@ class Stretch:
     def counted(self, sessions_by_day: dict, through: date | None = None) -> int:
         """Sessions that count for the stretch ({date: sessions that day}), up to through."""
         cap = per_day(self.sessions_per_week)
-        done = sum(min(cap, sessions_by_day.get(d, 0)) for d in self.days if through is None or d <= through)
+        get = sessions_by_day.get
+        done = sum([min(cap, get(d, 0)) for d in self.days if through is None or d <= through])
         return min(self.planned, done)
 
 
@@ -204,8 +259,15 @@ def week_stretches(plans: list[PlanSpec] | Calendar, monday: date) -> list[Stret
 
 
 def _week_stretches(plans, monday: date) -> list[Stretch]:
+    sunday = monday + timedelta(days=6)
+    if isinstance(plans, Calendar) and plans.same_run(monday, sunday):
+        weekly = [item for item in plans.in_force(monday) if item.weekly]
+        keys = [(item.item_key, item.sessions_per_week, item.minutes) for item in weekly]
+        if len(set(keys)) == len(keys):  # each in force all week: one stretch of 7 days each
+            week = tuple([monday + offset for offset in _WEEK])
+            return [Stretch(key[0], monday, key[1], key[2], week, item) for key, item in zip(keys, weekly)]
     found: dict = {}
-    for day in days(monday, monday + timedelta(days=6)):
+    for day in [monday + offset for offset in _WEEK]:
         for item in in_force(plans, day):
             if item.weekly:
                 key = (item.item_key, item.sessions_per_week, item.minutes)
@@ -246,7 +308,8 @@ class Quota:
 
     def counted(self, sessions_by_day: dict) -> int:
         cap = per_day(self.stretch.sessions_per_week)
-        return min(self.planned, sum(min(cap, sessions_by_day.get(d, 0)) for d in self.days))
+        get = sessions_by_day.get
+        return min(self.planned, sum([min(cap, get(d, 0)) for d in self.days]))
 
 
 @dataclass
@@ -260,17 +323,20 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
     """{item_key: ItemWindow} for the items in force on some day of [start, end] (end <= today)."""
     plans = calendar(plans)  # each day's items are read again for the weeks' stretches
     result: dict = {}
-    day = start
-    while day <= end:
-        for item, fixed in plans.entries(day):
+    for first, last, items in plans.runs(start, end):  # runs of days with the same items in force
+        run = None
+        for item in items:
             entry = result.get(item.item_key)
             if entry is None:
                 entry = result[item.item_key] = ItemWindow(item)
             else:
                 entry.item = item
-            if fixed:
-                entry.fixed.append((day, item.minutes))
-        day += _DAY
+            if not item.weekly and item.days_mask:
+                if run is None:
+                    weekday = first.weekday()
+                    run = [(first + timedelta(days=k), (weekday + k) % 7) for k in range((last - first).days + 1)]
+                mask, minutes = item.days_mask, item.minutes
+                entry.fixed += [(day, minutes) for day, weekday in run if mask >> weekday & 1]
     monday = week_start(start)
     while monday <= end:
         sunday = monday + timedelta(days=6)
@@ -278,9 +344,9 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
         for stretch in plans.week_stretches(monday):
             inside = stretch.days  # in date order
             if inside[0] < start or inside[-1] > last:
-                inside = tuple(d for d in inside if start <= d <= last)
+                inside = tuple([d for d in inside if start <= d <= last])
             if inside and inside[0] <= end and stretch.item_key in result:
-                ahead = sum(1 for d in inside if d > today) if inside[-1] > today else 0
+                ahead = len([d for d in inside if d > today]) if inside[-1] > today else 0
                 result[stretch.item_key].quotas.append(Quota(stretch, inside, ahead))
         monday += timedelta(days=7)
     return result
