@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 
-from app.plans.schedule import Calendar, PlanSpec, calendar, in_force, week_stretches, window
+from app.plans.schedule import Calendar, PlanSpec, calendar, week_stretches, window
 
 
 @dataclass(frozen=True)
@@ -158,14 +158,14 @@ def walk(plans: list[PlanSpec] | Calendar, by_item: dict, today: date, last: dat
             return count, True
         if day.weekday() == 6 and day < today and _week_missed(plans, by_item, day - timedelta(days=6)):
             return count, True
-        items = in_force(plans, day)
-        due = [i for i in items if not i.weekly and i.fixed_on(day)]
+        entries = plans.entries(day)
+        due = [i for i, fixed in entries if fixed]
         if due:
             if all(by_item.get(i.item_key, _NONE).get(day) for i in due):
                 count += 1
             elif day != today:
                 return count, True
-        elif any(by_item.get(i.item_key, _NONE).get(day) for i in items):
+        elif any(by_item.get(i.item_key, _NONE).get(day) for i, _fixed in entries):
             count += 1
         if day <= earliest:
             return count, True

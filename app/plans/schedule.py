@@ -50,6 +50,7 @@ in which an N-per-week stretch got fewer sessions than it planned; today, still 
 breaks nothing; it ends at the first plan's start (app/adherence/metrics.py: walk). The last
 session is the last one ever logged, however old.
 """
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -123,29 +124,77 @@ def days(start: date, end: date):
 class Calendar:
     """Plans read day by day, each day and week worked out once: the items in force on a day
     and the N-per-week stretches of a week. For readers of many windows of the same plans (the
-    rules sweep, the caseload); every function below takes a Calendar where it takes plans."""
+    rules sweep, the caseload); every function below takes a Calendar where it takes plans.
 
-    __slots__ = ("plans", "earliest", "_days", "_entries", "_weeks")
+    What is in force can change only on a plan's start, the day after its end, a version's
+    effective_from, a pause's first day, the day after a pause's last, an item's start and the
+    day after its end. Between two such days (a segment) the items in force are the same, so
+    they are worked out once per segment, with PlanSpec.items_on on its first day: the rule
+    itself, read on fewer days."""
+
+    __slots__ = ("plans", "earliest", "_points", "_segments", "_entries", "_weeks")
 
     def __init__(self, plans: list[PlanSpec]):
         self.plans = plans
         self.earliest = min((p.start_date for p in plans), default=None)
-        self._days: dict = {}
+        points = set()
+        for plan in plans:
+            points.add(plan.start_date)
+            if plan.ended_on is not None:
+                points.add(plan.ended_on + _DAY)
+            for first, last in plan.pauses:
+                points.add(first)
+                if last is not None:
+                    points.add(last + _DAY)
+            for _number, effective, items in plan.versions:
+                points.add(effective)
+                for item in items:
+                    points.add(item.start_date)
+                    if item.end_date is not None:
+                        points.add(item.end_date + _DAY)
+        self._points = sorted(points)
+        self._segments: list = [None] * len(self._points)  # items in force from _points[i] on
         self._entries: dict = {}
         self._weeks: dict = {}
 
-    def entries(self, day: date) -> list[tuple[ItemSpec, bool]]:
-        """(item, whether it is a days-of-week item due that day) for the items in force."""
-        found = self._entries.get(day)
+    def _segment(self, index: int) -> list[ItemSpec]:
+        found = self._segments[index]
         if found is None:
-            found = self._entries[day] = [(i, not i.weekly and i.fixed_on(day)) for i in self.in_force(day)]
+            day = self._points[index]
+            found = self._segments[index] = [item for plan in self.plans for item in plan.items_on(day)]
         return found
 
     def in_force(self, day: date) -> list[ItemSpec]:
-        found = self._days.get(day)
+        index = bisect_right(self._points, day) - 1
+        return self._segment(index) if index >= 0 else _NOTHING
+
+    def entries(self, day: date) -> list[tuple[ItemSpec, bool]]:
+        """(item, whether it is a days-of-week item due that day) for the items in force."""
+        index = bisect_right(self._points, day) - 1
+        if index < 0:
+            return _NOTHING
+        key = (index, day.weekday())
+        found = self._entries.get(key)
         if found is None:
-            found = self._days[day] = [item for plan in self.plans for item in plan.items_on(day)]
+            found = self._entries[key] = [(i, not i.weekly and i.fixed_on(day)) for i in self._segment(index)]
         return found
+
+    def spans(self, start: date, end: date):
+        """(first, last, items in force) for the runs of days of [start, end] in one segment,
+        in date order, leaving out runs with nothing in force."""
+        points = self._points
+        index = bisect_right(points, start) - 1
+        first = start
+        while first <= end:
+            last = points[index + 1] - _DAY if index + 1 < len(points) else end
+            if last > end:
+                last = end
+            if index >= 0:
+                items = self._segment(index)
+                if items:
+                    yield first, last, items
+            first = last + _DAY
+            index += 1
 
     def week_stretches(self, monday: date) -> list["Stretch"]:
         found = self._weeks.get(monday)
@@ -154,11 +203,15 @@ class Calendar:
         return found
 
 
+_NOTHING: list = []  # shared, never changed
+
+
 def calendar(plans) -> Calendar:
     return plans if isinstance(plans, Calendar) else Calendar(plans)
 
 
 def in_force(plans: list[PlanSpec] | Calendar, day: date) -> list[ItemSpec]:
+    """The items in force on day (both kinds); do not change the list."""
     if isinstance(plans, Calendar):
         return plans.in_force(day)
     return [item for plan in plans for item in plan.items_on(day)]
@@ -198,22 +251,23 @@ class Stretch:
 
 def week_stretches(plans: list[PlanSpec] | Calendar, monday: date) -> list[Stretch]:
     """The N-per-week stretches of the week starting on monday, whole week, as the plans stand."""
-    if isinstance(plans, Calendar):
-        return plans.week_stretches(monday)
-    return _week_stretches(plans, monday)
+    return calendar(plans).week_stretches(monday)
 
 
-def _week_stretches(plans, monday: date) -> list[Stretch]:
-    found: dict = {}
-    for day in days(monday, monday + timedelta(days=6)):
-        for item in in_force(plans, day):
+def _week_stretches(plans: Calendar, monday: date) -> list[Stretch]:
+    found: dict = {}  # (item_key, sessions a week, minutes) -> [its days in date order, item on the last]
+    for first, last, items in plans.spans(monday, monday + timedelta(days=6)):
+        run = None
+        for item in items:
             if item.weekly:
+                if run is None:
+                    run = list(days(first, last))
                 key = (item.item_key, item.sessions_per_week, item.minutes)
                 entry = found.get(key)
                 if entry is None:
-                    found[key] = [[day], item]
+                    found[key] = [list(run), item]
                 else:
-                    entry[0].append(day)
+                    entry[0].extend(run)
                     entry[1] = item
     return [Stretch(key[0], monday, key[1], key[2], tuple(day_list), item)
             for key, (day_list, item) in found.items()]
@@ -260,17 +314,19 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
     """{item_key: ItemWindow} for the items in force on some day of [start, end] (end <= today)."""
     plans = calendar(plans)  # each day's items are read again for the weeks' stretches
     result: dict = {}
-    day = start
-    while day <= end:
-        for item, fixed in plans.entries(day):
+    for first, last, items in plans.spans(start, end):
+        weekday, count = first.weekday(), (last - first).days + 1
+        for item in items:
             entry = result.get(item.item_key)
             if entry is None:
                 entry = result[item.item_key] = ItemWindow(item)
             else:
                 entry.item = item
-            if fixed:
-                entry.fixed.append((day, item.minutes))
-        day += _DAY
+            mask = item.days_mask
+            if mask and not item.weekly:  # its weekdays in the run, in date order
+                minutes = item.minutes
+                entry.fixed += [(first + timedelta(days=k), minutes) for k in range(count)
+                                if mask >> ((weekday + k) % 7) & 1]
     monday = week_start(start)
     while monday <= end:
         sunday = monday + timedelta(days=6)
