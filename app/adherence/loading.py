@@ -89,18 +89,21 @@ def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     local dates in [start, end] (start None: from the first), for the patients who have any.
     patient_ids: a list or a SELECT of ids. One query, no object per session."""
     as_id, as_date = _as(uuid.UUID), _as(date.fromisoformat)
-    by_raw, latest = {}, {}
+    rows_of, latest = {}, {}  # raw patient id -> [(item_key, date, minutes)], the latest start
     for patient, item_key, day, minutes, started in _rows(patient_ids, start, end, _tally_for_listed_ids,
                                                           _tally_statement):
-        tally = by_raw.get(patient)
-        if tally is None:
-            tally = by_raw[patient] = Tally()
+        rows = rows_of.get(patient)
+        if rows is None:
+            rows = rows_of[patient] = []
             latest[patient] = started
         elif started > latest[patient]:  # SQLite's text is fixed-width UTC: it sorts as the moments do
             latest[patient] = started
-        tally.add(as_id(item_key), as_date(day), minutes)
-    return ({as_id(patient): tally for patient, tally in by_raw.items()},
-            {as_id(patient): _moment(started) for patient, started in latest.items()})
+        rows.append((as_id(item_key), as_date(day), minutes))
+    by_patient = {}
+    for patient, rows in rows_of.items():
+        tally = by_patient[as_id(patient)] = Tally()
+        tally.add_all(rows)
+    return by_patient, {as_id(patient): _moment(started) for patient, started in latest.items()}
 
 
 def _moment(value) -> datetime:

@@ -52,6 +52,7 @@ session is the last one ever logged, however old.
 """
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, timedelta
 
 
@@ -254,23 +255,29 @@ def week_stretches(plans: list[PlanSpec] | Calendar, monday: date) -> list[Stret
     return calendar(plans).week_stretches(monday)
 
 
+@lru_cache(maxsize=1024)
+def _week_days(monday: date) -> tuple[date, ...]:
+    """The seven days of the week starting on monday (shared by every patient of a batch)."""
+    return tuple(monday + timedelta(days=k) for k in range(7))
+
+
 def _week_stretches(plans: Calendar, monday: date) -> list[Stretch]:
+    week = _week_days(monday)
     found: dict = {}  # (item_key, sessions a week, minutes) -> [its days in date order, item on the last]
-    for first, last, items in plans.spans(monday, monday + timedelta(days=6)):
+    for first, last, items in plans.spans(monday, week[6]):
         run = None
         for item in items:
             if item.weekly:
                 if run is None:
-                    run = list(days(first, last))
+                    run = week[(first - monday).days:(last - monday).days + 1]
                 key = (item.item_key, item.sessions_per_week, item.minutes)
                 entry = found.get(key)
                 if entry is None:
-                    found[key] = [list(run), item]
+                    found[key] = [run, item]
                 else:
-                    entry[0].extend(run)
+                    entry[0] += run
                     entry[1] = item
-    return [Stretch(key[0], monday, key[1], key[2], tuple(day_list), item)
-            for key, (day_list, item) in found.items()]
+    return [Stretch(key[0], monday, key[1], key[2], day_list, item) for key, (day_list, item) in found.items()]
 
 
 def stretch_on(plans: list[PlanSpec], item: ItemSpec, day: date, stretches: list[Stretch] | None = None) -> Stretch:
