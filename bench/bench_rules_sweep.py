@@ -23,19 +23,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 
-from app import create_app  # noqa: E402
-from app.common.seeding import seed_loaders  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.rules import service as rules  # noqa: E402
 from app.rules.definitions import enabled_rules  # noqa: E402
 from app.rules.evaluators import history_days  # noqa: E402
 from app.rules.models import Flag  # noqa: E402
 from app.sessions.models import ExerciseSession  # noqa: E402
-from bench_adherence_scale import populate  # noqa: E402
-from harness import fresh_database  # noqa: E402
+from bench_adherence_scale import populated_app  # noqa: E402
 
 
 CPU: dict = {}  # label -> this process's CPU seconds (the machine may be shared: wall time waits for it)
@@ -80,15 +76,10 @@ def _profile(now) -> str:
     return out.getvalue()
 
 
-def measure(kind: str, n: int, repeat: int = 1, profile: bool = False) -> dict:
-    url = fresh_database(kind).replace("postgresql://", "postgresql+psycopg://")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
+def measure(kind: str, n: int, repeat: int = 1, profile: bool = False, reuse: bool = False) -> dict:
+    app, n_sessions = populated_app(kind, n, reuse)
     with app.app_context():
-        upgrade()
-        for loader in seed_loaders(app):
-            loader()
         today = date.today()
-        n_sessions = populate(n, today)
         now = datetime.now(timezone.utc)
         statements: list = []
         listener = lambda *args: statements.append(1)  # noqa: E731
@@ -120,12 +111,14 @@ def main():
     parser.add_argument("--large", action="store_true", help="also 50,000 patients (PostgreSQL only)")
     parser.add_argument("--repeat", type=int, default=1, help="steady-state sweeps (and raw aggregates): the best")
     parser.add_argument("--profile", action="store_true", help="cProfile of one more steady-state sweep")
+    parser.add_argument("--reuse", action="store_true", help="keep the filled databases for the next run "
+                        "(then the first sweep of a later run finds the flags of the earlier one)")
     args = parser.parse_args()
     for kind in args.kinds:
         sizes = list(args.sizes) + ([50000] if args.large and kind == "postgresql" else [])
         previous = None
         for n in sizes:
-            m = measure(kind, n, args.repeat, args.profile)
+            m = measure(kind, n, args.repeat, args.profile, args.reuse)
             print(f"[{kind}] {m['patients']:>6} patients, {m['sessions']:>7} sessions (90 days; the sweep reads "
                   f"{history_days(enabled_rules())}+ days): raw SQL aggregate {m['raw_s']:.3f} s "
                   f"({m['raw_q']} statement; this process's CPU {m['raw_cpu']:.3f} s)", flush=True)

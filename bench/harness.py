@@ -45,6 +45,24 @@ def fresh_database(kind: str, suffix: str = "") -> str:
     return f"{base}/{name}"
 
 
+def kept_database(kind: str, name: str) -> str:
+    """A database the in-process benches keep between runs (--reuse): filling 10,000 patients takes
+    minutes. SQLite: a file under BENCH_KEEP_DIR (default: the temp directory); PostgreSQL: a
+    database next to BENCH_PG_URL's, created if missing. The caller fills it when it is empty."""
+    if kind == "sqlite":
+        folder = Path(os.environ.get("BENCH_KEEP_DIR", Path(tempfile.gettempdir()) / "ssbench-kept"))
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{folder / name}.sqlite3"
+    import psycopg
+
+    base, _, prefix = PG_URL.rpartition("/")
+    db_name = f"{prefix}_{name}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+    return f"{base}/{db_name}"
+
+
 def _wait_healthy(port: int, proc) -> None:
     deadline = time.time() + 30
     while time.time() < deadline:

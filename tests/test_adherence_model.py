@@ -586,18 +586,36 @@ def _replay_and_compare(r, app, world, history) -> None:
     _batch_reads_as_one(app, r)
 
 
+# The windows the rules sweep reads (app/rules/evaluators.py): ending yesterday, 7 and 30 days, and
+# the falling trend's four 7-day baseline blocks before the last week: (days back to the first, to the last).
+SWEEP_WINDOWS = [(7, 1), (30, 1), (14, 8), (21, 15), (28, 22), (35, 29)]
+
+
 def _batch_reads_as_one(app, r) -> None:
     """The rules sweep and the caseload read many windows of many patients from one History
-    (history_many, window_metrics); for the last 7 and 30 days they count as adherence_many does."""
+    (history_many, window_metrics); for the last 7 and 30 days they count as adherence_many does,
+    and the sweep's windows (past ones, cutting weeks anywhere) count as the model does."""
     from app.adherence.service import adherence_many, history_many, window_metrics
 
     with app.app_context(), time_machine.travel(r.read_moment, tick=False):
-        todays, history = history_many([r.patient_id], datetime.now(timezone.utc), 30)
+        todays, history = history_many([r.patient_id], datetime.now(timezone.utc), 36)
         today = todays[r.patient_id]
         for days in (7, 30):
             batch = window_metrics(history, r.patient_id, today - (days - 1) * DAY, today, today)
             del batch["days_with_data"]
             assert batch == adherence_many([r.patient_id], days)[r.patient_id], days
+        sessions = list(r.logged.values())
+        for first, last in SWEEP_WINDOWS:
+            start, end = today - first * DAY, today - last * DAY
+            batch = window_metrics(history, r.patient_id, start, end, today)
+            model = model_window(r.model, sessions, start, end, today)
+            assert {i["item_key"]: i for i in batch.pop("items")} == {
+                uuid.UUID(key): dict(item, item_key=uuid.UUID(key), plan_id=uuid.UUID(item["plan_id"]),
+                                     exercise_id=uuid.UUID(item["exercise_id"]))
+                for key, item in model.pop("items").items()}, (first, last)
+            assert batch["days_with_data"] == len({s.day for s in sessions if start <= s.day <= end}), (first, last)
+            assert {k: batch[k] for k in model if k not in ("from", "to")} == {
+                k: v for k, v in model.items() if k not in ("from", "to")}, (first, last)
 
 
 def agenda_view(api_day: dict) -> dict:

@@ -101,18 +101,21 @@ def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     """({patient_id: Tally}, {patient_id: when their last session started}) of the sessions with
     local dates in [start, end] (start None: from the first), for the patients who have any.
     patient_ids: a list or a SELECT of ids. One query, no object per session."""
-    tallies, latest = {}, {}
+    rows_of, latest = {}, {}  # patient id as read -> [(item_key, date, minutes)], the latest start
     for patient, item_key, day, minutes, started in _rows(patient_ids, start, end, _tally_for_listed_ids,
                                                           _tally_statement):
-        tally = tallies.get(patient)
-        if tally is None:
-            tally = tallies[patient] = Tally()
+        rows = rows_of.get(patient)
+        if rows is None:
+            rows = rows_of[patient] = []
             latest[patient] = started
         elif started > latest[patient]:  # SQLite's text is fixed-width UTC: it sorts as the moments do
             latest[patient] = started
-        tally.add(item_key, day, minutes)
-    return ({as_uuid(patient): tally for patient, tally in tallies.items()},
-            {as_uuid(patient): _moment(started) for patient, started in latest.items()})
+        rows.append((item_key, day, minutes))
+    by_patient = {}
+    for patient, rows in rows_of.items():
+        tally = by_patient[as_uuid(patient)] = Tally()
+        tally.add_all(rows)
+    return by_patient, {as_uuid(patient): _moment(started) for patient, started in latest.items()}
 
 
 def _moment(value) -> datetime:

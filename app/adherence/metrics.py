@@ -38,8 +38,23 @@ class Tally:
         self.sessions: dict = {}      # {date: sessions} (off-plan ones included)
         self.minutes: dict = {}       # {date: minutes}
         self._running: dict = {}
-        for s in sessions:
-            self.add(s.item_key, s.local_date, s.minutes)
+        self.add_all((s.item_key, s.local_date, s.minutes) for s in sessions)
+
+    def add_all(self, rows) -> None:
+        """add() for each (item_key, date, minutes), with the dictionaries' methods bound once."""
+        sessions, minutes_by_day, by_item, item_minutes = self.sessions, self.minutes, self.by_item, self.item_minutes
+        count_of, minutes_of, counts_of = sessions.get, minutes_by_day.get, by_item.get
+        for item_key, day, minutes in rows:
+            sessions[day] = count_of(day, 0) + 1
+            minutes_by_day[day] = minutes_of(day, 0) + minutes
+            if item_key is not None:
+                counts = counts_of(item_key)
+                if counts is None:
+                    counts = by_item[item_key] = {}
+                    item_minutes[item_key] = {}
+                counts[day] = counts.get(day, 0) + 1
+                per_day = item_minutes[item_key]
+                per_day[day] = per_day.get(day, 0) + minutes
 
     def _sum(self, name, per_day: dict, start: date, end: date) -> int:
         found = self._running.get(name)

@@ -52,6 +52,7 @@ session is the last one ever logged, however old.
 """
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, timedelta
 
 
@@ -110,7 +111,6 @@ class PlanSpec:
 
 
 _DAY = timedelta(days=1)
-_WEEK = tuple(timedelta(days=k) for k in range(7))
 
 
 def week_start(day: date) -> date:
@@ -127,57 +127,75 @@ class Calendar:
     and the N-per-week stretches of a week. For readers of many windows of the same plans (the
     rules sweep, the caseload); every function below takes a Calendar where it takes plans.
 
-    What is in force changes only on a plan's start, the day after its end, a pause's first day
-    and the day after its last, a version's effective_from, an item's start and the day after
-    its end. Between two such days every day has the same items (the same list), so they are
-    worked out once per run of days, not once per day."""
+    What is in force can change only on a plan's start, the day after its end, a version's
+    effective_from, a pause's first day, the day after a pause's last, an item's start and the
+    day after its end. Between two such days (a segment) the items in force are the same, so
+    they are worked out once per segment, with PlanSpec.items_on on its first day: the rule
+    itself, read on fewer days."""
 
-    __slots__ = ("plans", "earliest", "_bounds", "_runs", "_days", "_entries", "_run_entries", "_weeks")
+    __slots__ = ("plans", "earliest", "_points", "_segments", "_entries", "_weeks")
 
     def __init__(self, plans: list[PlanSpec]):
         self.plans = plans
         self.earliest = min((p.start_date for p in plans), default=None)
-        self._bounds = _changes(plans)
-        self._runs: dict = {}   # {run: items in force}, a run numbered by the changes on or before it
-        self._days: dict = {}
+        points = set()
+        for plan in plans:
+            points.add(plan.start_date)
+            if plan.ended_on is not None:
+                points.add(plan.ended_on + _DAY)
+            for first, last in plan.pauses:
+                points.add(first)
+                if last is not None:
+                    points.add(last + _DAY)
+            for _number, effective, items in plan.versions:
+                points.add(effective)
+                for item in items:
+                    points.add(item.start_date)
+                    if item.end_date is not None:
+                        points.add(item.end_date + _DAY)
+        self._points = sorted(points)
+        self._segments: list = [None] * len(self._points)  # items in force from _points[i] on
         self._entries: dict = {}
-        self._run_entries: dict = {}  # {(run, weekday): entries}
         self._weeks: dict = {}
 
-    def entries(self, day: date) -> list[tuple[ItemSpec, bool]]:
-        """(item, whether it is a days-of-week item due that day) for the items in force."""
-        found = self._entries.get(day)
+    def _segment(self, index: int) -> list[ItemSpec]:
+        found = self._segments[index]
         if found is None:
-            key = (bisect_right(self._bounds, day), day.weekday())
-            found = self._run_entries.get(key)
-            if found is None:
-                found = self._run_entries[key] = [(i, not i.weekly and i.fixed_on(day)) for i in self.in_force(day)]
-            self._entries[day] = found
+            day = self._points[index]
+            found = self._segments[index] = [item for plan in self.plans for item in plan.items_on(day)]
         return found
 
     def in_force(self, day: date) -> list[ItemSpec]:
-        found = self._days.get(day)
+        index = bisect_right(self._points, day) - 1
+        return self._segment(index) if index >= 0 else _NOTHING
+
+    def entries(self, day: date) -> list[tuple[ItemSpec, bool]]:
+        """(item, whether it is a days-of-week item due that day) for the items in force."""
+        index = bisect_right(self._points, day) - 1
+        if index < 0:
+            return _NOTHING
+        key = (index, day.weekday())
+        found = self._entries.get(key)
         if found is None:
-            run = bisect_right(self._bounds, day)
-            found = self._runs.get(run)
-            if found is None:
-                found = self._runs[run] = [item for plan in self.plans for item in plan.items_on(day)]
-            self._days[day] = found
+            found = self._entries[key] = [(i, not i.weekly and i.fixed_on(day)) for i in self._segment(index)]
         return found
 
-    def runs(self, start: date, end: date) -> list[tuple[date, date, list[ItemSpec]]]:
-        """[(first, last, items in force on each day from first to last)] covering start to end."""
-        bounds, found, day = self._bounds, [], start
-        while day <= end:
-            run = bisect_right(bounds, day)
-            last = end if run == len(bounds) else min(end, bounds[run] - _DAY)
-            found.append((day, last, self.in_force(day)))
-            day = last + _DAY
-        return found
-
-    def same_run(self, first: date, last: date) -> bool:
-        """Whether every day from first to last has the same items in force."""
-        return bisect_right(self._bounds, first) == bisect_right(self._bounds, last)
+    def spans(self, start: date, end: date):
+        """(first, last, items in force) for the runs of days of [start, end] in one segment,
+        in date order, leaving out runs with nothing in force."""
+        points = self._points
+        index = bisect_right(points, start) - 1
+        first = start
+        while first <= end:
+            last = points[index + 1] - _DAY if index + 1 < len(points) else end
+            if last > end:
+                last = end
+            if index >= 0:
+                items = self._segment(index)
+                if items:
+                    yield first, last, items
+            first = last + _DAY
+            index += 1
 
     def week_stretches(self, monday: date) -> list["Stretch"]:
         found = self._weeks.get(monday)
@@ -186,26 +204,7 @@ class Calendar:
         return found
 
 
-def _changes(plans: list[PlanSpec]) -> list[date]:
-    """The days on which what is in force may change (see Calendar), sorted."""
-    found = set()
-    for plan in plans:
-        found.add(plan.start_date)
-        found.add(_day_after(plan.ended_on))
-        for start, end in plan.pauses:
-            found.add(start)
-            found.add(_day_after(end))
-        for _number, effective_from, items in plan.versions:
-            found.add(effective_from)
-            for item in items:
-                found.add(item.start_date)
-                found.add(_day_after(item.end_date))
-    found.discard(None)
-    return sorted(found)
-
-
-def _day_after(day: date | None) -> date | None:
-    return None if day is None or day == date.max else day + _DAY
+_NOTHING: list = []  # shared, never changed
 
 
 def calendar(plans) -> Calendar:
@@ -213,6 +212,7 @@ def calendar(plans) -> Calendar:
 
 
 def in_force(plans: list[PlanSpec] | Calendar, day: date) -> list[ItemSpec]:
+    """The items in force on day (both kinds); do not change the list."""
     if isinstance(plans, Calendar):
         return plans.in_force(day)
     return [item for plan in plans for item in plan.items_on(day)]
@@ -246,39 +246,38 @@ class Stretch:
     def counted(self, sessions_by_day: dict, through: date | None = None) -> int:
         """Sessions that count for the stretch ({date: sessions that day}), up to through."""
         cap = per_day(self.sessions_per_week)
-        get = sessions_by_day.get
-        done = sum([min(cap, get(d, 0)) for d in self.days if through is None or d <= through])
+        done = sum(min(cap, sessions_by_day.get(d, 0)) for d in self.days if through is None or d <= through)
         return min(self.planned, done)
 
 
 def week_stretches(plans: list[PlanSpec] | Calendar, monday: date) -> list[Stretch]:
     """The N-per-week stretches of the week starting on monday, whole week, as the plans stand."""
-    if isinstance(plans, Calendar):
-        return plans.week_stretches(monday)
-    return _week_stretches(plans, monday)
+    return calendar(plans).week_stretches(monday)
 
 
-def _week_stretches(plans, monday: date) -> list[Stretch]:
-    sunday = monday + timedelta(days=6)
-    if isinstance(plans, Calendar) and plans.same_run(monday, sunday):
-        weekly = [item for item in plans.in_force(monday) if item.weekly]
-        keys = [(item.item_key, item.sessions_per_week, item.minutes) for item in weekly]
-        if len(set(keys)) == len(keys):  # each in force all week: one stretch of 7 days each
-            week = tuple([monday + offset for offset in _WEEK])
-            return [Stretch(key[0], monday, key[1], key[2], week, item) for key, item in zip(keys, weekly)]
-    found: dict = {}
-    for day in [monday + offset for offset in _WEEK]:
-        for item in in_force(plans, day):
+@lru_cache(maxsize=1024)
+def _week_days(monday: date) -> tuple[date, ...]:
+    """The seven days of the week starting on monday (shared by every patient of a batch)."""
+    return tuple(monday + timedelta(days=k) for k in range(7))
+
+
+def _week_stretches(plans: Calendar, monday: date) -> list[Stretch]:
+    week = _week_days(monday)
+    found: dict = {}  # (item_key, sessions a week, minutes) -> [its days in date order, item on the last]
+    for first, last, items in plans.spans(monday, week[6]):
+        run = None
+        for item in items:
             if item.weekly:
+                if run is None:
+                    run = week[(first - monday).days:(last - monday).days + 1]
                 key = (item.item_key, item.sessions_per_week, item.minutes)
                 entry = found.get(key)
                 if entry is None:
-                    found[key] = [[day], item]
+                    found[key] = [run, item]
                 else:
-                    entry[0].append(day)
+                    entry[0] += run
                     entry[1] = item
-    return [Stretch(key[0], monday, key[1], key[2], tuple(day_list), item)
-            for key, (day_list, item) in found.items()]
+    return [Stretch(key[0], monday, key[1], key[2], day_list, item) for key, (day_list, item) in found.items()]
 
 
 def stretch_on(plans: list[PlanSpec], item: ItemSpec, day: date, stretches: list[Stretch] | None = None) -> Stretch:
@@ -308,8 +307,7 @@ class Quota:
 
     def counted(self, sessions_by_day: dict) -> int:
         cap = per_day(self.stretch.sessions_per_week)
-        get = sessions_by_day.get
-        return min(self.planned, sum([min(cap, get(d, 0)) for d in self.days]))
+        return min(self.planned, sum(min(cap, sessions_by_day.get(d, 0)) for d in self.days))
 
 
 @dataclass
@@ -323,20 +321,19 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
     """{item_key: ItemWindow} for the items in force on some day of [start, end] (end <= today)."""
     plans = calendar(plans)  # each day's items are read again for the weeks' stretches
     result: dict = {}
-    for first, last, items in plans.runs(start, end):  # runs of days with the same items in force
-        run = None
+    for first, last, items in plans.spans(start, end):
+        weekday, count = first.weekday(), (last - first).days + 1
         for item in items:
             entry = result.get(item.item_key)
             if entry is None:
                 entry = result[item.item_key] = ItemWindow(item)
             else:
                 entry.item = item
-            if not item.weekly and item.days_mask:
-                if run is None:
-                    weekday = first.weekday()
-                    run = [(first + timedelta(days=k), (weekday + k) % 7) for k in range((last - first).days + 1)]
-                mask, minutes = item.days_mask, item.minutes
-                entry.fixed += [(day, minutes) for day, weekday in run if mask >> weekday & 1]
+            mask = item.days_mask
+            if mask and not item.weekly:  # its weekdays in the run, in date order
+                minutes = item.minutes
+                entry.fixed += [(first + timedelta(days=k), minutes) for k in range(count)
+                                if mask >> ((weekday + k) % 7) & 1]
     monday = week_start(start)
     while monday <= end:
         sunday = monday + timedelta(days=6)
@@ -344,9 +341,9 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
         for stretch in plans.week_stretches(monday):
             inside = stretch.days  # in date order
             if inside[0] < start or inside[-1] > last:
-                inside = tuple([d for d in inside if start <= d <= last])
+                inside = tuple(d for d in inside if start <= d <= last)
             if inside and inside[0] <= end and stretch.item_key in result:
-                ahead = len([d for d in inside if d > today]) if inside[-1] > today else 0
+                ahead = sum(1 for d in inside if d > today) if inside[-1] > today else 0
                 result[stretch.item_key].quotas.append(Quota(stretch, inside, ahead))
         monday += timedelta(days=7)
     return result
