@@ -43,6 +43,16 @@ def is_writing() -> bool:
     return _writing.get()
 
 
+def execute_core(stmt, params=None):
+    """A Core statement (built on tables, once) in the session's transaction, after the
+    autoflush an ORM statement would do (pending objects are written first; with none it is a
+    few checks). Skips the ORM's DML steps, which cost several times the statement itself."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    return session.execute(stmt, params)
+
+
 @cache
 def _insert_ignoring(table, dialect: str, conflict_columns: tuple):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
