@@ -10,7 +10,7 @@ from functools import cache
 from flask import current_app
 from sqlalchemy import bindparam, select, update
 
-from app.common.db import execute_core, insert_ignoring_conflict
+from app.common.db import execute_core, insert_ignoring_conflict, transaction_connection
 from app.errors import ApiError
 from app.extensions import db
 from app.sessions.models import SessionFeed
@@ -37,13 +37,18 @@ class FeedCounter:
     def lock(cls, patient_id, reserve: int = 0) -> "FeedCounter":
         """reserve: positions to take at once, in the locking statement (a single write takes
         one, so it needs no second UPDATE). One not used leaves a gap, which a follower never
-        notices: positions only need to grow in commit order."""
+        notices: positions only need to grow in commit order. `connection` (the transaction's)
+        is kept for the write's other Core statements."""
+        connection = transaction_connection()
         stmt, params = _lock_statement(), {"feed_patient": patient_id, "reserve": reserve}
-        stored = execute_core(stmt, params).scalar()
+        stored = connection.execute(stmt, params).scalar()
         if stored is None:  # the patient's first write: make the row (racing makers wait)
-            insert_ignoring_conflict(SessionFeed, {"patient_id": patient_id, "position": 0}, ["patient_id"])
-            stored = execute_core(stmt, params).scalar()
-        return cls(patient_id, stored - reserve, reserve)
+            insert_ignoring_conflict(SessionFeed, {"patient_id": patient_id, "position": 0}, ["patient_id"],
+                                     connection)
+            stored = connection.execute(stmt, params).scalar()
+        counter = cls(patient_id, stored - reserve, reserve)
+        counter.connection = connection
+        return counter
 
     def next(self) -> int:
         self.position += 1

@@ -48,20 +48,23 @@ class _Context:
     stored_ids: set | None = None                  # a batch: which of its ids the patient has
 
     def preload(self) -> "_Context":
-        for key, plan_id, *exercise in db.session.execute(_items_of_patient(), {"patient_id": self.patient.id}):
+        for key, plan_id, *exercise in self.execute(_items_of_patient(), {"patient_id": self.patient.id}):
             self.items[key] = (plan_id, _ExerciseRow(*exercise))
-        for row in db.session.execute(_exercises()):
+        for row in self.execute(_exercises()):
             self._remember(_ExerciseRow(*row))
         self.preloaded = True
         return self
+
+    def execute(self, stmt, params=None):
+        """A Core statement on the transaction's connection (taken with the feed lock)."""
+        return self.feed.connection.execute(stmt, params)
 
     def _remember(self, exercise) -> None:
         self.exercises[exercise.id] = self.exercises[str(exercise.id)] = self.exercises[exercise.slug] = exercise
 
     def item(self, key):
         if not self.preloaded and key not in self.items:
-            rows = db.session.execute(_items_of_patient(by_key=True),
-                                      {"patient_id": self.patient.id, "key": key}).all()
+            rows = self.execute(_items_of_patient(by_key=True), {"patient_id": self.patient.id, "key": key}).all()
             if rows:
                 key, plan_id, *exercise = rows[-1]
                 self.items[key] = (plan_id, _ExerciseRow(*exercise))
@@ -74,7 +77,7 @@ class _Context:
                 condition = exercises.c.id == uuid.UUID(ref)
             except ValueError:
                 condition = exercises.c.slug == ref
-            row = db.session.execute(_exercises().where(condition)).first()
+            row = self.execute(_exercises().where(condition)).first()
             if row:
                 self._remember(_ExerciseRow(*row))
         return self.exercises.get(ref)
@@ -191,21 +194,21 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
     body_hash = _body_hash(data)
     # A batch knows which of its ids are stored; a single PUT tries the insert first (a new id
     # is the usual case) and reads the stored row only when the id is taken.
-    stored = _stored_row(ctx.patient, session_id) if ctx.stored_ids is not None and session_id in ctx.stored_ids \
+    stored = _stored_row(ctx, session_id) if ctx.stored_ids is not None and session_id in ctx.stored_ids \
         else None
     if stored is None:
         values = {"id": session_id, "patient_id": ctx.patient.id, "logged_by_id": ctx.actor.id,
                   "logged_by_role": ctx.actor.role, "created_at": ctx.now, "revision": 1, "deleted_at": None,
                   **_values(ctx, data, plan_id, exercise, body_hash)}
         # Insert-if-absent: a resend, or the same id from another patient at the same moment, cannot 500.
-        if insert_ignoring_conflict(ExerciseSession, values, ["id"]) == 1:
+        if insert_ignoring_conflict(ExerciseSession, values, ["id"], ctx.feed.connection) == 1:
             if ctx.stored_ids is not None:
                 ctx.stored_ids.add(session_id)
             fresh = _snapshot(values)
             ctx.written.append((fresh, "created"))
             return fresh, "created"
         ctx.feed.give_back()
-        stored = _stored_row(ctx.patient, session_id) if ctx.stored_ids is None else None
+        stored = _stored_row(ctx, session_id) if ctx.stored_ids is None else None
         if stored is None:
             raise ApiError(409, "This session id is already used; make a new UUID.", title="Conflict")
     session = _snapshot(stored._mapping)
@@ -216,7 +219,7 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
     _check_edit_window(ctx, session)
     _check_base(ctx, session, base)
     values = {**_values(ctx, data, plan_id, exercise, body_hash), "revision": session.revision + 1}
-    db.session.execute(_edit_statement(), {"edited_id": session_id, **values})
+    ctx.execute(_edit_statement(), {"edited_id": session_id, **values})
     edited = _snapshot({**stored._mapping, **values})
     ctx.written.append((edited, "updated"))
     return edited, "updated"
@@ -239,11 +242,10 @@ def _stored_row_statement():
                                    sessions.c.patient_id == bindparam("stored_patient")).with_for_update())
 
 
-def _stored_row(patient, session_id):
+def _stored_row(ctx: _Context, session_id):
     """The patient's session as a row, locked (redundant under the feed lock, kept as a second
     guard). Never another patient's row: locking those could make two patients' writes deadlock."""
-    return db.session.execute(_stored_row_statement(),
-                              {"stored_id": session_id, "stored_patient": patient.id}).first()
+    return ctx.execute(_stored_row_statement(), {"stored_id": session_id, "stored_patient": ctx.patient.id}).first()
 
 
 def _stored(patient, session_id) -> ExerciseSession | None:
