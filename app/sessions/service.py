@@ -9,7 +9,8 @@ from functools import cache
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, cast, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.audit import service as audit
 from app.access.policy import LOG_SESSION, READ, patient_for
@@ -121,14 +122,18 @@ def _invalid(errors: dict, detail: str | None = None) -> ApiError:
     return ApiError(422, detail or describe(errors, "json"), title="Validation failed", errors=errors)
 
 
-def _resolve(ctx: _Context, data: dict) -> tuple:
-    """(plan_id, exercise) for the session, checking dates and measures."""
+def _check_times(ctx: _Context, data: dict) -> None:
     cfg = current_app.config
     started = data["started_at"]
     if started > ctx.now + FUTURE_TOLERANCE:
         raise _invalid({"started_at": ["Starts more than 5 minutes in the future."]})
     if started < ctx.now - timedelta(days=cfg["SESSION_BACKFILL_DAYS"]):
         raise _invalid({"started_at": [f"Older than {cfg['SESSION_BACKFILL_DAYS']} days: too late to log."]})
+
+
+def _looked_up(ctx: _Context, data: dict) -> tuple:
+    """(plan_id, exercise_id) for the session: its plan item (the patient's) or exercise, and its
+    measures checked against what the exercise records."""
     if "item_key" in data:
         found = ctx.item(data["item_key"])
         if found is None:
@@ -148,7 +153,7 @@ def _resolve(ctx: _Context, data: dict) -> tuple:
             errors[key] = [f"Between {measure['min']} and {measure['max']} {measure['unit']}."]
     if errors:
         raise _invalid({"measures": errors})
-    return plan_id, exercise
+    return plan_id, exercise.id
 
 
 def _body_hash(data: dict) -> str:
@@ -157,11 +162,13 @@ def _body_hash(data: dict) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _values(ctx: _Context, data: dict, plan_id, exercise, body_hash: str) -> dict:
-    """The columns a write sets (the whole body sent, what follows from it, who and when)."""
+def _values(ctx: _Context, data: dict, body_hash: str, resolved: tuple | None) -> dict:
+    """The columns a write sets (the whole body sent, what follows from it, who and when);
+    resolved: (plan_id, exercise_id), None when the insert takes them from the plan item."""
     symptoms = data.get("symptoms", [])
     alerts = content.alerts_for(symptoms, ctx.patient.neurological_level)
-    return {"item_key": data.get("item_key"), "plan_id": plan_id, "exercise_id": exercise.id,
+    found = {} if resolved is None else {"plan_id": resolved[0], "exercise_id": resolved[1]}
+    return {"item_key": data.get("item_key"), **found,
             "started_at": data["started_at"], "local_date": local_date(data["started_at"], ctx.patient.time_zone),
             "duration_minutes": data["duration_minutes"], "measures": data.get("measures", {}),
             "exertion": data.get("exertion"), "pain": data.get("pain"), "symptoms": symptoms,
@@ -190,18 +197,33 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
     statements on the table throughout; the session returned is a snapshot of the row written
     (or found), not an object of the db session.
     """
-    plan_id, exercise = _resolve(ctx, data)
+    _check_times(ctx, data)
     body_hash = _body_hash(data)
-    # A batch knows which of its ids are stored; a single PUT tries the insert first (a new id
-    # is the usual case) and reads the stored row only when the id is taken.
-    stored = _stored_row(ctx, session_id) if ctx.stored_ids is not None and session_id in ctx.stored_ids \
-        else None
+    resolved = None  # (plan_id, exercise_id), once looked up
+    stored = None
+    if ctx.stored_ids is not None:  # a batch: its plan items are loaded, and it knows its stored ids
+        resolved = _looked_up(ctx, data)
+        if session_id in ctx.stored_ids:
+            stored = _stored_row(ctx, session_id)
     if stored is None:
         values = {"id": session_id, "patient_id": ctx.patient.id, "logged_by_id": ctx.actor.id,
-                  "logged_by_role": ctx.actor.role, "created_at": ctx.now, "revision": 1, "deleted_at": None,
-                  **_values(ctx, data, plan_id, exercise, body_hash)}
-        # Insert-if-absent: a resend, or the same id from another patient at the same moment, cannot 500.
-        if insert_ignoring_conflict(ExerciseSession, values, ["id"], ctx.feed.connection) == 1:
+                  "logged_by_role": ctx.actor.role, "created_at": ctx.now, "revision": 1, "deleted_at": None}
+        if resolved is None and "item_key" in data and not data.get("measures"):
+            # A single PUT of a plan item (the usual one): one statement inserts it with its item's
+            # plan and exercise if the item is the patient's and the id is free; else it inserts
+            # nothing and the look-ups below say which (nothing to check its measures against).
+            values.update(_values(ctx, data, body_hash, None))
+            row = ctx.execute(_insert_on_plan_statement(ctx.feed.connection.dialect.name),
+                              {**values, "item_patient": ctx.patient.id}).first()
+            if row is not None:
+                values.update(plan_id=row.plan_id, exercise_id=row.exercise_id)
+            inserted = row is not None
+        else:
+            resolved = resolved or _looked_up(ctx, data)
+            values.update(_values(ctx, data, body_hash, resolved))
+            # Insert-if-absent: a resend, or the same id from another patient at the same moment, cannot 500.
+            inserted = insert_ignoring_conflict(ExerciseSession, values, ["id"], ctx.feed.connection) == 1
+        if inserted:
             if ctx.stored_ids is not None:
                 ctx.stored_ids.add(session_id)
             fresh = _snapshot(values)
@@ -210,19 +232,50 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
         ctx.feed.give_back()
         stored = _stored_row(ctx, session_id) if ctx.stored_ids is None else None
         if stored is None:
+            resolved = resolved or _looked_up(ctx, data)  # 422 when the item is not the patient's
             raise ApiError(409, "This session id is already used; make a new UUID.", title="Conflict")
     session = _snapshot(stored._mapping)
+    resend = session.deleted_at is None and session.body_hash == body_hash
+    if resolved is None and not resend:
+        # A resend needs no look-up: this body was accepted for this patient, and plan items are
+        # history (never removed), so its item is still theirs. Anything else answers as before.
+        resolved = _looked_up(ctx, data)
     if session.deleted_at is not None:
         raise _conflict(ctx, session, "This session was deleted.", "session-deleted")
-    if session.body_hash == body_hash:
+    if resend:
         return session, "unchanged"  # a resend (its first answer may have been lost)
     _check_edit_window(ctx, session)
     _check_base(ctx, session, base)
-    values = {**_values(ctx, data, plan_id, exercise, body_hash), "revision": session.revision + 1}
+    values = {**_values(ctx, data, body_hash, resolved), "revision": session.revision + 1}
     ctx.execute(_edit_statement(), {"edited_id": session_id, **values})
     edited = _snapshot({**stored._mapping, **values})
     ctx.written.append((edited, "updated"))
     return edited, "updated"
+
+
+@cache
+def _insert_on_plan_statement(dialect: str):
+    """INSERT ... SELECT: the session, with the plan and exercise of its plan item (the latest
+    version's), only if the item is one of the patient's plans; ON CONFLICT (id) DO NOTHING.
+    Returns the plan and exercise of a row inserted, no row otherwise. Built once per dialect."""
+    sessions = ExerciseSession.__table__
+    items, versions, plans = PlanItem.__table__, PlanVersion.__table__, Plan.__table__
+    names = [c.key for c in sessions.columns if c.key not in ("plan_id", "exercise_id")]
+
+    def value(name):  # PostgreSQL types a SELECT list's parameters as text unless told
+        param = bindparam(name, type_=sessions.c[name].type)
+        return cast(param, sessions.c[name].type) if dialect == "postgresql" else param
+
+    source = (select(*(value(name) for name in names), versions.c.plan_id, items.c.exercise_id)
+              .select_from(items).join(versions, versions.c.id == items.c.version_id)
+              .join(plans, plans.c.id == versions.c.plan_id)
+              .where(plans.c.patient_id == bindparam("item_patient"),
+                     items.c.item_key == bindparam("item_key", type_=items.c.item_key.type))
+              .order_by(versions.c.number.desc()).limit(1))
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(sessions).from_select([*names, "plan_id", "exercise_id"], source)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(sessions.c.plan_id, sessions.c.exercise_id))
 
 
 @cache
