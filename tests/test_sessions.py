@@ -237,13 +237,15 @@ def test_symptom_checklist(world):
 
 
 @pytest.mark.committing
-def test_twenty_identical_puts_at_once_store_one_session(app):
+@pytest.mark.parametrize("measures", [{"angle_degrees": 70}, {}], ids=["looked-up", "checked-in-the-insert"])
+def test_twenty_identical_puts_at_once_store_one_session(app, measures):
     client = app.test_client()
     from tests.factories import World
 
     world = World(client).build()
     sid = str(uuid.uuid4())
-    data = body(world, started_at=(datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat())
+    data = body(world, started_at=(datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat(),
+                measures=measures)
     barrier = threading.Barrier(20)
     statuses = []
 
