@@ -45,16 +45,28 @@ def _event(action: str, actor, patient_id, resource_id, detail) -> AuditEvent:
     return event
 
 
+def record(action: str, actor=None, *, patient_id=None, resource_id=None, detail=None) -> AuditEvent:
+    """A row in the caller's transaction (the caller commits). actor: an account, a
+    SystemActor, or None (nobody logged in). Many rows in one unit of work (a sweep) are
+    written together when it flushes; one row for the request's write: record_at_once."""
+    event = _event(action, actor, patient_id, resource_id, detail)
+    origin = current_origin()
+    if origin is not None:
+        origin.recorded = True
+    db.session.add(event)
+    return event
+
+
 @cache
 def _insert_event():
     # Built once: every write request runs it.
     return insert(AuditEvent.__table__)
 
 
-def record(action: str, actor=None, *, patient_id=None, resource_id=None, detail=None) -> None:
-    """A row in the caller's transaction, inserted at once (the caller commits; a rollback drops
-    it with the write). actor: an account, a SystemActor, or None (nobody logged in). One Core
-    INSERT: no ORM object, so no unit-of-work flush for it (it runs on every write)."""
+def record_at_once(action: str, actor=None, *, patient_id=None, resource_id=None, detail=None) -> None:
+    """As record, inserted at once by one Core INSERT: no ORM object, so no unit-of-work flush
+    for it. For the one row of a request's write (the access policy's, on every write); a job
+    that records many rows uses record, whose rows are inserted together."""
     role = getattr(actor, "role", None)
     values = {"id": uuid.uuid4(), "at": utcnow(), "action": action, "actor_id": getattr(actor, "id", None),
               "actor_role": role, "actor_name": getattr(actor, "name", None) if role == "system" else None,
