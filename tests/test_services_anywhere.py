@@ -187,7 +187,7 @@ READS = {
 WRITES = {
     "adherence.streaks.advance", "adherence.streaks.on_session_written",
     "access.create_staff_account", "access.update_staff_account",
-    "audit.discard_reads", "audit.flush_reads", "audit.nothing_written", "audit.record", "audit.record_read",
+    "audit.discard_reads", "audit.flush_reads", "audit.nothing_written", "audit.record", "audit.record_at_once", "audit.record_read",
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",
     "auth.change_password", "auth.confirm_password_reset", "auth.fail_login", "auth.request_password_reset",
     "auth.revoke_all_sessions", "auth.update_staff_account", "auth.check_credentials", "auth.open_login",

@@ -237,13 +237,15 @@ def test_symptom_checklist(world):
 
 
 @pytest.mark.committing
-def test_twenty_identical_puts_at_once_store_one_session(app):
+@pytest.mark.parametrize("measures", [{"angle_degrees": 70}, {}], ids=["looked-up", "checked-in-the-insert"])
+def test_twenty_identical_puts_at_once_store_one_session(app, measures):
     client = app.test_client()
     from tests.factories import World
 
     world = World(client).build()
     sid = str(uuid.uuid4())
-    data = body(world, started_at=(datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat())
+    data = body(world, started_at=(datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat(),
+                measures=measures)
     barrier = threading.Barrier(20)
     statuses = []
 
@@ -262,3 +264,46 @@ def test_twenty_identical_puts_at_once_store_one_session(app):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ExerciseSession)
                                  .where(ExerciseSession.id == uuid.UUID(sid))) == 1
+
+
+def test_plan_item_sessions_without_measures_answer_as_any_other(world, now):
+    """A plan item's session without measures is inserted by one statement that checks the item
+    (app/sessions/service.py); every answer stays the one the look-up first gives."""
+    measured = put(world.patient_a, str(uuid.uuid4()), body(world)).get_json()
+    sid = str(uuid.uuid4())
+    before = count_sessions()
+    first = put(world.patient_a, sid, body(world, measures={}))
+    assert first.status_code == 201 and first.headers["ETag"] == '"1"'
+    created = first.get_json()
+    assert (created["plan_id"], created["exercise_id"]) == (measured["plan_id"], measured["exercise_id"])
+    assert created["measures"] == {} and created["revision"] == 1 and created["local_date"] == "2027-03-03"
+    assert world.patient_a.get(f"{SESSIONS}/{sid}").get_json() == created
+    again = put(world.patient_a, sid, body(world, measures={}))
+    assert again.status_code == 200 and again.get_json() == created
+    assert count_sessions() == before + 1
+    # Not one of the patient's items: 422, on a new id and on a stored one alike.
+    stranger = str(uuid.uuid4())
+    for target in (str(uuid.uuid4()), sid):
+        assert "item_key" in assert_problem(put(world.patient_a, target, body(world, measures={}, item_key=stranger)),
+                                            422)["errors"]
+    assert count_sessions() == before + 1
+    # Another patient: the id is taken (409) if the item is theirs, their item is checked first (422).
+    with at(NOW, world.coord_b):
+        plan_b = world.coord_b.post(f"/api/v1/patients/{world.b_id}/plans", json={
+            "template": "combined-programme", "acknowledge_warnings": ["autonomic_dysreflexia"]})
+    assert plan_b.status_code == 201, plan_b.get_json()
+    key_b = plan_b.get_json()["version_in_force"]["items"][0]["item_key"]
+    assert "current" not in assert_problem(put(world.patient_b, sid, body(world, measures={}, item_key=key_b)), 409)
+    assert "item_key" in assert_problem(put(world.patient_b, sid, body(world, measures={})), 422)["errors"]
+    # An edit names its base; a stale one gets the current version.
+    edited = put(world.caregiver_a, sid, body(world, measures={}, duration_minutes=20, base_revision=1))
+    assert edited.status_code == 200 and edited.get_json()["revision"] == 2
+    assert edited.get_json()["exercise_id"] == created["exercise_id"] and edited.get_json()["duration_minutes"] == 20
+    stale = assert_problem(put(world.patient_a, sid, body(world, measures={}, base_revision=1)), 409)
+    assert stale["type"].endswith("stale-revision") and stale["current"]["revision"] == 2
+    assert world.patient_a.delete(f"{SESSIONS}/{sid}", headers={"If-Match": '"2"'}).status_code == 204
+    gone = assert_problem(put(world.patient_a, sid, body(world, measures={}, duration_minutes=20)), 409)
+    assert gone["type"].endswith("session-deleted")
+    # The feed has each session once, at its latest write, in order.
+    feed = world.patient_a.get(f"{SESSIONS}/changes").get_json()["items"]
+    assert [item["id"] for item in feed][-2:] == [measured["id"], sid] and feed[-1]["deleted"] is True

@@ -213,5 +213,5 @@ def patient_for(actor, patient_ref, action: Action, *, resource=None, fields=Non
         if actor.patient_id != patient.id:
             audit.record_read(actor, patient.id, resource_id=resource)
     else:
-        audit.record(action.audit, actor, patient_id=patient.id, resource_id=resource)
+        audit.record_at_once(action.audit, actor, patient_id=patient.id, resource_id=resource)
     return patient

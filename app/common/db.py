@@ -43,6 +43,27 @@ def is_writing() -> bool:
     return _writing.get()
 
 
+def execute_core(stmt, params=None):
+    """A Core statement (built on tables, once) in the session's transaction, after the
+    autoflush an ORM statement would do (pending objects are written first; with none it is a
+    few checks). Skips the ORM's DML steps, which cost several times the statement itself."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    return session.execute(stmt, params)
+
+
+def transaction_connection():
+    """The connection of the session's transaction (begun if need be), after the autoflush an
+    ORM statement would do. Core statements executed on it skip the session's steps of every
+    statement (bind look-up, connection for the bind); valid until the session commits or rolls
+    back, and inside its savepoints too (they are on the same connection)."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
 @cache
 def _insert_ignoring(table, dialect: str, conflict_columns: tuple):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -51,14 +72,16 @@ def _insert_ignoring(table, dialect: str, conflict_columns: tuple):
             .returning(*table.primary_key.columns))
 
 
-def insert_ignoring_conflict(model, values: dict, conflict_columns: list[str]) -> int:
+def insert_ignoring_conflict(model, values: dict, conflict_columns: list[str], connection=None) -> int:
     """INSERT ... ON CONFLICT DO NOTHING: a create-if-absent that cannot race into a 500.
 
-    Returns the number of rows inserted (0 or 1); read the stored row afterwards.
+    Returns the number of rows inserted (0 or 1); read the stored row afterwards. connection:
+    the transaction's (transaction_connection()), to run it there instead of through the session.
     """
-    dialect = db.session.get_bind().dialect.name
+    runner = connection if connection is not None else db.session
+    dialect = (connection.dialect if connection is not None else db.session.get_bind().dialect).name
     stmt = _insert_ignoring(model.__table__, dialect, tuple(conflict_columns))
-    return len(db.session.execute(stmt, values).all())
+    return len(runner.execute(stmt, values).all())
 
 
 def lock_row(model, key) -> None:

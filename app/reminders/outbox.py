@@ -3,8 +3,7 @@ from functools import cache
 
 from sqlalchemy import bindparam, update
 
-from app.common.db import insert_ignoring_conflict
-from app.extensions import db
+from app.common.db import execute_core, insert_ignoring_conflict
 from app.reminders.models import Notification
 
 
@@ -26,13 +25,16 @@ _CANCEL_FILTERS = {"dedupe_keys": "dedupe_key", "occurrence_keys": "occurrence_k
 @cache
 def _cancel_statement(filters: tuple):
     """Built once per combination of filters: a session write cancels on every PUT."""
-    stmt = update(Notification).where(Notification.status == "pending")
+    # On the table: a Core UPDATE skips the ORM's bulk-update steps (it never synchronised
+    # loaded rows anyway); execute_core keeps the autoflush an ORM statement would do.
+    notifications = Notification.__table__
+    stmt = update(notifications).where(notifications.c.status == "pending")
     for name in filters:
-        column = getattr(Notification, _CANCEL_FILTERS[name])
+        column = notifications.c[_CANCEL_FILTERS[name]]
         # Named apart from the columns: an UPDATE keeps a column's own name for its SET value.
         stmt = stmt.where(column == bindparam(f"by_{name}") if name == "patient_id"
                           else column.in_(bindparam(f"by_{name}", expanding=True)))
-    return stmt.values(status="cancelled").execution_options(synchronize_session=False)
+    return stmt.values(status="cancelled")
 
 
 def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_keys=None, now=None) -> int:
@@ -44,4 +46,4 @@ def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_
     if not given:
         raise ValueError("cancel_pending needs a filter")
     params = {f"by_{name}": value if name == "patient_id" else list(value) for name, value in given.items()}
-    return db.session.execute(_cancel_statement(tuple(given)), params).rowcount
+    return execute_core(_cancel_statement(tuple(given)), params).rowcount

@@ -100,7 +100,8 @@ def all_rules() -> dict[str, Rule]:
 
 
 def enabled_rules(runs: str | None = None) -> list[Rule]:
-    return [r for r in all_rules().values() if r.enabled and r.available and (runs is None or r.runs == runs)]
+    # runs first: every session write asks for the on_write rules, and `available` looks up modules.
+    return [r for r in all_rules().values() if (runs is None or r.runs == runs) and r.enabled and r.available]
 
 
 def rule(rule_id: str) -> Rule:

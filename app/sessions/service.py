@@ -9,7 +9,8 @@ from functools import cache
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, cast, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.audit import service as audit
 from app.access.policy import LOG_SESSION, READ, patient_for
@@ -48,20 +49,23 @@ class _Context:
     stored_ids: set | None = None                  # a batch: which of its ids the patient has
 
     def preload(self) -> "_Context":
-        for key, plan_id, *exercise in db.session.execute(_items_of_patient(), {"patient_id": self.patient.id}):
+        for key, plan_id, *exercise in self.execute(_items_of_patient(), {"patient_id": self.patient.id}):
             self.items[key] = (plan_id, _ExerciseRow(*exercise))
-        for row in db.session.execute(select(Exercise.id, Exercise.slug, Exercise.measures)):
+        for row in self.execute(_exercises()):
             self._remember(_ExerciseRow(*row))
         self.preloaded = True
         return self
+
+    def execute(self, stmt, params=None):
+        """A Core statement on the transaction's connection (taken with the feed lock)."""
+        return self.feed.connection.execute(stmt, params)
 
     def _remember(self, exercise) -> None:
         self.exercises[exercise.id] = self.exercises[str(exercise.id)] = self.exercises[exercise.slug] = exercise
 
     def item(self, key):
         if not self.preloaded and key not in self.items:
-            rows = db.session.execute(_items_of_patient(by_key=True),
-                                      {"patient_id": self.patient.id, "key": key}).all()
+            rows = self.execute(_items_of_patient(by_key=True), {"patient_id": self.patient.id, "key": key}).all()
             if rows:
                 key, plan_id, *exercise = rows[-1]
                 self.items[key] = (plan_id, _ExerciseRow(*exercise))
@@ -69,11 +73,12 @@ class _Context:
 
     def exercise(self, ref: str):
         if not self.preloaded and ref not in self.exercises:
+            exercises = Exercise.__table__
             try:
-                condition = Exercise.id == uuid.UUID(ref)
+                condition = exercises.c.id == uuid.UUID(ref)
             except ValueError:
-                condition = Exercise.slug == ref
-            row = db.session.execute(select(Exercise.id, Exercise.slug, Exercise.measures).where(condition)).first()
+                condition = exercises.c.slug == ref
+            row = self.execute(_exercises().where(condition)).first()
             if row:
                 self._remember(_ExerciseRow(*row))
         return self.exercises.get(ref)
@@ -82,13 +87,22 @@ class _Context:
 @cache
 def _items_of_patient(by_key: bool = False):
     """Plan items with what validation needs of their exercise (not the translated texts);
-    in version order, so the latest version wins. Built once: it runs on every session PUT."""
-    stmt = (select(PlanItem.item_key, PlanVersion.plan_id, Exercise.id, Exercise.slug, Exercise.measures)
-            .join(PlanVersion, PlanVersion.id == PlanItem.version_id)
-            .join(Plan, Plan.id == PlanVersion.plan_id)
-            .join(Exercise, Exercise.id == PlanItem.exercise_id)
-            .where(Plan.patient_id == bindparam("patient_id")).order_by(PlanVersion.number))
-    return stmt.where(PlanItem.item_key == bindparam("key")) if by_key else stmt
+    in version order, so the latest version wins. Built once, on the tables (a Core statement:
+    none of the ORM's compile and loading steps): it runs on every session PUT."""
+    items, versions, plans = PlanItem.__table__, PlanVersion.__table__, Plan.__table__
+    exercises = Exercise.__table__
+    stmt = (select(items.c.item_key, versions.c.plan_id, exercises.c.id, exercises.c.slug, exercises.c.measures)
+            .join(versions, versions.c.id == items.c.version_id)
+            .join(plans, plans.c.id == versions.c.plan_id)
+            .join(exercises, exercises.c.id == items.c.exercise_id)
+            .where(plans.c.patient_id == bindparam("patient_id")).order_by(versions.c.number))
+    return stmt.where(items.c.item_key == bindparam("key")) if by_key else stmt
+
+
+@cache
+def _exercises():
+    exercises = Exercise.__table__
+    return select(exercises.c.id, exercises.c.slug, exercises.c.measures)
 
 
 @dataclass(frozen=True)
@@ -108,14 +122,18 @@ def _invalid(errors: dict, detail: str | None = None) -> ApiError:
     return ApiError(422, detail or describe(errors, "json"), title="Validation failed", errors=errors)
 
 
-def _resolve(ctx: _Context, data: dict) -> tuple:
-    """(plan_id, exercise) for the session, checking dates and measures."""
+def _check_times(ctx: _Context, data: dict) -> None:
     cfg = current_app.config
     started = data["started_at"]
     if started > ctx.now + FUTURE_TOLERANCE:
         raise _invalid({"started_at": ["Starts more than 5 minutes in the future."]})
     if started < ctx.now - timedelta(days=cfg["SESSION_BACKFILL_DAYS"]):
         raise _invalid({"started_at": [f"Older than {cfg['SESSION_BACKFILL_DAYS']} days: too late to log."]})
+
+
+def _looked_up(ctx: _Context, data: dict) -> tuple:
+    """(plan_id, exercise_id) for the session: its plan item (the patient's) or exercise, and its
+    measures checked against what the exercise records."""
     if "item_key" in data:
         found = ctx.item(data["item_key"])
         if found is None:
@@ -135,7 +153,7 @@ def _resolve(ctx: _Context, data: dict) -> tuple:
             errors[key] = [f"Between {measure['min']} and {measure['max']} {measure['unit']}."]
     if errors:
         raise _invalid({"measures": errors})
-    return plan_id, exercise
+    return plan_id, exercise.id
 
 
 def _body_hash(data: dict) -> str:
@@ -144,69 +162,147 @@ def _body_hash(data: dict) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _apply(session: ExerciseSession, ctx: _Context, data: dict, plan_id, exercise, body_hash: str) -> None:
-    session.item_key = data.get("item_key")
-    session.plan_id = plan_id
-    session.exercise_id = exercise.id
-    session.started_at = data["started_at"]
-    session.local_date = local_date(data["started_at"], ctx.patient.time_zone)
-    session.duration_minutes = data["duration_minutes"]
-    session.measures = data.get("measures", {})
-    session.exertion = data.get("exertion")
-    session.pain = data.get("pain")
-    session.symptoms = data.get("symptoms", [])
-    session.note = data.get("note")
-    session.alerts = content.alerts_for(session.symptoms, ctx.patient.neurological_level)
-    session.needs_review = bool(session.alerts)
-    session.body_hash = body_hash
-    session.updated_by_id = ctx.actor.id
-    session.updated_at = ctx.now
-    session.feed_position = ctx.feed.next()
+def _values(ctx: _Context, data: dict, body_hash: str, resolved: tuple | None) -> dict:
+    """The columns a write sets (the whole body sent, what follows from it, who and when);
+    resolved: (plan_id, exercise_id), None when the insert takes them from the plan item."""
+    symptoms = data.get("symptoms", [])
+    alerts = content.alerts_for(symptoms, ctx.patient.neurological_level)
+    found = {} if resolved is None else {"plan_id": resolved[0], "exercise_id": resolved[1]}
+    return {"item_key": data.get("item_key"), **found,
+            "started_at": data["started_at"], "local_date": local_date(data["started_at"], ctx.patient.time_zone),
+            "duration_minutes": data["duration_minutes"], "measures": data.get("measures", {}),
+            "exertion": data.get("exertion"), "pain": data.get("pain"), "symptoms": symptoms,
+            "note": data.get("note"), "alerts": alerts, "needs_review": bool(alerts), "body_hash": body_hash,
+            "updated_by_id": ctx.actor.id, "updated_at": ctx.now, "feed_position": ctx.feed.next()}
+
+
+_COLUMNS = tuple(c.key for c in ExerciseSession.__table__.columns)
+_new_instance = ExerciseSession.__mapper__.class_manager.new_instance
+
+
+def _snapshot(values) -> ExerciseSession:
+    """A transient ExerciseSession holding a row's values (never added to the db session): what
+    view() and the signals' receivers read. Filled directly, not through the instrumented
+    constructor (about 200 calls for 22 columns): it runs on every write."""
+    session = _new_instance()
+    session.__dict__.update(values)
+    return session
 
 
 def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) -> tuple[ExerciseSession, str]:
     """Create, or recognise a resend, or edit the version the sender based it on (`base`).
 
     Runs under the patient's feed lock, so the row read here is the latest committed one and
-    stays so until this transaction commits; the stored body is always one sent whole.
+    stays so until this transaction commits; the stored body is always one sent whole. Core
+    statements on the table throughout; the session returned is a snapshot of the row written
+    (or found), not an object of the db session.
     """
-    plan_id, exercise = _resolve(ctx, data)
+    _check_times(ctx, data)
     body_hash = _body_hash(data)
-    # A batch knows which of its ids are stored; a single PUT tries the insert first (a new id
-    # is the usual case) and reads the stored row only when the id is taken.
-    session = _stored(ctx.patient, session_id) if ctx.stored_ids is not None and session_id in ctx.stored_ids \
-        else None
-    if session is None:
-        fresh = ExerciseSession(id=session_id, patient_id=ctx.patient.id, logged_by_id=ctx.actor.id,
-                                logged_by_role=ctx.actor.role, created_at=ctx.now, revision=1)
-        _apply(fresh, ctx, data, plan_id, exercise, body_hash)
-        values = {c.key: getattr(fresh, c.key) for c in ExerciseSession.__table__.columns
-                  if getattr(fresh, c.key) is not None}
-        # Insert-if-absent: a resend, or the same id from another patient at the same moment, cannot 500.
-        if insert_ignoring_conflict(ExerciseSession, values, ["id"]) == 1:
+    resolved = None  # (plan_id, exercise_id), once looked up
+    stored = None
+    if ctx.stored_ids is not None:  # a batch: its plan items are loaded, and it knows its stored ids
+        resolved = _looked_up(ctx, data)
+        if session_id in ctx.stored_ids:
+            stored = _stored_row(ctx, session_id)
+    if stored is None:
+        values = {"id": session_id, "patient_id": ctx.patient.id, "logged_by_id": ctx.actor.id,
+                  "logged_by_role": ctx.actor.role, "created_at": ctx.now, "revision": 1, "deleted_at": None}
+        if resolved is None and "item_key" in data and not data.get("measures"):
+            # A single PUT of a plan item (the usual one): one statement inserts it with its item's
+            # plan and exercise if the item is the patient's and the id is free; else it inserts
+            # nothing and the look-ups below say which (nothing to check its measures against).
+            values.update(_values(ctx, data, body_hash, None))
+            row = ctx.execute(_insert_on_plan_statement(ctx.feed.connection.dialect.name),
+                              {**values, "item_patient": ctx.patient.id}).first()
+            if row is not None:
+                values.update(plan_id=row.plan_id, exercise_id=row.exercise_id)
+            inserted = row is not None
+        else:
+            resolved = resolved or _looked_up(ctx, data)
+            values.update(_values(ctx, data, body_hash, resolved))
+            # Insert-if-absent: a resend, or the same id from another patient at the same moment, cannot 500.
+            inserted = insert_ignoring_conflict(ExerciseSession, values, ["id"], ctx.feed.connection) == 1
+        if inserted:
             if ctx.stored_ids is not None:
                 ctx.stored_ids.add(session_id)
+            fresh = _snapshot(values)
             ctx.written.append((fresh, "created"))
             return fresh, "created"
         ctx.feed.give_back()
-        session = _stored(ctx.patient, session_id) if ctx.stored_ids is None else None
-        if session is None:
+        stored = _stored_row(ctx, session_id) if ctx.stored_ids is None else None
+        if stored is None:
+            resolved = resolved or _looked_up(ctx, data)  # 422 when the item is not the patient's
             raise ApiError(409, "This session id is already used; make a new UUID.", title="Conflict")
+    session = _snapshot(stored._mapping)
+    resend = session.deleted_at is None and session.body_hash == body_hash
+    if resolved is None and not resend:
+        # A resend needs no look-up: this body was accepted for this patient, and plan items are
+        # history (never removed), so its item is still theirs. Anything else answers as before.
+        resolved = _looked_up(ctx, data)
     if session.deleted_at is not None:
         raise _conflict(ctx, session, "This session was deleted.", "session-deleted")
-    if session.body_hash == body_hash:
+    if resend:
         return session, "unchanged"  # a resend (its first answer may have been lost)
     _check_edit_window(ctx, session)
     _check_base(ctx, session, base)
-    _apply(session, ctx, data, plan_id, exercise, body_hash)
-    session.revision += 1
-    ctx.written.append((session, "updated"))
-    return session, "updated"
+    values = {**_values(ctx, data, body_hash, resolved), "revision": session.revision + 1}
+    ctx.execute(_edit_statement(), {"edited_id": session_id, **values})
+    edited = _snapshot({**stored._mapping, **values})
+    ctx.written.append((edited, "updated"))
+    return edited, "updated"
+
+
+@cache
+def _insert_on_plan_statement(dialect: str):
+    """INSERT ... SELECT: the session, with the plan and exercise of its plan item (the latest
+    version's), only if the item is one of the patient's plans; ON CONFLICT (id) DO NOTHING.
+    Returns the plan and exercise of a row inserted, no row otherwise. Built once per dialect."""
+    sessions = ExerciseSession.__table__
+    items, versions, plans = PlanItem.__table__, PlanVersion.__table__, Plan.__table__
+    names = [c.key for c in sessions.columns if c.key not in ("plan_id", "exercise_id")]
+
+    def value(name):  # PostgreSQL types a SELECT list's parameters as text unless told
+        param = bindparam(name, type_=sessions.c[name].type)
+        return cast(param, sessions.c[name].type) if dialect == "postgresql" else param
+
+    source = (select(*(value(name) for name in names), versions.c.plan_id, items.c.exercise_id)
+              .select_from(items).join(versions, versions.c.id == items.c.version_id)
+              .join(plans, plans.c.id == versions.c.plan_id)
+              .where(plans.c.patient_id == bindparam("item_patient"),
+                     items.c.item_key == bindparam("item_key", type_=items.c.item_key.type))
+              .order_by(versions.c.number.desc()).limit(1))
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(sessions).from_select([*names, "plan_id", "exercise_id"], source)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(sessions.c.plan_id, sessions.c.exercise_id))
+
+
+@cache
+def _edit_statement():
+    sessions = ExerciseSession.__table__
+    edited = ("item_key", "plan_id", "exercise_id", "started_at", "local_date", "duration_minutes", "measures",
+              "exertion", "pain", "symptoms", "note", "alerts", "needs_review", "body_hash", "updated_by_id",
+              "updated_at", "feed_position", "revision")
+    return update(sessions).where(sessions.c.id == bindparam("edited_id")).values(
+        {name: bindparam(name) for name in edited})
+
+
+@cache
+def _stored_row_statement():
+    sessions = ExerciseSession.__table__
+    return (select(sessions).where(sessions.c.id == bindparam("stored_id"),
+                                   sessions.c.patient_id == bindparam("stored_patient")).with_for_update())
+
+
+def _stored_row(ctx: _Context, session_id):
+    """The patient's session as a row, locked (redundant under the feed lock, kept as a second
+    guard). Never another patient's row: locking those could make two patients' writes deadlock."""
+    return ctx.execute(_stored_row_statement(), {"stored_id": session_id, "stored_patient": ctx.patient.id}).first()
 
 
 def _stored(patient, session_id) -> ExerciseSession | None:
-    """The patient's session, locked (redundant under the feed lock, kept as a second guard).
-    Never another patient's row: locking those could make two patients' writes deadlock."""
+    """The patient's session as an ORM object (a delete changes it), locked as _stored_row."""
     return db.session.scalars(select(ExerciseSession)
                               .where(ExerciseSession.id == session_id, ExerciseSession.patient_id == patient.id)
                               .with_for_update().execution_options(populate_existing=True)).first()
@@ -260,7 +356,7 @@ def _announce(ctx: _Context) -> None:
 
 
 def view(session: ExerciseSession, language: str) -> dict:
-    return {**{c.key: getattr(session, c.key) for c in ExerciseSession.__table__.columns},
+    return {**{key: getattr(session, key) for key in _COLUMNS},
             "deleted": session.deleted_at is not None,
             "safety_alerts": [content.alert_view(code, language) for code in session.alerts or []]}
 
@@ -275,7 +371,7 @@ def put_session(actor, patient_ref, session_id, data: dict, language: str | None
     patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
     ctx = _context(actor, patient, language, reserve=1)
     session, status = _upsert(ctx, session_id, data, base)
-    out = view(session, ctx.language)  # before the commit expires what was loaded
+    out = view(session, ctx.language)
     _commit(ctx)
     _announce(ctx)
     return out, 201 if status == "created" else 200
