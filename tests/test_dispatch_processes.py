@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from app.auth.models import User
+from app.common.clock import local_today
 from app.common.types import utcnow
 from app.exercises.models import Exercise
 from app.exercises.seed import load_exercises
@@ -166,7 +167,7 @@ def test_a_second_scheduler_takes_over_from_a_killed_leader_without_duplicates(a
         db.session.commit()
         recipients = _recipients(3)
         exercise = db.session.scalar(select(Exercise.id).limit(1))
-        today = date.today() - timedelta(days=1)
+        today = local_today("Europe/London") - timedelta(days=1)  # the recipients' zone
         for _, patient_id in recipients:
             plan = Plan(patient_id=patient_id, name="Daily", start_date=today)
             plan.versions.append(PlanVersion(number=1, effective_from=today, items=[
