@@ -14,6 +14,7 @@ from app.medications import service as medications
 from app.medications.signals import dose_recorded, treatment_changed
 from tests.factories import enrolled_patient
 
+
 def today() -> date:
     """The `fresh` patient's today (Asia/Shanghai, UTC+8) as the app reckons it, when the test runs
     (not when the module was imported: a run may cross midnight there)."""
