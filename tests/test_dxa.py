@@ -17,6 +17,7 @@ from app.dxa.signals import dxa_result_written
 from app.extensions import db
 from tests.factories import World, enrolled_patient
 
+
 def today(zone: str = "Europe/London") -> date:
     """The patient's today as the app reckons it, when the test runs (not when the module was
     imported): `fresh`, the patient most tests use, lives in Europe/London."""

@@ -12,6 +12,7 @@ from app.common.clock import local_today  # noqa: E402
 from app.rules import service as rules  # noqa: E402
 from tests.factories import enrolled_patient  # noqa: E402
 
+
 def today() -> date:
     """The bone patients' today (Europe/London) as the app reckons it, when the test runs."""
     return local_today("Europe/London")
