@@ -133,8 +133,9 @@ def _travel_to(moment: datetime) -> None:
     """The whole run at another time of day (or year): one ticking time-machine travel started
     before collection (modules that read the clock on import see it too), and the same offset
     for the processes tests start (tests/clock_at/sitecustomize.py, on their PYTHONPATH).
-    Monotonic clocks, sleeps and timeouts stay real. Chromium keeps the real clock: its cookies
-    expire by the app's clock, so a MOMENT hours in the past would expire them at once."""
+    Monotonic clocks, sleeps and timeouts stay real; so do Chromium's clock (the console's cookie
+    is a session cookie, with no expiry date to compare) and the PostgreSQL server's (the app
+    never asks it the time: every timestamp comes from Python)."""
     offset = moment.timestamp() - time.time()
     os.environ[CLOCK_OFFSET] = repr(offset)
     hook = str(Path(__file__).parent / "clock_at")
