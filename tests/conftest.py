@@ -1,9 +1,13 @@
 """Test setup: one real database per run (SQLite file, or PostgreSQL from TEST_DATABASE_URL),
 migrated with Alembic; each test runs in a transaction that is rolled back."""
 import os
+import time
 import uuid
+from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
+import time_machine
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -111,9 +115,42 @@ def world(client):
 
 def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true", help="also run the tests marked slow (CI does)")
+    parser.addoption("--at", metavar="MOMENT", type=_moment,
+                     help="run as if the clock read MOMENT (ISO 8601; UTC unless it names an offset), "
+                          "e.g. 2026-12-02T00:20Z: the clock ticks on from there for the tests, the app, "
+                          "the browser tests' server and the Python processes the tests start")
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+CLOCK_OFFSET = "STANDSTRONG_TESTS_CLOCK_OFFSET"
+
+
+def _travel_to(moment: datetime) -> None:
+    """The whole run at another time of day (or year): one ticking time-machine travel started
+    before collection (modules that read the clock on import see it too), and the same offset
+    for the processes tests start (tests/clock_at/sitecustomize.py, on their PYTHONPATH).
+    Monotonic clocks, sleeps and timeouts stay real; so do Chromium's clock (the console's cookie
+    is a session cookie, with no expiry date to compare) and the PostgreSQL server's (the app
+    never asks it the time: every timestamp comes from Python)."""
+    offset = moment.timestamp() - time.time()
+    os.environ[CLOCK_OFFSET] = repr(offset)
+    hook = str(Path(__file__).parent / "clock_at")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [hook, os.environ.get("PYTHONPATH")]))
+    time_machine.travel(moment, tick=True).start()
+
+
+def pytest_report_header(config):
+    moment = config.getoption("--at")
+    return f"clock: travelled to {moment.isoformat()} (--at), ticking" if moment else None
 
 
 def pytest_configure(config):
+    if config.getoption("--at") and CLOCK_OFFSET not in os.environ:
+        _travel_to(config.getoption("--at"))
     config.addinivalue_line("markers", "committing: the test commits for real (concurrency)")
     config.addinivalue_line("markers", "last: runs after every other test (it reads what they logged)")
     config.addinivalue_line("markers", "unobserved: the test forces an answer the route cannot give by itself "

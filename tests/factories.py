@@ -2,12 +2,13 @@
 import contextlib
 import itertools
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import time_machine
 from sqlalchemy import select
 
 from app.auth.service import create_user
+from app.common.clock import local_date, local_today
 from app.education.seed import load_education
 from app.exercises.seed import load_exercises
 from app.extensions import db
@@ -162,7 +163,7 @@ class World:
     def _bone_records(self):
         """A DXA result with a planned follow-up, and a denosumab treatment with one dose, for patient A."""
         base = f"/api/v1/patients/{self.a_id}"
-        today = date.today()
+        today = local_today(self.profile_a["time_zone"])
         self.dxa_result_a = _created(self.coord_a.post(f"{base}/dxa/results", json={
             "scan_date": (today - timedelta(days=30)).isoformat(), "site": "distal_femur", "side": "left",
             "bmd": 0.712, "centre": "Walk Centre", "machine": "Hologic A"}))
@@ -176,11 +177,12 @@ class World:
     def _open_flag(self) -> str:
         """An open lapse flag of patient A (as a sweep opens one), for the routes that act on flags."""
         now = datetime.now(timezone.utc)
+        today = local_date(now, self.profile_a["time_zone"])
         with self.client.application.app_context():
             flag = Flag(patient_id=uuid.UUID(self.a_id), rule_id="lapse", severity="warning", status="open",
                         active_key=active_key(self.a_id, "lapse"), opened_at=now, last_seen_at=now,
-                        evidence={"days": 3, "last_session_date": (date.today() - timedelta(days=3)).isoformat(),
-                                  "as_of": date.today().isoformat()})
+                        evidence={"days": 3, "last_session_date": (today - timedelta(days=3)).isoformat(),
+                                  "as_of": today.isoformat()})
             db.session.add(flag)
             db.session.commit()
             return str(flag.id)

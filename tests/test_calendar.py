@@ -8,9 +8,13 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
 from app.calendar.models import CalendarFeed
+from app.common.clock import local_today
 from app.extensions import db
 
-TODAY = date.today()
+
+def today() -> date:
+    """Patient A's today (Asia/Shanghai) as the app reckons it, when the test runs."""
+    return local_today("Asia/Shanghai")
 
 
 def feed_url(patient_id, token=None, **query):
@@ -42,7 +46,7 @@ def book(world, day: date, time="10:30", place="Radiology, 2nd floor"):
 
 
 def test_feed_lists_booked_appointments_and_due_doses_with_stable_uids(client, world):
-    appointment = TODAY + timedelta(days=20)
+    appointment = today() + timedelta(days=20)
     book(world, appointment)
     token = issue(world.patient_a)["token"]
     first = client.get(feed_url(world.a_id, token))
@@ -57,7 +61,7 @@ def test_feed_lists_booked_appointments_and_due_doses_with_stable_uids(client, w
     assert str(scan["LOCATION"]) == "Radiology, 2nd floor"
     assert str(scan["SUMMARY"]) == "骨密度（DXA）检查"
     dose_event = by_uid[dose_uid]
-    given = TODAY - timedelta(days=60)
+    given = today() - timedelta(days=60)
     assert dose_event.decoded("DTSTART") == given + relativedelta(months=6)
     assert "地舒单抗" in str(dose_event["SUMMARY"])
     # The same export twice is byte for byte the same; UIDs do not change.
@@ -66,16 +70,16 @@ def test_feed_lists_booked_appointments_and_due_doses_with_stable_uids(client, w
     assert str(english[scan_uid]["SUMMARY"]) == "DXA scan (bone density)"
     # A new dose moves the due event (same UID, new date); a rebooking moves the scan.
     world.coord_a.post(f"/api/v1/patients/{world.a_id}/medications/{world.treatment_a['id']}/doses",
-                       json={"given_on": TODAY.isoformat()})
+                       json={"given_on": today().isoformat()})
     book(world, appointment + timedelta(days=2), time="08:00")
     moved = events(client.get(feed_url(world.a_id, token)))
     assert set(moved) == {scan_uid, dose_uid}
-    assert moved[dose_uid].decoded("DTSTART") == TODAY + relativedelta(months=6)
+    assert moved[dose_uid].decoded("DTSTART") == today() + relativedelta(months=6)
     assert moved[scan_uid].decoded("DTSTART").date() == appointment + timedelta(days=2)
 
 
 def test_a_finished_follow_up_leaves_the_feed(client, world):
-    book(world, TODAY + timedelta(days=5))
+    book(world, today() + timedelta(days=5))
     token = issue(world.caregiver_a)["token"]
     assert len(events(client.get(feed_url(world.a_id, token)))) == 2
     world.coord_a.patch(f"/api/v1/patients/{world.a_id}/dxa/followups/{world.followup_a['id']}",

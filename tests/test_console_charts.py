@@ -17,6 +17,7 @@ from flask import Flask
 from flask_babel import Babel, force_locale
 
 from app.auth.models import User
+from app.common.clock import local_today
 from app.console import figures
 from app.console.charts import (
     ChartText,
@@ -355,7 +356,7 @@ def test_sparkline_rates_take_a_fixed_number_of_queries_and_match_the_weeks(app,
 
 def test_dxa_series_from_the_results_service(app, client, world):
     base = f"/api/v1/patients/{world.a_id}/dxa/results"
-    today = date.today()
+    today = local_today("Asia/Shanghai")  # patient A's
     for body in ({"scan_date": (today - timedelta(days=2)).isoformat(), "site": "distal_femur", "side": "left",
                   "bmd": 0.58, "centre": "Walk Centre", "machine": "Hologic A"},
                  {"scan_date": (today - timedelta(days=2)).isoformat(), "site": "lumbar_spine", "side": "none",

@@ -10,6 +10,7 @@ from html import unescape
 from sqlalchemy import event, func, select
 
 from app.audit.models import AuditEvent
+from app.common.clock import local_date, local_today
 from app.extensions import db
 from app.rules.models import Flag, active_key
 from app.sessions import content
@@ -47,7 +48,7 @@ def log_headache(world):
 
 
 def log_contact(world):
-    follow_up = (date.today() + timedelta(days=7)).isoformat()
+    follow_up = (local_today("Asia/Shanghai") + timedelta(days=7)).isoformat()  # patient A's zone
     r = world.coord_a.post(f"/api/v1/patients/{world.a_id}/contacts", json={
         "channel": "phone", "outcome": "reached", "note": "Restarting standing on Monday.", "follow_up_on": follow_up})
     assert r.status_code == 201, r.get_json()
@@ -83,7 +84,7 @@ def test_each_section_shows_the_patients_data(app, world):
     flags = section(html, "flags")
     summaries = text(re.search(r'<ul id="flag-summaries".*?</ul>', flags, re.S).group(0))
     assert "Warning" in summaries and "No session for 3 days" in summaries
-    assert "opened " in summaries and str(date.today().year) in summaries
+    assert "opened " in summaries and str(local_today("Asia/Shanghai").year) in summaries  # in patient A's zone
 
     plan = text(section(html, "plan"))
     assert "Passive standing" in plan and "FES cycling" in plan and "5 times a week" in plan
@@ -134,7 +135,7 @@ def test_urgent_flags_come_first(app, world):
         db.session.add(Flag(patient_id=uuid.UUID(world.a_id), rule_id="dysreflexia_signs", severity="urgent",
                             status="open", active_key=active_key(world.a_id, "dysreflexia_signs"),
                             opened_at=now - timedelta(days=2), last_seen_at=now,
-                            evidence={"local_date": date.today().isoformat(), "symptoms": ["pounding_headache"]}))
+                            evidence={"local_date": local_date(now, "Asia/Shanghai").isoformat(), "symptoms": ["pounding_headache"]}))
         db.session.commit()
     summaries = re.search(r'<ul id="flag-summaries".*?</ul>', page_of(app, world.coord_a, world.a_id), re.S).group(0)
     assert re.findall(r'class="flag-summary severity-(\w+)"', summaries) == ["urgent", "warning"]  # older, yet first

@@ -10,18 +10,22 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import event, func, select
 
 from app.common import clinical
-from app.common.clock import local_moment
+from app.common.clock import local_moment, local_today
 from app.dxa import service as dxa
 from app.dxa.models import DxaFollowUp, DxaResult
 from app.dxa.signals import dxa_result_written
 from app.extensions import db
 from tests.factories import World, enrolled_patient
 
-TODAY = date.today()
+
+def today(zone: str = "Europe/London") -> date:
+    """The patient's today as the app reckons it, when the test runs (not when the module was
+    imported): `fresh`, the patient most tests use, lives in Europe/London."""
+    return local_today(zone)
 
 
 def days_ago(n: int) -> str:
-    return (TODAY - timedelta(days=n)).isoformat()
+    return (today() - timedelta(days=n)).isoformat()
 
 
 def post_result(coord, patient_id, **fields):
@@ -183,7 +187,7 @@ def test_every_explanation_exists_in_both_languages():
 def test_bad_results_are_refused(world, fresh):
     _, pid = fresh
     base = f"/api/v1/patients/{pid}/dxa/results"
-    future = (TODAY + timedelta(days=2)).isoformat()
+    future = (today() + timedelta(days=2)).isoformat()
     assert world.coord_a.post(base, json={"scan_date": future, "site": "distal_femur", "bmd": 0.7}).status_code == 422
     assert world.coord_a.post(base, json={"scan_date": days_ago(1), "site": "knee", "bmd": 0.7}).status_code == 422
     assert world.coord_a.post(base, json={"scan_date": days_ago(1), "site": "distal_femur", "bmd": 0.7,
@@ -221,7 +225,7 @@ def _followups(actor, pid, query=""):
 def test_follow_ups_follow_the_protocol(world, fresh):
     patient, pid = fresh
     base = f"/api/v1/patients/{pid}/dxa"
-    stable, treated = TODAY - timedelta(days=500), TODAY - timedelta(days=420)
+    stable, treated = today() - timedelta(days=500), today() - timedelta(days=420)
     protocol = world.coord_a.put(f"{base}/protocol", json={
         "medically_stable_on": stable.isoformat(), "treatment_started_on": treated.isoformat(), "interval_months": 18})
     assert protocol.status_code == 200, protocol.get_json()
@@ -231,7 +235,7 @@ def test_follow_ups_follow_the_protocol(world, fresh):
     assert "CAN-SCIP" in body["source"] and body["steps"]["repeat"]["after_months"] == 12
 
     # Baseline: three sites on one day complete it once; the repeat is 12 months after treatment start.
-    baseline_day = TODAY - timedelta(days=480)
+    baseline_day = today() - timedelta(days=480)
     for site in ("total_hip", "distal_femur", "proximal_tibia"):
         post_result(world.coord_a, pid, site=site, scan_date=baseline_day.isoformat())
     items = _followups(world.coord_a, pid)
@@ -241,12 +245,12 @@ def test_follow_ups_follow_the_protocol(world, fresh):
 
     # Booked, then done at the appointment: the next is every 18 months from that scan.
     repeat_id = items[0]["id"]
-    appointment = (TODAY + timedelta(days=3)).isoformat()
+    appointment = (today() + timedelta(days=3)).isoformat()
     booked = world.coord_a.patch(f"{base}/followups/{repeat_id}", json={
         "appointment": {"date": appointment, "time": "10:30", "place": "Radiology, 2nd floor"}})
     assert booked.status_code == 200 and booked.get_json()["status"] == "booked"
     assert booked.get_json()["appointment"]["starts_at"].startswith(appointment)
-    scan_day = TODAY - timedelta(days=1)
+    scan_day = today() - timedelta(days=1)
     post_result(world.coord_a, pid, site="total_hip", scan_date=scan_day.isoformat())
     items = _followups(world.coord_a, pid)
     assert [(f["kind"], f["status"]) for f in items][:2] == [("interval", "due"), ("repeat", "done")]
@@ -272,7 +276,7 @@ def test_missed_is_owed_again_and_closed_follow_ups_stay_closed(world, fresh):
     missed = world.coord_a.patch(f"{base}/followups/{first['id']}", json={"status": "missed"})
     assert missed.status_code == 200 and missed.get_json()["status"] == "missed"
     items = _followups(world.coord_a, pid, "?status=due")
-    assert len(items) == 1 and items[0]["kind"] == "baseline" and items[0]["due_date"] == TODAY.isoformat()
+    assert len(items) == 1 and items[0]["kind"] == "baseline" and items[0]["due_date"] == today().isoformat()
     again = world.coord_a.patch(f"{base}/followups/{first['id']}", json={"status": "due"})
     assert again.status_code == 409
     assert world.coord_a.patch(f"{base}/followups/{items[0]['id']}", json={"status": "booked"}).status_code == 422
@@ -303,9 +307,9 @@ def test_due_notices_fire_at_nine_local_14_days_and_1_day_before(app, client, wo
     _, profile = enrolled_patient(client, world.coord_a, time_zone=zone, language="en")
     pid = profile["id"]
     base = f"/api/v1/patients/{pid}/dxa"
-    world.coord_a.put(f"{base}/protocol", json={"medically_stable_on": (TODAY + timedelta(days=100)).isoformat()})
+    world.coord_a.put(f"{base}/protocol", json={"medically_stable_on": (today(zone) + timedelta(days=100)).isoformat()})
     followup = _followups(world.coord_a, pid)[0]
-    appointment = TODAY + timedelta(days=120)
+    appointment = today(zone) + timedelta(days=120)
     _book(world.coord_a, pid, followup["id"], appointment, "14:15")
     with app.app_context():
         for days, kind in ((14, "dxa_appointment_in_14_days"), (1, "dxa_appointment_tomorrow")):
@@ -321,7 +325,7 @@ def test_due_notices_fire_at_nine_local_14_days_and_1_day_before(app, client, wo
                      if str(n.patient_id) == pid]
             assert after == []
         # The booked follow-up's due date reminds no one: it is booked.
-        due_at = local_moment(TODAY + timedelta(days=100), "09:00", zone)
+        due_at = local_moment(today(zone) + timedelta(days=100), "09:00", zone)
         assert [n for n in dxa.due_notices(*_around(due_at)) if str(n.patient_id) == pid] == []
 
 
@@ -349,7 +353,7 @@ def test_due_notices_across_a_daylight_saving_change(app, client, world):
 def test_a_follow_up_falling_due_unbooked_reminds_on_its_due_date(app, client, world):
     _, profile = enrolled_patient(client, world.coord_a, time_zone="Asia/Shanghai", language="zh-CN")
     pid = profile["id"]
-    due = TODAY + timedelta(days=40)
+    due = today("Asia/Shanghai") + timedelta(days=40)
     world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol", json={"medically_stable_on": due.isoformat()})
     followup = _followups(world.coord_a, pid)[0]
     at = local_moment(due, "09:00", "Asia/Shanghai")
@@ -377,13 +381,13 @@ def test_a_follow_up_created_already_overdue_reminds_at_the_next_nine_oclock(app
 
 
 def test_due_notices_use_a_fixed_number_of_queries(app, client, world):
-    start = datetime.combine(TODAY + timedelta(days=10), datetime.min.time(), tzinfo=timezone.utc)
+    start = datetime.combine(today() + timedelta(days=10), datetime.min.time(), tzinfo=timezone.utc)
 
     def queries_for(n_patients):
         for _ in range(n_patients):
             _, profile = enrolled_patient(client, world.coord_a, time_zone="Europe/London", language="en")
             world.coord_a.put(f"/api/v1/patients/{profile['id']}/dxa/protocol",
-                              json={"medically_stable_on": (TODAY + timedelta(days=10)).isoformat()})
+                              json={"medically_stable_on": (today() + timedelta(days=10)).isoformat()})
         with app.app_context():
             count = []
             engine = db.session.get_bind()
@@ -456,7 +460,7 @@ def test_follow_up_changes_are_announced(world, fresh):
     try:
         world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol", json={"medically_stable_on": days_ago(-5)})
         followup = _followups(world.coord_a, pid)[0]
-        _book(world.coord_a, pid, followup["id"], TODAY + timedelta(days=6))
+        _book(world.coord_a, pid, followup["id"], today() + timedelta(days=6))
     finally:
         followup_changed.disconnect(receiver)
     assert seen == [("due", "created"), ("booked", "updated")]

@@ -2,20 +2,23 @@
 import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from dateutil.relativedelta import relativedelta
 
-from app.common.clock import local_moment
+from app.common.clock import local_moment, local_today
 from app.config import BASE_DIR
 from app.dxa import service as dxa
 from app.medications import service as medications
 from app.medications.signals import dose_recorded, treatment_changed
 from tests.factories import enrolled_patient
 
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the `fresh` patient's today (UTC+8)
+
+def today() -> date:
+    """The `fresh` patient's today (Asia/Shanghai, UTC+8) as the app reckons it, when the test runs
+    (not when the module was imported: a run may cross midnight there)."""
+    return local_today("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -40,13 +43,13 @@ def dose(coord, pid, treatment_id, given_on: date, expect=201):
 @pytest.mark.parametrize("medicine,months", [("denosumab", 6), ("zoledronic_acid", 12)])
 def test_next_due_follows_the_last_dose(world, fresh, medicine, months):
     _, pid = fresh
-    began = TODAY - timedelta(days=400)
+    began = today() - timedelta(days=400)
     treatment = start(world.coord_a, pid, medicine=medicine, started_on=began.isoformat())
     assert treatment["next_due_on"] == began.isoformat() and treatment["overdue"] is True
     assert treatment["schedule"] == "interval" and treatment["interval_months"] == months
     first = dose(world.coord_a, pid, treatment["id"], began)
     assert first["treatment"]["next_due_on"] == (began + relativedelta(months=months)).isoformat()
-    last = TODAY - timedelta(days=10)
+    last = today() - timedelta(days=10)
     second = dose(world.coord_a, pid, treatment["id"], last)["treatment"]
     assert second["last_dose_on"] == last.isoformat()
     assert second["next_due_on"] == (last + relativedelta(months=months)).isoformat()
@@ -62,7 +65,7 @@ def test_next_due_follows_the_last_dose(world, fresh, medicine, months):
 
 def test_medicine_names_follow_the_language(world, fresh):
     patient, pid = fresh
-    start(world.coord_a, pid, medicine="denosumab", started_on=TODAY.isoformat())
+    start(world.coord_a, pid, medicine="denosumab", started_on=today().isoformat())
     assert patient.get("/api/v1/patients/me/medications").get_json()["items"][0]["medicine_name"] == "地舒单抗"
     assert patient.get("/api/v1/patients/me/medications?lang=en").get_json()["items"][0]["medicine_name"] == "Denosumab"
 
@@ -70,62 +73,62 @@ def test_medicine_names_follow_the_language(world, fresh):
 def test_teriparatide_is_a_daily_course_with_an_end_date(world, fresh):
     _, pid = fresh
     base = f"/api/v1/patients/{pid}/medications"
-    missing = world.coord_a.post(base, json={"medicine": "teriparatide", "started_on": TODAY.isoformat()})
+    missing = world.coord_a.post(base, json={"medicine": "teriparatide", "started_on": today().isoformat()})
     assert missing.status_code == 422 and "end_date" in missing.get_json()["errors"]
-    end = TODAY + timedelta(days=300)
-    course = start(world.coord_a, pid, medicine="teriparatide", started_on=TODAY.isoformat(), end_date=end.isoformat())
+    end = today() + timedelta(days=300)
+    course = start(world.coord_a, pid, medicine="teriparatide", started_on=today().isoformat(), end_date=end.isoformat())
     assert course["schedule"] == "daily_course" and course["next_due_on"] is None and course["status"] == "active"
-    assert dose(world.coord_a, pid, course["id"], TODAY, expect=422)
+    assert dose(world.coord_a, pid, course["id"], today(), expect=422)
     assert world.coord_a.patch(f"{base}/{course['id']}", json={"end_date": None}).status_code == 422
 
 
 def test_stopping_a_treatment_ends_its_schedule(world, fresh):
     _, pid = fresh
     base = f"/api/v1/patients/{pid}/medications"
-    treatment = start(world.coord_a, pid, medicine="denosumab", started_on=(TODAY - timedelta(days=30)).isoformat())
-    dose(world.coord_a, pid, treatment["id"], TODAY - timedelta(days=30))
-    clash = world.coord_a.post(base, json={"medicine": "denosumab", "started_on": TODAY.isoformat()})
+    treatment = start(world.coord_a, pid, medicine="denosumab", started_on=(today() - timedelta(days=30)).isoformat())
+    dose(world.coord_a, pid, treatment["id"], today() - timedelta(days=30))
+    clash = world.coord_a.post(base, json={"medicine": "denosumab", "started_on": today().isoformat()})
     assert clash.status_code == 409
-    stopped = world.coord_a.patch(f"{base}/{treatment['id']}", json={"end_date": TODAY.isoformat()})
+    stopped = world.coord_a.patch(f"{base}/{treatment['id']}", json={"end_date": today().isoformat()})
     assert stopped.status_code == 200 and stopped.get_json()["next_due_on"] is None
     assert stopped.get_json()["status"] == "active"  # its last day is today
     assert world.coord_a.get(f"{base}?active=false").get_json()["items"] == []
     before_last_dose = world.coord_a.patch(f"{base}/{treatment['id']}",
-                                           json={"end_date": (TODAY - timedelta(days=40)).isoformat()})
+                                           json={"end_date": (today() - timedelta(days=40)).isoformat()})
     assert before_last_dose.status_code == 422
-    yesterday = world.coord_a.patch(f"{base}/{treatment['id']}", json={"end_date": (TODAY - timedelta(days=1)).isoformat()})
+    yesterday = world.coord_a.patch(f"{base}/{treatment['id']}", json={"end_date": (today() - timedelta(days=1)).isoformat()})
     assert yesterday.get_json()["status"] == "ended"
     assert [t["id"] for t in world.coord_a.get(f"{base}?active=false").get_json()["items"]] == [treatment["id"]]
-    assert world.coord_a.post(base, json={"medicine": "denosumab", "started_on": TODAY.isoformat()}).status_code == 201
+    assert world.coord_a.post(base, json={"medicine": "denosumab", "started_on": today().isoformat()}).status_code == 201
 
 
 def test_bad_doses_are_refused(world, fresh):
     _, pid = fresh
-    treatment = start(world.coord_a, pid, medicine="zoledronic_acid", started_on=(TODAY - timedelta(days=5)).isoformat())
-    dose(world.coord_a, pid, treatment["id"], TODAY + timedelta(days=2), expect=422)   # future
-    dose(world.coord_a, pid, treatment["id"], TODAY - timedelta(days=6), expect=422)   # before the start
-    dose(world.coord_a, pid, treatment["id"], TODAY - timedelta(days=1))
-    dose(world.coord_a, pid, treatment["id"], TODAY - timedelta(days=1), expect=409)   # twice
+    treatment = start(world.coord_a, pid, medicine="zoledronic_acid", started_on=(today() - timedelta(days=5)).isoformat())
+    dose(world.coord_a, pid, treatment["id"], today() + timedelta(days=2), expect=422)   # future
+    dose(world.coord_a, pid, treatment["id"], today() - timedelta(days=6), expect=422)   # before the start
+    dose(world.coord_a, pid, treatment["id"], today() - timedelta(days=1))
+    dose(world.coord_a, pid, treatment["id"], today() - timedelta(days=1), expect=409)   # twice
     assert world.coord_a.post(f"/api/v1/patients/{pid}/medications", json={
-        "medicine": "aspirin", "started_on": TODAY.isoformat()}).status_code == 422
+        "medicine": "aspirin", "started_on": today().isoformat()}).status_code == 422
 
 
 def test_only_the_care_team_records(world):
     base = f"/api/v1/patients/{world.a_id}/medications"
-    assert world.patient_a.post(base, json={"medicine": "denosumab", "started_on": TODAY.isoformat()}).status_code == 403
+    assert world.patient_a.post(base, json={"medicine": "denosumab", "started_on": today().isoformat()}).status_code == 403
     assert world.caregiver_a.post(f"{base}/{world.treatment_a['id']}/doses",
-                                  json={"given_on": TODAY.isoformat()}).status_code == 403
+                                  json={"given_on": today().isoformat()}).status_code == 403
     assert world.patient_a.get(f"/api/v1/patients/me/medications/{world.treatment_a['id']}").status_code == 200
 
 
 def test_an_overdue_dose_is_visible_to_rules_and_in_the_list(app, world, fresh):
     _, pid = fresh
-    last = TODAY - timedelta(days=200)
+    last = today() - timedelta(days=200)
     treatment = start(world.coord_a, pid, medicine="denosumab", started_on=last.isoformat())
     dose(world.coord_a, pid, treatment["id"], last)
     due = last + relativedelta(months=6)
     overdue = world.coord_a.get(f"/api/v1/patients/{pid}/medications?overdue=true").get_json()["items"]
-    assert [t["id"] for t in overdue] == [treatment["id"]] and overdue[0]["days_overdue"] >= (TODAY - due).days
+    assert [t["id"] for t in overdue] == [treatment["id"]] and overdue[0]["days_overdue"] >= (today() - due).days
     with app.app_context():
         now = datetime.now(timezone.utc)
         rows = medications.dose_status([uuid.UUID(pid), uuid.UUID(world.a_id)], now, overdue_only=True)
@@ -150,9 +153,9 @@ def test_doses_and_treatment_changes_are_announced(world, fresh):
     dose_recorded.connect(on_dose)
     treatment_changed.connect(on_treatment)
     try:
-        treatment = start(world.coord_a, pid, medicine="zoledronic_acid", started_on=TODAY.isoformat())
-        recorded = dose(world.coord_a, pid, treatment["id"], TODAY)
-        world.coord_a.patch(f"/api/v1/patients/{pid}/medications/{treatment['id']}", json={"end_date": TODAY.isoformat()})
+        treatment = start(world.coord_a, pid, medicine="zoledronic_acid", started_on=today().isoformat())
+        recorded = dose(world.coord_a, pid, treatment["id"], today())
+        world.coord_a.patch(f"/api/v1/patients/{pid}/medications/{treatment['id']}", json={"end_date": today().isoformat()})
     finally:
         dose_recorded.disconnect(on_dose)
         treatment_changed.disconnect(on_treatment)
@@ -164,7 +167,7 @@ def test_doses_and_treatment_changes_are_announced(world, fresh):
 def test_due_notices_14_days_1_day_and_on_the_day(app, client, world, zone):
     _, profile = enrolled_patient(client, world.coord_a, time_zone=zone, language="en")
     pid = profile["id"]
-    given = TODAY - timedelta(days=100)
+    given = today() - timedelta(days=100)
     treatment = start(world.coord_a, pid, medicine="denosumab", started_on=given.isoformat())
     dose(world.coord_a, pid, treatment["id"], given)
     due = given + relativedelta(months=6)
@@ -179,7 +182,7 @@ def test_due_notices_14_days_1_day_and_on_the_day(app, client, world, zone):
             assert mine[0].payload == {"treatment_id": treatment["id"], "medicine": "denosumab",
                                        "medicine_name": {"en": "Denosumab", "zh-CN": "地舒单抗"},
                                        "date": due.isoformat()}
-        whole = [n for n in medications.due_notices(datetime.combine(TODAY, datetime.min.time(), timezone.utc),
+        whole = [n for n in medications.due_notices(datetime.combine(today(), datetime.min.time(), timezone.utc),
                                                     datetime.combine(due + timedelta(days=2), datetime.min.time(),
                                                                      timezone.utc))
                  if str(n.patient_id) == pid]
@@ -188,8 +191,8 @@ def test_due_notices_14_days_1_day_and_on_the_day(app, client, world, zone):
 
 def test_a_course_end_reminds_14_days_and_1_day_before(app, world, fresh):
     _, pid = fresh
-    end = TODAY + timedelta(days=60)
-    course = start(world.coord_a, pid, medicine="teriparatide", started_on=TODAY.isoformat(), end_date=end.isoformat())
+    end = today() + timedelta(days=60)
+    course = start(world.coord_a, pid, medicine="teriparatide", started_on=today().isoformat(), end_date=end.isoformat())
     with app.app_context():
         notices = [n for n in medications.due_notices(datetime.now(timezone.utc), datetime.combine(
             end + timedelta(days=2), datetime.min.time(), timezone.utc)) if str(n.patient_id) == pid]
@@ -216,16 +219,16 @@ def test_every_follow_up_reminder_has_both_languages_and_fills_from_its_payload(
     _, profile = enrolled_patient(client, world.coord_a, time_zone="Europe/London", language="en")
     pid = profile["id"]
     world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol",
-                      json={"medically_stable_on": (TODAY + timedelta(days=20)).isoformat()})
+                      json={"medically_stable_on": (today() + timedelta(days=20)).isoformat()})
     followup = world.coord_a.get(f"/api/v1/patients/{pid}/dxa/followups").get_json()["items"][0]
     world.coord_a.patch(f"/api/v1/patients/{pid}/dxa/followups/{followup['id']}", json={
-        "appointment": {"date": (TODAY + timedelta(days=30)).isoformat(), "time": "11:00", "place": "Room 1"}})
+        "appointment": {"date": (today() + timedelta(days=30)).isoformat(), "time": "11:00", "place": "Room 1"}})
     _, other = enrolled_patient(client, world.coord_a, time_zone="Asia/Shanghai", language="zh-CN")
     world.coord_a.put(f"/api/v1/patients/{other['id']}/dxa/protocol",
-                      json={"medically_stable_on": (TODAY + timedelta(days=3)).isoformat()})
-    start(world.coord_a, pid, medicine="zoledronic_acid", started_on=(TODAY + timedelta(days=20)).isoformat())
-    start(world.coord_a, pid, medicine="teriparatide", started_on=TODAY.isoformat(),
-          end_date=(TODAY + timedelta(days=25)).isoformat())
+                      json={"medically_stable_on": (today() + timedelta(days=3)).isoformat()})
+    start(world.coord_a, pid, medicine="zoledronic_acid", started_on=(today() + timedelta(days=20)).isoformat())
+    start(world.coord_a, pid, medicine="teriparatide", started_on=today().isoformat(),
+          end_date=(today() + timedelta(days=25)).isoformat())
     window = (datetime.now(timezone.utc), datetime.now(timezone.utc) + timedelta(days=40))
     with app.app_context():
         notices = [n for n in dxa.due_notices(*window) + medications.due_notices(*window)

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import time_machine
 
@@ -163,3 +163,29 @@ def test_me_for_staff_has_no_patient(world):
     me = world.coord_a.get("/api/v1/me").get_json()
     assert me["patient"] is None and me["caring_for"] == []
     assert_problem(world.coord_a.get("/api/v1/patients/me"), 404)
+
+
+def test_dates_are_not_after_the_patients_own_today(world):
+    """Birth, injury, fracture and clot dates are judged by the patient's local date, not the
+    server's: at 23:30 UTC it is already tomorrow in Shanghai and still today in Los Angeles."""
+    with time_machine.travel(datetime(2027, 6, 1, 23, 30, tzinfo=timezone.utc), tick=False):
+        coordinator = world.coord_a.relogin()
+        this_morning = {"injury_date": "2027-06-02", "known_fractures": [{"site": "distal femur", "date": "2027-06-02"}],
+                        "known_clots": [{"site": "left calf", "date": "2027-06-02"}]}
+        shanghai = create_patient(coordinator, time_zone="Asia/Shanghai", **this_morning)["patient"]
+        assert shanghai["injury_date"] == "2027-06-02"
+
+        tomorrow = coordinator.post("/api/v1/patients", json=patient_body(time_zone="America/Los_Angeles", **this_morning))
+        message = ["Must be 2027-06-01 (the patient's today) or earlier."]
+        assert assert_problem(tomorrow, 422)["errors"] == {
+            "injury_date": message, "known_fractures": {"0": {"date": message}}, "known_clots": {"0": {"date": message}}}
+
+        # A change is judged in the zone it sets, else in the patient's stored one.
+        url = f"/api/v1/patients/{shanghai['id']}"
+        moved = coordinator.patch(url, if_match_of=url, json={"time_zone": "America/Los_Angeles",
+                                                               "known_fractures": [{"site": "tibia", "date": "2027-06-02"}]})
+        assert assert_problem(moved, 422)["errors"] == {"known_fractures": {"0": {"date": message}}}
+        later = coordinator.patch(url, if_match_of=url, json={"date_of_birth": "2027-06-03"})
+        assert assert_problem(later, 422)["errors"]["date_of_birth"] == ["Must be 2027-06-02 (the patient's today) or earlier."]
+        fracture_today = coordinator.patch(url, if_match_of=url, json={"known_fractures": [{"site": "tibia", "date": "2027-06-02"}]})
+        assert fracture_today.status_code == 200, fracture_today.get_json()

@@ -1,9 +1,10 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.common.clock import local_today
 from app.extensions import db
 from tests.factories import at, enrolled_patient
 from tests.test_errors import assert_problem
@@ -81,7 +82,7 @@ def test_item_by_item_for_a_low_injury_has_no_warning(world, lumbar):
                                               ("fes-cycling", True), ("passive-range-of-motion", True),
                                               ("upper-body-exercise", False)])
 def test_recent_fracture_contraindicates_loading_the_limb(client, world, exercise, warned):
-    three_months_ago = (date.today() - timedelta(days=90)).isoformat()
+    three_months_ago = (local_today("Asia/Shanghai") - timedelta(days=90)).isoformat()  # the patient's zone
     _, profile = enrolled_patient(client, world.coord_a, neurological_level="L2",
                                   known_fractures=[{"site": "distal femur", "date": three_months_ago}])
     body = {"items": [item(exercise)]}

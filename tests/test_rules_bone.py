@@ -8,14 +8,18 @@ from dateutil.relativedelta import relativedelta
 
 pytest.importorskip("app.dxa.service", reason="DXA and medications (issue 10b) are not merged yet")
 
+from app.common.clock import local_today  # noqa: E402
 from app.rules import service as rules  # noqa: E402
 from tests.factories import enrolled_patient  # noqa: E402
 
-TODAY = date.today()
+
+def today() -> date:
+    """The bone patients' today (Europe/London) as the app reckons it, when the test runs."""
+    return local_today("Europe/London")
 
 
 def days_ago(n: int) -> str:
-    return (TODAY - timedelta(days=n)).isoformat()
+    return (today() - timedelta(days=n)).isoformat()
 
 
 @pytest.fixture
@@ -89,7 +93,7 @@ def test_dxa_follow_up_overdue_by_more_than_thirty_days(world, bone, sweep):
 def test_denosumab_beyond_seven_months_is_urgent_and_a_dose_clears_it(world, bone, sweep):
     url = bone()
     treatment = post(world, url, "medications", {"medicine": "denosumab", "started_on": days_ago(400)})
-    seven_months_ago = TODAY - relativedelta(months=7)
+    seven_months_ago = today() - relativedelta(months=7)
     post(world, url, f"medications/{treatment['id']}/doses", {"given_on": seven_months_ago.isoformat()})
     sweep(url)
     assert flags(world, url)["dose_overdue"]["severity"] == "warning"  # seven months today: not beyond yet
@@ -99,7 +103,7 @@ def test_denosumab_beyond_seven_months_is_urgent_and_a_dose_clears_it(world, bon
     sweep(other)
     urgent = flags(world, other)["dose_overdue"]
     assert urgent["severity"] == "urgent" and urgent["evidence"]["medicine"] == "denosumab"
-    post(world, other, f"medications/{t2['id']}/doses", {"given_on": TODAY.isoformat()})  # dose_recorded
+    post(world, other, f"medications/{t2['id']}/doses", {"given_on": today().isoformat()})  # dose_recorded
     assert "dose_overdue" not in flags(world, other)
     resolved = flags(world, other, "status=resolved")["dose_overdue"]
     assert resolved["outcome"] == "condition_cleared"
@@ -117,20 +121,20 @@ def test_caseload_timeline_and_fhir_show_scans_and_doses(world, bone, sweep):
     rows = world.coord_a.get("/api/v1/caseload?overdue=true&per_page=100").get_json()["items"]
     row = next(r for r in rows if r["patient"]["id"] == pid)
     assert row["dxa_overdue"] is True and row["next_dxa_due"] == days_ago(35)
-    assert row["next_dose_due"] == (TODAY - timedelta(days=300) + relativedelta(months=12)).isoformat()
+    assert row["next_dose_due"] == (today() - timedelta(days=300) + relativedelta(months=12)).isoformat()
     assert row["dose_overdue"] is False
     kinds = [e["kind"] for e in world.coord_a.get(f"{url}/timeline?kind=dxa_result&kind=dose").get_json()["items"]]
     assert sorted(kinds) == ["dose", "dxa_result"]
     [followup] = world.coord_a.get(f"{url}/dxa/followups").get_json()["items"]
     booked = world.coord_a.patch(f"{url}/dxa/followups/{followup['id']}", json={
-        "appointment": {"date": (TODAY + timedelta(days=10)).isoformat(), "time": "09:30", "place": "Room 3"}})
+        "appointment": {"date": (today() + timedelta(days=10)).isoformat(), "time": "09:30", "place": "Room 3"}})
     assert booked.status_code == 200, booked.get_json()
     data = world.coord_a.get(f"{url}/fhir").get_json()
     bundle = Bundle.model_validate(data)
     types = [e.resource.get_resource_type() for e in bundle.entry]
     assert types.count("MedicationStatement") == 1 and types.count("Observation") == 1
     appointment = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Appointment")
-    assert appointment["status"] == "booked" and appointment["start"].startswith(f"{TODAY + timedelta(days=10)}T09:30")
+    assert appointment["status"] == "booked" and appointment["start"].startswith(f"{today() + timedelta(days=10)}T09:30")
     dxa_obs = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Observation")
     assert dxa_obs["valueQuantity"]["value"] == 0.70
     assert dxa_obs["component"][0]["code"]["coding"][0]["code"] == "80948-3"

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from app.common import clinical
+from app.common.clock import local_today
 from app.sessions import content
 from tests.factories import at, enrolled_patient
 from tests.test_errors import assert_problem
@@ -177,7 +178,7 @@ def plans_url(ref):
                                               ("standing-vibration", True), ("passive-range-of-motion", False),
                                               ("upper-body-exercise", False)])
 def test_a_recent_blood_clot_contraindicates_standing_and_fes(client, world, exercise, warned):
-    six_weeks_ago = (date.today() - timedelta(weeks=6)).isoformat()
+    six_weeks_ago = (local_today("Asia/Shanghai") - timedelta(weeks=6)).isoformat()  # the patient's zone
     _, profile = enrolled_patient(client, world.coord_a, neurological_level="L2",
                                   known_clots=[{"site": "left calf (deep vein thrombosis)", "date": six_weeks_ago}])
     assert profile["known_clots"][0]["date"] == six_weeks_ago

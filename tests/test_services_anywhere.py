@@ -18,6 +18,7 @@ import app as app_package
 from app.audit.models import AuditEvent
 from app.auth.models import User
 from app.common.actors import SystemActor
+from app.common.clock import local_date, local_today
 from app.common.db import writing
 from app.common.types import utcnow
 from app.dxa.models import DxaFollowUp, DxaResult
@@ -51,20 +52,26 @@ def _exercise(w):
     return db.session.scalar(select(Exercise).where(Exercise.slug == "fes-cycling"))
 
 
-TODAY = date.today()
-NOW = datetime.now(timezone.utc)
+def _now() -> datetime:
+    """When the test runs, not when the module was imported (a run may cross midnight)."""
+    return utcnow()
+
+
+def _today() -> date:
+    """Patient A's today (Asia/Shanghai), as the app reckons it."""
+    return local_today("Asia/Shanghai")
 
 
 def _history_a(w):
     from app.adherence.service import history_many
 
-    return history_many([uuid.UUID(w.a_id)], NOW, 30)[1]
+    return history_many([uuid.UUID(w.a_id)], _now(), 30)[1]
 
 
 def _facts_a(w):
     from app.rules.facts import load
 
-    return load([uuid.UUID(w.a_id)], 3, NOW, 40)
+    return load([uuid.UUID(w.a_id)], 3, _now(), 40)
 
 
 def _patient_a(w):
@@ -88,10 +95,10 @@ READS = {
     "access.list_audit_events": lambda w: (_user(w.admin), {"patient_id": uuid.UUID(w.a_id)}),
     "adherence.adherence": lambda w: (_user(w.coord_a), w.a_id, {"window": 7}),
     "adherence.adherence_many": lambda w: ([uuid.UUID(w.a_id)], 30),
-    "adherence.history_many": lambda w: ([uuid.UUID(w.a_id)], NOW, 30),
-    "adherence.last_session_at_many": lambda w: ([uuid.UUID(w.a_id)], NOW),
-    "adherence.window_metrics": lambda w: (_history_a(w), uuid.UUID(w.a_id), TODAY - timedelta(days=6), TODAY, TODAY),
-    "adherence.streaks.load": lambda w: ([uuid.UUID(w.a_id)], {uuid.UUID(w.a_id): TODAY}, TODAY - timedelta(days=30)),
+    "adherence.history_many": lambda w: ([uuid.UUID(w.a_id)], _now(), 30),
+    "adherence.last_session_at_many": lambda w: ([uuid.UUID(w.a_id)], _now()),
+    "adherence.window_metrics": lambda w: (_history_a(w), uuid.UUID(w.a_id), _today() - timedelta(days=6), _today(), _today()),
+    "adherence.streaks.load": lambda w: ([uuid.UUID(w.a_id)], {uuid.UUID(w.a_id): _today()}, _today() - timedelta(days=30)),
     "adherence.streaks.settled_margin": lambda w: (),
     "adherence.agenda": lambda w: (_user(w.patient_a), "me"),
     "adherence.agenda_week": lambda w: (_user(w.caregiver_a), "me", None, "en"),
@@ -104,28 +111,28 @@ READS = {
     "calendar.patient_by_token": lambda w: (
         w.a_id, w.patient_a.post("/api/v1/patients/me/calendar-feed").get_json()["token"]),
     "dxa.booked_appointments": lambda w: (uuid.UUID(w.a_id),),
-    "dxa.due_notices": lambda w: (NOW, NOW + timedelta(days=2)),
-    "dxa.followup_view": lambda w: (_followup(w), _patient_a(w), NOW),
-    "dxa.followup_views": lambda w: ([_followup(w)], {uuid.UUID(w.a_id): "Asia/Shanghai"}, NOW),
+    "dxa.due_notices": lambda w: (_now(), _now() + timedelta(days=2)),
+    "dxa.followup_view": lambda w: (_followup(w), _patient_a(w), _now()),
+    "dxa.followup_views": lambda w: ([_followup(w)], {uuid.UUID(w.a_id): "Asia/Shanghai"}, _now()),
     "dxa.get_followup": lambda w: (_user(w.patient_a), "me", uuid.UUID(w.followup_a["id"])),
-    "dxa.get_protocol": lambda w: (_user(w.caregiver_a), "me", NOW),
+    "dxa.get_protocol": lambda w: (_user(w.caregiver_a), "me", _now()),
     "dxa.get_result": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.dxa_result_a["id"]), "zh-CN"),
     "dxa.latest_results": lambda w: ([uuid.UUID(w.a_id)],),
-    "dxa.list_followups": lambda w: (_user(w.coord_a), w.a_id, {"status": ["due"]}, NOW),
+    "dxa.list_followups": lambda w: (_user(w.coord_a), w.a_id, {"status": ["due"]}, _now()),
     "dxa.list_results": lambda w: (_user(w.patient_a), "me", {"site": "distal_femur"}, "zh-CN"),
-    "dxa.overdue_followups": lambda w: ([uuid.UUID(w.a_id)], 30, NOW),
-    "dxa.protocol_view": lambda w: (_patient_a(w), NOW),
+    "dxa.overdue_followups": lambda w: ([uuid.UUID(w.a_id)], 30, _now()),
+    "dxa.protocol_view": lambda w: (_patient_a(w), _now()),
     "dxa.result_views": lambda w: ([_result(w)], "en"),
     "auth.check_password": lambda w: (PASSWORD,),
     "auth.list_users": lambda w: ("admin",),
     "auth.normalise_email": lambda w: (" Someone@Example.org ",),
-    "coordinator.caseload_csv": lambda w: (_user(w.coord_a), {"sort": "risk", "adherence_window": 30}, NOW),
+    "coordinator.caseload_csv": lambda w: (_user(w.coord_a), {"sort": "risk", "adherence_window": 30}, _now()),
     "coordinator.caseload_page": lambda w: (_user(w.coord_a), {"page": 1, "per_page": 20, "sort": "adherence_7",
-                                                               "adherence_window": 7}, NOW),
+                                                               "adherence_window": 7}, _now()),
     "coordinator.contacts": lambda w: (_user(w.coord_a), w.a_id),
-    "coordinator.fhir": lambda w: (_user(w.coord_a), w.a_id, "en", NOW),
-    "coordinator.own_data": lambda w: (_user(w.patient_a), "me", "zh-CN", NOW),
-    "coordinator.own_sessions_csv": lambda w: (_user(w.patient_a), "me", "en", NOW),
+    "coordinator.fhir": lambda w: (_user(w.coord_a), w.a_id, "en", _now()),
+    "coordinator.own_data": lambda w: (_user(w.patient_a), "me", "zh-CN", _now()),
+    "coordinator.own_sessions_csv": lambda w: (_user(w.patient_a), "me", "en", _now()),
     "coordinator.timeline": lambda w: (_user(w.coord_a), w.a_id, {"order": "oldest"}, "en"),
     "education.catalogue": lambda w: (None, "bone", "en"),
     "education.catalogue_etag": lambda w: (Page([]), "en"),
@@ -139,13 +146,13 @@ READS = {
     "education.served_language_of": lambda w: (_module(w), "en"),
     "exercises.catalogue": lambda w: ("zh-CN", {"kind": "fes"}),
     "medications.calendar_entries": lambda w: (uuid.UUID(w.a_id),),
-    "medications.dose_status": lambda w: ([uuid.UUID(w.a_id)], NOW),
-    "medications.due_notices": lambda w: (NOW, NOW + timedelta(days=2)),
+    "medications.dose_status": lambda w: ([uuid.UUID(w.a_id)], _now()),
+    "medications.due_notices": lambda w: (_now(), _now() + timedelta(days=2)),
     "medications.get_treatment": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.treatment_a["id"])),
     "medications.list_doses": lambda w: (_user(w.patient_a), "me", uuid.UUID(w.treatment_a["id"]), {}),
-    "medications.list_treatments": lambda w: (_user(w.caregiver_a), "me", {"active": True}, NOW, "en"),
-    "medications.treatment_view": lambda w: (_treatment(w), _patient_a(w), NOW, "en"),
-    "medications.treatment_views": lambda w: ([_treatment(w)], {uuid.UUID(w.a_id): "Asia/Shanghai"}, NOW, "zh-CN"),
+    "medications.list_treatments": lambda w: (_user(w.caregiver_a), "me", {"active": True}, _now(), "en"),
+    "medications.treatment_view": lambda w: (_treatment(w), _patient_a(w), _now(), "en"),
+    "medications.treatment_views": lambda w: ([_treatment(w)], {uuid.UUID(w.a_id): "Asia/Shanghai"}, _now(), "zh-CN"),
     "exercises.exercises_by_id": lambda w: ([_exercise(w).id],),
     "exercises.get_exercise": lambda w: ("fes-cycling", "zh-CN"),
     "patients.care_team": lambda w: (_user(w.coord_a), w.a_id),
@@ -158,18 +165,18 @@ READS = {
     "plans.get_plan": lambda w: (_user(w.coord_a), w.a_id, uuid.UUID(w.plan_a["id"])),
     "plans.list_plans": lambda w: (_user(w.patient_a), "me", {"status": "active"}),
     "plans.load_specs": lambda w: ([uuid.UUID(w.a_id)],),
-    "plans.plan_status": lambda w: (_plan(w), TODAY),
-    "plans.safety_warnings": lambda w: (db.session.get(Patient, uuid.UUID(w.a_id)), [_exercise(w)], TODAY),
+    "plans.plan_status": lambda w: (_plan(w), _today()),
+    "plans.safety_warnings": lambda w: (db.session.get(Patient, uuid.UUID(w.a_id)), [_exercise(w)], _today()),
     "plans.template": lambda w: ("gentle-start",),
     "plans.template_warnings": lambda w: (_user(w.coord_a), w.a_id, "gentle-start", "zh-CN"),
     "plans.templates": lambda w: ("zh-CN",),
-    "rules.facts.load": lambda w: ([uuid.UUID(w.a_id)], 3, NOW, 40),
-    "rules.facts.load_extras": lambda w: (_facts_a(w), {"dxa_latest", "dxa_overdue", "doses", "exercise_kinds"}, NOW),
+    "rules.facts.load": lambda w: ([uuid.UUID(w.a_id)], 3, _now(), 40),
+    "rules.facts.load_extras": lambda w: (_facts_a(w), {"dxa_latest", "dxa_overdue", "doses", "exercise_kinds"}, _now()),
     "rules.notify.care_teams": lambda w: ([uuid.UUID(w.a_id)],),
     "rules.caseload_flags": lambda w: (_user(w.coord_a), {"status": "active"}),
     "rules.flag_view": lambda w: (Flag(patient_id=uuid.UUID(w.a_id), rule_id="lapse", severity="warning", status="open",
-                                       evidence={"days": 3, "last_session_date": "2026-01-01"}, opened_at=NOW,
-                                       last_seen_at=NOW), "zh-CN"),
+                                       evidence={"days": 3, "last_session_date": "2026-01-01"}, opened_at=_now(),
+                                       last_seen_at=_now()), "zh-CN"),
     "rules.patient_flags": lambda w: (_user(w.coord_a), w.a_id, {"severity": ["urgent"]}),
     "rules.rules_view": lambda w: (_user(w.admin), "en"),
     "reminders.devices": lambda w: (_user(w.patient_a),),
@@ -292,9 +299,10 @@ def test_the_streak_checkpoint_advances_without_a_request(app, world):
     from app.adherence.streaks import advance, settled_margin
 
     with app.app_context(), writing():
-        advance(uuid.UUID(world.a_id), TODAY, "created", NOW)
+        now = _now()
+        advance(uuid.UUID(world.a_id), local_date(now, "Asia/Shanghai"), "created", now)
         row = db.session.get(StreakCheckpoint, uuid.UUID(world.a_id))
-        assert row.settled_through == NOW.date() - timedelta(days=settled_margin() + 2)
+        assert row.settled_through == now.date() - timedelta(days=settled_margin() + 2)
 
 
 def test_requests_add_their_details_to_the_trail(world):

@@ -19,12 +19,6 @@ def time_zone(value: str) -> None:
         raise ma.ValidationError("Not an IANA time zone name (for example Asia/Shanghai).")
 
 
-def not_in_future(value) -> None:
-    today = date.today()
-    if (value.date() if isinstance(value, datetime) else value) > today:
-        raise ma.ValidationError("Must not be in the future.")
-
-
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
 

@@ -7,6 +7,7 @@ from app.auth.routes import address_limit
 from app.auth.schemas import ActivateSchema, TokenSchema
 from app.common.conditional import ETAG_HEADER, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, conditional
 from app.common.pagination import PageArgs, page_of
+from app.common.types import utcnow
 from app.extensions import Blueprint
 from app.patients import service
 from app.patients.schemas import (
@@ -58,7 +59,7 @@ def me():
 @blp.response(201, PatientCreatedSchema)
 def create_patient(data):
     """Create a patient on your caseload; the answer carries the one-time activation code."""
-    return service.create_patient(current_actor(), data)
+    return service.create_patient(current_actor(), data, utcnow())
 
 
 @blp.route("", methods=["GET"])
@@ -91,7 +92,7 @@ def get_patient(patient_id):
 def update_patient(data, patient_id):
     """Coordinators change any field; the patient or caregiver only language, time zone, e-mail.
     If-Match: the ETag of the profile as read (two coordinators may edit at once)."""
-    return _with_etag(service.update_patient(current_actor(), patient_id, data, request.if_match))
+    return _with_etag(service.update_patient(current_actor(), patient_id, data, utcnow(), request.if_match))
 
 
 def _with_etag(patient):

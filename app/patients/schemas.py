@@ -2,7 +2,7 @@ import marshmallow as ma
 
 from app.common.i18n import LANGUAGES
 from app.common.pagination import PageArgs
-from app.common.validation import calendar_date, not_in_future, time_zone
+from app.common.validation import calendar_date, time_zone
 from app.patients.models import AIS_GRADES, NEURO_LEVELS, SEXES
 
 OneOf = ma.validate.OneOf
@@ -11,15 +11,15 @@ Length = ma.validate.Length
 
 class FractureSchema(ma.Schema):
     site = ma.fields.String(required=True, validate=Length(min=1, max=80))
-    date = ma.fields.Date(required=True, validate=[calendar_date, not_in_future])
+    date = ma.fields.Date(required=True, validate=calendar_date)
     note = ma.fields.String(validate=Length(max=500))
 
 
 class PatientFields(ma.Schema):
     display_name = ma.fields.String(required=True, validate=Length(min=1, max=120))
-    date_of_birth = ma.fields.Date(required=True, validate=[calendar_date, not_in_future])
+    date_of_birth = ma.fields.Date(required=True, validate=calendar_date)
     sex = ma.fields.String(required=True, validate=OneOf(SEXES))
-    injury_date = ma.fields.Date(required=True, validate=[calendar_date, not_in_future])
+    injury_date = ma.fields.Date(required=True, validate=calendar_date)
     neurological_level = ma.fields.String(
         required=True, validate=OneOf(NEURO_LEVELS),
         metadata={"description": "Neurological level of injury, C1 to S5"})

@@ -2,7 +2,7 @@
 import hashlib
 import secrets
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -25,6 +25,7 @@ from app.audit import service as audit
 from app.auth import service as auth
 from app.auth.models import User
 from app.auth.passwords import verify_password
+from app.common.clock import local_date
 from app.common.conditional import advance_revision, require_match
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
@@ -59,8 +60,9 @@ def _invitation_out(invitation: Invitation, code: str) -> dict:
 
 # --- patients -----------------------------------------------------------------------------
 
-def create_patient(actor, data: dict) -> dict:
+def create_patient(actor, data: dict, now: datetime) -> dict:
     require(actor, CREATE_PATIENT)
+    _not_after_today(data, local_date(now, data["time_zone"]))
     data["known_fractures"] = _fractures_json(data.get("known_fractures", []))
     data["known_clots"] = _fractures_json(data.get("known_clots", []))
     patient = Patient(**data, created_by_id=actor.id)
@@ -71,6 +73,19 @@ def create_patient(actor, data: dict) -> dict:
     audit.record("write", actor, patient_id=patient.id, resource_id=patient.id, detail="patient created")
     db.session.commit()
     return {"patient": patient, "invitation": _invitation_out(invitation, code)}
+
+
+def _not_after_today(data: dict, today: date) -> None:
+    """Birth, injury, fractures and clots are dated on or before the patient's own today (their
+    zone's date, not the server's: early morning in Shanghai is still yesterday in UTC)."""
+    message = f"Must be {today.isoformat()} (the patient's today) or earlier."
+    errors = {field: [message] for field in ("date_of_birth", "injury_date") if field in data and data[field] > today}
+    for listed in ("known_fractures", "known_clots"):
+        late = {str(i): {"date": [message]} for i, entry in enumerate(data.get(listed) or []) if entry["date"] > today}
+        if late:
+            errors[listed] = late
+    if errors:
+        raise ApiError(422, "A date of birth, injury, fracture or clot cannot be in the future.", errors=errors)
 
 
 def _fractures_json(fractures: list[dict]) -> list[dict]:
@@ -106,10 +121,11 @@ def get_patient(actor, patient_ref) -> Patient:
     return patient_for(actor, patient_ref, READ)
 
 
-def update_patient(actor, patient_ref, data: dict, if_match=None) -> Patient:
+def update_patient(actor, patient_ref, data: dict, now: datetime, if_match=None) -> Patient:
     """if_match: the ETags the change is based on (werkzeug ETags); 428 without, 412 when stale."""
     patient = patient_for(actor, patient_ref, EDIT_PROFILE, fields=set(data))
     require_match(if_match, patient.etag)
+    _not_after_today(data, local_date(now, data.get("time_zone", patient.time_zone)))
     merged_dob = data.get("date_of_birth", patient.date_of_birth)
     merged_injury = data.get("injury_date", patient.injury_date)
     if merged_injury < merged_dob:
