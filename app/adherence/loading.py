@@ -4,27 +4,13 @@ from functools import cache
 
 from sqlalchemy import String, bindparam, func, select, type_coerce
 
-from app.adherence.metrics import LoggedSession, Tally
+from app.adherence.metrics import Tally
 from app.common.types import UTCDateTime
 from app.plans.loading import as_uuid, core_rows, known_uuid
 from app.sessions.models import ExerciseSession
 
 # Core columns, not the ORM's: the statements below return plain rows (app/plans/loading.py).
 _SESSION = ExerciseSession.__table__.c
-
-
-def _sessions_statement(ids, bounded_below: bool):
-    raw = _SESSION
-    stmt = (select(known_uuid(raw.patient_id), known_uuid(raw.item_key), raw.local_date, raw.duration_minutes,
-                   raw.started_at)
-            .where(raw.patient_id.in_(ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end")))
-    return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
-
-
-@cache
-def _sessions_for_listed_ids(bounded_below: bool = True):
-    # Built once: on the agenda's hot path, building a statement costs more than running it.
-    return _sessions_statement(bindparam("ids", expanding=True), bounded_below)
 
 
 def _rows(patient_ids, start: date | None, end: date, built_once, build):
@@ -37,16 +23,6 @@ def _rows(patient_ids, start: date | None, end: date, built_once, build):
     else:
         stmt = build(patient_ids, start is not None)
     return core_rows(stmt, params)
-
-
-def sessions(patient_ids, start: date | None, end: date) -> dict:
-    """{patient_id: [LoggedSession]} with local dates in [start, end] (start None: from the first).
-    patient_ids: a list or a SELECT of ids. One query."""
-    out: dict = {}
-    for patient_id, item_key, day, minutes, started in _rows(patient_ids, start, end, _sessions_for_listed_ids,
-                                                             _sessions_statement):
-        out.setdefault(patient_id, []).append(LoggedSession(item_key, day, minutes, started))
-    return out
 
 
 @cache
