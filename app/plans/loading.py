@@ -9,7 +9,7 @@ from functools import cache
 
 from sqlalchemy import Uuid, bindparam, select, type_coerce
 
-from app.extensions import db
+from app.common.db import transaction_connection
 from app.plans.models import Plan, PlanItem, PlanPause, PlanVersion
 from app.plans.schedule import ItemSpec, PlanSpec
 
@@ -79,10 +79,7 @@ def _specs_for_listed_ids():
 def core_rows(statement, params=None):
     """The rows of a Core statement (plain tuples: no ORM entities, no ORM result set-up), run
     on the session's connection after the flush an ORM statement would have done."""
-    session = db.session()
-    if session.autoflush:
-        session.flush()
-    return session.connection().execute(statement, params)
+    return transaction_connection().execute(statement, params)
 
 
 def load_specs(patient_ids) -> dict:
