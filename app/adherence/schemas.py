@@ -111,6 +111,7 @@ class LibraryExerciseNested(ma.fields.Nested):
 
 
 class AdherenceArgs(ma.Schema):
+    parse_once_per_query = True  # plain fields: the same query string, the same arguments (app/extensions.py)
     window = ma.fields.Integer(validate=ma.validate.OneOf([7, 30, 90]),
                                metadata={"description": "Days ending today (patient-local); default 30"})
     date_from = ma.fields.Date(data_key="from", validate=calendar_date)
@@ -147,6 +148,7 @@ class AdherenceSchema(PlainDumpSchema):
 
 
 class WeeklyArgs(ma.Schema):
+    parse_once_per_query = True  # plain fields: the same query string, the same arguments (app/extensions.py)
     week = ma.fields.Date(validate=calendar_date, metadata={"description": "Any date in the week; default this week"})
     lang = LANG_FIELD
 
@@ -170,11 +172,13 @@ class WeeklySummarySchema(PlainDumpSchema):
 
 
 class AgendaArgs(ma.Schema):
+    parse_once_per_query = True  # plain fields: the same query string, the same arguments (app/extensions.py)
     date = ma.fields.Date(validate=calendar_date, metadata={"description": "Patient-local date; default today"})
     lang = LANG_FIELD
 
 
 class AgendaWeekArgs(ma.Schema):
+    parse_once_per_query = True  # plain fields: the same query string, the same arguments (app/extensions.py)
     start = ma.fields.Date(validate=calendar_date, metadata={"description": "Any date in the week; default this week"})
     lang = LANG_FIELD
 

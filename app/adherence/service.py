@@ -160,7 +160,7 @@ def _agenda_items(specs, day: date, logged_by_day: dict, stretches: list, exerci
                 entry |= {"sessions_per_week": item.sessions_per_week, "planned_this_week": stretch.planned,
                           "done_this_week": done_week, "remaining_this_week": stretch.planned - done_week}
             items.append(entry)
-    items.sort(key=lambda i: (i["time_of_day"] or "99:99", i["exercise"].slug))
+    items.sort(key=lambda i: (i["time_of_day"] or "99:99", i["exercise"].exercise.slug))
     return items
 
 
