@@ -6,7 +6,7 @@ from sqlalchemy import String, bindparam, func, select, type_coerce
 from app.adherence.metrics import Tally
 from app.common.types import UTCDateTime
 from app.exercises.service import LIBRARY
-from app.plans.loading import (as_uuid, core_rows, known_uuid, matches, patients_statement, spec_branch,
+from app.plans.loading import (AT, as_uuid, core_rows, known_uuid, matches, patients_statement, spec_branch,
                                specs_from_rows, specs_statement)
 from app.sessions.models import ExerciseSession
 
@@ -15,6 +15,7 @@ _SESSION = ExerciseSession.__table__.c
 
 
 SESSION_ROW, LIBRARY_ROW = 10, 11
+_DAY, _ITEM, _MINUTES, _HASHES = AT["start_date"], AT["item_key"], AT["minutes"], AT["time_of_day"]
 
 
 def _agenda_statement(ids):
@@ -42,14 +43,14 @@ def agenda_data(patient_id, start: date, end: date) -> tuple[list, dict, tuple]:
     fingerprint = None
     for row in others:
         if row[0] == SESSION_ROW:
-            key = (row[3], row[9])
+            key = (row[_DAY], row[_ITEM])
             found = by_day.get(key)
             if found is None:
-                by_day[key] = [row[11]]
+                by_day[key] = [row[_MINUTES]]
             else:
-                found.append(row[11])
+                found.append(row[_MINUTES])
         else:
-            fingerprint = (row[11], row[16])
+            fingerprint = (row[_MINUTES], row[_HASHES])
     return specs.get(patient_id, []), by_day, fingerprint
 
 

@@ -72,8 +72,9 @@ class PlainDumpSchema(ma.Schema):
                 value = field._serialize(value, name, obj)
             elif kind is _LIST:
                 inner = field.inner
-                if type(inner) is ma.fields.Nested and isinstance(inner.schema, PlainDumpSchema) and inner.schema._plain():
-                    value = [inner.schema._serialize(each) for each in value]
+                schema = inner.schema if type(inner) is ma.fields.Nested else None
+                if isinstance(schema, PlainDumpSchema) and schema._plain():
+                    value = [schema._serialize(each) for each in value]
                 else:
                     value = field._serialize(value, name, obj)
             elif type(value) not in types:

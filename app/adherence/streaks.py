@@ -27,7 +27,7 @@ from app.common.clock import now_utc
 from app.common.db import reading, upsert
 from app.extensions import db
 from app.plans import service as plans
-from app.plans.loading import core_rows, matches, patients_statement, spec_branch, specs_from_rows, specs_statement
+from app.plans.loading import AT, core_rows, matches, patients_statement, spec_branch, specs_from_rows, specs_statement
 from app.plans.schedule import Calendar, week_start
 
 RULES_VERSION = 1
@@ -60,7 +60,8 @@ def _specs_and_checkpoints(patient_ids) -> tuple[dict, dict]:
     """({patient_id: [PlanSpec]}, {patient_id: (settled_through, streak_days)}): one query."""
     others: list = []
     specs = specs_from_rows(core_rows(*patients_statement(_specs_and_checkpoints_statement, patient_ids)), others)
-    return specs, {row[2]: (row[3], row[11]) for row in others}
+    patient, settled, days = AT["patient_id"], AT["start_date"], AT["minutes"]
+    return specs, {row[patient]: (row[settled], row[days]) for row in others}
 
 
 @dataclass

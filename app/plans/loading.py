@@ -55,9 +55,10 @@ def known_uuid(column, name: str | None = None):
 # plan's id, start_date and ended_on). A caller may add rows of its own kinds in these columns
 # (spec_branch): the agenda reads its week's sessions and the library's freshness with them.
 PLAN_ROW, PAUSE_ROW = 1, 2
-SPEC_COLUMNS = ("id", "patient_id", "start_date", "ended_on", "version_id", "number", "effective_from",
+SPEC_COLUMNS = ("id", "patient_id", "start_date", "ended_on", "number", "effective_from",
                 "item_id", "item_key", "exercise_id", "minutes", "sessions_per_week", "days_mask",
                 "item_start", "end_date", "time_of_day", "position")
+AT = {name: index for index, name in enumerate(SPEC_COLUMNS, start=1)}  # a column's place in a row (after kind)
 
 
 def _kind(kind: int):
@@ -106,7 +107,7 @@ def _specs_branches(ids) -> list:
     # The first branch gives every column its type (the others are read with it).
     items = (
         select(_kind(PLAN_ROW), known_uuid(plan.id), known_uuid(plan.patient_id), plan.start_date,
-               plan.ended_on, known_uuid(version.id, "version_id"), version.number, version.effective_from,
+               plan.ended_on, version.number, version.effective_from,
                known_uuid(item.id, "item_id"), known_uuid(item.item_key), known_uuid(item.exercise_id),
                item.minutes, item.sessions_per_week, item.days_mask, item.start_date.label("item_start"),
                item.end_date, item.time_of_day, item.position)
@@ -145,13 +146,12 @@ def specs_from_rows(rows, others: list | None = None) -> dict:
     """{patient_id: [PlanSpec]} from the rows of a specs statement (in its order); rows of the
     caller's kinds are appended to `others`."""
     plans: dict = {}
-    versions: dict = {}
     result: dict = {}
     for row in rows:
         kind = row[0]
         if kind == PLAN_ROW:
-            (_kind_, plan_id, patient_id, start, end, version_id, number, effective_from, item_id, item_key,
-             exercise_id, minutes, per_week, mask, item_start, item_end, time_of_day, _position) = row
+            (_kind_, plan_id, patient_id, start, end, number, effective_from, item_id, item_key, exercise_id,
+             minutes, per_week, mask, item_start, item_end, time_of_day, _position) = row
             spec = plans.get(plan_id)
             if spec is None:
                 spec = plans[plan_id] = PlanSpec(plan_id, start, end)
@@ -160,12 +160,11 @@ def specs_from_rows(rows, others: list | None = None) -> dict:
                     result[patient_id] = [spec]
                 else:
                     found.append(spec)
-            version = versions.get(version_id)
-            if version is None:
-                version = versions[version_id] = (number, effective_from, [])
-                spec.versions.append(version)
-            version[2].append(ItemSpec(item_key, exercise_id, minutes, per_week, mask, item_start, item_end,
-                                       time_of_day, plan_id, item_id, number))
+            versions = spec.versions  # a plan's rows come by version number (a plan's numbers are unique)
+            if not versions or versions[-1][0] != number:
+                versions.append((number, effective_from, []))
+            versions[-1][2].append(ItemSpec(item_key, exercise_id, minutes, per_week, mask, item_start, item_end,
+                                            time_of_day, plan_id, item_id, number))
         elif kind == PAUSE_ROW:
             spec = plans.get(row[1])
             if spec is not None:  # (a plan has items in every version)
