@@ -46,6 +46,27 @@ def test_adherence_dump_is_marshmallows(metrics):
     assert schemas.AdherenceSchema().dump(metrics) == reference
 
 
+@pytest.mark.parametrize("day", [
+    {"date": date(2026, 3, 4), "today": date(2026, 3, 5), "time_zone": "Europe/London", "language": "en",
+     "paused": False},
+    # values their field converts: a datetime for a Date; items as None
+    {"date": datetime(2026, 3, 4, 9, tzinfo=timezone.utc), "items": None},
+    {"date": None, "paused": None},
+])
+def test_agenda_dump_with_its_items_is_marshmallows(day):
+    items = [{"plan_id": KEY, "item_id": KEY, "item_key": KEY, "minutes": 30, "schedule": "days_of_week"},
+             {"plan_id": str(KEY), "item_id": None, "sessions_per_week": 2, "done": True}]
+    agenda = {"items": items, **day}
+    reference = _reference(schemas.AgendaSchema).dump({**agenda, "items": []})
+    reference["items"] = None if agenda["items"] is None else [
+        _reference(schemas.AgendaItemSchema).dump(item) for item in items]
+    assert schemas.AgendaSchema().dump(agenda) == reference
+    week = {"week_start": agenda["date"], "days": [{**agenda, "items": items}]}
+    dumped = schemas.AgendaWeekSchema().dump(week)
+    assert dumped["days"][0]["items"] == [_reference(schemas.AgendaItemSchema).dump(item) for item in items]
+    assert dumped["week_start"] == reference["date"]
+
+
 def _exercise(slug: str, name: str) -> LibraryExercise:
     texts = {"en": {"name": name}, "zh-CN": {"name": name + " (zh)"}}
     return LibraryExercise(uuid.uuid4(), slug, "standing", [], [{"key": "k", "label": {"en": "K"}}], {}, texts)

@@ -264,8 +264,8 @@ def test_a_session_on_a_settled_day_recomputes_the_checkpoint(client, world, app
 
 
 def test_adherence_for_many_patients_in_every_situation_has_a_bounded_query_count(client, world, app):
-    """Seven queries at most: the patients, plans (2), checkpoints, sessions, older sessions for
-    streaks reaching back further, the last session of those with none recent."""
+    """Seven queries at most (five now): the patients, plans with their checkpoints, sessions,
+    older sessions for streaks reaching back further, the last session of those with none recent."""
     daily = {"exercise": "passive-range-of-motion", "minutes": 15, "days_of_week": EVERY_DAY}
     paused = PatientHistory(client, world, LONDON, [standing(3)], MON_2)   # paused, no session in months
     with paused.on(d(3), 12):
@@ -286,7 +286,7 @@ def test_adherence_for_many_patients_in_every_situation_has_a_bounded_query_coun
             adherence_many(ids, 30)  # reads write nothing: the same figures come again below
             with QueryCounter(engine) as four:
                 many = adherence_many(ids, 30)
-    assert one.count == four.count == 7
+    assert one.count == four.count <= 7
     assert alone[ids[0]] == many[ids[0]]
     assert many[ids[0]]["last_session_at"] == at10(d(3)) and many[ids[0]]["current_streak_days"] == 1
     assert [many[i]["current_streak_days"] for i in ids[1:]] == [50, 50, 0]

@@ -1,50 +1,57 @@
 """The logged sessions adherence reads: one query for any number of patients."""
 from datetime import date, datetime
-from functools import cache
 
 from sqlalchemy import String, bindparam, func, select, type_coerce
 
 from app.adherence.metrics import Tally
 from app.common.types import UTCDateTime
-from app.plans.loading import as_uuid, core_rows, known_uuid
+from app.exercises.service import LIBRARY
+from app.plans.loading import (AT, as_uuid, core_rows, known_uuid, matches, patients_statement, spec_branch,
+                               specs_from_rows, specs_statement)
 from app.sessions.models import ExerciseSession
 
 # Core columns, not the ORM's: the statements below return plain rows (app/plans/loading.py).
 _SESSION = ExerciseSession.__table__.c
 
 
-def _rows(patient_ids, start: date | None, end: date, built_once, build):
-    """Run a statement of sessions in [start, end] for a list of ids (built_once) or a SELECT (build)."""
-    params = {"end": end}
-    if start is not None:
-        params["start"] = start
-    if isinstance(patient_ids, (list, tuple, set)):
-        stmt, params["ids"] = built_once(start is not None), list(patient_ids)
-    else:
-        stmt = build(patient_ids, start is not None)
-    return core_rows(stmt, params)
+SESSION_ROW, LIBRARY_ROW = 10, 11
+_DAY, _ITEM, _MINUTES, _HASHES = AT["start_date"], AT["item_key"], AT["minutes"], AT["time_of_day"]
 
 
-@cache
-def _minutes_by_day_statement():
+def _agenda_statement(ids):
+    # The patients' daily read. A session row: local date in start_date, item_key, minutes;
+    # the library's freshness row: its fingerprint's two values in minutes and time_of_day.
     raw = _SESSION
-    return (select(raw.local_date, known_uuid(raw.item_key), raw.duration_minutes)
-            .where(raw.patient_id == bindparam("patient_id"), raw.deleted_at.is_(None),
-                   raw.local_date >= bindparam("start"), raw.local_date <= bindparam("end")))
+    fingerprint = LIBRARY.statement().subquery()
+    count, hashes = fingerprint.c
+    sessions = spec_branch(SESSION_ROW, start_date=raw.local_date, item_key=raw.item_key,
+                           minutes=raw.duration_minutes,
+                           where=[matches(raw.patient_id, ids), raw.deleted_at.is_(None),
+                                  raw.local_date >= bindparam("start"), raw.local_date <= bindparam("end")])
+    library = spec_branch(LIBRARY_ROW, minutes=count, time_of_day=hashes, from_=fingerprint)
+    return specs_statement(ids, sessions, library)
 
 
-def minutes_by_day(patient_id, start: date, end: date) -> dict:
-    """{(local date, item_key): [minutes of each session]} of one patient's sessions with local
-    dates in [start, end] (the agenda's reading: no start times). One query."""
-    out: dict = {}
-    for day, item_key, minutes in core_rows(_minutes_by_day_statement(),
-                                            {"patient_id": patient_id, "start": start, "end": end}):
-        found = out.get((day, item_key))
-        if found is None:
-            out[(day, item_key)] = [minutes]
+def agenda_data(patient_id, start: date, end: date) -> tuple[list, dict, tuple]:
+    """One patient's plans ([PlanSpec]), {(local date, item_key): [minutes of each session]} of
+    the sessions with local dates in [start, end] (the agenda's reading: no start times), and the
+    exercise library's fingerprint (for exercises_by_id). One query."""
+    statement, params = patients_statement(_agenda_statement, [patient_id])
+    others: list = []
+    specs = specs_from_rows(core_rows(statement, {**params, "start": start, "end": end}), others)
+    by_day: dict = {}
+    fingerprint = None
+    for row in others:
+        if row[0] == SESSION_ROW:
+            key = (row[_DAY], row[_ITEM])
+            found = by_day.get(key)
+            if found is None:
+                by_day[key] = [row[_MINUTES]]
+            else:
+                found.append(row[_MINUTES])
         else:
-            found.append(minutes)
-    return out
+            fingerprint = (row[_MINUTES], row[_HASHES])
+    return specs.get(patient_id, []), by_day, fingerprint
 
 
 def last_started(patient_ids: list, before: date) -> dict:
@@ -64,13 +71,16 @@ def _tally_statement(ids, bounded_below: bool):
     raw = _SESSION
     stmt = (select(type_coerce(raw.patient_id, String), known_uuid(raw.item_key), raw.local_date,
                    raw.duration_minutes, type_coerce(raw.started_at, String))
-            .where(raw.patient_id.in_(ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end")))
+            .where(matches(raw.patient_id, ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end")))
     return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
 
 
-@cache
-def _tally_for_listed_ids(bounded_below: bool):
-    return _tally_statement(bindparam("ids", expanding=True), bounded_below)
+def _tallies_from(ids):
+    return _tally_statement(ids, True)
+
+
+def _tallies_through(ids):
+    return _tally_statement(ids, False)
 
 
 def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
@@ -78,8 +88,11 @@ def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     local dates in [start, end] (start None: from the first), for the patients who have any.
     patient_ids: a list or a SELECT of ids. One query, no object per session."""
     rows_of, latest = {}, {}  # patient id as read -> [(item_key, date, minutes)], the latest start
-    for patient, item_key, day, minutes, started in _rows(patient_ids, start, end, _tally_for_listed_ids,
-                                                          _tally_statement):
+    statement, params = patients_statement(_tallies_through if start is None else _tallies_from, patient_ids)
+    params["end"] = end
+    if start is not None:
+        params["start"] = start
+    for patient, item_key, day, minutes, started in core_rows(statement, params):
         rows = rows_of.get(patient)
         if rows is None:
             rows = rows_of[patient] = []

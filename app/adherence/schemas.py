@@ -1,3 +1,6 @@
+import uuid
+from datetime import date
+
 import marshmallow as ma
 
 from app.common.i18n import LANG_FIELD
@@ -8,21 +11,48 @@ from app.exercises.service import LibraryExercise, ServedExercise
 # Field classes whose dump of a value of these exact types is the value itself (and None of None).
 _AS_GIVEN = {ma.fields.Integer: (int,), ma.fields.Float: (float,), ma.fields.String: (str,),
              ma.fields.Boolean: (bool,)}
+# How PlainDumpSchema dumps a field's value when it is there: as given (of the types above), a
+# uuid.UUID as its text, a date (ISO format) as its isoformat(), a Nested's or a List's through
+# the field's own _serialize (what serialize() calls once it has the value), a List of a Nested
+# PlainDumpSchema item by item through that schema.
+_GIVEN, _UUID, _DATE, _NESTED, _LIST = range(5)
+
+
+def _dump_kind(field):
+    kind = type(field)
+    if kind in _AS_GIVEN and not getattr(field, "as_string", False):
+        return _GIVEN, _AS_GIVEN[kind]
+    if kind is ma.fields.UUID:
+        return _UUID, (uuid.UUID,)
+    if kind is ma.fields.Date and field.format in (None, "iso"):
+        return _DATE, (date,)
+    if isinstance(field, ma.fields.Nested):
+        return _NESTED, None
+    if kind is ma.fields.List:
+        return _LIST, None
+    return None, None
 
 
 class PlainDumpSchema(ma.Schema):
     """Dumps a dict as marshmallow does, with fewer calls: a value its field would give back
     unchanged (an int for an Integer, a str for a String, a float for a Float, a bool for a
-    Boolean, None for any of them) is copied; every other value, and a missing key, goes through
-    the field as usual. The field list is worked out once per schema instance. The agenda and
-    adherence dump many small dicts of such values on the patients' daily reads."""
+    Boolean, None for any of them) is copied, a uuid.UUID for a UUID and a date for an ISO Date
+    are turned to text directly, a Nested's or a List's value goes to the field's own
+    _serialize (a List of a Nested PlainDumpSchema without dump hooks: each dict straight to that
+    schema); every other value, and a missing key, goes through the field as usual. The field
+    list is worked out once per schema instance. The agenda and adherence dump many small dicts
+    of such values on the patients' daily reads."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._dump_plan = [
             (field.attribute or name, field.data_key if field.data_key is not None else name, name, field,
-             _AS_GIVEN.get(type(field)) if not getattr(field, "as_string", False) else None)
+             *_dump_kind(field))
             for name, field in self.dump_fields.items()]
+
+    def _plain(self) -> bool:
+        """Whether dump() is _serialize() (no hooks) and one object a time."""
+        return not self.many and not self._hooks[ma.decorators.PRE_DUMP] and not self._hooks[ma.decorators.POST_DUMP]
 
     def _serialize(self, obj, *, many: bool = False):
         if many and obj is not None:
@@ -30,12 +60,29 @@ class PlainDumpSchema(ma.Schema):
         if type(obj) is not dict:
             return super()._serialize(obj, many=many)
         ret = {}
-        for attr, key, name, field, as_given in self._dump_plan:
+        for attr, key, name, field, kind, types in self._dump_plan:
             value = obj.get(attr, ma.missing)
-            if as_given is None or value is ma.missing or (value is not None and type(value) not in as_given):
+            if value is None and kind is not None:
+                pass
+            elif value is ma.missing or kind is None:
                 value = field.serialize(name, obj, accessor=self.get_attribute)
                 if value is ma.missing:
                     continue
+            elif kind is _NESTED:
+                value = field._serialize(value, name, obj)
+            elif kind is _LIST:
+                inner = field.inner
+                schema = inner.schema if type(inner) is ma.fields.Nested else None
+                if isinstance(schema, PlainDumpSchema) and schema._plain():
+                    value = [schema._serialize(each) for each in value]
+                else:
+                    value = field._serialize(value, name, obj)
+            elif type(value) not in types:
+                value = field.serialize(name, obj, accessor=self.get_attribute)
+            elif kind is _UUID:
+                value = str(value)
+            elif kind is _DATE:
+                value = value.isoformat()
             ret[key] = value
         return ret
 
@@ -65,6 +112,7 @@ class LibraryExerciseNested(ma.fields.Nested):
 
 
 class AdherenceArgs(ma.Schema):
+    parse_once_per_query = True  # plain fields: the same query string, the same arguments (app/extensions.py)
     window = ma.fields.Integer(validate=ma.validate.OneOf([7, 30, 90]),
                                metadata={"description": "Days ending today (patient-local); default 30"})
     date_from = ma.fields.Date(data_key="from", validate=calendar_date)
@@ -101,6 +149,7 @@ class AdherenceSchema(PlainDumpSchema):
 
 
 class WeeklyArgs(ma.Schema):
+    parse_once_per_query = True  # plain fields: the same query string, the same arguments (app/extensions.py)
     week = ma.fields.Date(validate=calendar_date, metadata={"description": "Any date in the week; default this week"})
     lang = LANG_FIELD
 
@@ -124,11 +173,13 @@ class WeeklySummarySchema(PlainDumpSchema):
 
 
 class AgendaArgs(ma.Schema):
+    parse_once_per_query = True  # plain fields: the same query string, the same arguments (app/extensions.py)
     date = ma.fields.Date(validate=calendar_date, metadata={"description": "Patient-local date; default today"})
     lang = LANG_FIELD
 
 
 class AgendaWeekArgs(ma.Schema):
+    parse_once_per_query = True  # plain fields: the same query string, the same arguments (app/extensions.py)
     start = ma.fields.Date(validate=calendar_date, metadata={"description": "Any date in the week; default this week"})
     lang = LANG_FIELD
 

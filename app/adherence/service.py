@@ -15,7 +15,6 @@ from app.errors import ApiError
 from app.exercises.service import ServedExercise, exercises_by_id
 from app.extensions import db
 from app.patients.models import Patient
-from app.plans import service as plans
 from app.plans.schedule import days, stretch_on, week_start, week_stretches, window
 from app.sessions import content
 
@@ -161,15 +160,14 @@ def _agenda_items(specs, day: date, logged_by_day: dict, stretches: list, exerci
                 entry |= {"sessions_per_week": item.sessions_per_week, "planned_this_week": stretch.planned,
                           "done_this_week": done_week, "remaining_this_week": stretch.planned - done_week}
             items.append(entry)
-    items.sort(key=lambda i: (i["time_of_day"] or "99:99", i["exercise"].slug))
+    items.sort(key=lambda i: (i["time_of_day"] or "99:99", i["exercise"].exercise.slug))
     return items
 
 
 def _agenda_data(patient, start: date, end: date):
-    specs = plans.load_specs([patient.id]).get(patient.id, [])
-    by_day = loading.minutes_by_day(patient.id, week_start(start), end)
+    specs, by_day, library = loading.agenda_data(patient.id, week_start(start), end)
     needed = {item.exercise_id for spec in specs for _n, _d, items in spec.versions for item in items}
-    exercises = exercises_by_id(needed)
+    exercises = exercises_by_id(needed, library)
     return specs, by_day, week_stretches(specs, week_start(start)), exercises
 
 

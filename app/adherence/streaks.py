@@ -27,7 +27,7 @@ from app.common.clock import now_utc
 from app.common.db import reading, upsert
 from app.extensions import db
 from app.plans import service as plans
-from app.plans.loading import core_rows
+from app.plans.loading import AT, core_rows, matches, patients_statement, spec_branch, specs_from_rows, specs_statement
 from app.plans.schedule import Calendar, week_start
 
 RULES_VERSION = 1
@@ -43,23 +43,25 @@ def settled_margin() -> int:
     return max(cfg["SESSION_BACKFILL_DAYS"], -(-cfg["SESSION_EDIT_WINDOW_HOURS"] // 24)) + 2
 
 
-def _checkpoints_statement(ids):
+CHECKPOINT_ROW = 10
+
+
+def _specs_and_checkpoints_statement(ids):
+    # The checkpoints in the plans' statement: patient_id, settled_through in start_date,
+    # streak_days in minutes.
     checkpoint = StreakCheckpoint.__table__.c
-    return (select(checkpoint.patient_id, checkpoint.settled_through, checkpoint.streak_days)
-            .where(checkpoint.patient_id.in_(ids), checkpoint.rules_version == RULES_VERSION))
+    checkpoints = spec_branch(CHECKPOINT_ROW, patient_id=checkpoint.patient_id,
+                              start_date=checkpoint.settled_through, minutes=checkpoint.streak_days,
+                              where=[matches(checkpoint.patient_id, ids), checkpoint.rules_version == RULES_VERSION])
+    return specs_statement(ids, checkpoints)
 
 
-@cache
-def _checkpoints_for_listed_ids():
-    return _checkpoints_statement(bindparam("ids", expanding=True))
-
-
-def _checkpoints(patient_ids) -> dict:
-    if isinstance(patient_ids, (list, tuple, set)):
-        rows = core_rows(_checkpoints_for_listed_ids(), {"ids": list(patient_ids)})
-    else:
-        rows = core_rows(_checkpoints_statement(patient_ids))
-    return {patient_id: (settled, days) for patient_id, settled, days in rows}
+def _specs_and_checkpoints(patient_ids) -> tuple[dict, dict]:
+    """({patient_id: [PlanSpec]}, {patient_id: (settled_through, streak_days)}): one query."""
+    others: list = []
+    specs = specs_from_rows(core_rows(*patients_statement(_specs_and_checkpoints_statement, patient_ids)), others)
+    patient, settled, days = AT["patient_id"], AT["start_date"], AT["minutes"]
+    return specs, {row[patient]: (row[settled], row[days]) for row in others}
 
 
 @dataclass
@@ -89,11 +91,11 @@ class History:
 
 def load(patient_ids, todays: dict, earliest: date) -> History:
     """Plans, sessions from `earliest` (or earlier), streaks and last sessions of the patients
-    whose local today is in `todays`. At most six queries, whatever the number of patients."""
-    specs = plans.load_specs(patient_ids)
+    whose local today is in `todays`. At most five queries, whatever the number of patients."""
+    specs, checkpoints = _specs_and_checkpoints(patient_ids)
     margin = timedelta(days=settled_margin())
     cap = min(todays.values()) - margin - timedelta(days=LOOKBACK_CAP)
-    usable = {pid: ck for pid, ck in _checkpoints(patient_ids).items()
+    usable = {pid: ck for pid, ck in checkpoints.items()
               if pid in todays and ck[0] <= todays[pid] - margin - DAY}
     loaded_from = week_start(min([earliest, *(week_start(s + DAY) for s, _ in usable.values()
                                               if week_start(s + DAY) >= cap)]))

@@ -25,14 +25,21 @@ class SeedCache:
         self._build = build
         self._entries: dict = {}
 
+    def statement(self):
+        """The fingerprint's one-row SELECT: a caller may read it inside a statement of its own
+        (as a subquery) and give the row's values to get()."""
+        return self._statement()
+
     def fingerprint(self) -> tuple:
         # On the session's connection (its transaction), past the ORM's execution path: the
         # statement returns plain values, and that path was most of what the check cost.
         return tuple(db.session.connection().execute(self._statement()).one())
 
-    def get(self, key=None):
-        """The value for key, current as of the fingerprint read now (one statement)."""
-        fingerprint = self.fingerprint()
+    def get(self, key=None, fingerprint: tuple | None = None):
+        """The value for key, current as of the fingerprint read now (one statement), or as of
+        the one given (the values of statement()'s row, read by the caller in the same transaction)."""
+        if fingerprint is None:
+            fingerprint = self.fingerprint()
         entry_key = (db.engine.url, key)
         cached = self._entries.get(entry_key)
         if cached is None or cached[0] != fingerprint:

@@ -88,10 +88,11 @@ def _library(_key) -> dict:
 LIBRARY = SeedCache(_library_fingerprint, _library)
 
 
-def exercises_by_id(ids) -> dict:
-    """{id: LibraryExercise} for the ids there are (one short statement: the library's freshness)."""
+def exercises_by_id(ids, fingerprint: tuple | None = None) -> dict:
+    """{id: LibraryExercise} for the ids there are (one short statement: the library's freshness;
+    none when the caller read LIBRARY.statement()'s row and gives its values as fingerprint)."""
     ids = set(ids)
     if not ids:
         return {}
-    library = LIBRARY.get()
+    library = LIBRARY.get(fingerprint=fingerprint)
     return {i: library[i] for i in ids if i in library}

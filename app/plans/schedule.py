@@ -228,6 +228,18 @@ def per_day(per_week: int) -> int:
     return -(-per_week // 7)
 
 
+def _capped(sessions_by_day: dict, days, cap: int, through: date | None = None) -> int:
+    """Sessions on the days (up to through), at most cap a day."""
+    done = 0
+    for day in days:
+        if through is not None and day > through:
+            continue
+        if day in sessions_by_day:
+            sessions = sessions_by_day[day]
+            done += sessions if sessions < cap else cap
+    return done
+
+
 @dataclass(frozen=True)
 class Stretch:
     """An N-per-week item's days in force in one week at one dose."""
@@ -245,9 +257,9 @@ class Stretch:
 
     def counted(self, sessions_by_day: dict, through: date | None = None) -> int:
         """Sessions that count for the stretch ({date: sessions that day}), up to through."""
-        cap = per_day(self.sessions_per_week)
-        done = sum(min(cap, sessions_by_day.get(d, 0)) for d in self.days if through is None or d <= through)
-        return min(self.planned, done)
+        if not sessions_by_day:
+            return 0
+        return min(self.planned, _capped(sessions_by_day, self.days, per_day(self.sessions_per_week), through))
 
 
 def week_stretches(plans: list[PlanSpec] | Calendar, monday: date) -> list[Stretch]:
@@ -306,8 +318,9 @@ class Quota:
         return max(0, self.planned - self.ahead)
 
     def counted(self, sessions_by_day: dict) -> int:
-        cap = per_day(self.stretch.sessions_per_week)
-        return min(self.planned, sum(min(cap, sessions_by_day.get(d, 0)) for d in self.days))
+        if not sessions_by_day:
+            return 0
+        return min(self.planned, _capped(sessions_by_day, self.days, per_day(self.stretch.sessions_per_week)))
 
 
 @dataclass
