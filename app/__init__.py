@@ -177,6 +177,8 @@ def register_request_guards(app: Flask) -> None:
             return  # no body (every GET): nothing to check
         if request.blueprint == "console":  # the console's pages post forms (app/console)
             return
+        if request.routing_exception is not None:  # no such URL or method: that 404/405 answers, not
+            return                                 # the body (a form PUT on a console page: its 405 page)
         has_body = request.content_length or request.headers.get("Transfer-Encoding")
         if request.method in WRITE_METHODS and has_body and not request.is_json:
             raise ApiError(415, "Send the request body as application/json.",
