@@ -51,18 +51,20 @@ def conditional(view):
     def wrapper(*args, **kwargs):
         response = view(*args, **kwargs)
         if response.status_code == 200:
-            response.make_conditional(_checked_environ(response.headers))
+            environ = request.environ
+            if "HTTP_IF_MATCH" in environ or "HTTP_IF_UNMODIFIED_SINCE" in environ:
+                environ = _checked_environ(response.headers)
+            response.make_conditional(environ)
         return response
 
     return wrapper
 
 
 def _checked_environ(headers) -> dict:
-    """The request's environ once its preconditions passed (412 problem+json when not), without
-    them: werkzeug would answer its own 412 (with the body) to any If-Match, even `*`."""
+    """For a request with If-Match or If-Unmodified-Since: its environ once they passed (412
+    problem+json when not), without them: werkzeug would answer its own 412 (with the body) to
+    any If-Match, even `*`."""
     environ = request.environ
-    if "HTTP_IF_MATCH" not in environ and "HTTP_IF_UNMODIFIED_SINCE" not in environ:
-        return environ
     etag = headers.get("ETag")
     if "HTTP_IF_MATCH" in environ:
         if_match = parse_etags(environ["HTTP_IF_MATCH"])
@@ -84,7 +86,8 @@ def not_modified(headers: dict):
     environ = request.environ
     if "HTTP_IF_NONE_MATCH" not in environ and "HTTP_IF_MODIFIED_SINCE" not in environ:
         return None
-    environ = _checked_environ(headers)
+    if "HTTP_IF_MATCH" in environ or "HTTP_IF_UNMODIFIED_SINCE" in environ:
+        environ = _checked_environ(headers)
     if "HTTP_RANGE" in environ or environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
         response = current_app.response_class(status=200, headers=headers, mimetype="application/json")
         response.make_conditional(environ)
