@@ -177,12 +177,15 @@ def register_request_guards(app: Flask) -> None:
             return  # no body (every GET): nothing to check
         if request.blueprint == "console":  # the console's pages post forms (app/console)
             return
+        if request.routing_exception is not None:  # no such URL or method: that 404/405 answers, not
+            return                                 # the body (a form PUT on a console page: its 405 page)
         has_body = request.content_length or request.headers.get("Transfer-Encoding")
-        if request.method in WRITE_METHODS and has_body and not request.is_json:
+        if request.method not in WRITE_METHODS or not has_body:
+            return  # a read's body means nothing (RFC 9110 9.3.1): nobody reads it, nothing refuses it
+        if not request.is_json:
             raise ApiError(415, "Send the request body as application/json.",
                            title="Unsupported Media Type")
-        if has_body and request.is_json:
-            _parse_json_body()
+        _parse_json_body()
 
 
 def _parse_json_body() -> None:

@@ -12,14 +12,15 @@ added later is finished without touching this file:
   operations.
 - the errors an operation can answer, each with the Problem body: what its decorators and the
   request guards imply (401 authenticated; 400/413/415 on every write, whose body is parsed
-  first; 422 with a body, a query or If-Match; 404 with a path parameter; 400/403/404 with
+  first; 422 with a body, a query or If-Match on a change; 412 where a read answers 304 (its
+  If-Match, If-Unmodified-Since); 404 with a path parameter; 400/403/404 with
   `{patient_id}`, the access policy; 429 rate-limited; 503 wherever the database is used)
   plus EXTRA_STATUSES for what only the service decides (role gates, 409, 423); what a route
   declares itself (409 with `current`, 412/428) keeps its schema and gets the Problem body if
   it has none.
-- headers: Accept-Language where the route reads the language, If-None-Match where it can
-  answer 304, Content-Language / Last-Modified where the view sets them, Retry-After on
-  423/429/503, Location on 201 (app/common/headers.py sets it by the same rule).
+- headers: Accept-Language where the route reads the language, If-None-Match (and If-Match,
+  If-Unmodified-Since where it sends Last-Modified) where it can answer 304, Content-Language /
+  Last-Modified where the view sets them, Retry-After on 423/429/503, Location on 201 (app/common/headers.py sets it by the same rule).
 - `required` on every response schema by a dump-side rule (every field but those whose
   metadata says `optional`: marshmallow dumps every field whose attribute exists);
   components used both in requests and responses get a response twin (`...Read`).
@@ -189,6 +190,13 @@ ACCEPT_LANGUAGE = {"name": "Accept-Language", "in": "header", "required": False,
                    "description": "zh-CN or en (a `lang` query parameter wins); else the patient's language"}
 IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
                  "description": "The ETag of the cached copy: 304 when it is current"}
+# A read that can answer 304 checks the read's own preconditions first (app/common/conditional.py).
+READ_PRECONDITIONS = (
+    {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "Answer only if this is still the version with one of these ETags (`*`: any); else 412"},
+    {"name": "If-Unmodified-Since", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "Answer only if not modified since (HTTP date; without If-Match); else 412"},
+)
 SERVERS = [{"url": "/", "description": "The host that serves this document (e.g. http://127.0.0.1:5000)"}]
 SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -607,8 +615,11 @@ def _statuses_for(op, method, path, path_params, view, app, op_id):
         statuses.add(422)
     if any(p.get("in") == "query" for p in op.get("parameters", [])):
         statuses.add(422)
-    if any(p.get("in") == "header" and p.get("name") == "If-Match" for p in op.get("parameters", [])):
+    if method != "get" and any(p.get("in") == "header" and p.get("name") == "If-Match"
+                               for p in op.get("parameters", [])):
         statuses.add(422)  # not a revision
+    if "304" in op.get("responses", {}):
+        statuses.add(412)  # a read's If-Match or If-Unmodified-Since (app/common/conditional.py)
     if path_params:
         statuses.add(404)
     if "patient_id" in path_params:
@@ -682,6 +693,9 @@ def _finish_operation(spec, paths, path, method, op, endpoint, view, app, compon
         params.append(dict(ACCEPT_LANGUAGE))
     if "304" in responses and ("header", "If-None-Match") not in names:
         params.append(dict(IF_NONE_MATCH))
+    if "304" in responses:
+        params.extend(dict(p) for p in READ_PRECONDITIONS  # If-Unmodified-Since needs a Last-Modified
+                      if ("header", p["name"]) not in names and ("Last-Modified" in source or p["name"] == "If-Match"))
     if not params:
         del op["parameters"]
 

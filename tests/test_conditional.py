@@ -138,3 +138,54 @@ def test_two_changes_at_once_from_the_same_version_one_wins_the_other_gets_412(a
         for thread in threads:
             thread.join()
         assert sorted(statuses) == [200, 412], (target, statuses)
+
+
+READS = ("/api/v1/education/modules?lang=en&per_page=3", MODULE)
+
+
+def _conditional_reads(world):
+    return [(world.patient_a, url) for url in READS] + [
+        (world.coord_a, f"/api/v1/patients/{world.a_id}"),
+        (world.coord_a, f"/api/v1/patients/{world.a_id}/plans/{world.plan_a['id']}")]
+
+
+def test_a_read_with_a_stale_if_match_answers_412_problem_json(world):
+    """RFC 9110 13.1.1: If-Match is evaluated on a GET too; werkzeug answered its own 412 with
+    the whole body as application/json (and, for `*`, to a resource that exists)."""
+    for actor, url in _conditional_reads(world):
+        etag = actor.get(url).headers["ETag"]
+        for sent in ('"other"', f"W/{etag}", "not an etag,,,"):
+            refused = actor.get(url, headers={"If-Match": sent})
+            assert_problem(refused, 412)
+            assert b"items" not in refused.data and b"display_name" not in refused.data, url
+        for sent in (etag, "*", f'"other", {etag}'):
+            answered = actor.get(url, headers={"If-Match": sent})
+            assert answered.status_code == 200 and answered.headers["ETag"] == etag, (url, sent)
+        # If-Match passes, then If-None-Match decides (RFC 9110 13.2.2): the copy is current.
+        assert actor.get(url, headers={"If-Match": etag, "If-None-Match": etag}).status_code == 304, url
+        # If-Match is evaluated first: a stale one wins over a current cached copy.
+        assert_problem(actor.get(url, headers={"If-Match": '"other"', "If-None-Match": etag}), 412)
+
+
+def test_a_read_with_if_unmodified_since_older_than_its_last_modified_answers_412(world):
+    for actor, url in _conditional_reads(world)[:3]:  # those that send Last-Modified
+        modified = parse_date(actor.get(url).headers["Last-Modified"])
+        assert_problem(actor.get(url, headers={"If-Unmodified-Since": http_date(modified - timedelta(days=1))}), 412)
+        for sent in (http_date(modified), http_date(modified + timedelta(days=1)), "not a date"):
+            assert actor.get(url, headers={"If-Unmodified-Since": sent}).status_code == 200, (url, sent)
+        # If-Match, when sent, takes the place of If-Unmodified-Since (RFC 9110 13.2.2).
+        etag = actor.get(url).headers["ETag"]
+        stale_date = http_date(modified - timedelta(days=1))
+        assert actor.get(url, headers={"If-Match": etag, "If-Unmodified-Since": stale_date}).status_code == 200
+
+
+def test_the_reads_declare_their_412_and_preconditions(app):
+    from app.extensions import api
+
+    spec = api.spec.to_dict()
+    for path in ("/api/v1/education/modules", "/api/v1/education/modules/{slug}", "/api/v1/patients/{patient_id}",
+                 "/api/v1/patients/{patient_id}/plans/{plan_id}"):
+        get = spec["paths"][path]["get"]
+        assert "412" in get["responses"], path
+        headers = {p["name"] for p in get["parameters"] if p["in"] == "header"}
+        assert {"If-Match", "If-None-Match"} <= headers, path

@@ -227,3 +227,19 @@ def test_console_requests_log_no_patient_data(app, world):
     leaks = [line for line in lines if canary in line or world.a_id in line or world.flag_a in line
              or "Alice" in line]
     assert not leaks, leaks[:3]
+
+
+def test_a_form_sent_with_a_method_or_to_a_url_no_page_takes_gets_the_console_page(app, world):
+    """The JSON-only guard answered these with the API's 415 problem+json: routing fails before
+    the blueprint is known. The 404/405 answers first, as a console page."""
+    console = signed_in(app, world.coord_a)
+    base = f"/console/patients/{world.a_id}"
+    for method, url, status in (("PUT", f"{base}/contacts", 405), ("PATCH", f"{base}/plans", 405),
+                                ("DELETE", f"{base}/contacts", 405), ("POST", "/console/", 405),
+                                ("PUT", "/console/login", 405), ("POST", "/console/no-such-page", 404)):
+        r = console.client.open(url, method=method, data={"note": "x"})
+        _is_page(r, status)
+    # The API: the route's own 404/405 (problem+json), not 415 for a body it would never read.
+    for method, url, status in (("POST", "/api/v1/no-such-route", 404), ("PUT", "/api/v1/auth/login", 405)):
+        r = app.test_client().open(url, method=method, data={"email": "a"})
+        assert r.status_code == status and r.content_type == "application/problem+json", url

@@ -88,3 +88,14 @@ def test_a_unique_key_race_is_a_409_not_a_500(world, monkeypatch):
 
     monkeypatch.setattr(service, "me", racing)
     assert_problem(world.coord_a.get("/api/v1/me"), 409)
+
+
+def test_a_body_on_a_read_is_ignored_not_refused(client, world):
+    """A GET's body has no meaning (RFC 9110 9.3.1); a malformed JSON one answered 400, which no
+    read declares."""
+    for body in ("{not json", "[" * 40 + "]" * 40, b"\xff\xfe"):
+        for url in ("/api/v1/me", "/api/v1/exercises", f"/api/v1/patients/{world.a_id}", "/healthz"):
+            response = client.get(url, data=body, content_type="application/json", headers=world.coord_a.headers)
+            assert response.status_code == 200, (url, response.get_data(as_text=True)[:300])
+    # A write's body is still parsed first.
+    assert_problem(client.post("/api/v1/auth/login", data="{not json", content_type="application/json"), 400)

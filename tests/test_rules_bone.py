@@ -138,3 +138,27 @@ def test_caseload_timeline_and_fhir_show_scans_and_doses(world, bone, sweep):
     dxa_obs = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Observation")
     assert dxa_obs["valueQuantity"]["value"] == 0.70
     assert dxa_obs["component"][0]["code"]["coding"][0]["code"] == "80948-3"
+
+
+def test_a_dose_overdue_flag_names_the_medicine_in_the_readers_language(app, world, bone, sweep):
+    """Its title said "denosumab dose overdue" (the code) in every language, in the API's flags
+    and in the urgent message to the care team; the console already named the medicine."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.reminders.models import Notification
+
+    url = bone()
+    treatment = post(world, url, "medications", {"medicine": "denosumab", "started_on": days_ago(400)})
+    post(world, url, f"medications/{treatment['id']}/doses",
+         {"given_on": (today() - relativedelta(months=8)).isoformat()})
+    sweep(url)
+    en = flags(world, url, "status=active&lang=en")["dose_overdue"]
+    zh = flags(world, url, "status=active&lang=zh-CN")["dose_overdue"]
+    assert en["severity"] == "urgent" and en["title"].startswith("Denosumab dose overdue by "), en["title"]
+    assert zh["title"].startswith("地舒单抗 用药已逾期"), zh["title"]
+    with app.app_context():
+        payloads = db.session.scalars(select(Notification.payload).where(
+            Notification.patient_id == uuid.UUID(url.rsplit("/", 1)[1]), Notification.kind == "rule_flag_urgent")).all()
+    assert payloads and all(p["rule_title"]["en"].startswith("Denosumab dose overdue") and
+                            p["rule_title"]["zh-CN"].startswith("地舒单抗") for p in payloads), payloads

@@ -2,7 +2,10 @@
 
 Reads: a route decorated with `conditional` answers 304 when the client's copy is current:
 If-None-Match by weak comparison (RFC 9110 13.1.2, so `W/"x"` matches `"x"`), else
-If-Modified-Since against Last-Modified.
+If-Modified-Since against Last-Modified. A read's own preconditions come first (RFC 9110
+13.2.2): If-Match naming another version (strong comparison; `*` matches), else an
+If-Unmodified-Since older than Last-Modified, answer 412 problem+json, never werkzeug's 412
+with the body.
 
 Changes (optimistic concurrency): the route passes `request.if_match` to the service, which
 calls `require_match` once the policy has let the actor in (an unrelated actor still gets
@@ -19,7 +22,7 @@ from functools import wraps
 
 from flask import current_app, request
 from sqlalchemy import update
-from werkzeug.http import http_date, is_resource_modified
+from werkzeug.http import http_date, is_resource_modified, parse_date, parse_etags, unquote_etag
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.common.seeding import digest
@@ -34,6 +37,7 @@ IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "sc
                  "description": "ETags of the cached copy (weak comparison); 304 when one is current"}
 IF_MODIFIED_SINCE = {"name": "If-Modified-Since", "in": "header", "required": False,
                      "schema": {"type": "string"}, "description": "304 when not modified since"}
+READ_PRECONDITIONS = ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE")
 
 
 def etag_of(*parts) -> str:
@@ -47,10 +51,32 @@ def conditional(view):
     def wrapper(*args, **kwargs):
         response = view(*args, **kwargs)
         if response.status_code == 200:
-            response.make_conditional(request)
+            environ = request.environ
+            if "HTTP_IF_MATCH" in environ or "HTTP_IF_UNMODIFIED_SINCE" in environ:
+                environ = _checked_environ(response.headers)
+            response.make_conditional(environ)
         return response
 
     return wrapper
+
+
+def _checked_environ(headers) -> dict:
+    """For a request with If-Match or If-Unmodified-Since: its environ once they passed (412
+    problem+json when not), without them: werkzeug would answer its own 412 (with the body) to
+    any If-Match, even `*`."""
+    environ = request.environ
+    etag = headers.get("ETag")
+    if "HTTP_IF_MATCH" in environ:
+        if_match = parse_etags(environ["HTTP_IF_MATCH"])
+        failed = not (if_match.star_tag or (etag is not None and if_match.is_strong(unquote_etag(etag)[0])))
+    else:
+        since = parse_date(environ["HTTP_IF_UNMODIFIED_SINCE"])  # an invalid date is ignored
+        modified = parse_date(headers.get("Last-Modified"))
+        failed = since is not None and modified is not None and modified > since
+    if failed:
+        raise ApiError(412, "This is no longer the version If-Match (or If-Unmodified-Since) names: "
+                            "read it again.", title="Precondition Failed")
+    return {key: value for key, value in environ.items() if key not in READ_PRECONDITIONS}
 
 
 def not_modified(headers: dict):
@@ -60,11 +86,13 @@ def not_modified(headers: dict):
     environ = request.environ
     if "HTTP_IF_NONE_MATCH" not in environ and "HTTP_IF_MODIFIED_SINCE" not in environ:
         return None
-    if "HTTP_IF_MATCH" in environ or "HTTP_RANGE" in environ or environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+    if "HTTP_IF_MATCH" in environ or "HTTP_IF_UNMODIFIED_SINCE" in environ:
+        environ = _checked_environ(headers)
+    if "HTTP_RANGE" in environ or environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
         response = current_app.response_class(status=200, headers=headers, mimetype="application/json")
-        response.make_conditional(request)
+        response.make_conditional(environ)
         return response if response.status_code == 304 else None
-    # What make_conditional decides and answers here (no If-Match, no Range), without building
+    # What make_conditional decides and answers here (no precondition left, no Range), without building
     # the 200 first: werkzeug's own comparison, the Date it adds.
     if is_resource_modified(environ, headers.get("ETag"), None, headers.get("Last-Modified")):
         return None

@@ -44,6 +44,25 @@ class Rule:
         return string.Formatter().vformat(template, (), _Lenient({**self.parameters, **values}))
 
 
+def text_values(evidence: dict, language: str) -> dict:
+    """The values a rule's title and explanation take from a flag's evidence, for a reader of
+    language: symptoms and medicines by their names in it, not by their codes."""
+    from app.sessions import content
+
+    values = {}
+    for key, value in evidence.items():
+        if key == "symptoms":
+            labels = {s["code"]: s["label"].get(language, s["label"]["en"]) for s in content.symptoms()}
+            value = [labels.get(code, code) for code in value]
+        elif key == "medicine":  # only a medications rule's evidence (`requires: [medications]`)
+            from app.medications.catalogue import medicines
+
+            name = (medicines().get(value) or {}).get("name") or {}
+            value = name.get(language) or name.get("en") or value
+        values[key] = ", ".join(map(str, value)) if isinstance(value, list) else value
+    return values
+
+
 class _Lenient(dict):
     def __missing__(self, key):
         return "…"

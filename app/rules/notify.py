@@ -10,7 +10,7 @@ from app.common.i18n import LANGUAGES
 from app.extensions import db
 from app.reminders.outbox import enqueue
 from app.access.models import CareTeamMember
-from app.rules.definitions import all_rules
+from app.rules.definitions import all_rules, text_values
 from app.rules.models import ACTIVE, Flag
 
 URGENT_KIND = "rule_flag_urgent"
@@ -20,8 +20,7 @@ DIGEST_KIND = "rule_flag_digest"
 def _title(rule_id: str, evidence: dict) -> dict:
     """The rule's title in each language: the outbox renders the reader's one."""
     rule = all_rules()[rule_id]
-    values = {k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in evidence.items()}
-    return {language: rule.text("title", language, values) for language in LANGUAGES}
+    return {language: rule.text("title", language, text_values(evidence, language)) for language in LANGUAGES}
 
 
 def care_teams(patient_ids) -> dict:

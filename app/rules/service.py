@@ -14,9 +14,8 @@ from app.extensions import db
 from app.patients.models import Patient
 from app.rules import engine, notify
 from app.rules.evaluators import triggered
-from app.rules.definitions import all_rules, enabled_rules, setting
+from app.rules.definitions import all_rules, enabled_rules, setting, text_values
 from app.rules.models import ACKNOWLEDGED, ACTIVE, OPEN, RESOLVED, Flag
-from app.sessions import content
 
 log = logging.getLogger("standstrong.rules")
 COORDINATOR_OUTCOMES = ("contacted_patient", "plan_changed", "referred", "no_action_needed", "false_alarm", "other")
@@ -117,19 +116,9 @@ def on_dose_recorded(_sender, dose, **_kw) -> None:
 
 # --- the coordinator's review ---------------------------------------------------------------
 
-def _values(evidence: dict, language: str) -> dict:
-    labels = {s["code"]: s["label"].get(language, s["label"]["en"]) for s in content.symptoms()}
-    values = {}
-    for key, value in evidence.items():
-        if key == "symptoms":
-            value = [labels.get(code, code) for code in value]
-        values[key] = ", ".join(map(str, value)) if isinstance(value, list) else value
-    return values
-
-
 def flag_view(flag: Flag, language: str) -> dict:
     rule = all_rules().get(flag.rule_id)
-    values = _values(flag.evidence or {}, language)
+    values = text_values(flag.evidence or {}, language)
     return {
         "id": flag.id, "patient_id": flag.patient_id, "rule_id": flag.rule_id, "severity": flag.severity,
         "status": flag.status, "language": language,

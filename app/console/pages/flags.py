@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.audit import service as audit
 from app.auth.models import User
+from app.common.clock import local_date
 from app.common.pagination import paginate
 from app.common.types import utcnow
 from app.console import evidence, identity
@@ -64,7 +65,21 @@ def _flag_helpers():
         return {}
     return {"flag_evidence": lambda flag: evidence.rows(flag["evidence"], flag.get("language") or page_language()),
             "flag_outcomes": lambda: [(o, outcome_label(o)) for o in COORDINATOR_OUTCOMES],
-            "staff_name": staff_name, "flag_draft": flag_draft}
+            "staff_name": staff_name, "flag_draft": flag_draft, "patient_zone": patient_zone,
+            "local_day": lambda moment, zone: local_date(moment, zone) if moment else None}
+
+
+def patient_zone(patient_id) -> str:
+    """The patient's time zone, in which a flag's dates are shown; a page primes it."""
+    zones = g.setdefault("console_patient_zones", {})
+    key = uuid.UUID(str(patient_id))
+    if key not in zones:
+        zones[key] = db.session.scalar(select(Patient.time_zone).where(Patient.id == key))
+    return zones[key]
+
+
+def prime_patient_zones(zones: dict) -> None:
+    g.setdefault("console_patient_zones", {}).update(zones)
 
 
 def flag_draft(flag_id) -> dict:
@@ -91,8 +106,10 @@ def flags():
         lambda f: evidence.in_page_language(rules.flag_view(f, language)))
     prime_staff_names([f["acknowledged_by_id"] for f in page.items] + [f["resolved_by"] for f in page.items])
     ids = {f["patient_id"] for f in page.items}
-    names = dict(db.session.execute(select(Patient.id, Patient.display_name).where(Patient.id.in_(ids))).all()) \
-        if ids else {}
+    found = db.session.execute(select(Patient.id, Patient.display_name, Patient.time_zone)
+                               .where(Patient.id.in_(ids))).all() if ids else []
+    names = {id_: name for id_, name, _zone in found}
+    prime_patient_zones({id_: zone for id_, _name, zone in found})  # each flag's dates in its patient's zone
     return render_template("console/flags.html", coordinator=True, page=page, args=args, names=names,
                            **pager(page),
                            severities=SEVERITIES[::-1], statuses=STATUS_CHOICES,

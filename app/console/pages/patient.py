@@ -16,6 +16,7 @@ from app.console.charts.dxa import site_name
 from app.console.forms import LANGUAGE_NAMES
 from app.console.i18n import page_language
 from app.console.pages import patient_data as data
+from app.console.pages.flags import prime_patient_zones
 from app.plans.models import DAY_NAMES
 
 
@@ -38,6 +39,7 @@ def patient(patient_id):
     reader = data.Reader(identity.current_actor(), patient_id, page_language(), utcnow())
     record = data.profile(reader)  # 404 here for anyone the policy does not let read the patient
     zone = record.time_zone
+    prime_patient_zones({record.id: zone})  # the flags' dates, as every other, in the patient's zone
     today = local_date(reader.now, zone)
     adherence = data.adherence_section(reader)
     bone = data.dxa_section(reader)
