@@ -5,7 +5,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, wraps
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,6 +41,51 @@ def reading():
 
 def is_writing() -> bool:
     return _writing.get()
+
+
+def reads_first(view):
+    """For a write route whose first statements only read (the login check): on SQLite they run
+    in a read transaction, and the service takes the write lock where its writes start
+    (writes_from_here), so that writers hold it, and queue for it, for less time. Place it
+    right under the route, above @authenticate."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        with reading():
+            return view(*args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def writes_from_here():
+    """Inside a reads_first route: from here on the request writes. On SQLite the read
+    transaction begun so far (only reads, so nothing to keep) ends and a write transaction
+    begins in its place, queued for the writer lock (BEGIN IMMEDIATE); what was read before is
+    as of then, as under PostgreSQL's READ COMMITTED. The ORM session keeps its transaction and
+    its objects: only the database's transaction is renewed. Transactions begun inside take
+    the write lock, as in writing()."""
+    token = _writing.set(True)
+    try:
+        _renew_as_write()
+        yield
+    finally:
+        _writing.reset(token)
+
+
+def _renew_as_write() -> None:
+    session = db.session()
+    if not session.in_transaction():
+        return  # the next transaction begins as a write one
+    connection = session.connection()
+    if connection.dialect.name != "sqlite" or connection.in_nested_transaction():
+        return  # PostgreSQL: nothing to take up front; inside a savepoint (tests): not ours to end
+    dbapi_connection = connection.connection.dbapi_connection
+    if not isinstance(dbapi_connection, WriterLockedConnection) or dbapi_connection.began_immediate \
+            or not dbapi_connection.in_transaction:
+        return
+    dbapi_connection.commit()  # the read transaction: nothing was written in it
+    _begin_immediate(connection)
 
 
 def execute_core(stmt, params=None):
@@ -128,6 +173,7 @@ class WriterLockedConnection(sqlite3.Connection):
     """
 
     _held = threading.local()
+    began_immediate = True  # how its transaction began (begin_sqlite); a read one can be renewed
 
     def __init__(self, database, *args, **kwargs):
         super().__init__(database, *args, **kwargs)
@@ -179,8 +225,15 @@ def begin_sqlite(conn) -> None:
     if not is_writing():
         # Straight to the driver: through SQLAlchemy's execution machinery this BEGIN cost a
         # sixth of a cached read (every request that reads pays it).
-        conn.connection.dbapi_connection.execute("BEGIN")
+        dbapi_connection = conn.connection.dbapi_connection
+        dbapi_connection.execute("BEGIN")
+        if isinstance(dbapi_connection, WriterLockedConnection):
+            dbapi_connection.began_immediate = False
         return
+    _begin_immediate(conn)
+
+
+def _begin_immediate(conn) -> None:
     dbapi_connection = conn.connection.dbapi_connection
     queue = getattr(dbapi_connection, "queue_for_write", None)
     if queue is not None:
@@ -191,3 +244,5 @@ def begin_sqlite(conn) -> None:
         if queue is not None:
             dbapi_connection._release()
         raise
+    if isinstance(dbapi_connection, WriterLockedConnection):
+        dbapi_connection.began_immediate = True
