@@ -14,6 +14,7 @@ from app.errors import ApiError
 from app.extensions import db
 
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
+_read_first: ContextVar[list | None] = ContextVar("read_first", default=None)  # reads_first's read transactions
 
 
 @contextmanager
@@ -51,8 +52,12 @@ def reads_first(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        with reading():
-            return view(*args, **kwargs)
+        begun = _read_first.set([])
+        try:
+            with reading():
+                return view(*args, **kwargs)
+        finally:
+            _read_first.reset(begun)
 
     return wrapper
 
@@ -74,12 +79,14 @@ def writes_from_here():
 
 
 def _renew_as_write() -> None:
+    if not _read_first.get():
+        return  # no read transaction begun on SQLite in a reads_first route (PostgreSQL: none ever)
     session = db.session()
     if not session.in_transaction():
         return  # the next transaction begins as a write one
     connection = session.connection()
-    if connection.dialect.name != "sqlite" or connection.in_nested_transaction():
-        return  # PostgreSQL: nothing to take up front; inside a savepoint (tests): not ours to end
+    if connection.in_nested_transaction():
+        return  # inside a savepoint (the tests' outer transaction): not ours to end
     dbapi_connection = connection.connection.dbapi_connection
     if not isinstance(dbapi_connection, WriterLockedConnection) or dbapi_connection.began_immediate \
             or not dbapi_connection.in_transaction:
@@ -229,6 +236,9 @@ def begin_sqlite(conn) -> None:
         dbapi_connection.execute("BEGIN")
         if isinstance(dbapi_connection, WriterLockedConnection):
             dbapi_connection.began_immediate = False
+            begun = _read_first.get()
+            if begun is not None:
+                begun.append(conn)
         return
     _begin_immediate(conn)
 
