@@ -79,14 +79,12 @@ def writes_from_here():
 
 
 def _renew_as_write() -> None:
-    if not _read_first.get():
-        return  # no read transaction begun on SQLite in a reads_first route (PostgreSQL: none ever)
-    session = db.session()
-    if not session.in_transaction():
-        return  # the next transaction begins as a write one
-    connection = session.connection()
-    if connection.in_nested_transaction():
-        return  # inside a savepoint (the tests' outer transaction): not ours to end
+    begun = _read_first.get()
+    if not begun:
+        return  # no read transaction begun on SQLite in this route (PostgreSQL: none ever)
+    connection = begun[-1]  # the session's: the login check's
+    if connection.closed or not connection.in_transaction() or connection.in_nested_transaction():
+        return  # ended (the next one begins as a write one), or not the session's own
     dbapi_connection = connection.connection.dbapi_connection
     if not isinstance(dbapi_connection, WriterLockedConnection) or dbapi_connection.began_immediate \
             or not dbapi_connection.in_transaction:
