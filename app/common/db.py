@@ -52,30 +52,36 @@ def reads_first(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        begun = _read_first.set([])
+        begun, intent = _read_first.set([]), _writing.set(False)  # as reading(), without its context manager
         try:
-            with reading():
-                return view(*args, **kwargs)
+            return view(*args, **kwargs)
         finally:
+            _writing.reset(intent)
             _read_first.reset(begun)
 
     return wrapper
 
 
-@contextmanager
-def writes_from_here():
+class writes_from_here:  # noqa: N801 - used as a context manager, like writing()
     """Inside a reads_first route: from here on the request writes. On SQLite the read
     transaction begun so far (only reads, so nothing to keep) ends and a write transaction
     begins in its place, queued for the writer lock (BEGIN IMMEDIATE); what was read before is
     as of then, as under PostgreSQL's READ COMMITTED. The ORM session keeps its transaction and
     its objects: only the database's transaction is renewed. Transactions begun inside take
     the write lock, as in writing()."""
-    token = _writing.set(True)
-    try:
-        _renew_as_write()
-        yield
-    finally:
-        _writing.reset(token)
+
+    __slots__ = ("token",)
+
+    def __enter__(self):  # a class, not @contextmanager: it runs on every session PUT
+        self.token = _writing.set(True)
+        try:
+            _renew_as_write()
+        except BaseException:
+            _writing.reset(self.token)
+            raise
+
+    def __exit__(self, *_exc):
+        _writing.reset(self.token)
 
 
 def _renew_as_write() -> None:
