@@ -192,7 +192,7 @@ READS = {
     "sessions.view": lambda w: (db.session.get(ExerciseSession, uuid.UUID(w.session_a)), "en"),
 }
 WRITES = {
-    "adherence.streaks.advance", "adherence.streaks.on_session_written",
+    "adherence.streaks.advance", "adherence.streaks.on_session_saving", "adherence.streaks.on_session_written",
     "access.create_staff_account", "access.update_staff_account",
     "audit.discard_reads", "audit.flush_reads", "audit.nothing_written", "audit.record", "audit.record_at_once", "audit.record_read",
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",

@@ -267,6 +267,45 @@ def test_twenty_identical_puts_at_once_store_one_session(app, measures):
                                  .where(ExerciseSession.id == uuid.UUID(sid))) == 1
 
 
+
+@pytest.mark.committing
+def test_a_put_is_one_transaction_that_takes_the_write_lock_after_the_login_check(app):
+    """The streak check runs in the write's transaction (no read transaction after the commit),
+    and on SQLite the write lock (BEGIN IMMEDIATE) is taken after the login is checked, so that
+    writers hold it only while they write."""
+    from sqlalchemy import event
+
+    from tests.factories import World
+
+    client = app.test_client()
+    world = World(client).build()
+    data = body(world, started_at=(datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat())
+    sid = str(uuid.uuid4())
+    for expected in (201, 200):  # new, then the same again
+        begins, statements = [], []
+        with app.app_context():
+            engine = db.engine
+
+        def began(_conn):
+            begins.append(1)
+
+        def executed(_conn, _cursor, statement, *_args):
+            statements.append(statement.split()[0:4])
+
+        event.listen(engine, "begin", began)
+        event.listen(engine, "before_cursor_execute", executed)
+        try:
+            response = client.put(f"{SESSIONS}/{sid}", json=data, headers=world.patient_a.headers)
+        finally:
+            event.remove(engine, "begin", began)
+            event.remove(engine, "before_cursor_execute", executed)
+        assert response.status_code == expected
+        assert len(begins) == 1
+        if engine.dialect.name == "sqlite":
+            login = next(i for i, s in enumerate(statements) if s[0] == "SELECT" and "users.id," in s)
+            assert statements.index(["BEGIN", "IMMEDIATE"]) > login
+            assert statements.count(["BEGIN", "IMMEDIATE"]) == 1
+
 def test_plan_item_sessions_without_measures_answer_as_any_other(world, now):
     """A plan item's session without measures is inserted by one statement that checks the item
     (app/sessions/service.py); every answer stays the one the look-up first gives."""

@@ -1,12 +1,14 @@
-"""The agenda and adherence metrics; streak checkpoints kept up to date from session_written."""
+"""The agenda and adherence metrics; streak checkpoints kept up to date by the session writes
+(checked in their transaction, advanced after their commit when due)."""
 from app.extensions import api
 
 
 def register(app) -> None:
     from app.adherence import models  # noqa: F401  (for Alembic)
     from app.adherence.routes import blp
-    from app.adherence.streaks import on_session_written
-    from app.sessions.signals import session_written
+    from app.adherence.streaks import on_session_saving, on_session_written
+    from app.sessions.signals import session_saving, session_written
 
     api.register_blueprint(blp)
+    session_saving.connect(on_session_saving)
     session_written.connect(on_session_written)

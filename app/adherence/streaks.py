@@ -140,13 +140,30 @@ def _joined(older: dict, newer: dict) -> dict:
 
 # --- kept up to date by the session writes ------------------------------------------------
 
+_CHECKED = "adherence_checkpoint_checked"  # db.session.info: {(patient_id, local_date, change): needed}
+
+
+def on_session_saving(_sender, session, change: str, **_kw) -> None:
+    """session_saving receiver (connected in app.adherence.register): whether the write needs its
+    checkpoint advanced, read in the write's own transaction, where the usual answer (fresh) costs
+    one row read and no transaction of its own; the recompute, if any, waits for the commit
+    (on_session_written). Nothing is written here."""
+    key = (session.patient_id, session.local_date, change)
+    db.session.info.setdefault(_CHECKED, {})[key] = advance(*key, now_utc(), check_only=True)
+
+
 def on_session_written(_sender, session, change: str, **_kw) -> None:
     """session_written receiver (connected in app.adherence.register)."""
     now = now_utc()
+    checked = db.session.info.get(_CHECKED)
+    needed = checked.pop((session.patient_id, session.local_date, change), None) if checked else None
+    if needed is False:  # checked in the write's transaction (on_session_saving): fresh
+        return
     try:
-        # The usual answer (the checkpoint is fresh) is a read: it takes no write lock (SQLite).
-        with reading():
-            needed = advance(session.patient_id, session.local_date, change, now, check_only=True)
+        if needed is None:  # a write that sent no session_saving (a delete)
+            # The usual answer (the checkpoint is fresh) is a read: it takes no write lock (SQLite).
+            with reading():
+                needed = advance(session.patient_id, session.local_date, change, now, check_only=True)
         if needed:
             db.session.commit()  # ends that read; the recompute runs under the write intent
             advance(session.patient_id, session.local_date, change, now)
@@ -158,9 +175,10 @@ def on_session_written(_sender, session, change: str, **_kw) -> None:
 
 @cache
 def _checkpoint_statement():
-    # Built once: every session write reads it.
-    return (select(StreakCheckpoint.settled_through, StreakCheckpoint.streak_days, StreakCheckpoint.rules_version)
-            .where(StreakCheckpoint.patient_id == bindparam("patient_id")))
+    # Built once, on the table: every session write reads it.
+    checkpoint = StreakCheckpoint.__table__.c
+    return (select(checkpoint.settled_through, checkpoint.streak_days, checkpoint.rules_version)
+            .where(checkpoint.patient_id == bindparam("patient_id")))
 
 
 def advance(patient_id, touched: date, change: str, now: datetime, check_only: bool = False) -> bool:
@@ -176,7 +194,7 @@ def advance(patient_id, touched: date, change: str, now: datetime, check_only: b
     fresh = db.session.info.setdefault("adherence_fresh_checkpoints", {})
     if fresh.get((patient_id, target), touched) < touched:
         return False
-    row = db.session.execute(_checkpoint_statement(), {"patient_id": patient_id}).first()
+    row = core_rows(_checkpoint_statement(), {"patient_id": patient_id}).first()
     base = row if (row is not None and row.rules_version == RULES_VERSION
                    and touched > row.settled_through and row.settled_through <= target) else None
     if base is not None and base.settled_through > target - timedelta(days=REFRESH_DAYS):

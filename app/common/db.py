@@ -5,7 +5,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, wraps
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,6 +14,7 @@ from app.errors import ApiError
 from app.extensions import db
 
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
+_read_first: ContextVar[list | None] = ContextVar("read_first", default=None)  # reads_first's read transactions
 
 
 @contextmanager
@@ -41,6 +42,61 @@ def reading():
 
 def is_writing() -> bool:
     return _writing.get()
+
+
+def reads_first(view):
+    """For a write route whose first statements only read (the login check): on SQLite they run
+    in a read transaction, and the service takes the write lock where its writes start
+    (writes_from_here), so that writers hold it, and queue for it, for less time. Place it
+    right under the route, above @authenticate."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        begun, intent = _read_first.set([]), _writing.set(False)  # as reading(), without its context manager
+        try:
+            return view(*args, **kwargs)
+        finally:
+            _writing.reset(intent)
+            _read_first.reset(begun)
+
+    return wrapper
+
+
+class writes_from_here:  # noqa: N801 - used as a context manager, like writing()
+    """Inside a reads_first route: from here on the request writes. On SQLite the read
+    transaction begun so far (only reads, so nothing to keep) ends and a write transaction
+    begins in its place, queued for the writer lock (BEGIN IMMEDIATE); what was read before is
+    as of then, as under PostgreSQL's READ COMMITTED. The ORM session keeps its transaction and
+    its objects: only the database's transaction is renewed. Transactions begun inside take
+    the write lock, as in writing()."""
+
+    __slots__ = ("token",)
+
+    def __enter__(self):  # a class, not @contextmanager: it runs on every session PUT
+        self.token = _writing.set(True)
+        try:
+            _renew_as_write()
+        except BaseException:
+            _writing.reset(self.token)
+            raise
+
+    def __exit__(self, *_exc):
+        _writing.reset(self.token)
+
+
+def _renew_as_write() -> None:
+    begun = _read_first.get()
+    if not begun:
+        return  # no read transaction begun on SQLite in this route (PostgreSQL: none ever)
+    connection = begun[-1]  # the session's: the login check's
+    if connection.closed or not connection.in_transaction() or connection.in_nested_transaction():
+        return  # ended (the next one begins as a write one), or not the session's own
+    dbapi_connection = connection.connection.dbapi_connection
+    if not isinstance(dbapi_connection, WriterLockedConnection) or dbapi_connection.began_immediate \
+            or not dbapi_connection.in_transaction:
+        return
+    dbapi_connection.commit()  # the read transaction: nothing was written in it
+    _begin_immediate(connection)
 
 
 def execute_core(stmt, params=None):
@@ -128,6 +184,7 @@ class WriterLockedConnection(sqlite3.Connection):
     """
 
     _held = threading.local()
+    began_immediate = True  # how its transaction began (begin_sqlite); a read one can be renewed
 
     def __init__(self, database, *args, **kwargs):
         super().__init__(database, *args, **kwargs)
@@ -179,8 +236,18 @@ def begin_sqlite(conn) -> None:
     if not is_writing():
         # Straight to the driver: through SQLAlchemy's execution machinery this BEGIN cost a
         # sixth of a cached read (every request that reads pays it).
-        conn.connection.dbapi_connection.execute("BEGIN")
+        dbapi_connection = conn.connection.dbapi_connection
+        dbapi_connection.execute("BEGIN")
+        if isinstance(dbapi_connection, WriterLockedConnection):
+            dbapi_connection.began_immediate = False
+            begun = _read_first.get()
+            if begun is not None:
+                begun.append(conn)
         return
+    _begin_immediate(conn)
+
+
+def _begin_immediate(conn) -> None:
     dbapi_connection = conn.connection.dbapi_connection
     queue = getattr(dbapi_connection, "queue_for_write", None)
     if queue is not None:
@@ -191,3 +258,5 @@ def begin_sqlite(conn) -> None:
         if queue is not None:
             dbapi_connection._release()
         raise
+    if isinstance(dbapi_connection, WriterLockedConnection):
+        dbapi_connection.began_immediate = True

@@ -3,7 +3,7 @@ from functools import cache
 
 from sqlalchemy import bindparam, update
 
-from app.common.db import execute_core, insert_ignoring_conflict
+from app.common.db import insert_ignoring_conflict, transaction_connection
 from app.reminders.models import Notification
 
 
@@ -24,15 +24,17 @@ _CANCEL_FILTERS = {"dedupe_keys": "dedupe_key", "occurrence_keys": "occurrence_k
 
 @cache
 def _cancel_statement(filters: tuple):
-    """Built once per combination of filters: a session write cancels on every PUT."""
+    """Built once per combination of filters (name, one value or several): a session write
+    cancels on every PUT."""
     # On the table: a Core UPDATE skips the ORM's bulk-update steps (it never synchronised
-    # loaded rows anyway); execute_core keeps the autoflush an ORM statement would do.
+    # loaded rows anyway). A filter of one value is an equality, not an expanding IN, whose
+    # statement is rewritten on every execution.
     notifications = Notification.__table__
     stmt = update(notifications).where(notifications.c.status == "pending")
-    for name in filters:
+    for name, single in filters:
         column = notifications.c[_CANCEL_FILTERS[name]]
         # Named apart from the columns: an UPDATE keeps a column's own name for its SET value.
-        stmt = stmt.where(column == bindparam(f"by_{name}") if name == "patient_id"
+        stmt = stmt.where(column == bindparam(f"by_{name}") if single
                           else column.in_(bindparam(f"by_{name}", expanding=True)))
     return stmt.values(status="cancelled")
 
@@ -42,8 +44,12 @@ def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_
     Rows already sending, sent or failed are history and stay as they are."""
     given = {"dedupe_keys": dedupe_keys, "occurrence_keys": occurrence_keys, "patient_id": patient_id,
              "kinds": kinds}
-    given = {name: value for name, value in given.items() if value is not None}
+    given = {name: value if name == "patient_id" else list(value) for name, value in given.items()
+             if value is not None}
     if not given:
         raise ValueError("cancel_pending needs a filter")
-    params = {f"by_{name}": value if name == "patient_id" else list(value) for name, value in given.items()}
-    return execute_core(_cancel_statement(tuple(given)), params).rowcount
+    filters = tuple((name, name == "patient_id" or len(value) == 1) for name, value in given.items())
+    params = {f"by_{name}": value[0] if single and name != "patient_id" else value
+              for (name, single), value in zip(filters, given.values())}
+    # On the transaction's connection, after the flush an ORM statement would do.
+    return transaction_connection().execute(_cancel_statement(filters), params).rowcount

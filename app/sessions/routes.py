@@ -1,4 +1,5 @@
 from app.auth.authenticate import authenticate, current_actor
+from app.common.db import reads_first
 from app.common.web import requested_language
 from app.common.conditional import if_match_revision
 from app.common.pagination import page_of
@@ -63,6 +64,7 @@ _CONFLICT = "The stored version is in `current`; see the sync protocol in the AP
 
 
 @blp.route("/<uuid:session_id>", methods=["PUT"])
+@reads_first  # the service takes SQLite's write lock where its writes start
 @authenticate
 @blp.arguments(SessionInSchema, example=SESSION_EXAMPLE)
 @blp.response(200, SessionSchema, description="Already stored (unchanged) or edited", headers=_ETAG_HEADER)

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.audit import service as audit
 from app.access.policy import LOG_SESSION, READ, patient_for
 from app.common.clock import local_date
-from app.common.db import insert_ignoring_conflict
+from app.common.db import insert_ignoring_conflict, writes_from_here
 from app.common.i18n import choose_language
 from app.common.pagination import Page, paginate
 from app.common.types import utcnow
@@ -368,12 +368,13 @@ def put_session(actor, patient_ref, session_id, data: dict, language: str | None
     """language (of the safety answers): the one asked for, None for the patient's own.
     if_match: the revision from an If-Match header; it must agree with base_revision."""
     base = _base_revision(data.pop("base_revision", None), if_match)
-    patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
-    ctx = _context(actor, patient, language, reserve=1)
-    session, status = _upsert(ctx, session_id, data, base)
-    out = view(session, ctx.language)
-    _commit(ctx)
-    _announce(ctx)
+    with writes_from_here():  # the route reads first (the login): SQLite's write lock is taken here
+        patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
+        ctx = _context(actor, patient, language, reserve=1)
+        session, status = _upsert(ctx, session_id, data, base)
+        out = view(session, ctx.language)
+        _commit(ctx)
+        _announce(ctx)
     return out, 201 if status == "created" else 200
 
 
