@@ -139,7 +139,15 @@ class Blueprint(_Blueprint):
         return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
 
 
-db = SQLAlchemy(model_class=Base)
+class _SQLAlchemy(SQLAlchemy):
+    def _teardown_session(self, exc) -> None:
+        """Flask-SQLAlchemy's, which removes the request's session, without looking for one twice
+        when the request opened none (/healthz, a 304 from a cached copy)."""
+        if self.session.registry.has():
+            self.session.remove()
+
+
+db = _SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = Api()
 jwt = JWTManager()

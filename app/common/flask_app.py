@@ -7,7 +7,7 @@ from flask import Flask
 from flask import Response as _Response
 from flask.globals import _cv_request
 from flask.sessions import SecureCookieSessionInterface
-from flask.signals import request_tearing_down
+from flask.signals import appcontext_tearing_down, request_tearing_down
 from werkzeug.datastructures import Headers
 from werkzeug.http import remove_entity_headers
 
@@ -97,6 +97,7 @@ class StandStrongFlask(Flask):
 
     def __init__(self, *args, **kwargs):
         self._plans: dict = {}  # endpoint -> _Plan (Flask's own __init__ calls setup methods)
+        self._appcontext_teardown = None  # the teardown_appcontext functions, in Flask's order
         super().__init__(*args, **kwargs)
         self._coroutine_code: dict = {}
 
@@ -120,6 +121,7 @@ class StandStrongFlask(Flask):
     def _check_setup_finished(self, f_name: str) -> None:
         super()._check_setup_finished(f_name)
         self._plans.clear()
+        self._appcontext_teardown = None
 
     def _plan(self, request) -> _Plan:
         endpoint = request.url_rule.endpoint if request.url_rule is not None else None
@@ -156,3 +158,15 @@ class StandStrongFlask(Flask):
             func(exc)
         if request_tearing_down.receivers:
             request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    def do_teardown_appcontext(self, exc=_sentinel):
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        funcs = self._appcontext_teardown
+        if funcs is None:
+            funcs = self._appcontext_teardown = tuple(
+                self.ensure_sync(func) for func in reversed(self.teardown_appcontext_funcs))
+        for func in funcs:
+            func(exc)
+        if appcontext_tearing_down.receivers:
+            appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
