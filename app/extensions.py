@@ -1,15 +1,21 @@
 """Extensions are created once here and bound to the app in create_app."""
+from functools import wraps
+from inspect import iscoroutinefunction
+
+import marshmallow as ma
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
-from flask import request
+from flask_smorest.utils import resolve_schema_instance, set_status_and_headers_in_response, unpack_tuple_response
+from flask import current_app, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 from webargs.flaskparser import FlaskParser
+from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from app.errors import ProblemSchema, problem_response
 
@@ -71,14 +77,61 @@ class Blueprint(_Blueprint):
     ARGUMENTS_PARSER = Parser()
 
     @staticmethod
+    def doc(**kwargs):
+        """As flask-smorest's, which wraps the view in a function that only calls it (on every
+        request): the documentation is put on the view itself."""
+
+        def decorator(func):
+            func._apidoc = _Blueprint.doc(**kwargs)(func)._apidoc  # its copy, with kwargs merged in
+            return func
+
+        return decorator
+
+    @staticmethod
     def bearer_auth(func):
         """Document that the operation needs a Bearer token (authenticate applies it)."""
-        return _Blueprint.doc(security=[{"bearerAuth": []}])(func)
+        return Blueprint.doc(security=[{"bearerAuth": []}])(func)
 
     @staticmethod
     def refresh_auth(func):
         """Document that the operation takes the refresh token (its own scheme)."""
-        return _Blueprint.doc(security=[{"refreshToken": []}])(func)
+        return Blueprint.doc(security=[{"refreshToken": []}])(func)
+
+    def response(self, status_code, schema=None, **kwargs):
+        """As flask-smorest's: the same documentation and the same answers (a Response returned
+        as it is, with the status and headers returned beside it; anything else dumped by the
+        schema into JSON, status_code unless one is returned), for less per request: no
+        ensure_sync (asked once here), no copy of the dump kept for flask-smorest's @etag (not
+        used: app/common/conditional.py), no hook for its pagination (app/common/pagination.py)."""
+        documenting = super().response(status_code, schema, **kwargs)
+        dumper = resolve_schema_instance(schema)
+        if dumper is not None and not isinstance(dumper, ma.Schema):  # a reference: docs only
+            return documenting
+
+        def decorator(func):
+            documented = documenting(func)
+            if iscoroutinefunction(func):
+                return documented
+
+            @wraps(func)
+            def wrapper(*args, **kwargs):
+                result = func(*args, **kwargs)
+                status = headers = None
+                if type(result) is tuple:
+                    result, status, headers = unpack_tuple_response(result)
+                if isinstance(result, _WerkzeugResponse):
+                    set_status_and_headers_in_response(result, status, headers)
+                    return result
+                response = current_app.json.response(result if dumper is None else dumper.dump(result))
+                set_status_and_headers_in_response(response, status, headers)
+                if status is None:
+                    response.status_code = status_code
+                return response
+
+            wrapper._apidoc = documented._apidoc
+            return wrapper
+
+        return decorator
 
     def arguments(self, schema, *args, **kwargs):
         """As flask-smorest's, with a schema class made into one instance here: webargs would
@@ -86,7 +139,15 @@ class Blueprint(_Blueprint):
         return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
 
 
-db = SQLAlchemy(model_class=Base)
+class _SQLAlchemy(SQLAlchemy):
+    def _teardown_session(self, exc) -> None:
+        """Flask-SQLAlchemy's, which removes the request's session, without looking for one twice
+        when the request opened none (/healthz, a 304 from a cached copy)."""
+        if self.session.registry.has():
+            self.session.remove()
+
+
+db = _SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = Api()
 jwt = JWTManager()

@@ -3,7 +3,7 @@
 the difference), each app in a process of its own as under gunicorn. Python calls per request
 are the figure the machine's load does not move; ms are the best of three rounds.
 
-    .venv/bin/python bench/bench_wsgi_floor.py [sqlite] [postgresql] [-n 2000] [--profile healthz|304|floor_healthz|floor_read]
+    .venv/bin/python bench/bench_wsgi_floor.py [sqlite] [postgresql] [-n 2000] [--profile healthz|catalogue|304|me|floor_healthz|floor_read]
 """
 import argparse
 import cProfile
@@ -110,6 +110,7 @@ def standstrong(kind: str, n: int, profile):
     catalogue = "/api/v1/education/modules?lang=en"
     etag = client.get(catalogue).headers["ETag"]
     measure({"healthz": (app, environ("/healthz")),
+             "catalogue": (app, environ(catalogue)),
              "304": (app, environ(catalogue, {"If-None-Match": etag})),
              "me": (app, environ("/api/v1/me", {"Authorization": f"Bearer {token}"}))}, n, profile)
 

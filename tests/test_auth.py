@@ -32,6 +32,26 @@ def test_access_token_expires_after_15_minutes(client, world):
         assert_problem(client.get("/api/v1/me", headers=bearer(tokens["access_token"])), 401)
 
 
+def test_a_token_is_decoded_once_and_its_expiry_still_checked_on_every_use(client, world, monkeypatch):
+    import jwt as pyjwt
+
+    from app.auth import authenticate
+
+    decoded = []
+    real = pyjwt.decode
+    monkeypatch.setattr(authenticate.pyjwt, "decode", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    tokens = login(client, world.coord_a.email)
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=bearer(tokens["access_token"])).status_code == 200
+    assert len(decoded) == 1
+    with time_machine.travel(utcnow() + timedelta(minutes=16), tick=False):
+        expired = assert_problem(client.get("/api/v1/me", headers=bearer(tokens["access_token"])), 401)
+    assert "expired" in expired["detail"]
+    # An altered copy of a known token is not the known token.
+    forged = tokens["access_token"][:-2] + ("AA" if not tokens["access_token"].endswith("AA") else "BB")
+    assert "not valid" in assert_problem(client.get("/api/v1/me", headers=bearer(forged)), 401)["detail"]
+
+
 def test_refresh_rotates_and_reuse_revokes_the_login(client, world):
     first = login(client, world.coord_a.email)
     second = client.post("/api/v1/auth/refresh", headers=bearer(first["refresh_token"]))

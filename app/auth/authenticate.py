@@ -1,6 +1,8 @@
 """The request side of identity: the Bearer token checks and the decorator routes use.
 Routes authenticate here; what an account may do is decided by app/access/policy.py."""
+import time
 import uuid
+from datetime import timedelta
 from functools import wraps
 
 import jwt as pyjwt
@@ -126,11 +128,8 @@ def _verify_access_token(optional: bool = False):
             g.actor = None
             return None
         raise _unauthorized_error(MISSING)
-    config = current_app.config
     try:
-        payload = pyjwt.decode(parts[1], config["JWT_SECRET_KEY"], algorithms=[config["JWT_ALGORITHM"]],
-                               leeway=config["JWT_DECODE_LEEWAY"],
-                               options={"require": ["exp", "sub", "jti", "type"], "verify_aud": False})
+        payload = _decoded(parts[1])
     except pyjwt.ExpiredSignatureError:
         raise _unauthorized_error("The token has expired; refresh it or log in.") from None
     except pyjwt.InvalidTokenError:
@@ -145,6 +144,39 @@ def _verify_access_token(optional: bool = False):
     if user is None:
         raise _unauthorized_error("The token was revoked; log in again.")
     return user
+
+
+TOKENS_KEPT = 1024
+
+
+def _decoded(token: str) -> dict:
+    """PyJWT's decode of a token (signature, then claims), done once per token and process: a
+    client sends the same access token for its 15 minutes, and the signature and the payload of
+    the same string do not change. What does change, the time, is checked again on every use
+    (exp, nbf, iat with PyJWT's comparisons and leeway); a token no longer current is decoded by
+    PyJWT again, which raises what it raised before. The login behind it is still checked on
+    every request (load_login). Kept per app, with the secret and algorithm it was checked with."""
+    app = current_app._get_current_object()
+    config = app.config
+    secret, algorithm, leeway = config["JWT_SECRET_KEY"], config["JWT_ALGORITHM"], config["JWT_DECODE_LEEWAY"]
+    kept = app.extensions.get("standstrong.access_tokens")
+    if kept is None:
+        kept = app.extensions["standstrong.access_tokens"] = {}
+    found = kept.get(token)
+    if found is not None and found[0] == secret and found[1] == algorithm:
+        payload = found[2]
+        margin = leeway.total_seconds() if isinstance(leeway, timedelta) else leeway
+        now = time.time()  # PyJWT's clock: datetime.now(timezone.utc).timestamp()
+        if (payload["exp"] > now - margin and payload.get("nbf", now) <= now + margin
+                and payload.get("iat", now) <= now + margin):
+            return payload
+    payload = pyjwt.decode(token, secret, algorithms=[algorithm], leeway=leeway,
+                           options={"require": ["exp", "sub", "jti", "type"], "verify_aud": False})
+    if all(type(payload.get(claim, 0)) in (int, float) for claim in ("exp", "nbf", "iat")):  # comparable
+        if len(kept) >= TOKENS_KEPT:
+            kept.clear()
+        kept[token] = (secret, algorithm, payload)
+    return payload
 
 
 def load_login(sid: uuid.UUID, sub: uuid.UUID) -> User | None:

@@ -4,9 +4,12 @@ import sys
 from inspect import iscoroutinefunction
 
 from flask import Flask
+from flask import Response as _Response
 from flask.globals import _cv_request
 from flask.sessions import SecureCookieSessionInterface
-from flask.signals import request_tearing_down
+from flask.signals import appcontext_tearing_down, request_tearing_down
+from werkzeug.datastructures import Headers
+from werkzeug.http import remove_entity_headers
 
 _sentinel = object()
 
@@ -26,6 +29,42 @@ class CookieSessions(SecureCookieSessionInterface):
         if not session and not session.accessed and not session.modified:
             return
         super().save_session(app, session, response)
+
+
+_REWRITTEN = frozenset(("location", "content-location"))
+
+
+class Response(_Response):
+    """Flask's response, handed to the WSGI server for less: werkzeug copies the headers by
+    adding each one again (validating what was validated when it was set) and wraps a body that
+    is already a list of bytes in a generator and a closing iterator."""
+
+    def get_wsgi_headers(self, environ):
+        items = self.headers._list
+        length = False
+        for key, _ in items:
+            key = key.lower()
+            if key in _REWRITTEN:  # werkzeug makes them URIs
+                return super().get_wsgi_headers(environ)
+            if key == "content-length":
+                length = True
+        status = self.status_code
+        if status < 200 or status == 204 or not (length or status == 304):
+            return super().get_wsgi_headers(environ)  # werkzeug removes or works out the length
+        headers = Headers()
+        headers._list = items.copy()  # the same (name, value) pairs, already checked
+        if status == 304:
+            remove_entity_headers(headers)
+        return headers
+
+    def get_app_iter(self, environ):
+        body = self.response
+        if (type(body) is list and not self._on_close and not self.direct_passthrough
+                and all(type(chunk) is bytes for chunk in body) and environ["REQUEST_METHOD"] != "HEAD"):
+            status = self.status_code
+            if status >= 200 and status not in (204, 304):
+                return body  # what iter_encoded would yield; nothing to close
+        return super().get_app_iter(environ)
 
 
 class _Plan:
@@ -54,9 +93,11 @@ class _Plan:
 
 class StandStrongFlask(Flask):
     session_interface = CookieSessions()
+    response_class = Response
 
     def __init__(self, *args, **kwargs):
         self._plans: dict = {}  # endpoint -> _Plan (Flask's own __init__ calls setup methods)
+        self._appcontext_teardown = None  # the teardown_appcontext functions, in Flask's order
         super().__init__(*args, **kwargs)
         self._coroutine_code: dict = {}
 
@@ -80,6 +121,7 @@ class StandStrongFlask(Flask):
     def _check_setup_finished(self, f_name: str) -> None:
         super()._check_setup_finished(f_name)
         self._plans.clear()
+        self._appcontext_teardown = None
 
     def _plan(self, request) -> _Plan:
         endpoint = request.url_rule.endpoint if request.url_rule is not None else None
@@ -116,3 +158,15 @@ class StandStrongFlask(Flask):
             func(exc)
         if request_tearing_down.receivers:
             request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    def do_teardown_appcontext(self, exc=_sentinel):
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        funcs = self._appcontext_teardown
+        if funcs is None:
+            funcs = self._appcontext_teardown = tuple(
+                self.ensure_sync(func) for func in reversed(self.teardown_appcontext_funcs))
+        for func in funcs:
+            func(exc)
+        if appcontext_tearing_down.receivers:
+            appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)

@@ -11,27 +11,28 @@ JSON_CSP = ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'non
 NO_STORE = ("Cache-Control", "no-store")  # patient data stays out of every cache
 
 
-def set_headers(headers, pairs) -> None:
-    """headers[name] = value for each (name, value): constants of ours, already valid, set in
-    one pass over werkzeug's list instead of a scan and a validation per header."""
-    names = {name.lower() for name, _ in pairs}
-    items = headers._list
-    if any(key.lower() in names for key, _ in items):
-        items[:] = [item for item in items if item[0].lower() not in names]
-    items.extend(pairs)
-
-
 def register_response_headers(app) -> None:
     """Call before the extensions are bound: after_request hooks run in reverse order of
-    registration, so this one runs last and sees the limiter's headers."""
+    registration, so this one runs last and sees the limiter's headers. It also answers the
+    request's X-Request-ID (set by app/common/logging.py's before_request hook)."""
     production = app.config.get("ENV_NAME") == "production"
     always = ALWAYS + ((("Strict-Transport-Security", HSTS),) if production else ())
+    # The pairs for each (JSON?, no Cache-Control?) answer, with the names they replace: our
+    # constants, already valid, set in one pass over werkzeug's list instead of a scan and a
+    # validation per header.
+    variants = {}
+    for json_body in (False, True):
+        for no_cache_control in (False, True):
+            pairs = always + ((JSON_CSP,) if json_body else ()) + ((NO_STORE,) if no_cache_control else ())
+            variants[json_body, no_cache_control] = (pairs, frozenset(n.lower() for n, _ in pairs) | {"x-request-id"})
+    replaced = frozenset().union(*(names for _, names in variants.values())) - {"cache-control"}
 
     @app.after_request
     def _security_headers(response):
         headers = response.headers
-        content_type = cache_control = retry_after = False
-        for key, value in headers._list:  # one pass to learn what is there
+        items = headers._list
+        content_type = cache_control = retry_after = clash = False
+        for key, value in items:  # one pass to learn what is there
             key = key.lower()
             if key == "content-type":
                 content_type = content_type or value
@@ -39,12 +40,14 @@ def register_response_headers(app) -> None:
                 cache_control = True
             elif key == "retry-after":
                 retry_after = True
-        pairs = always
-        if content_type and content_type.partition(";")[0].strip() in JSON_TYPES:
-            pairs += (JSON_CSP,)
-        if not cache_control:
-            pairs += (NO_STORE,)
-        set_headers(headers, pairs)
+            elif key in replaced:
+                clash = True
+        json_body = bool(content_type) and content_type.partition(";")[0].strip() in JSON_TYPES
+        pairs, names = variants[json_body, not cache_control]
+        if clash:
+            items[:] = [item for item in items if item[0].lower() not in names]
+        items.extend(pairs)
+        items.append(("X-Request-ID", getattr(g._get_current_object(), "request_id", "")))
         status = response.status_code
         # Flask-Limiter puts its window's Retry-After on every rate-limited route (also on a 200
         # or a 423); only a 429 means that one, and a 423 or 503 keeps the value its body states.

@@ -14,7 +14,6 @@ import traceback
 
 from flask import g, has_request_context, request
 
-from app.common.headers import set_headers
 from app.errors import route_of
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -94,10 +93,10 @@ def configure_logging(app):
 
     @app.after_request
     def _finish(response):
-        state = g._get_current_object()
-        set_headers(response.headers, (("X-Request-ID", getattr(state, "request_id", "")),))
+        # The X-Request-ID header goes with the other headers (app/common/headers.py).
         if not access.isEnabledFor(logging.INFO):
             return response
+        state = g._get_current_object()
         started = getattr(state, "request_started", None)
         actor = getattr(state, "actor", None)
         # Read before a commit expired the account (no query to reload it for a log line).
