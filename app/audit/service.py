@@ -103,10 +103,9 @@ def _pending_reads():
     # Flask-SQLAlchemy's registry is a dict by app context: one look-up there, not has() and
     # then the proxy's two (the tests' thread-local registry is asked as before).
     registry = db.session.registry
-    scope = getattr(registry, "scopefunc", None)
-    if scope is not None:
-        session = registry.registry.get(scope())
-    else:
+    try:
+        session = registry.registry.get(registry.scopefunc())
+    except AttributeError:
         session = registry() if registry.has() else None
     if session is None:
         return None
