@@ -129,18 +129,16 @@ def _verify_access_token(optional: bool = False):
             return None
         raise _unauthorized_error(MISSING)
     try:
-        payload = _decoded(parts[1])
+        payload, ids = _decoded(parts[1])
     except pyjwt.ExpiredSignatureError:
         raise _unauthorized_error("The token has expired; refresh it or log in.") from None
     except pyjwt.InvalidTokenError:
         raise _unauthorized_error(NOT_OURS) from None
     if payload.get("type") != "access":
         raise _unauthorized_error(REFRESH_TOKEN_SENT if payload.get("type") == "refresh" else NOT_OURS)
-    try:
-        sid, sub = uuid.UUID(payload.get("sid", "")), uuid.UUID(payload["sub"])
-    except (ValueError, TypeError, AttributeError):
-        raise _unauthorized_error("The token was revoked; log in again.") from None
-    user = load_login(sid, sub)
+    if ids is None:
+        raise _unauthorized_error("The token was revoked; log in again.")
+    user = load_login(*ids)
     if user is None:
         raise _unauthorized_error("The token was revoked; log in again.")
     return user
@@ -149,10 +147,18 @@ def _verify_access_token(optional: bool = False):
 TOKENS_KEPT = 1024
 
 
-def _decoded(token: str) -> dict:
-    """PyJWT's decode of a token (signature, then claims), done once per token and process: a
-    client sends the same access token for its 15 minutes, and the signature and the payload of
-    the same string do not change. What does change, the time, is checked again on every use
+def _login_ids(payload: dict) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The login (sid) and the account (sub) a token names; None if they are not ids."""
+    try:
+        return uuid.UUID(payload.get("sid", "")), uuid.UUID(payload["sub"])
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _decoded(token: str) -> tuple[dict, tuple[uuid.UUID, uuid.UUID] | None]:
+    """PyJWT's decode of a token (signature, then claims), with the ids it names (_login_ids),
+    done once per token and process: a client sends the same access token for its 15 minutes,
+    and the signature and the payload of the same string do not change. What does change, the time, is checked again on every use
     (exp, nbf, iat with PyJWT's comparisons and leeway); a token no longer current is decoded by
     PyJWT again, which raises what it raised before. The login behind it is still checked on
     every request (load_login). Kept per app, with the secret and algorithm it was checked with."""
@@ -169,14 +175,15 @@ def _decoded(token: str) -> dict:
         now = time.time()  # PyJWT's clock: datetime.now(timezone.utc).timestamp()
         if (payload["exp"] > now - margin and payload.get("nbf", now) <= now + margin
                 and payload.get("iat", now) <= now + margin):
-            return payload
+            return payload, found[3]
     payload = pyjwt.decode(token, secret, algorithms=[algorithm], leeway=leeway,
                            options={"require": ["exp", "sub", "jti", "type"], "verify_aud": False})
+    ids = _login_ids(payload)
     if all(type(payload.get(claim, 0)) in (int, float) for claim in ("exp", "nbf", "iat")):  # comparable
         if len(kept) >= TOKENS_KEPT:
             kept.clear()
-        kept[token] = (secret, algorithm, payload)
-    return payload
+        kept[token] = (secret, algorithm, payload, ids)
+    return payload, ids
 
 
 def load_login(sid: uuid.UUID, sub: uuid.UUID) -> User | None:
@@ -187,11 +194,11 @@ def load_login(sid: uuid.UUID, sub: uuid.UUID) -> User | None:
     if found is None:
         return None
     user = found[0]
-    g.actor = user
-    g.actor_record = found[1] if len(found) > 1 else None  # held: the identity map keeps rows weakly
-    g.actor_role = user.role
-    g.actor_id = user.id
-    g.auth_session_id = sid
+    # Set in one go on the request's g (five look-ups through the proxy otherwise); the record
+    # is held because the identity map keeps rows weakly.
+    vars(g._get_current_object()).update(
+        actor=user, actor_record=found[1] if len(found) > 1 else None, actor_role=user.role,
+        actor_id=user.id, auth_session_id=sid)
     return user
 
 
