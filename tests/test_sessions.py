@@ -276,29 +276,26 @@ def test_a_put_is_one_transaction_that_takes_the_write_lock_after_the_login_chec
     from sqlalchemy import event
 
     from tests.factories import World
+    from tests.statements import sqlite_driver_statements
 
     client = app.test_client()
     world = World(client).build()
     data = body(world, started_at=(datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat())
     sid = str(uuid.uuid4())
     for expected in (201, 200):  # new, then the same again
-        begins, statements = [], []
+        begins = []
         with app.app_context():
             engine = db.engine
 
         def began(_conn):
             begins.append(1)
 
-        def executed(_conn, _cursor, statement, *_args):
-            statements.append(statement.split()[0:4])
-
         event.listen(engine, "begin", began)
-        event.listen(engine, "before_cursor_execute", executed)
-        try:
-            response = client.put(f"{SESSIONS}/{sid}", json=data, headers=world.patient_a.headers)
+        try:  # what the driver runs: the app sends SQLite's BEGIN IMMEDIATE straight to it
+            with sqlite_driver_statements(engine, lambda statement: statement.split()[0:4]) as statements:
+                response = client.put(f"{SESSIONS}/{sid}", json=data, headers=world.patient_a.headers)
         finally:
             event.remove(engine, "begin", began)
-            event.remove(engine, "before_cursor_execute", executed)
         assert response.status_code == expected
         assert len(begins) == 1
         if engine.dialect.name == "sqlite":
