@@ -29,7 +29,7 @@ def sqlite_driver_statements(engine, record=None):
     """`with sqlite_driver_statements(engine) as seen: ...`: the SQL texts SQLite's driver ran on
     the connections checked out meanwhile, in order, including what the app sends straight to
     the driver (its BEGIN and BEGIN IMMEDIATE, app/common/db.py), which before_cursor_execute
-    never sees. record(statement) -> item: what to keep of each (default: the text)."""
+    never sees (on another database: nothing). record(statement) -> item: what to keep of each (default: the text)."""
     seen, traced = [], []
 
     def trace(statement):
@@ -42,6 +42,9 @@ def sqlite_driver_statements(engine, record=None):
     def checkin(dbapi_connection, _record):
         dbapi_connection.set_trace_callback(None)
 
+    if engine.dialect.name != "sqlite":  # nothing to trace: seen stays empty
+        yield seen
+        return
     event.listen(engine, "checkout", checkout)
     event.listen(engine, "checkin", checkin)
     try:
