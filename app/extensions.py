@@ -70,6 +70,13 @@ class Parser(FlaskParser):
             kept[key] = found
         return dict(found)
 
+    def _raw_load_json(self, req):
+        """The body as the request hook parsed it (app/__init__._json_only: by app.json, once, the
+        answer cached by werkzeug), not parsed a second time; a body the hook did not parse (none,
+        not a write) is read as webargs does."""
+        parsed = req._cached_json[False]  # werkzeug's cache of get_json(); Ellipsis until then
+        return parsed if parsed is not Ellipsis else super()._raw_load_json(req)
+
 
 class Blueprint(_Blueprint):
     """The project's Blueprint: customisation of flask-smorest has its home here."""

@@ -276,29 +276,26 @@ def test_a_put_is_one_transaction_that_takes_the_write_lock_after_the_login_chec
     from sqlalchemy import event
 
     from tests.factories import World
+    from tests.statements import sqlite_driver_statements
 
     client = app.test_client()
     world = World(client).build()
     data = body(world, started_at=(datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat())
     sid = str(uuid.uuid4())
     for expected in (201, 200):  # new, then the same again
-        begins, statements = [], []
+        begins = []
         with app.app_context():
             engine = db.engine
 
         def began(_conn):
             begins.append(1)
 
-        def executed(_conn, _cursor, statement, *_args):
-            statements.append(statement.split()[0:4])
-
         event.listen(engine, "begin", began)
-        event.listen(engine, "before_cursor_execute", executed)
-        try:
-            response = client.put(f"{SESSIONS}/{sid}", json=data, headers=world.patient_a.headers)
+        try:  # what the driver runs: the app sends SQLite's BEGIN IMMEDIATE straight to it
+            with sqlite_driver_statements(engine, lambda statement: statement.split()[0:4]) as statements:
+                response = client.put(f"{SESSIONS}/{sid}", json=data, headers=world.patient_a.headers)
         finally:
             event.remove(engine, "begin", began)
-            event.remove(engine, "before_cursor_execute", executed)
         assert response.status_code == expected
         assert len(begins) == 1
         if engine.dialect.name == "sqlite":
@@ -347,3 +344,30 @@ def test_plan_item_sessions_without_measures_answer_as_any_other(world, now):
     # The feed has each session once, at its latest write, in order.
     feed = world.patient_a.get(f"{SESSIONS}/changes").get_json()["items"]
     assert [item["id"] for item in feed][-2:] == [measured["id"], sid] and feed[-1]["deleted"] is True
+
+
+def test_a_new_put_reads_the_streak_checkpoint_in_its_feed_lock(app):
+    """The write's streak freshness check costs no statement of its own: the checkpoint's row
+    comes back with the feed lock (app/sessions/feed.read_with_lock)."""
+    from sqlalchemy import event
+
+    from tests.factories import World
+
+    client = app.test_client()
+    world = World(client).build()
+    data = body(world, started_at=(datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat())
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def executed(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        response = client.put(f"{SESSIONS}/{uuid.uuid4()}", json=data, headers=world.patient_a.headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+    assert response.status_code == 201
+    reading_checkpoints = [s for s in statements if "adherence_streak_checkpoints" in s]
+    assert len(reading_checkpoints) == 1 and reading_checkpoints[0].startswith("UPDATE session_feeds")

@@ -3,10 +3,11 @@ SQLite's busy handler, and goes the moment the holder commits or rolls back."""
 import threading
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from app.common.db import writing
 from app.extensions import db
+from tests.statements import sqlite_driver_statements
 
 pytestmark = pytest.mark.committing
 
@@ -32,14 +33,13 @@ def _queued_writer(app, began: threading.Event, done: threading.Event):
 
 @pytest.mark.parametrize("end", ["commit", "rollback"])
 def test_a_waiting_writer_queues_on_the_lock_and_goes_when_the_holder_ends(app, sqlite_only, end):
-    begins = []
+    def seen(statement):  # the driver's statements: the app sends BEGIN IMMEDIATE straight to it
+        return threading.current_thread().name if statement.startswith("BEGIN IMMEDIATE") else None
 
-    def seen(conn, cursor, statement, *args):
-        if statement.startswith("BEGIN IMMEDIATE"):
-            begins.append(threading.current_thread().name)
+    def begins():
+        return [name for name in traced if name is not None]
 
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", seen)
+    with app.app_context(), sqlite_driver_statements(db.engine, seen) as traced:
         holder = db.engine.connect()
         try:
             with writing():
@@ -48,14 +48,13 @@ def test_a_waiting_writer_queues_on_the_lock_and_goes_when_the_holder_ends(app, 
             thread = _queued_writer(app, began, done)
             assert not began.wait(0.5)  # held up
             # It waits on the lock, not inside SQLite's BEGIN IMMEDIATE (the busy handler's sleeps).
-            assert begins == [threading.current_thread().name]
+            assert begins() == [threading.current_thread().name]
             getattr(transaction, end)()
             assert began.wait(10) and done.wait(10)
             thread.join(10)
-            assert begins == [threading.current_thread().name, thread.name]
+            assert begins() == [threading.current_thread().name, thread.name]
         finally:
             holder.close()
-            event.remove(db.engine, "before_cursor_execute", seen)
 
 
 def test_the_lock_is_free_after_a_failed_write(app, sqlite_only):

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import bindparam, select
@@ -143,13 +144,33 @@ def _joined(older: dict, newer: dict) -> dict:
 _CHECKED = "adherence_checkpoint_checked"  # db.session.info: {(patient_id, local_date, change): needed}
 
 
-def on_session_saving(_sender, session, change: str, **_kw) -> None:
+CHECKPOINT_READ = "adherence_checkpoint"  # the checkpoint's row, read by the write's feed lock
+_CHECKPOINT_COLUMNS = ("settled_through", "streak_days", "rules_version")
+
+
+class _Checkpoint(NamedTuple):
+    settled_through: date
+    streak_days: int
+    rules_version: int
+
+
+def checkpoint_read(patient_id) -> list:
+    """The checkpoint's columns as scalar subqueries, for the session write's feed lock to return
+    (app.sessions.feed.read_with_lock): its freshness check then costs no statement."""
+    checkpoint = StreakCheckpoint.__table__.c
+    return [select(checkpoint[name]).where(checkpoint.patient_id == patient_id).scalar_subquery()
+            for name in _CHECKPOINT_COLUMNS]
+
+
+def on_session_saving(_sender, session, change: str, locked_reads=None, **_kw) -> None:
     """session_saving receiver (connected in app.adherence.register): whether the write needs its
-    checkpoint advanced, read in the write's own transaction, where the usual answer (fresh) costs
-    one row read and no transaction of its own; the recompute, if any, waits for the commit
-    (on_session_written). Nothing is written here."""
+    checkpoint advanced, as of the write's own transaction, where the usual answer (fresh) costs
+    no statement (its row came with the feed lock: locked_reads) and no transaction of its own;
+    the recompute, if any, waits for the commit (on_session_written). Nothing is written here."""
     key = (session.patient_id, session.local_date, change)
-    db.session.info.setdefault(_CHECKED, {})[key] = advance(*key, now_utc(), check_only=True)
+    read = locked_reads.get(CHECKPOINT_READ) if locked_reads else None
+    row = _UNREAD if read is None else (_Checkpoint(*read) if read[0] is not None else None)
+    db.session.info.setdefault(_CHECKED, {})[key] = advance(*key, now_utc(), check_only=True, row=row)
 
 
 def on_session_written(_sender, session, change: str, **_kw) -> None:
@@ -181,10 +202,15 @@ def _checkpoint_statement():
             .where(checkpoint.patient_id == bindparam("patient_id")))
 
 
-def advance(patient_id, touched: date, change: str, now: datetime, check_only: bool = False) -> bool:
+_UNREAD = object()
+
+
+def advance(patient_id, touched: date, change: str, now: datetime, check_only: bool = False,
+            row=_UNREAD) -> bool:
     """Move the patient's checkpoint to the settled day, if it is a week behind; drop and
     recompute it when the write touched a day at or before it. Commits. check_only: only say
-    whether it would recompute (True), writing nothing."""
+    whether it would recompute (True), writing nothing. row: the checkpoint's row as read in
+    this transaction already (None: there is none), else it is read here."""
     margin = settled_margin()
     target = now.date() - timedelta(days=margin + 2)  # UTC date: every zone's local date is within a day
     if change != "created":  # an edit or delete also changed the session's previous day
@@ -194,7 +220,8 @@ def advance(patient_id, touched: date, change: str, now: datetime, check_only: b
     fresh = db.session.info.setdefault("adherence_fresh_checkpoints", {})
     if fresh.get((patient_id, target), touched) < touched:
         return False
-    row = core_rows(_checkpoint_statement(), {"patient_id": patient_id}).first()
+    if row is _UNREAD:
+        row = core_rows(_checkpoint_statement(), {"patient_id": patient_id}).first()
     base = row if (row is not None and row.rules_version == RULES_VERSION
                    and touched > row.settled_through and row.settled_through <= target) else None
     if base is not None and base.settled_through > target - timedelta(days=REFRESH_DAYS):

@@ -253,7 +253,9 @@ def _begin_immediate(conn) -> None:
     if queue is not None:
         queue()
     try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver, as the read BEGIN above: SQLAlchemy's execution steps would run
+        # while this writer holds the writer lock (before_cursor_execute listeners do not see it).
+        dbapi_connection.execute("BEGIN IMMEDIATE")
     except BaseException:
         if queue is not None:
             dbapi_connection._release()

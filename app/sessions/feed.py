@@ -41,13 +41,14 @@ class FeedCounter:
         is kept for the write's other Core statements."""
         connection = transaction_connection()
         stmt, params = _lock_statement(), {"feed_patient": patient_id, "reserve": reserve}
-        stored = connection.execute(stmt, params).scalar()
-        if stored is None:  # the patient's first write: make the row (racing makers wait)
+        row = connection.execute(stmt, params).first()
+        if row is None:  # the patient's first write: make the row (racing makers wait)
             insert_ignoring_conflict(SessionFeed, {"patient_id": patient_id, "position": 0}, ["patient_id"],
                                      connection)
-            stored = connection.execute(stmt, params).scalar()
-        counter = cls(patient_id, stored - reserve, reserve)
+            row = connection.execute(stmt, params).first()
+        counter = cls(patient_id, row[0] - reserve, reserve)
         counter.connection = connection
+        counter.locked_reads = {name: tuple(row[start:end]) for name, start, end in _rider_slices()}
         return counter
 
     def next(self) -> int:
@@ -64,15 +65,41 @@ class FeedCounter:
             self.stored = self.position
 
 
+_RIDERS: dict = {}  # name -> build(patient_id parameter): the scalar subqueries it reads
+
+
+def read_with_lock(name: str, build) -> None:
+    """Let another domain read the patient's data it needs in every session write's transaction
+    by the feed lock's statement (its RETURNING), instead of a statement of its own: build(the
+    patient id parameter) gives scalar subqueries of the patient's rows. Their values, read under
+    the lock, reach session_saving's receivers as locked_reads[name] (a tuple, None for no row)."""
+    _RIDERS[name] = build
+    _lock_statement.cache_clear()
+    _rider_slices.cache_clear()
+
+
 @cache
 def _lock_statement():
     """An UPDATE takes the row lock on PostgreSQL and the write lock on SQLite. Built once (it
     runs on every session write), on the table: a Core statement skips the ORM's bulk-update
     steps (about three times the cost of the statement itself), and no ORM object of the row is
-    ever loaded to synchronise."""
+    ever loaded to synchronise. It returns the riders' reads too (read_with_lock)."""
     feeds = SessionFeed.__table__
-    return (update(feeds).where(feeds.c.patient_id == bindparam("feed_patient"))
-            .values(position=feeds.c.position + bindparam("reserve")).returning(feeds.c.position))
+    patient = bindparam("feed_patient", type_=feeds.c.patient_id.type)
+    riders = [column for build in _RIDERS.values() for column in build(patient)]
+    return (update(feeds).where(feeds.c.patient_id == patient)
+            .values(position=feeds.c.position + bindparam("reserve")).returning(feeds.c.position, *riders))
+
+
+@cache
+def _rider_slices() -> tuple:
+    """(name, start, end): where each rider's values are in the lock statement's row."""
+    slices, start = [], 1
+    for name, build in _RIDERS.items():
+        end = start + len(build(bindparam("feed_patient")))
+        slices.append((name, start, end))
+        start = end
+    return tuple(slices)
 
 
 @cache

@@ -340,13 +340,24 @@ def _check_edit_window(ctx: _Context, session: ExerciseSession) -> None:
                                       "is older. Log a new session instead.", "edit-window-closed")
 
 
-def _commit(ctx: _Context) -> None:
-    """Save the feed counter, let receivers add to the transaction (session_saving), commit."""
+def _commit(ctx: _Context, expire: bool = True) -> None:
+    """Save the feed counter, let receivers add to the transaction (session_saving), commit.
+    expire=False: the ORM objects loaded (the account, the patient) are kept as they are, not
+    expired (a single PUT wrote none of them: its writes are Core statements), which is half
+    the commit's cost; whatever the request reads of them after the commit is as it was."""
     ctx.feed.save()
     app = current_app._get_current_object()
     for session, change in ctx.written:
-        session_saving.send(app, session=session, change=change)
-    db.session.commit()
+        session_saving.send(app, session=session, change=change, locked_reads=ctx.feed.locked_reads)
+    orm_session = db.session()
+    if expire:
+        orm_session.commit()
+        return
+    kept, orm_session.expire_on_commit = orm_session.expire_on_commit, False
+    try:
+        orm_session.commit()
+    finally:
+        orm_session.expire_on_commit = kept
 
 
 def _announce(ctx: _Context) -> None:
@@ -372,9 +383,9 @@ def put_session(actor, patient_ref, session_id, data: dict, language: str | None
         patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
         ctx = _context(actor, patient, language, reserve=1)
         session, status = _upsert(ctx, session_id, data, base)
-        out = view(session, ctx.language)
-        _commit(ctx)
-        _announce(ctx)
+        _commit(ctx, expire=False)  # (SQLite's writer lock is released here: the rest runs without it)
+    out = view(session, ctx.language)
+    _announce(ctx)
     return out, 201 if status == "created" else 200
 
 
