@@ -288,7 +288,7 @@ def test_the_page_checks_the_care_team_and_reads_the_history_once(app, world):
     membership = [s for s in seen if s.startswith("SELECT care_team_members.patient_id, care_team_members.coordinator_id")]
     assert len(membership) == 1, membership  # once, not once per service (about 20 before)
     # the plans' statement (app/plans/loading.py: its rows say their kind; the pauses are among them)
-    pauses = [s for s in seen if s.startswith("SELECT 1 AS kind, plans.id") and " FROM plan_pauses JOIN plans " in s]
+    pauses = [s for s in seen if s.startswith("SELECT 1 AS kind, CAST(plans.id AS VARCHAR) AS id") and " FROM plan_pauses JOIN plans " in s]
     assert len(pauses) == 1, pauses  # the adherence history: once for the 7/30/90 days and the chart (4 before)
 
 

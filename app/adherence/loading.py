@@ -6,7 +6,7 @@ from sqlalchemy import String, bindparam, func, select, type_coerce
 from app.adherence.metrics import Tally
 from app.common.types import UTCDateTime
 from app.exercises.service import LIBRARY
-from app.plans.loading import (AT, as_uuid, core_rows, known_uuid, matches, patients_statement, spec_branch,
+from app.plans.loading import (AT, as_uuid, core_rows, id_text, known_uuid, matches, patients_statement, spec_branch,
                                specs_from_rows, specs_statement)
 from app.sessions.models import ExerciseSession
 
@@ -38,7 +38,7 @@ def agenda_data(patient_id, start: date, end: date) -> tuple[list, dict, tuple]:
     exercise library's fingerprint (for exercises_by_id). One query."""
     statement, params = patients_statement(_agenda_statement, [patient_id])
     others: list = []
-    specs = specs_from_rows(core_rows(statement, {**params, "start": start, "end": end}), others)
+    specs = specs_from_rows(core_rows(statement, {**params, "start": start, "end": end}).all(), others)
     by_day: dict = {}
     fingerprint = None
     for row in others:
@@ -65,11 +65,11 @@ def last_started(patient_ids: list, before: date) -> dict:
 
 
 def _tally_statement(ids, bounded_below: bool):
-    # Tens of thousands of rows for a few hundred patients: the patient ids and start times come
-    # as the driver gives them (SQLite: text; cheap to hash and compare) and are converted once per
-    # patient below; item ids from the process's memo (known_uuid); dates by the driver.
+    # Tens of thousands of rows for a few hundred patients: the patient ids as text (cheap to hash
+    # and compare) and the start times as the driver gives them (SQLite: text) are converted once
+    # per patient below; item ids from the process's memo (known_uuid); dates by the driver.
     raw = _SESSION
-    stmt = (select(type_coerce(raw.patient_id, String), known_uuid(raw.item_key), raw.local_date,
+    stmt = (select(id_text(raw.patient_id), known_uuid(raw.item_key), raw.local_date,
                    raw.duration_minutes, type_coerce(raw.started_at, String))
             .where(matches(raw.patient_id, ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end")))
     return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
@@ -92,7 +92,7 @@ def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     params["end"] = end
     if start is not None:
         params["start"] = start
-    for patient, item_key, day, minutes, started in core_rows(statement, params):
+    for patient, item_key, day, minutes, started in core_rows(statement, params).all():
         rows = rows_of.get(patient)
         if rows is None:
             rows = rows_of[patient] = []

@@ -60,7 +60,7 @@ def _specs_and_checkpoints_statement(ids):
 def _specs_and_checkpoints(patient_ids) -> tuple[dict, dict]:
     """({patient_id: [PlanSpec]}, {patient_id: (settled_through, streak_days)}): one query."""
     others: list = []
-    specs = specs_from_rows(core_rows(*patients_statement(_specs_and_checkpoints_statement, patient_ids)), others)
+    specs = specs_from_rows(core_rows(*patients_statement(_specs_and_checkpoints_statement, patient_ids)).all(), others)
     patient, settled, days = AT["patient_id"], AT["start_date"], AT["minutes"]
     return specs, {row[patient]: (row[settled], row[days]) for row in others}
 

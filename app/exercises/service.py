@@ -91,8 +91,9 @@ LIBRARY = SeedCache(_library_fingerprint, _library)
 def exercises_by_id(ids, fingerprint: tuple | None = None) -> dict:
     """{id: LibraryExercise} for the ids there are (one short statement: the library's freshness;
     none when the caller read LIBRARY.statement()'s row and gives its values as fingerprint)."""
-    ids = set(ids)
+    if not isinstance(ids, (set, frozenset)):
+        ids = set(ids)
     if not ids:
         return {}
-    library = LIBRARY.get(fingerprint=fingerprint)
-    return {i: library[i] for i in ids if i in library}
+    found = LIBRARY.get(fingerprint=fingerprint).get  # one look-up an id (each a UUID.__hash__ call)
+    return {i: exercise for i in ids if (exercise := found(i)) is not None}

@@ -6,7 +6,8 @@ set-up cost more Python than the database's work, and parsing the same ids again
 """
 import uuid
 
-from sqlalchemy import BindParameter, Integer, Uuid, bindparam, literal_column, null, select, type_coerce, union_all
+from sqlalchemy import (BindParameter, Integer, String, TypeDecorator, bindparam, cast, literal_column, null, select,
+                        type_coerce, union_all)
 
 from app.common.db import transaction_connection
 from app.plans.models import Plan, PlanItem, PlanPause, PlanVersion
@@ -29,16 +30,20 @@ class _Uuids(dict):
 _UUIDS = _Uuids({None: None})
 
 
-class KnownUuid(Uuid):
-    """Uuid whose values read as text (SQLite) come from a per-process memo instead of being
-    parsed on every row: the same plan, item and patient ids are read on every agenda. Drivers
-    with native UUIDs (PostgreSQL) are untouched. Use it with type_coerce in a SELECT list."""
+class KnownUuid(TypeDecorator):
+    """An id read as text (known_uuid casts it in the SELECT list) whose values come from a
+    per-process memo instead of being parsed on every row: the same plan, item and patient ids
+    are read on every agenda. On every database, PostgreSQL too: its driver's native UUIDs come
+    as new uuid.UUID objects on every row, and each dict look-up of one then costs two Python
+    calls (UUID.__hash__, and __eq__ against the equal key); the memo's are the same objects
+    every time (no __eq__), and text is cheaper for the driver to read. (A TypeDecorator: a
+    dialect would replace a String subclass by its own String type.)"""
 
+    impl = String
     cache_ok = True
 
     def result_processor(self, dialect, coltype):
-        parse = super().result_processor(dialect, coltype)
-        return None if parse is None else _UUIDS.__getitem__
+        return _UUIDS.__getitem__
 
 
 def as_uuid(raw):
@@ -46,8 +51,13 @@ def as_uuid(raw):
     return _UUIDS[raw] if type(raw) is str else raw
 
 
+def id_text(column):
+    """A uuid column as text in a SELECT list (on SQLite, as stored)."""
+    return cast(column, String)
+
+
 def known_uuid(column, name: str | None = None):
-    return type_coerce(column, KnownUuid).label(name or column.name)
+    return type_coerce(id_text(column), KnownUuid).label(name or column.name)
 
 
 # One statement for a plan's rows and its pauses: a UNION ALL whose rows say what they are in
@@ -58,6 +68,7 @@ PLAN_ROW, PAUSE_ROW = 1, 2
 SPEC_COLUMNS = ("id", "patient_id", "start_date", "ended_on", "number", "effective_from",
                 "item_id", "item_key", "exercise_id", "minutes", "sessions_per_week", "days_mask",
                 "item_start", "end_date", "time_of_day", "position")
+_ID_COLUMNS = {"id", "patient_id", "item_id", "item_key", "exercise_id"}  # read as known_uuid (text in SQL)
 AT = {name: index for index, name in enumerate(SPEC_COLUMNS, start=1)}  # a column's place in a row (after kind)
 
 
@@ -71,8 +82,8 @@ def spec_branch(kind: int, ids=None, where=(), from_=None, **columns):
     unknown = set(columns) - set(SPEC_COLUMNS)
     if unknown:
         raise ValueError(f"not a column of the specs statement: {sorted(unknown)}")
-    stmt = select(_kind(kind), *(columns[name].label(name) if name in columns else null().label(name)
-                                 for name in SPEC_COLUMNS))
+    stmt = select(_kind(kind), *((id_text(columns[name]) if name in _ID_COLUMNS else columns[name]).label(name)
+                                 if name in columns else null().label(name) for name in SPEC_COLUMNS))
     if from_ is not None:
         stmt = stmt.select_from(from_)
     return stmt.where(*where)
@@ -139,7 +150,7 @@ def load_specs(patient_ids) -> dict:
 
     One query whatever the number of patients, plans, versions or items.
     """
-    return specs_from_rows(core_rows(*patients_statement(specs_statement, patient_ids)))
+    return specs_from_rows(core_rows(*patients_statement(specs_statement, patient_ids)).all())
 
 
 def specs_from_rows(rows, others: list | None = None) -> dict:
