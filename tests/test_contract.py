@@ -30,7 +30,7 @@ def test_generated_requests_conform(app, world, who):
             continue
 
         @given(operation.as_strategy())
-        @settings(max_examples=12, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=6, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def check(case):
             for name in list(case.path_parameters or {}):
