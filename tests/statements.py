@@ -6,16 +6,19 @@ from sqlalchemy import event
 
 
 class Counted:
-    n = 0
+    def __init__(self):
+        self.n = 0
+        self.texts = []  # each statement's SQL, its whitespace collapsed to single spaces
 
 
 @contextmanager
 def statements_on(engine):
-    """`with statements_on(engine) as counted: ...` then `counted.n`."""
+    """`with statements_on(engine) as counted: ...` then `counted.n` (and `counted.texts`)."""
     counted = Counted()
 
-    def counter(*_args, **_kwargs):
+    def counter(_conn, _cursor, statement, *_args, **_kwargs):
         counted.n += 1
+        counted.texts.append(" ".join(statement.split()))
 
     event.listen(engine, "before_cursor_execute", counter)
     try:

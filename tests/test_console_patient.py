@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from html import unescape
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.common.clock import local_date, local_today
@@ -275,16 +275,9 @@ def test_the_page_checks_the_care_team_and_reads_the_history_once(app, world):
     console = signed_in(app, world.coord_a)
     with app.app_context():
         engine = db.engine
-    seen = []
-
-    def log(_conn, _cursor, statement, *_args):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", log)
-    try:
+    with statements_on(engine) as counted:
         assert console.get(f"/console/patients/{world.a_id}").status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", log)
+    seen = counted.texts
     membership = [s for s in seen if s.startswith("SELECT care_team_members.patient_id, care_team_members.coordinator_id")]
     assert len(membership) == 1, membership  # once, not once per service (about 20 before)
     # the plans' statement (app/plans/loading.py: its rows say their kind; the pauses are among them)

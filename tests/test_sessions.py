@@ -349,25 +349,16 @@ def test_plan_item_sessions_without_measures_answer_as_any_other(world, now):
 def test_a_new_put_reads_the_streak_checkpoint_in_its_feed_lock(app):
     """The write's streak freshness check costs no statement of its own: the checkpoint's row
     comes back with the feed lock (app/sessions/feed.read_with_lock)."""
-    from sqlalchemy import event
-
     from tests.factories import World
+    from tests.statements import statements_on
 
     client = app.test_client()
     world = World(client).build()
     data = body(world, started_at=(datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat())
     with app.app_context():
         engine = db.engine
-    statements = []
-
-    def executed(_conn, _cursor, statement, *_args):
-        statements.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", executed)
-    try:
+    with statements_on(engine) as seen:
         response = client.put(f"{SESSIONS}/{uuid.uuid4()}", json=data, headers=world.patient_a.headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", executed)
     assert response.status_code == 201
-    reading_checkpoints = [s for s in statements if "adherence_streak_checkpoints" in s]
+    reading_checkpoints = [s for s in seen.texts if "adherence_streak_checkpoints" in s]
     assert len(reading_checkpoints) == 1 and reading_checkpoints[0].startswith("UPDATE session_feeds")
