@@ -142,6 +142,7 @@ def _joined(older: dict, newer: dict) -> dict:
 # --- kept up to date by the session writes ------------------------------------------------
 
 _CHECKED = "adherence_checkpoint_checked"  # db.session.info: {(patient_id, local_date, change): needed}
+_UNREAD = object()  # advance(row=): not read yet
 
 
 CHECKPOINT_READ = "adherence_checkpoint"  # the checkpoint's row, read by the write's feed lock
@@ -196,13 +197,10 @@ def on_session_written(_sender, session, change: str, **_kw) -> None:
 
 @cache
 def _checkpoint_statement():
-    # Built once, on the table: every session write reads it.
+    # Built once, on the table: a delete's freshness check reads it (a PUT's comes with its feed lock).
     checkpoint = StreakCheckpoint.__table__.c
-    return (select(checkpoint.settled_through, checkpoint.streak_days, checkpoint.rules_version)
+    return (select(*(checkpoint[name] for name in _CHECKPOINT_COLUMNS))
             .where(checkpoint.patient_id == bindparam("patient_id")))
-
-
-_UNREAD = object()
 
 
 def advance(patient_id, touched: date, change: str, now: datetime, check_only: bool = False,

@@ -40,7 +40,7 @@ class FeedCounter:
         notices: positions only need to grow in commit order. `connection` (the transaction's)
         is kept for the write's other Core statements."""
         connection = transaction_connection()
-        stmt, params = _lock_statement(), {"feed_patient": patient_id, "reserve": reserve}
+        (stmt, slices), params = _lock_statement(), {"feed_patient": patient_id, "reserve": reserve}
         row = connection.execute(stmt, params).first()
         if row is None:  # the patient's first write: make the row (racing makers wait)
             insert_ignoring_conflict(SessionFeed, {"patient_id": patient_id, "position": 0}, ["patient_id"],
@@ -48,7 +48,7 @@ class FeedCounter:
             row = connection.execute(stmt, params).first()
         counter = cls(patient_id, row[0] - reserve, reserve)
         counter.connection = connection
-        counter.locked_reads = {name: tuple(row[start:end]) for name, start, end in _rider_slices()}
+        counter.locked_reads = {name: tuple(row[start:end]) for name, start, end in slices}
         return counter
 
     def next(self) -> int:
@@ -75,31 +75,25 @@ def read_with_lock(name: str, build) -> None:
     the lock, reach session_saving's receivers as locked_reads[name] (a tuple, None for no row)."""
     _RIDERS[name] = build
     _lock_statement.cache_clear()
-    _rider_slices.cache_clear()
 
 
 @cache
-def _lock_statement():
-    """An UPDATE takes the row lock on PostgreSQL and the write lock on SQLite. Built once (it
-    runs on every session write), on the table: a Core statement skips the ORM's bulk-update
-    steps (about three times the cost of the statement itself), and no ORM object of the row is
-    ever loaded to synchronise. It returns the riders' reads too (read_with_lock)."""
+def _lock_statement() -> tuple:
+    """(statement, slices). An UPDATE takes the row lock on PostgreSQL and the write lock on
+    SQLite. Built once (it runs on every session write), on the table: a Core statement skips
+    the ORM's bulk-update steps (about three times the cost of the statement itself), and no ORM
+    object of the row is ever loaded to synchronise. It returns the riders' reads too
+    (read_with_lock); slices: (name, start, end), where each rider's values are in its row."""
     feeds = SessionFeed.__table__
     patient = bindparam("feed_patient", type_=feeds.c.patient_id.type)
-    riders = [column for build in _RIDERS.values() for column in build(patient)]
-    return (update(feeds).where(feeds.c.patient_id == patient)
-            .values(position=feeds.c.position + bindparam("reserve")).returning(feeds.c.position, *riders))
-
-
-@cache
-def _rider_slices() -> tuple:
-    """(name, start, end): where each rider's values are in the lock statement's row."""
-    slices, start = [], 1
+    riders, slices = [], []
     for name, build in _RIDERS.items():
-        end = start + len(build(bindparam("feed_patient")))
-        slices.append((name, start, end))
-        start = end
-    return tuple(slices)
+        columns = build(patient)
+        slices.append((name, 1 + len(riders), 1 + len(riders) + len(columns)))
+        riders.extend(columns)
+    stmt = (update(feeds).where(feeds.c.patient_id == patient)
+            .values(position=feeds.c.position + bindparam("reserve")).returning(feeds.c.position, *riders))
+    return stmt, tuple(slices)
 
 
 @cache
