@@ -147,10 +147,20 @@ class Blueprint(_Blueprint):
 
 
 class _SQLAlchemy(SQLAlchemy):
+    def opened_session(self):
+        """The session of this app context if one was opened, else None (never opens one): one
+        look-up in Flask-SQLAlchemy's registry, a dict by app context (a thread-local registry,
+        as tests may swap in, is asked with has())."""
+        registry = self.session.registry
+        try:
+            return registry.registry.get(registry.scopefunc())
+        except AttributeError:
+            return registry() if registry.has() else None
+
     def _teardown_session(self, exc) -> None:
         """Flask-SQLAlchemy's, which removes the request's session, without looking for one twice
         when the request opened none (/healthz, a 304 from a cached copy)."""
-        if self.session.registry.has():
+        if self.opened_session() is not None:
             self.session.remove()
 
 

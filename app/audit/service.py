@@ -100,13 +100,7 @@ def record_read(actor, patient_id, *, resource_id=None, detail=None) -> None:
 
 def _pending_reads():
     # A request that opened no session (e.g. /healthz) has none: do not create one to find out.
-    # Flask-SQLAlchemy's registry is a dict by app context: one look-up there, not has() and
-    # then the proxy's two (the tests' thread-local registry is asked as before).
-    registry = db.session.registry
-    try:
-        session = registry.registry.get(registry.scopefunc())
-    except AttributeError:
-        session = registry() if registry.has() else None
+    session = db.opened_session()
     if session is None:
         return None
     pending = session.info.pop(_PENDING_READS, None)
