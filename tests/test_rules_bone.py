@@ -162,3 +162,26 @@ def test_a_dose_overdue_flag_names_the_medicine_in_the_readers_language(app, wor
             Notification.patient_id == uuid.UUID(url.rsplit("/", 1)[1]), Notification.kind == "rule_flag_urgent")).all()
     assert payloads and all(p["rule_title"]["en"].startswith("Denosumab dose overdue") and
                             p["rule_title"]["zh-CN"].startswith("地舒单抗") for p in payloads), payloads
+
+
+def test_a_knee_flag_names_the_loading_exercises_in_the_readers_language(world, bone, sweep):
+    """Its explanation said the kinds' codes ("…prescribes standing, vibration", "计划中包含standing")
+    in the API's flags; the console already named them. One list of names: seed/exercises/kinds.yaml."""
+    url = bone(exercises=("passive-standing", "standing-vibration"))
+    post(world, url, "dxa/results", {"scan_date": days_ago(20), "site": "distal_femur", "side": "left", "bmd": 0.55})
+    sweep(url)
+    en = flags(world, url, "status=active&lang=en")["knee_bmd_low_while_loading"]
+    zh = flags(world, url, "status=active&lang=zh-CN")["knee_bmd_low_while_loading"]
+    assert en["evidence"]["exercise_kinds"] == ["standing", "vibration"]  # the evidence keeps the codes
+    assert "while the plan prescribes standing and vibration: review" in en["explanation"], en["explanation"]
+    assert "计划中包含站立训练和振动训练" in zh["explanation"], zh["explanation"]
+    assert "standing" not in zh["explanation"] + zh["title"] and "vibration" not in zh["explanation"]
+
+
+def test_every_exercise_kind_has_a_name_in_every_language():
+    from app.common.i18n import LANGUAGES
+    from app.exercises.kinds import kind_names
+    from app.exercises.models import KINDS
+
+    assert set(kind_names()) == set(KINDS)
+    assert all(kind_names()[kind].get(language) for kind in KINDS for language in LANGUAGES)

@@ -15,6 +15,7 @@ from flask_babel import (
 from flask_babel import gettext as _
 
 from app.console.charts.dxa import site_name
+from app.exercises.kinds import kind_name
 from app.medications.catalogue import medicines
 from app.rules.definitions import all_rules
 from app.sessions import content
@@ -58,12 +59,6 @@ def _scan_kind_in_text(kind: str) -> str:
             "interval": pgettext("the {kind} scan", "interval")}.get(kind, kind)
 
 
-def _exercise_kind(kind: str) -> str:
-    return {"standing": _("standing"), "fes": _("FES"), "vibration": _("vibration"),
-            "range_of_motion": _("range of motion"), "upper_body": _("upper body"),
-            "pressure_relief": _("pressure relief")}.get(kind, kind)
-
-
 def _symptom_names(language: str) -> dict:
     return {s["code"]: s["label"].get(language, s["label"]["en"]) for s in content.symptoms()}
 
@@ -101,7 +96,7 @@ def _value(key: str, value, evidence: dict, language: str) -> str:
     if key == "medicine":
         return _medicine(value, language)
     if key == "exercise_kinds":
-        return ", ".join(_exercise_kind(k) for k in value)
+        return ", ".join(kind_name(k, language) for k in value)
     if key == "sites":
         return "; ".join(_site(e) for e in value)
     if key == "lowest_bmd":
@@ -153,7 +148,7 @@ def text_values(evidence: dict | None, language: str) -> dict:
         elif key == "kind":
             value = _scan_kind_in_text(value)
         elif key == "exercise_kinds":
-            value = _listed(_exercise_kind(k) for k in value)
+            value = _listed(kind_name(k, language) for k in value)
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
         values[key] = value

@@ -7,6 +7,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import yaml
+from babel.lists import format_list
 
 from app.common.i18n import LANGUAGES
 from app.config import BASE_DIR
@@ -46,7 +47,8 @@ class Rule:
 
 def text_values(evidence: dict, language: str) -> dict:
     """The values a rule's title and explanation take from a flag's evidence, for a reader of
-    language: symptoms and medicines by their names in it, not by their codes."""
+    language: symptoms, medicines and exercise kinds by their names in it, not by their codes."""
+    from app.exercises.kinds import kind_name
     from app.sessions import content
 
     values = {}
@@ -59,6 +61,8 @@ def text_values(evidence: dict, language: str) -> dict:
 
             name = (medicines().get(value) or {}).get("name") or {}
             value = name.get(language) or name.get("en") or value
+        elif key == "exercise_kinds":
+            value = format_list([kind_name(kind, language) for kind in value], locale=language.replace("-", "_"))
         values[key] = ", ".join(map(str, value)) if isinstance(value, list) else value
     return values
 
