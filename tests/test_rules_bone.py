@@ -185,3 +185,24 @@ def test_every_exercise_kind_has_a_name_in_every_language():
 
     assert set(kind_names()) == set(KINDS)
     assert all(kind_names()[kind].get(language) for kind in KINDS for language in LANGUAGES)
+
+
+def test_an_overdue_scan_flag_names_the_kind_of_scan_in_the_readers_language(world, bone, sweep):
+    """Its explanation said the kind's code ("原定于 … 的interval检查"); the console already named it."""
+    url = bone()
+    post(world, url, "dxa/results", {"scan_date": days_ago(400), "site": "proximal_tibia", "side": "left", "bmd": 0.70})
+    en = flags(world, url, "status=active&lang=en")["dxa_followup_overdue"]
+    zh = flags(world, url, "status=active&lang=zh-CN")["dxa_followup_overdue"]
+    kind = en["evidence"]["kind"]
+    names = {"baseline": ("baseline", "基线"), "repeat": ("repeat", "重复"), "interval": ("interval", "定期")}[kind]
+    assert en["explanation"].startswith(f"The {names[0]} scan was due on "), en["explanation"]
+    assert f"的{names[1]}检查尚未完成或预约" in zh["explanation"] and kind not in zh["explanation"], zh["explanation"]
+
+
+def test_every_kind_of_scan_has_its_name_in_every_language():
+    from app.common.i18n import LANGUAGES
+    from app.dxa.content import protocol
+    from app.dxa.models import FOLLOWUP_KINDS
+
+    names = protocol()["kind_in_text"]
+    assert set(names) == set(FOLLOWUP_KINDS) and all(names[k].get(lang) for k in FOLLOWUP_KINDS for lang in LANGUAGES)

@@ -10,11 +10,11 @@ from flask_babel import (
     format_percent,
     get_locale,
     ngettext,
-    pgettext,
 )
 from flask_babel import gettext as _
 
 from app.console.charts.dxa import site_name
+from app.dxa.content import kind_in_text
 from app.exercises.kinds import kind_name
 from app.medications.catalogue import medicines
 from app.rules.definitions import all_rules
@@ -51,12 +51,6 @@ def long_date(value) -> str:
 
 def _scan_kind(kind: str) -> str:
     return {"baseline": _("baseline scan"), "repeat": _("repeat scan"), "interval": _("interval scan")}.get(kind, kind)
-
-
-def _scan_kind_in_text(kind: str) -> str:
-    """The kind as a rule's text puts it before its own word for scan ("The {kind} scan")."""
-    return {"baseline": pgettext("the {kind} scan", "baseline"), "repeat": pgettext("the {kind} scan", "repeat"),
-            "interval": pgettext("the {kind} scan", "interval")}.get(kind, kind)
 
 
 def _symptom_names(language: str) -> dict:
@@ -146,7 +140,7 @@ def text_values(evidence: dict | None, language: str) -> dict:
         elif key == "medicine":
             value = _medicine(value, language)
         elif key == "kind":
-            value = _scan_kind_in_text(value)
+            value = kind_in_text(value, language)
         elif key == "exercise_kinds":
             value = _listed(kind_name(k, language) for k in value)
         elif isinstance(value, list):

@@ -23,6 +23,12 @@ def protocol() -> dict:
     return yaml.safe_load((SEED_DIR / "protocol.yaml").read_text(encoding="utf-8"))
 
 
+def kind_in_text(kind: str, language: str) -> str:
+    """A follow-up's kind as a sentence names it before its word for scan; an unknown kind as it is."""
+    names = protocol()["kind_in_text"].get(kind) or {}
+    return names.get(language) or names.get("en") or kind
+
+
 @lru_cache(maxsize=1)
 def explanations() -> dict:
     return yaml.safe_load((SEED_DIR / "explanations.yaml").read_text(encoding="utf-8"))

@@ -46,8 +46,9 @@ class Rule:
 
 
 def text_values(evidence: dict, language: str) -> dict:
-    """The values a rule's title and explanation take from a flag's evidence, for a reader of
-    language: symptoms, medicines and exercise kinds by their names in it, not by their codes."""
+    """The values a rule's title and explanation take from a flag's evidence (or a rule's
+    parameters), for a reader of language: symptoms, medicines, kinds of scan and of exercise by
+    their names in it, not by their codes."""
     from app.exercises.kinds import kind_name
     from app.sessions import content
 
@@ -61,6 +62,10 @@ def text_values(evidence: dict, language: str) -> dict:
 
             name = (medicines().get(value) or {}).get("name") or {}
             value = name.get(language) or name.get("en") or value
+        elif key == "kind":  # only a DXA follow-up rule's evidence (`requires: [dxa]`)
+            from app.dxa.content import kind_in_text
+
+            value = kind_in_text(value, language)
         elif key == "exercise_kinds":
             value = format_list([kind_name(kind, language) for kind in value], locale=language.replace("-", "_"))
         values[key] = ", ".join(map(str, value)) if isinstance(value, list) else value
