@@ -199,10 +199,24 @@ def test_an_overdue_scan_flag_names_the_kind_of_scan_in_the_readers_language(wor
     assert f"的{names[1]}检查尚未完成或预约" in zh["explanation"] and kind not in zh["explanation"], zh["explanation"]
 
 
-def test_every_kind_of_scan_has_its_name_in_every_language():
+def test_every_kind_of_scan_site_and_side_has_its_name_in_every_language():
     from app.common.i18n import LANGUAGES
     from app.dxa.content import protocol
-    from app.dxa.models import FOLLOWUP_KINDS
+    from app.dxa.models import FOLLOWUP_KINDS, SIDES, SITES
 
-    names = protocol()["kind_in_text"]
-    assert set(names) == set(FOLLOWUP_KINDS) and all(names[k].get(lang) for k in FOLLOWUP_KINDS for lang in LANGUAGES)
+    for table, codes in (("kind_in_text", FOLLOWUP_KINDS), ("site_names", SITES),
+                         ("site_on_side", set(SIDES) - {"none"})):
+        names = protocol()[table]
+        assert set(names) == set(codes) and all(names[c].get(lang) for c in codes for lang in LANGUAGES), table
+
+
+def test_a_bone_loss_flag_names_the_sites_in_the_readers_language(world, bone, sweep):
+    """Its explanation said the sites' codes ("distal_femur (left)") in both languages; the console
+    already named them ("Distal femur, left", "股骨远端（左）")."""
+    url = bone()
+    post(world, url, "dxa/results", {"scan_date": days_ago(400), "site": "distal_femur", "side": "left", "bmd": 0.80})
+    post(world, url, "dxa/results", {"scan_date": days_ago(20), "site": "distal_femur", "side": "left", "bmd": 0.65})
+    en = flags(world, url, "status=active&lang=en")["dxa_loss_beyond_lsc"]
+    zh = flags(world, url, "status=active&lang=zh-CN")["dxa_loss_beyond_lsc"]
+    assert en["explanation"] == "The latest scan shows a real loss at: Distal femur, left.", en["explanation"]
+    assert zh["explanation"] == "最近一次检查显示以下部位有真实的骨量丢失：股骨远端（左）。", zh["explanation"]

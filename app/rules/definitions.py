@@ -47,7 +47,7 @@ class Rule:
 
 def text_values(evidence: dict, language: str) -> dict:
     """The values a rule's title and explanation take from a flag's evidence (or a rule's
-    parameters), for a reader of language: symptoms, medicines, kinds of scan and of exercise by
+    parameters), for a reader of language: symptoms, medicines, DXA sites, kinds of scan and of exercise by
     their names in it, not by their codes."""
     from app.exercises.kinds import kind_name
     from app.sessions import content
@@ -69,6 +69,12 @@ def text_values(evidence: dict, language: str) -> dict:
         elif key == "exercise_kinds":
             value = format_list([kind_name(kind, language) for kind in value], locale=language.replace("-", "_"))
         values[key] = ", ".join(map(str, value)) if isinstance(value, list) else value
+    if "sites" in evidence:  # a DXA rule's evidence (scans: site and side) or parameters (site codes)
+        from app.dxa.content import site_name, site_on_side
+
+        names = [site_on_side(e["site"], e.get("side"), language) if isinstance(e, dict) else site_name(e, language)
+                 for e in evidence["sites"]]
+        values["site_names"] = format_list(names, locale=language.replace("-", "_"))
     return values
 
 
