@@ -304,6 +304,40 @@ def test_a_follow_up_is_created_when_none_is_open(app, world):
     assert "already has an open DXA follow-up" in messages(console, r)  # the page was stale
 
 
+def in_words(day, language) -> str:
+    """A patient-local date as the console writes it for a page in language (app/console/evidence.long_date)."""
+    from babel.dates import format_date
+
+    return format_date(date.fromisoformat(str(day)), "medium", locale={"en": "en", "zh-CN": "zh_Hans_CN"}[language])
+
+
+def test_the_dxa_and_plan_forms_write_their_dates_in_the_pages_language(app, world):
+    """They said 2026-12-01 (ISO) where the rest of the console says "1 Dec 2026" / "2026年12月1日";
+    a date input keeps the ISO value a browser needs."""
+    console = signed_in(app, world.coord_a)
+    console.post("/console/language", data={"language": "zh-CN", "next": "/console/"})
+    due = world.followup_a["due_date"]
+    started = world.plan_a["versions"][0]["effective_from"]
+    page = html.unescape(console.get(f"/console/patients/{world.a_id}").get_data(as_text=True))
+    assert f"应于 {in_words(due, 'zh-CN')} 检查" in page and f"应于 {due} " not in page
+    assert f"第 1 版，自 {in_words(started, 'zh-CN')} 起生效" in page and f"自 {started} 起" not in page
+    assert f"（自 {in_words(world.treatment_a['started_on'], 'zh-CN')} 起）" in page  # the dose form's treatment
+    day = today_of() + timedelta(days=10)
+    r = console.post(f"/console/patients/{world.a_id}/dxa/bookings", data={
+        "followup_id": world.followup_a["id"], "appointment_date": day.isoformat(), "appointment_time": "09:30",
+        "appointment_place": "Imaging, room 3"})
+    page = messages(console, r)
+    assert f"已预约：{in_words(day, 'zh-CN')} 09:30，Imaging, room 3。" in page
+    assert f'value="{day.isoformat()}"' in page  # the date input's value
+    page = render_partial(app, world.coord_b, world.b_id, "plan_form", "?plan_template=standing-for-bone")
+    console_b = signed_in(app, world.coord_b)
+    r = console_b.post(f"/console/patients/{world.b_id}/plans", data=plan_post(
+        page, acknowledge_warnings="autonomic_dysreflexia"))
+    assigned = world.coord_b.get(f"/api/v1/patients/{world.b_id}/plans").get_json()["items"][0]
+    assert f"The plan is assigned from {in_words(assigned['versions'][0]['effective_from'], 'en')}." in \
+        messages(console_b, r)
+
+
 # --- a dose -------------------------------------------------------------------------------
 
 def test_a_dose_is_recorded_and_the_next_due_date_follows(app, world):

@@ -316,3 +316,13 @@ def test_only_a_session_that_can_change_a_safety_rule_runs_the_rules_on_write(p,
     p.log(utc(2027, 3, 2, 12), pain=7)
     p.log(utc(2027, 3, 2, 14), symptoms=["swelling_warmth_or_deformity"])
     assert runs == [["repeated_pain"], ["possible_fracture"]]
+
+
+def test_the_rules_texts_name_their_parameters_values_for_the_reader(world):
+    """The knee rule's explanation said "the plan prescribes ['standing', 'vibration']" (its
+    parameter as Python writes a list) in every language."""
+    for language, named in (("en", "prescribes standing and vibration:"), ("zh-CN", "计划中包含站立训练和振动训练")):
+        rules = {r["id"]: r for r in world.coord_a.get(f"/api/v1/rules?lang={language}&per_page=100").get_json()["items"]}
+        knee = rules["knee_bmd_low_while_loading"]
+        assert named in knee["explanation"] and "[" not in knee["explanation"], knee["explanation"]
+        assert knee["parameters"]["exercise_kinds"] == ["standing", "vibration"]  # the codes stay in the data

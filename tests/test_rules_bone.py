@@ -162,3 +162,61 @@ def test_a_dose_overdue_flag_names_the_medicine_in_the_readers_language(app, wor
             Notification.patient_id == uuid.UUID(url.rsplit("/", 1)[1]), Notification.kind == "rule_flag_urgent")).all()
     assert payloads and all(p["rule_title"]["en"].startswith("Denosumab dose overdue") and
                             p["rule_title"]["zh-CN"].startswith("地舒单抗") for p in payloads), payloads
+
+
+def test_a_knee_flag_names_the_loading_exercises_in_the_readers_language(world, bone, sweep):
+    """Its explanation said the kinds' codes ("…prescribes standing, vibration", "计划中包含standing")
+    in the API's flags; the console already named them. One list of names: seed/exercises/kinds.yaml."""
+    url = bone(exercises=("passive-standing", "standing-vibration"))
+    post(world, url, "dxa/results", {"scan_date": days_ago(20), "site": "distal_femur", "side": "left", "bmd": 0.55})
+    sweep(url)
+    en = flags(world, url, "status=active&lang=en")["knee_bmd_low_while_loading"]
+    zh = flags(world, url, "status=active&lang=zh-CN")["knee_bmd_low_while_loading"]
+    assert en["evidence"]["exercise_kinds"] == ["standing", "vibration"]  # the evidence keeps the codes
+    assert "while the plan prescribes standing and vibration: review" in en["explanation"], en["explanation"]
+    assert "计划中包含站立训练和振动训练" in zh["explanation"], zh["explanation"]
+    assert "standing" not in zh["explanation"] + zh["title"] and "vibration" not in zh["explanation"]
+
+
+def test_every_exercise_kind_has_a_name_in_every_language():
+    from app.common.i18n import LANGUAGES
+    from app.exercises.kinds import kind_names
+    from app.exercises.models import KINDS
+
+    assert set(kind_names()) == set(KINDS)
+    assert all(kind_names()[kind].get(language) for kind in KINDS for language in LANGUAGES)
+
+
+def test_an_overdue_scan_flag_names_the_kind_of_scan_in_the_readers_language(world, bone, sweep):
+    """Its explanation said the kind's code ("原定于 … 的interval检查"); the console already named it."""
+    url = bone()
+    post(world, url, "dxa/results", {"scan_date": days_ago(400), "site": "proximal_tibia", "side": "left", "bmd": 0.70})
+    en = flags(world, url, "status=active&lang=en")["dxa_followup_overdue"]
+    zh = flags(world, url, "status=active&lang=zh-CN")["dxa_followup_overdue"]
+    kind = en["evidence"]["kind"]
+    names = {"baseline": ("baseline", "基线"), "repeat": ("repeat", "重复"), "interval": ("interval", "定期")}[kind]
+    assert en["explanation"].startswith(f"The {names[0]} scan was due on "), en["explanation"]
+    assert f"的{names[1]}检查尚未完成或预约" in zh["explanation"] and kind not in zh["explanation"], zh["explanation"]
+
+
+def test_every_kind_of_scan_site_and_side_has_its_name_in_every_language():
+    from app.common.i18n import LANGUAGES
+    from app.dxa.content import protocol
+    from app.dxa.models import FOLLOWUP_KINDS, SIDES, SITES
+
+    for table, codes in (("kind_in_text", FOLLOWUP_KINDS), ("site_names", SITES),
+                         ("site_on_side", set(SIDES) - {"none"})):
+        names = protocol()[table]
+        assert set(names) == set(codes) and all(names[c].get(lang) for c in codes for lang in LANGUAGES), table
+
+
+def test_a_bone_loss_flag_names_the_sites_in_the_readers_language(world, bone, sweep):
+    """Its explanation said the sites' codes ("distal_femur (left)") in both languages; the console
+    already named them ("Distal femur, left", "股骨远端（左）")."""
+    url = bone()
+    post(world, url, "dxa/results", {"scan_date": days_ago(400), "site": "distal_femur", "side": "left", "bmd": 0.80})
+    post(world, url, "dxa/results", {"scan_date": days_ago(20), "site": "distal_femur", "side": "left", "bmd": 0.65})
+    en = flags(world, url, "status=active&lang=en")["dxa_loss_beyond_lsc"]
+    zh = flags(world, url, "status=active&lang=zh-CN")["dxa_loss_beyond_lsc"]
+    assert en["explanation"] == "The latest scan shows a real loss at: Distal femur, left.", en["explanation"]
+    assert zh["explanation"] == "最近一次检查显示以下部位有真实的骨量丢失：股骨远端（左）。", zh["explanation"]

@@ -10,11 +10,11 @@ from flask_babel import (
     format_percent,
     get_locale,
     ngettext,
-    pgettext,
 )
 from flask_babel import gettext as _
 
-from app.console.charts.dxa import site_name
+from app.dxa.content import kind_in_text, site_on_side
+from app.exercises.kinds import kind_name
 from app.medications.catalogue import medicines
 from app.rules.definitions import all_rules
 from app.sessions import content
@@ -52,24 +52,12 @@ def _scan_kind(kind: str) -> str:
     return {"baseline": _("baseline scan"), "repeat": _("repeat scan"), "interval": _("interval scan")}.get(kind, kind)
 
 
-def _scan_kind_in_text(kind: str) -> str:
-    """The kind as a rule's text puts it before its own word for scan ("The {kind} scan")."""
-    return {"baseline": pgettext("the {kind} scan", "baseline"), "repeat": pgettext("the {kind} scan", "repeat"),
-            "interval": pgettext("the {kind} scan", "interval")}.get(kind, kind)
-
-
-def _exercise_kind(kind: str) -> str:
-    return {"standing": _("standing"), "fes": _("FES"), "vibration": _("vibration"),
-            "range_of_motion": _("range of motion"), "upper_body": _("upper body"),
-            "pressure_relief": _("pressure relief")}.get(kind, kind)
-
-
 def _symptom_names(language: str) -> dict:
     return {s["code"]: s["label"].get(language, s["label"]["en"]) for s in content.symptoms()}
 
 
-def _site(entry: dict) -> str:
-    name = _site_name(entry)
+def _site(entry: dict, language: str) -> str:
+    name = _site_name(entry, language)
     text = _("%(site)s: %(bmd)s g/cm² on %(date)s", site=name, bmd=format_decimal(entry.get("bmd", 0), "0.000"),
              date=long_date(entry.get("scan_date", "")))
     if entry.get("percent") is not None:
@@ -101,9 +89,9 @@ def _value(key: str, value, evidence: dict, language: str) -> str:
     if key == "medicine":
         return _medicine(value, language)
     if key == "exercise_kinds":
-        return ", ".join(_exercise_kind(k) for k in value)
+        return ", ".join(kind_name(k, language) for k in value)
     if key == "sites":
-        return "; ".join(_site(e) for e in value)
+        return "; ".join(_site(e, language) for e in value)
     if key == "lowest_bmd":
         return _("%(bmd)s g/cm²", bmd=format_decimal(value, "0.000"))
     if isinstance(value, list):
@@ -151,24 +139,19 @@ def text_values(evidence: dict | None, language: str) -> dict:
         elif key == "medicine":
             value = _medicine(value, language)
         elif key == "kind":
-            value = _scan_kind_in_text(value)
+            value = kind_in_text(value, language)
         elif key == "exercise_kinds":
-            value = _listed(_exercise_kind(k) for k in value)
+            value = _listed(kind_name(k, language) for k in value)
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
         values[key] = value
     if "sites" in evidence:
-        values["site_names"] = _listed(_site_name(e) for e in evidence["sites"])
+        values["site_names"] = _listed(_site_name(e, language) for e in evidence["sites"])
     return values
 
 
-def _site_name(entry: dict) -> str:
-    name = site_name(entry.get("site", ""))
-    if entry.get("side") == "left":
-        return _("%(site)s, left", site=name)
-    if entry.get("side") == "right":
-        return _("%(site)s, right", site=name)
-    return name
+def _site_name(entry: dict, language: str) -> str:
+    return site_on_side(entry.get("site", ""), entry.get("side"), language)
 
 
 def in_page_language(flag: dict) -> dict:

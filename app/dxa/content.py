@@ -23,6 +23,27 @@ def protocol() -> dict:
     return yaml.safe_load((SEED_DIR / "protocol.yaml").read_text(encoding="utf-8"))
 
 
+def _named(names: dict, language: str, code: str) -> str:
+    return names.get(language) or names.get("en") or code
+
+
+def site_name(site: str, language: str) -> str:
+    """A site's clinical name in language; an unknown site as it is."""
+    return _named(protocol()["site_names"].get(site) or {}, language, site)
+
+
+def site_on_side(site: str, side: str | None, language: str) -> str:
+    """"Distal femur, left", "股骨远端（左）"; a site without a side by its name alone."""
+    pattern = protocol()["site_on_side"].get(side)
+    name = site_name(site, language)
+    return _named(pattern, language, "{site}").format(site=name) if pattern else name
+
+
+def kind_in_text(kind: str, language: str) -> str:
+    """A follow-up's kind as a sentence names it before its word for scan; an unknown kind as it is."""
+    return _named(protocol()["kind_in_text"].get(kind) or {}, language, kind)
+
+
 @lru_cache(maxsize=1)
 def explanations() -> dict:
     return yaml.safe_load((SEED_DIR / "explanations.yaml").read_text(encoding="utf-8"))

@@ -7,6 +7,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import yaml
+from babel.lists import format_list
 
 from app.common.i18n import LANGUAGES
 from app.config import BASE_DIR
@@ -45,8 +46,10 @@ class Rule:
 
 
 def text_values(evidence: dict, language: str) -> dict:
-    """The values a rule's title and explanation take from a flag's evidence, for a reader of
-    language: symptoms and medicines by their names in it, not by their codes."""
+    """The values a rule's title and explanation take from a flag's evidence (or a rule's
+    parameters), for a reader of language: symptoms, medicines, DXA sites, kinds of scan and of exercise by
+    their names in it, not by their codes."""
+    from app.exercises.kinds import kind_name
     from app.sessions import content
 
     values = {}
@@ -59,7 +62,19 @@ def text_values(evidence: dict, language: str) -> dict:
 
             name = (medicines().get(value) or {}).get("name") or {}
             value = name.get(language) or name.get("en") or value
+        elif key == "kind":  # only a DXA follow-up rule's evidence (`requires: [dxa]`)
+            from app.dxa.content import kind_in_text
+
+            value = kind_in_text(value, language)
+        elif key == "exercise_kinds":
+            value = format_list([kind_name(kind, language) for kind in value], locale=language.replace("-", "_"))
         values[key] = ", ".join(map(str, value)) if isinstance(value, list) else value
+    if "sites" in evidence:  # a DXA rule's evidence (scans: site and side) or parameters (site codes)
+        from app.dxa.content import site_name, site_on_side
+
+        names = [site_on_side(e["site"], e.get("side"), language) if isinstance(e, dict) else site_name(e, language)
+                 for e in evidence["sites"]]
+        values["site_names"] = format_list(names, locale=language.replace("-", "_"))
     return values
 
 

@@ -206,7 +206,8 @@ def rules_view(actor, language: str, args: dict | None = None) -> Page:
     """The rules in force, in the seed file's order (args: page, per_page; default all)."""
     require(actor, READ_RULES)
     return paginate([{"id": r.id, "severity": r.severity, "runs": r.runs, "enabled": r.enabled,
-             "title": r.text("title", language, {}), "explanation": r.text("explanation", language, {}),
+             "title": r.text("title", language, text_values(r.parameters, language)),
+             "explanation": r.text("explanation", language, text_values(r.parameters, language)),
              "parameters": r.parameters, "source": r.source, "auto_resolve": r.auto_resolve,
              "suppressed_when_paused": r.suppressed_when_paused} for r in all_rules().values()],
                     args or {"page": 1, "per_page": MAX_PER_PAGE})

@@ -25,22 +25,19 @@ from app.console.charts.svg import (
     sentences,
     text,
 )
+from app.console.i18n import html_lang
+from app.dxa import content
 
 WIDTH, LEFT, RIGHT = 640, 64, 600
 HEADER, PANEL, GAP = 52, 150, 16
 
 
 def site_name(site: str) -> str:
-    return {"total_hip": _("Total hip"), "femoral_neck": _("Femoral neck"), "distal_femur": _("Distal femur"),
-            "proximal_tibia": _("Proximal tibia"), "lumbar_spine": _("Lumbar spine")}.get(site, site)
+    return content.site_name(site, html_lang())
 
 
 def side_label(series: SiteSeries) -> str:
-    if series.side == "left":
-        return _("%(site)s, left", site=site_name(series.site))
-    if series.side == "right":
-        return _("%(site)s, right", site=site_name(series.site))
-    return site_name(series.site)
+    return content.site_on_side(series.site, series.side, html_lang())
 
 
 def _judgement(series: SiteSeries) -> str | None:

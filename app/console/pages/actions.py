@@ -33,6 +33,7 @@ from app.console.action_forms import (
 )
 from app.console.blueprint import bp
 from app.console.errors import error_page
+from app.console.evidence import long_date
 from app.console.i18n import page_language
 from app.console.plan_templates import forget_plans, plans_of, served_templates
 from app.console.service_texts import service_text
@@ -252,9 +253,9 @@ def plan_form(patient) -> PlanAction:
 def _plan_done(result) -> str:
     version = result.versions[-1]
     if version.number == 1:
-        return _("The plan is assigned from %(date)s.", date=version.effective_from.isoformat())
+        return _("The plan is assigned from %(date)s.", date=long_date(version.effective_from))
     return _("The plan is changed: version %(number)s from %(date)s.", number=version.number,
-             date=version.effective_from.isoformat())
+             date=long_date(version.effective_from))
 
 
 @bp.route("/patients/<uuid:patient_id>/plans", methods=["POST"])
@@ -352,7 +353,7 @@ def dose_form(patient) -> DoseAction:
     form = refused_form(DoseForm) or DoseForm(formdata=None)
     form.treatment_id.choices = [SelectChoice(value=str(t.id), label=_("%(medicine)s, since %(date)s",
                                                                       medicine=t.medicine_name,
-                                                                      date=t.started_on.isoformat()))
+                                                                      date=long_date(t.started_on)))
                                  for t in doseable]
     return DoseAction(form, doseable)
 

@@ -1,0 +1,19 @@
+"""The names of the kinds of exercise (seed/exercises/kinds.yaml), in each language."""
+from functools import lru_cache
+
+import yaml
+
+from app.config import BASE_DIR
+
+KINDS_FILE = BASE_DIR / "seed" / "exercises" / "kinds.yaml"
+
+
+@lru_cache(maxsize=1)
+def kind_names() -> dict[str, dict[str, str]]:
+    return yaml.safe_load(KINDS_FILE.read_text(encoding="utf-8"))
+
+
+def kind_name(kind: str, language: str) -> str:
+    """The kind's name in language (English if it has none there); an unknown kind as it is."""
+    names = kind_names().get(kind) or {}
+    return names.get(language) or names.get("en") or kind
