@@ -11,8 +11,8 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from itertools import accumulate, islice
-from operator import gt
+from itertools import accumulate, islice, repeat
+from operator import gt, itemgetter
 
 from app.plans.schedule import Calendar, PlanSpec, calendar, week_stretches, window
 
@@ -26,6 +26,8 @@ class LoggedSession:
 
 
 _NONE: dict = {}
+_DAY_OF, _MINUTES_OF = itemgetter(0), itemgetter(1)  # of a window's (date, minutes)
+_ZEROS = repeat(0)  # endless and stateless: shared
 
 
 class Tally:
@@ -124,9 +126,10 @@ def item_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSession]
     for key, entry in expectations.items():
         # Only the window's own days are looked up: the counts of other days are never read.
         per_day = tally.by_item.get(key, _NONE)
-        done = len([None for day, _ in entry.fixed if per_day.get(day)])
-        due = len(entry.fixed)
-        minutes = sum([m for _, m in entry.fixed])
+        fixed = entry.fixed
+        done = sum(map(bool, map(per_day.get, map(_DAY_OF, fixed), _ZEROS))) if per_day else 0
+        due = len(fixed)
+        minutes = sum(map(_MINUTES_OF, fixed))
         for quota in entry.quotas:
             counted = quota.counted(per_day)
             expected = max(quota.due, counted)  # ahead of pace in the current week: on target
