@@ -1,12 +1,15 @@
 """The logged sessions adherence reads: one query for any number of patients."""
 from datetime import date, datetime
+from itertools import compress
 
-from sqlalchemy import String, bindparam, func, select, type_coerce
+from sqlalchemy import String, bindparam, cast, func, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.adherence.metrics import Tally
 from app.common.types import UTCDateTime
 from app.exercises.service import LIBRARY
-from app.plans.loading import (AT, as_uuid, core_rows, id_text, known_uuid, matches, patients_statement, spec_branch,
+from app.plans.loading import (AT, as_uuid, core_rows, id_text, matches, patients_statement, spec_branch,
                                specs_from_rows, specs_statement)
 from app.sessions.models import ExerciseSession
 
@@ -64,14 +67,64 @@ def last_started(patient_ids: list, before: date) -> dict:
     return {patient_id: started for patient_id, started in rows}
 
 
+class _packed(FunctionElement):
+    """A group's values as one comma-separated text (SQLite group_concat, PostgreSQL string_agg).
+    Every aggregate of a group steps through its rows in the same order, so two packed columns of
+    one group line up value for value."""
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_packed)
+def _group_concat(element, compiler, **kw):
+    return f"group_concat({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_packed, "postgresql")
+def _string_agg(element, compiler, **kw):
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+class _day_text(FunctionElement):
+    """A date as YYYY-MM-DD text (SQLite stores it so)."""
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_day_text)
+def _day_as_stored(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_day_text, "postgresql")
+def _day_to_char(element, compiler, **kw):
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+
+
+class _Days(dict):
+    """{YYYY-MM-DD: date}, each parsed once per process (a few hundred distinct days are read)."""
+
+    def __missing__(self, text):
+        if len(self) >= 20_000:
+            self.clear()
+        found = self[text] = date.fromisoformat(text)
+        return found
+
+
+_DAYS = _Days()
+
+
 def _tally_statement(ids, bounded_below: bool):
-    # Tens of thousands of rows for a few hundred patients: the patient ids as text (cheap to hash
-    # and compare) and the start times as the driver gives them (SQLite: text) are converted once
-    # per patient below; item ids from the process's memo (known_uuid); dates by the driver.
+    # One row per patient, its sessions packed into three texts (item ids, '' for an off-plan
+    # session; local dates; minutes): hundreds of thousands of sessions reach Python as a few
+    # thousand rows, split and converted by C (str.split, map), with no Python step per session.
+    # The start times as the driver gives them (SQLite: text), converted once per patient.
     raw = _SESSION
-    stmt = (select(id_text(raw.patient_id), known_uuid(raw.item_key), raw.local_date,
-                   raw.duration_minutes, type_coerce(raw.started_at, String))
-            .where(matches(raw.patient_id, ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end")))
+    stmt = (select(id_text(raw.patient_id), _packed(func.coalesce(id_text(raw.item_key), "")),
+                   _packed(_day_text(raw.local_date)), _packed(cast(raw.duration_minutes, String)),
+                   func.max(type_coerce(raw.started_at, String)))
+            .where(matches(raw.patient_id, ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end"))
+            .group_by(raw.patient_id))
     return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
 
 
@@ -83,28 +136,38 @@ def _tallies_through(ids):
     return _tally_statement(ids, False)
 
 
+def _tally(keys_text: str, days_text: str, minutes_text: str) -> Tally:
+    days = list(map(_DAYS.__getitem__, days_text.split(",")))
+    minutes = list(map(int, minutes_text.split(",")))
+    keys = keys_text.split(",")
+    distinct = set(keys)
+    groups = {}
+    if len(distinct) == 1:
+        key = keys[0]
+        if key:
+            groups[as_uuid(key)] = (days, minutes)
+    else:
+        for key in distinct:
+            if key:
+                chosen = list(map(key.__eq__, keys))
+                groups[as_uuid(key)] = (list(compress(days, chosen)), list(compress(minutes, chosen)))
+    return Tally.of_columns(days, minutes, groups)
+
+
 def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     """({patient_id: Tally}, {patient_id: when their last session started}) of the sessions with
     local dates in [start, end] (start None: from the first), for the patients who have any.
-    patient_ids: a list or a SELECT of ids. One query, no object per session."""
-    rows_of, latest = {}, {}  # patient id as read -> [(item_key, date, minutes)], the latest start
+    patient_ids: a list or a SELECT of ids. One query, one row per patient."""
     statement, params = patients_statement(_tallies_through if start is None else _tallies_from, patient_ids)
     params["end"] = end
     if start is not None:
         params["start"] = start
-    for patient, item_key, day, minutes, started in core_rows(statement, params).all():
-        rows = rows_of.get(patient)
-        if rows is None:
-            rows = rows_of[patient] = []
-            latest[patient] = started
-        elif started > latest[patient]:  # SQLite's text is fixed-width UTC: it sorts as the moments do
-            latest[patient] = started
-        rows.append((item_key, day, minutes))
-    by_patient = {}
-    for patient, rows in rows_of.items():
-        tally = by_patient[as_uuid(patient)] = Tally()
-        tally.add_all(rows)
-    return by_patient, {as_uuid(patient): _moment(started) for patient, started in latest.items()}
+    by_patient, latest = {}, {}
+    for patient, keys, days, minutes, started in core_rows(statement, params).all():
+        patient = as_uuid(patient)
+        by_patient[patient] = _tally(keys, days, minutes)
+        latest[patient] = _moment(started)
+    return by_patient, latest
 
 
 def _moment(value) -> datetime:

@@ -8,9 +8,11 @@ What counts is decided in app/plans/schedule.py (the one counting rule). Here:
   the last session, and the days with any session in the last 30 days.
 """
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from itertools import accumulate
+from itertools import accumulate, islice, repeat
+from operator import gt, itemgetter
 
 from app.plans.schedule import Calendar, PlanSpec, calendar, week_stretches, window
 
@@ -24,71 +26,92 @@ class LoggedSession:
 
 
 _NONE: dict = {}
+_DAY_OF, _MINUTES_OF = itemgetter(0), itemgetter(1)  # of a window's (date, minutes)
+_ZEROS = repeat(0)  # endless and stateless: shared
 
 
 class Tally:
-    """One patient's logged sessions counted by day once, for any number of windows. Sums over
-    a window are two bisections in running totals built on the first read (add nothing after)."""
+    """One patient's logged sessions, for any number of windows: by_item counts them by item and
+    day ({item_key: {date: sessions}}, planned sessions only); a window's sessions, minutes and
+    days with data are two bisections in the sessions sorted by day, built on the first read.
 
-    __slots__ = ("by_item", "item_minutes", "sessions", "minutes", "_running")
+    Built from columns (parallel lists, C-speed: no Python step per session) so that the sessions
+    of many patients load cheaply (app/adherence/loading.py reads them packed per patient)."""
+
+    __slots__ = ("by_item", "_days", "_minutes", "_items", "_running")
 
     def __init__(self, sessions=()):
-        self.by_item: dict = {}       # {item_key: {date: sessions}} (planned sessions)
-        self.item_minutes: dict = {}  # {item_key: {date: minutes}}
-        self.sessions: dict = {}      # {date: sessions} (off-plan ones included)
-        self.minutes: dict = {}       # {date: minutes}
+        days, minutes, groups = [], [], {}
+        for s in sessions:
+            days.append(s.local_date)
+            minutes.append(s.minutes)
+            if s.item_key is not None:
+                group = groups.get(s.item_key)
+                if group is None:
+                    group = groups[s.item_key] = ([], [])
+                group[0].append(s.local_date)
+                group[1].append(s.minutes)
+        self._fill(days, minutes, groups)
+
+    @classmethod
+    def of_columns(cls, days: list, minutes: list, groups: dict) -> "Tally":
+        """The sessions as columns: their dates and minutes (off-plan ones included) and, per
+        item_key, ([dates], [minutes]) of that item's sessions."""
+        tally = cls.__new__(cls)
+        tally._fill(days, minutes, groups)
+        return tally
+
+    def _fill(self, days: list, minutes: list, groups: dict) -> None:
+        by_item = {}
+        for key, (item_days, _m) in groups.items():
+            counts = dict.fromkeys(item_days, 1)
+            if len(counts) != len(item_days):  # two sessions of the item on a day
+                counts = dict(Counter(item_days))
+            by_item[key] = counts
+        self.by_item = by_item
+        self._days, self._minutes, self._items = days, minutes, groups
         self._running: dict = {}
-        self.add_all((s.item_key, s.local_date, s.minutes) for s in sessions)
 
-    def add_all(self, rows) -> None:
-        """add() for each (item_key, date, minutes), with the dictionaries' methods bound once."""
-        sessions, minutes_by_day, by_item, item_minutes = self.sessions, self.minutes, self.by_item, self.item_minutes
-        count_of, minutes_of, counts_of = sessions.get, minutes_by_day.get, by_item.get
-        for item_key, day, minutes in rows:
-            sessions[day] = count_of(day, 0) + 1
-            minutes_by_day[day] = minutes_of(day, 0) + minutes
-            if item_key is not None:
-                counts = counts_of(item_key)
-                if counts is None:
-                    counts = by_item[item_key] = {}
-                    item_minutes[item_key] = {}
-                counts[day] = counts.get(day, 0) + 1
-                per_day = item_minutes[item_key]
-                per_day[day] = per_day.get(day, 0) + minutes
-
-    def _sum(self, name, per_day: dict, start: date, end: date) -> int:
+    def _sorted(self, name, days: list, minutes: list) -> tuple:
+        # (dates sorted, running minutes): dates repeat, once per session, so bisect_right(end)
+        # minus bisect_left(start) is the window's sessions, and the running totals' difference its minutes.
         found = self._running.get(name)
         if found is None:
-            days = sorted(per_day)
-            found = self._running[name] = (days, [0, *accumulate(per_day[d] for d in days)])
-        days, totals = found
-        return totals[bisect_right(days, end)] - totals[bisect_left(days, start)]
+            if days and any(map(gt, days, islice(days, 1, None))):  # not in date order yet
+                order = sorted(range(len(days)), key=days.__getitem__)
+                days, minutes = list(map(days.__getitem__, order)), list(map(minutes.__getitem__, order))
+            found = self._running[name] = (days, [0, *accumulate(minutes)])
+        return found
+
+    def _bounds(self, days: list, start: date, end: date) -> tuple[int, int]:
+        return bisect_left(days, start), bisect_right(days, end)
 
     def sessions_within(self, start: date, end: date) -> int:
-        return self._sum("sessions", self.sessions, start, end)
+        days = self._sorted(None, self._days, self._minutes)[0]
+        first, last = self._bounds(days, start, end)
+        return last - first
 
     def minutes_within(self, start: date, end: date, item_key=None) -> int:
         if item_key is None:
-            return self._sum("minutes", self.minutes, start, end)
-        return self._sum(item_key, self.item_minutes.get(item_key, _NONE), start, end)
+            days, totals = self._sorted(None, self._days, self._minutes)
+        else:
+            group = self._items.get(item_key)
+            if group is None:
+                return 0
+            days, totals = self._sorted(item_key, *group)
+        first, last = self._bounds(days, start, end)
+        return totals[last] - totals[first]
 
     def days_within(self, start: date, end: date) -> int:
         """Days with any session."""
-        self._sum("sessions", self.sessions, start, end)
-        days = self._running["sessions"][0]
-        return bisect_right(days, end) - bisect_left(days, start)
+        found = self._running.get(_DISTINCT)
+        if found is None:
+            found = self._running[_DISTINCT] = sorted(set(self._days))
+        first, last = self._bounds(found, start, end)
+        return last - first
 
-    def add(self, item_key, day: date, minutes: int) -> None:
-        self.sessions[day] = self.sessions.get(day, 0) + 1
-        self.minutes[day] = self.minutes.get(day, 0) + minutes
-        if item_key is not None:
-            counts = self.by_item.get(item_key)
-            if counts is None:
-                counts = self.by_item[item_key] = {}
-                self.item_minutes[item_key] = {}
-            counts[day] = counts.get(day, 0) + 1
-            item_minutes = self.item_minutes[item_key]
-            item_minutes[day] = item_minutes.get(day, 0) + minutes
+
+_DISTINCT = object()  # Tally._running: the distinct dates
 
 
 def _rate(done: int, due: int) -> float | None:
@@ -103,9 +126,10 @@ def item_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSession]
     for key, entry in expectations.items():
         # Only the window's own days are looked up: the counts of other days are never read.
         per_day = tally.by_item.get(key, _NONE)
-        done = len([None for day, _ in entry.fixed if per_day.get(day)])
-        due = len(entry.fixed)
-        minutes = sum([m for _, m in entry.fixed])
+        fixed = entry.fixed
+        done = sum(map(bool, map(per_day.get, map(_DAY_OF, fixed), _ZEROS))) if per_day else 0
+        due = len(fixed)
+        minutes = sum(map(_MINUTES_OF, fixed))
         for quota in entry.quotas:
             counted = quota.counted(per_day)
             expected = max(quota.due, counted)  # ahead of pace in the current week: on target

@@ -52,8 +52,10 @@ session is the last one ever logged, however old.
 """
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, timedelta
+from functools import lru_cache, partial
+from itertools import chain, repeat
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class PlanSpec:
 
 
 _DAY = timedelta(days=1)
+_SIX_DAYS = timedelta(days=6)
 
 
 def week_start(day: date) -> date:
@@ -133,7 +136,7 @@ class Calendar:
     they are worked out once per segment, with PlanSpec.items_on on its first day: the rule
     itself, read on fewer days."""
 
-    __slots__ = ("plans", "earliest", "_points", "_segments", "_entries", "_weeks")
+    __slots__ = ("plans", "earliest", "_points", "_segments", "_entries", "_weeks", "_weekly")
 
     def __init__(self, plans: list[PlanSpec]):
         self.plans = plans
@@ -157,6 +160,7 @@ class Calendar:
         self._segments: list = [None] * len(self._points)  # items in force from _points[i] on
         self._entries: dict = {}
         self._weeks: dict = {}
+        self._weekly: dict = {}  # segment index -> its N-per-week items (None: two share an item_key)
 
     def _segment(self, index: int) -> list[ItemSpec]:
         found = self._segments[index]
@@ -200,8 +204,28 @@ class Calendar:
     def week_stretches(self, monday: date) -> list["Stretch"]:
         found = self._weeks.get(monday)
         if found is None:
-            found = self._weeks[monday] = _week_stretches(self, monday)
+            found = self._weeks[monday] = self._whole_week(monday) or _week_stretches(self, monday)
         return found
+
+    def _whole_week(self, monday: date) -> list["Stretch"] | None:
+        """The stretches of a week inside one segment (the usual week): one per N-per-week item
+        in force, all seven days; None for any other week (_week_stretches works it out)."""
+        points = self._points
+        index = bisect_right(points, monday) - 1
+        if index < 0 or (index + 1 < len(points) and points[index + 1] <= monday + _SIX_DAYS):
+            return None
+        weekly = self._weekly.get(index, _NOTHING)
+        if weekly is _NOTHING:  # (item_key, N, minutes, item, planned, cap) of each N-per-week item
+            weekly = [(i.item_key, i.sessions_per_week, i.minutes, i, i.sessions_per_week, per_day(i.sessions_per_week))
+                      for i in self._segment(index) if i.weekly]  # (a whole week plans N)
+            if len({entry[0] for entry in weekly}) != len(weekly):
+                weekly = None  # (an item twice in force: its days are joined by _week_stretches)
+            self._weekly[index] = weekly
+        if not weekly:
+            return None
+        week = _week_days(monday)
+        return [_stretch((key, monday, per_week, minutes, week, item, planned, cap))
+                for key, per_week, minutes, item, planned, cap in weekly]
 
 
 _NOTHING: list = []  # shared, never changed
@@ -230,19 +254,20 @@ def per_day(per_week: int) -> int:
 
 def _capped(sessions_by_day: dict, days, cap: int, through: date | None = None) -> int:
     """Sessions on the days (up to through), at most cap a day."""
-    done = 0
-    for day in days:
-        if through is not None and day > through:
-            continue
-        if day in sessions_by_day:
-            sessions = sessions_by_day[day]
-            done += sessions if sessions < cap else cap
-    return done
+    if through is not None:
+        days = [day for day in days if day <= through]
+    found = map(sessions_by_day.get, days, _ZEROS)
+    if cap == 1:  # (counts are never negative: min(count, 1) is bool(count))
+        return sum(map(bool, found))
+    return sum(map(min, found, repeat(cap)))
 
 
-@dataclass(frozen=True)
-class Stretch:
-    """An N-per-week item's days in force in one week at one dose."""
+_ZEROS = repeat(0)  # endless and stateless: shared
+
+
+class Stretch(NamedTuple):
+    """An N-per-week item's days in force in one week at one dose, with what it plans and how
+    many sessions count on one day (a tuple: a batch's windows make tens of thousands)."""
 
     item_key: object
     week: date
@@ -250,16 +275,20 @@ class Stretch:
     minutes: int
     days: tuple[date, ...]
     item: ItemSpec  # as in force on the stretch's last day
+    planned: int
+    cap: int
 
-    @property
-    def planned(self) -> int:
-        return prorated(self.sessions_per_week, len(self.days))
+    @classmethod
+    def of(cls, item_key, week: date, sessions_per_week: int, minutes: int, days: tuple[date, ...],
+           item: ItemSpec) -> "Stretch":
+        return cls(item_key, week, sessions_per_week, minutes, days, item, prorated(sessions_per_week, len(days)),
+                   per_day(sessions_per_week))
 
     def counted(self, sessions_by_day: dict, through: date | None = None) -> int:
         """Sessions that count for the stretch ({date: sessions that day}), up to through."""
         if not sessions_by_day:
             return 0
-        return min(self.planned, _capped(sessions_by_day, self.days, per_day(self.sessions_per_week), through))
+        return min(self.planned, _capped(sessions_by_day, self.days, self.cap, through))
 
 
 def week_stretches(plans: list[PlanSpec] | Calendar, monday: date) -> list[Stretch]:
@@ -289,7 +318,7 @@ def _week_stretches(plans: Calendar, monday: date) -> list[Stretch]:
                 else:
                     entry[0] += run
                     entry[1] = item
-    return [Stretch(key[0], monday, key[1], key[2], day_list, item) for key, (day_list, item) in found.items()]
+    return [Stretch.of(key[0], monday, key[1], key[2], day_list, item) for key, (day_list, item) in found.items()]
 
 
 def stretch_on(plans: list[PlanSpec], item: ItemSpec, day: date, stretches: list[Stretch] | None = None) -> Stretch:
@@ -300,27 +329,24 @@ def stretch_on(plans: list[PlanSpec], item: ItemSpec, day: date, stretches: list
     raise ValueError("item not in force as N-per-week on that day")
 
 
-@dataclass(frozen=True)
-class Quota:
+class Quota(NamedTuple):
     """A stretch as a window counts it."""
 
     stretch: Stretch
     days: tuple[date, ...]  # its days inside the window (and, in the current week, still to come)
     ahead: int              # of those, days after today
+    planned: int
+    due: int                # what must be done by today for the plan to stay reachable
 
-    @property
-    def planned(self) -> int:
-        return prorated(self.stretch.sessions_per_week, len(self.days))
-
-    @property
-    def due(self) -> int:
-        """What must be done by today for the plan to stay reachable."""
-        return max(0, self.planned - self.ahead)
+    @classmethod
+    def of(cls, stretch: Stretch, days: tuple[date, ...], ahead: int) -> "Quota":
+        planned = stretch.planned if days is stretch.days else prorated(stretch.sessions_per_week, len(days))
+        return cls(stretch, days, ahead, planned, max(0, planned - ahead))
 
     def counted(self, sessions_by_day: dict) -> int:
         if not sessions_by_day:
             return 0
-        return min(self.planned, _capped(sessions_by_day, self.days, per_day(self.stretch.sessions_per_week)))
+        return min(self.planned, _capped(sessions_by_day, self.days, self.stretch.cap))
 
 
 @dataclass
@@ -328,6 +354,22 @@ class ItemWindow:
     item: ItemSpec                                   # as in force on its last day in the window
     fixed: list = field(default_factory=list)        # [(date, minutes)] days-of-week days due
     quotas: list = field(default_factory=list)       # [Quota]
+
+
+@lru_cache(maxsize=1024)
+def _mask_offsets(weekday: int, mask: int) -> tuple[int, ...]:
+    """The offsets 0 to 6 from a day with this weekday of the weekdays in the mask."""
+    return tuple(k for k in range(7) if mask >> ((weekday + k) % 7) & 1)
+
+
+def _fixed_days(first: date, weekday: int, count: int, mask: int, minutes: int) -> list:
+    """[(date, minutes)] of the mask's weekdays among the count days from first, in date order."""
+    start = first.toordinal()
+    ordinals = [range(start + k, start + count, 7) for k in _mask_offsets(weekday, mask)]
+    if not ordinals:  # (no weekday bit set)
+        return []
+    days = map(date.fromordinal, sorted(chain.from_iterable(ordinals)) if len(ordinals) > 1 else ordinals[0])
+    return list(zip(days, repeat(minutes)))
 
 
 def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date) -> dict:
@@ -344,9 +386,7 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
                 entry.item = item
             mask = item.days_mask
             if mask and not item.weekly:  # its weekdays in the run, in date order
-                minutes = item.minutes
-                entry.fixed += [(first + timedelta(days=k), minutes) for k in range(count)
-                                if mask >> ((weekday + k) % 7) & 1]
+                entry.fixed += _fixed_days(first, weekday, count, mask, item.minutes)
     monday = week_start(start)
     while monday <= end:
         sunday = monday + timedelta(days=6)
@@ -355,8 +395,16 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
             inside = stretch.days  # in date order
             if inside[0] < start or inside[-1] > last:
                 inside = tuple(d for d in inside if start <= d <= last)
-            if inside and inside[0] <= end and stretch.item_key in result:
-                ahead = sum(1 for d in inside if d > today) if inside[-1] > today else 0
-                result[stretch.item_key].quotas.append(Quota(stretch, inside, ahead))
+            entry = result.get(stretch.item_key) if inside and inside[0] <= end else None
+            if entry is not None:
+                if inside is stretch.days and inside[-1] <= today:  # a whole past week: all of it due
+                    entry.quotas.append(_quota((stretch, inside, 0, stretch.planned, stretch.planned)))
+                else:
+                    ahead = sum(1 for d in inside if d > today) if inside[-1] > today else 0
+                    entry.quotas.append(Quota.of(stretch, inside, ahead))
         monday += timedelta(days=7)
     return result
+
+
+# A Stretch or Quota from its fields' values, with no Python frame (tens of thousands a batch).
+_stretch, _quota = partial(tuple.__new__, Stretch), partial(tuple.__new__, Quota)
