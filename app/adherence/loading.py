@@ -68,9 +68,8 @@ def last_started(patient_ids: list, before: date) -> dict:
 
 
 class _packed(FunctionElement):
-    """A group's values as one comma-separated text (SQLite group_concat, PostgreSQL string_agg).
-    Every aggregate of a group steps through its rows in the same order, so two packed columns of
-    one group line up value for value."""
+    """A group's values as one comma-separated text (SQLite group_concat, PostgreSQL string_agg),
+    in no particular order."""
     type = String()
     inherit_cache = True
 
@@ -115,14 +114,15 @@ _DAYS = _Days()
 
 
 def _tally_statement(ids, bounded_below: bool):
-    # One row per patient, its sessions packed into three texts (item ids, '' for an off-plan
-    # session; local dates; minutes): hundreds of thousands of sessions reach Python as a few
+    # One row per patient, its sessions packed into one text, three values a session (item id,
+    # '' for an off-plan session; local date; minutes), so that nothing depends on the order in
+    # which the database aggregates: hundreds of thousands of sessions reach Python as a few
     # thousand rows, split and converted by C (str.split, map), with no Python step per session.
     # The start times as the driver gives them (SQLite: text), converted once per patient.
     raw = _SESSION
-    stmt = (select(id_text(raw.patient_id), _packed(func.coalesce(id_text(raw.item_key), "")),
-                   _packed(_day_text(raw.local_date)), _packed(cast(raw.duration_minutes, String)),
-                   func.max(type_coerce(raw.started_at, String)))
+    session = (func.coalesce(id_text(raw.item_key), "").concat(",").concat(_day_text(raw.local_date))
+               .concat(",").concat(cast(raw.duration_minutes, String)))
+    stmt = (select(id_text(raw.patient_id), _packed(session), func.max(type_coerce(raw.started_at, String)))
             .where(matches(raw.patient_id, ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end"))
             .group_by(raw.patient_id))
     return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
@@ -136,10 +136,11 @@ def _tallies_through(ids):
     return _tally_statement(ids, False)
 
 
-def _tally(keys_text: str, days_text: str, minutes_text: str) -> Tally:
-    days = list(map(_DAYS.__getitem__, days_text.split(",")))
-    minutes = list(map(int, minutes_text.split(",")))
-    keys = keys_text.split(",")
+def _tally(packed: str) -> Tally:
+    values = packed.split(",")
+    keys = values[0::3]
+    days = list(map(_DAYS.__getitem__, values[1::3]))
+    minutes = list(map(int, values[2::3]))
     distinct = set(keys)
     groups = {}
     if len(distinct) == 1:
@@ -163,9 +164,9 @@ def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     if start is not None:
         params["start"] = start
     by_patient, latest = {}, {}
-    for patient, keys, days, minutes, started in core_rows(statement, params).all():
+    for patient, packed, started in core_rows(statement, params).all():
         patient = as_uuid(patient)
-        by_patient[patient] = _tally(keys, days, minutes)
+        by_patient[patient] = _tally(packed)
         latest[patient] = _moment(started)
     return by_patient, latest
 
