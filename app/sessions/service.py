@@ -348,7 +348,8 @@ def _commit(ctx: _Context, expire: bool = True) -> None:
     ctx.feed.save()
     app = current_app._get_current_object()
     for session, change in ctx.written:
-        session_saving.send(app, session=session, change=change, locked_reads=ctx.feed.locked_reads)
+        session_saving.send(app, session=session, change=change, locked_reads=ctx.feed.locked_reads,
+                            connection=ctx.feed.connection)
     orm_session = db.session()
     if expire:
         orm_session.commit()
