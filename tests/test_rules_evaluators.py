@@ -167,9 +167,12 @@ def test_a_clinic_overrides_parameters_without_code(tmp_path, monkeypatch):
 
     override = tmp_path / "rules.yaml"
     override.write_text("lapse: {parameters: {warning_days: 5}}\nskin_breakdown: {enabled: false}\n")
+    assert "skin_breakdown" in {r.id for r in definitions.enabled_rules()}  # asked before the override
+    on_write = {r.id for r in definitions.enabled_rules("on_write")}
     monkeypatch.setenv("RULES_OVERRIDES_FILE", str(override))
     definitions.reload()
     try:
+        assert {r.id for r in definitions.enabled_rules("on_write")} == on_write - {"skin_breakdown"}
         assert evaluate("lapse", facts(logged=sessions_on(back(4)))) is None
         assert evaluate("lapse", facts(logged=sessions_on(back(5)))).severity == "warning"
         assert "skin_breakdown" not in {r.id for r in definitions.enabled_rules()}

@@ -38,11 +38,11 @@ def _on_session_written(app, session=None, change=None, **_):
         db.session.rollback()
 
 
-def _on_session_saving(app, session=None, change=None, **_):
+def _on_session_saving(app, session=None, change=None, connection=None, **_):
     from app.common.types import utcnow
     from app.reminders.service import on_session_saving
 
-    on_session_saving(session, change, utcnow())  # in the write's transaction: an error fails it
+    on_session_saving(session, change, utcnow(), connection)  # in the write's transaction: an error fails it
 
 
 def _on_plan_changed(app, plan=None, change=None, **_):

@@ -39,9 +39,11 @@ def _cancel_statement(filters: tuple):
     return stmt.values(status="cancelled")
 
 
-def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_keys=None, now=None) -> int:
+def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_keys=None, now=None,
+                   connection=None) -> int:
     """Cancel pending rows matching every filter given (at least one); returns how many.
-    Rows already sending, sent or failed are history and stay as they are."""
+    Rows already sending, sent or failed are history and stay as they are. connection: the
+    transaction's, when the caller has it (a session write), else it is looked up."""
     given = {"dedupe_keys": dedupe_keys, "occurrence_keys": occurrence_keys, "patient_id": patient_id,
              "kinds": kinds}
     given = {name: value if name == "patient_id" else list(value) for name, value in given.items()
@@ -52,4 +54,5 @@ def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_
     params = {f"by_{name}": value[0] if single and name != "patient_id" else value
               for (name, single), value in zip(filters, given.values())}
     # On the transaction's connection, after the flush an ORM statement would do.
-    return transaction_connection().execute(_cancel_statement(filters), params).rowcount
+    runner = connection if connection is not None else transaction_connection()
+    return runner.execute(_cancel_statement(filters), params).rowcount

@@ -285,10 +285,12 @@ def on_session_written(session, change: str, now: datetime) -> None:
         materialise(now, patient_ids=[session.patient_id])
 
 
-def on_session_saving(session, change: str, now: datetime) -> None:
+def on_session_saving(session, change: str, now: datetime, connection=None) -> None:
     """In the session write's transaction: a logged session satisfies that day's reminder of
-    its item, cancelled in the same commit (one statement; nothing is committed here)."""
+    its item, cancelled in the same commit (one statement; nothing is committed here).
+    connection: the write's transaction connection, if the caller has it."""
     if change == "deleted" or session.item_key is None or session.deleted_at is not None:
         return
     cancel_pending(patient_id=session.patient_id, kinds=[PLAN_KIND],
-                   occurrence_keys=[plan_occurrence(session.item_key, session.local_date)], now=now)
+                   occurrence_keys=[plan_occurrence(session.item_key, session.local_date)], now=now,
+                   connection=connection)

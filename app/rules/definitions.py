@@ -134,8 +134,14 @@ def all_rules() -> dict[str, Rule]:
 
 
 def enabled_rules(runs: str | None = None) -> list[Rule]:
-    # runs first: every session write asks for the on_write rules, and `available` looks up modules.
-    return [r for r in all_rules().values() if (runs is None or r.runs == runs) and r.enabled and r.available]
+    return list(_enabled(runs))
+
+
+@lru_cache(maxsize=None)
+def _enabled(runs: str | None) -> tuple[Rule, ...]:
+    # Once per loaded definitions (reload() clears it): every session write asks for the on_write
+    # rules, and `available` looks up modules (a process's domains do not change while it runs).
+    return tuple(r for r in all_rules().values() if (runs is None or r.runs == runs) and r.enabled and r.available)
 
 
 def rule(rule_id: str) -> Rule:
@@ -148,3 +154,4 @@ def setting(name: str):
 
 def reload() -> None:
     _load.cache_clear()
+    _enabled.cache_clear()

@@ -348,7 +348,8 @@ def _commit(ctx: _Context, expire: bool = True) -> None:
     ctx.feed.save()
     app = current_app._get_current_object()
     for session, change in ctx.written:
-        session_saving.send(app, session=session, change=change, locked_reads=ctx.feed.locked_reads)
+        session_saving.send(app, session=session, change=change, locked_reads=ctx.feed.locked_reads,
+                            connection=ctx.feed.connection)
     orm_session = db.session()
     if expire:
         orm_session.commit()
@@ -367,9 +368,14 @@ def _announce(ctx: _Context) -> None:
 
 
 def view(session: ExerciseSession, language: str) -> dict:
-    return {**{key: getattr(session, key) for key in _COLUMNS},
-            "deleted": session.deleted_at is not None,
-            "safety_alerts": [content.alert_view(code, language) for code in session.alerts or []]}
+    # The values held (a snapshot's, a loaded row's) straight from the instance: through the
+    # instrumented attributes it cost two calls a column on every write. One not held (expired,
+    # never loaded) is read through its attribute, which loads it.
+    held = session.__dict__
+    out = {key: held[key] if key in held else getattr(session, key) for key in _COLUMNS}
+    out["deleted"] = out["deleted_at"] is not None
+    out["safety_alerts"] = [content.alert_view(code, language) for code in out["alerts"] or []]
+    return out
 
 
 # --- the routes' entry points -------------------------------------------------------------
