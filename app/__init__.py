@@ -10,7 +10,7 @@ from app.common.docs import register_docs_assets
 from app.common.flask_app import StandStrongFlask
 from app.common.headers import register_response_headers
 from app.common.json_body import JSONProvider
-from app.common.postgresql import Cursor as PsycopgCursor
+from app.common.postgresql import CONNECT_ARGS as PSYCOPG_CONNECT_ARGS
 from app.common.postgresql import tune_postgresql
 from app.common.types import render_item
 from app.config import BASE_DIR, Config, check_config
@@ -58,7 +58,7 @@ def register_extensions(app: Flask) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg:"):
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        options["connect_args"] = {"cursor_factory": PsycopgCursor, **options.get("connect_args", {})}
+        options["connect_args"] = {**PSYCOPG_CONNECT_ARGS, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     with app.app_context():

@@ -72,3 +72,16 @@ def test_connection_the_server_dropped_is_replaced_at_checkout(database_url):
     finally:
         with one_connection.app_context():
             db.engine.dispose()
+
+
+def test_statements_are_not_prepared_on_the_server(app):
+    """psycopg prepares a statement run five times on a connection, and forgets them all (DEALLOCATE
+    ALL, a round trip) at the next ROLLBACK, which ends every read request's transaction: prepared
+    by writes, dropped by the next read. The engine's connections prepare none."""
+    with app.app_context(), db.engine.connect() as conn:
+        for day in range(6):
+            conn.exec_driver_sql("SELECT %(day)s::int + 1", {"day": day}).scalar()
+            conn.commit()
+        prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
+        conn.rollback()
+    assert prepared == 0

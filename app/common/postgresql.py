@@ -73,5 +73,15 @@ def ping(dbapi_connection) -> bool:
     return True
 
 
+CONNECT_ARGS = {
+    "cursor_factory": Cursor,
+    # No server-side prepared statements: psycopg prepares a statement after five runs on a
+    # connection and forgets them all at a ROLLBACK (DEALLOCATE ALL, a round trip of its own),
+    # and a ROLLBACK ends every read request: prepared by writes, dropped by the next read, and
+    # the bookkeeping cost Python calls on every execute.
+    "prepare_threshold": None,
+}
+
+
 def tune_postgresql(engine) -> None:
     engine.dialect.do_ping = ping
