@@ -10,6 +10,8 @@ from app.common.docs import register_docs_assets
 from app.common.flask_app import StandStrongFlask
 from app.common.headers import register_response_headers
 from app.common.json_body import JSONProvider
+from app.common.postgresql import CONNECT_ARGS as PSYCOPG_CONNECT_ARGS
+from app.common.postgresql import tune_postgresql
 from app.common.types import render_item
 from app.config import BASE_DIR, Config, check_config
 from app.domains import DOMAINS
@@ -54,10 +56,16 @@ def register_extensions(app: Flask) -> None:
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options["connect_args"] = {**options.get("connect_args", {}), "factory": WriterLockedConnection}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg:"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {**PSYCOPG_CONNECT_ARGS, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
+        elif db.engine.dialect.driver == "psycopg":
+            tune_postgresql(db.engine)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"),
                      compare_type=True, render_as_batch=True, render_item=render_item)
     jwt.init_app(app)

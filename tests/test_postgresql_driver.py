@@ -1,0 +1,87 @@
+"""The engine's psycopg cursor and pre-ping (app/common/postgresql.py) behave as psycopg's and
+SQLAlchemy's own: the same cursor.description, and a connection the server dropped is replaced
+at checkout without the request seeing it."""
+import os
+from typing import ClassVar
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.config import TestConfig
+from app.extensions import db
+
+pytestmark = [pytest.mark.committing,
+              pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL")]
+
+
+def _libpq_url(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def test_cursor_description_is_psycopgs(app):
+    with app.app_context():
+        raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        query = "SELECT 1 AS n, 'x'::text AS label, now() AS at, '{}'::jsonb AS doc"
+        cursor.execute(query)
+        ours = cursor.description
+        plain = psycopg.Cursor(raw.driver_connection)
+        plain.execute(query)
+        expected = [(c.name, c.type_code, c.internal_size) for c in plain.description]
+        assert [(c.name, c.type_code, c.internal_size) for c in ours] == expected
+        assert len(ours) == 4 and ours[1][0] == "label" and ours[-1].name == "doc"
+        assert [tuple(c) for c in ours] == [tuple(c) for c in plain.description]
+        assert cursor.fetchall() == plain.fetchall()
+
+        earlier = cursor.description
+        cursor.execute("SELECT 2 AS other")
+        assert [c.name for c in earlier] == ["n", "label", "at", "doc"]  # the result it was read from
+        assert [c.name for c in cursor.description] == ["other"]
+        cursor.execute("SET application_name = 'standstrong-test'")
+        assert cursor.description is None
+        cursor.close()
+        plain.close()
+    finally:
+        raw.close()
+
+
+def test_connection_the_server_dropped_is_replaced_at_checkout(database_url):
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+        SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {**TestConfig.SQLALCHEMY_ENGINE_OPTIONS, "pool_size": 1, "max_overflow": 0}
+
+    one_connection = create_app(Config)
+    try:
+        with one_connection.app_context():
+            with db.engine.connect() as conn:
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with psycopg.connect(_libpq_url(database_url), autocommit=True) as admin:
+                assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+            with db.engine.connect() as conn:  # the pre-ping finds it dead: a new connection
+                assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+                # the ping began no transaction of its own: this one is the connection's first
+                assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+            raw = db.engine.raw_connection()
+            try:
+                assert raw.driver_connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            finally:
+                raw.close()
+    finally:
+        with one_connection.app_context():
+            db.engine.dispose()
+
+
+def test_statements_are_not_prepared_on_the_server(app):
+    """psycopg prepares a statement run five times on a connection, and forgets them all (DEALLOCATE
+    ALL, a round trip) at the next ROLLBACK, which ends every read request's transaction: prepared
+    by writes, dropped by the next read. The engine's connections prepare none."""
+    with app.app_context(), db.engine.connect() as conn:
+        for day in range(6):
+            conn.exec_driver_sql("SELECT %(day)s::int + 1", {"day": day}).scalar()
+            conn.commit()
+        prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
+        conn.rollback()
+    assert prepared == 0
