@@ -38,29 +38,32 @@ class Tally:
         self.sessions: dict = {}      # {date: sessions} (off-plan ones included)
         self.minutes: dict = {}       # {date: minutes}
         self._running: dict = {}
-        self.add_all((s.item_key, s.local_date, s.minutes) for s in sessions)
+        if sessions:
+            self.add_all((s.item_key, s.local_date, s.minutes) for s in sessions)
 
     def add_all(self, rows) -> None:
-        """add() for each (item_key, date, minutes), with the dictionaries' methods bound once."""
+        """add() for each (item_key, date, minutes), with the dictionaries' methods bound once
+        and each item's two counts found with one look-up (item keys are UUIDs: hashing one is
+        a Python call)."""
         sessions, minutes_by_day, by_item, item_minutes = self.sessions, self.minutes, self.by_item, self.item_minutes
-        count_of, minutes_of, counts_of = sessions.get, minutes_by_day.get, by_item.get
+        count_of, minutes_of = sessions.get, minutes_by_day.get
+        items: dict = {}  # item_key -> (its {date: sessions}, its {date: minutes})
         for item_key, day, minutes in rows:
             sessions[day] = count_of(day, 0) + 1
             minutes_by_day[day] = minutes_of(day, 0) + minutes
             if item_key is not None:
-                counts = counts_of(item_key)
-                if counts is None:
-                    counts = by_item[item_key] = {}
-                    item_minutes[item_key] = {}
+                both = items.get(item_key)
+                if both is None:
+                    both = items[item_key] = (by_item.setdefault(item_key, {}), item_minutes.setdefault(item_key, {}))
+                counts, per_day = both
                 counts[day] = counts.get(day, 0) + 1
-                per_day = item_minutes[item_key]
                 per_day[day] = per_day.get(day, 0) + minutes
 
     def _sum(self, name, per_day: dict, start: date, end: date) -> int:
         found = self._running.get(name)
         if found is None:
             days = sorted(per_day)
-            found = self._running[name] = (days, [0, *accumulate(per_day[d] for d in days)])
+            found = self._running[name] = (days, [0, *accumulate(map(per_day.__getitem__, days))])
         days, totals = found
         return totals[bisect_right(days, end)] - totals[bisect_left(days, start)]
 
