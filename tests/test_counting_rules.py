@@ -291,3 +291,62 @@ def test_adherence_for_many_patients_in_every_situation_has_a_bounded_query_coun
     assert many[ids[0]]["last_session_at"] == at10(d(3)) and many[ids[0]]["current_streak_days"] == 1
     assert [many[i]["current_streak_days"] for i in ids[1:]] == [50, 50, 0]
 
+
+
+def test_the_sql_monday_after_a_day_is_the_python_rule_on_every_weekday(app):
+    """The single patient's read (streaks.load_one) finds the checkpoint's Monday in SQL: it must
+    be week_start(day + 1) for every weekday, across a year's end and a leap day."""
+    from sqlalchemy import Date, literal, select
+
+    from app.adherence.streaks import _MondayAfter
+    from app.plans.schedule import week_start
+    days = [date(2026, 12, 26) + timedelta(days=i) for i in range(10)] + [date(2028, 2, 27) + timedelta(days=i)
+                                                                          for i in range(4)]
+    with app.app_context():
+        found = [db.session.execute(select(_MondayAfter(literal(day, Date)))).scalar_one() for day in days]
+    assert found == [week_start(day + timedelta(days=1)) for day in days]
+    assert {day.weekday() for day in days} == set(range(7))
+
+
+def test_one_patients_adherence_is_one_statement_in_every_situation(client, world, app):
+    """Plans, checkpoint, the sessions from the checkpoint's Monday or the window's, and the last
+    session (however old) in one statement; a streak reaching back before them costs one more."""
+    from app.adherence import streaks
+
+    daily = {"exercise": "passive-range-of-motion", "minutes": 15, "days_of_week": EVERY_DAY}
+    lapsed = PatientHistory(client, world, LONDON, [standing(3)], MON_2)   # no session in months
+    with lapsed.on(d(3), 12):
+        lapsed.log(at10(d(3)))
+    streaking = PatientHistory(client, world, LONDON, [daily], MON_2)
+    _log_daily(streaking, MON_2, d(20, 4))
+    with app.app_context():
+        engine = db.engine
+    with lapsed.on(d(20, 4), 22):
+        with app.app_context():
+            counts, results = [], []
+            for h, window in ((lapsed, 30), (streaking, 7), (streaking, 30)):
+                patient_id = uuid.UUID(h.profile["id"])
+                streaks.load_one(patient_id, d(20, 4), d(20, 4))
+                with QueryCounter(engine) as one:
+                    history = streaks.load_one(patient_id, d(20, 4), d(20, 4) - timedelta(days=window - 1))
+                many = streaks.load([patient_id], {patient_id: d(20, 4)}, d(20, 4) - timedelta(days=window - 1))
+                counts.append(one.count)
+                results.append((history.loaded_from, history.streaks, history.last_session_at,
+                                {pid: t.by_item for pid, t in history.tallies.items()}))
+                assert results[-1] == (many.loaded_from, many.streaks, many.last_session_at,
+                                       {pid: t.by_item for pid, t in many.tallies.items()})
+    assert counts == [1, 1, 1]
+    assert list(results[0][2].values()) == [at10(d(3))] and list(results[1][1].values()) == [50]
+    assert results[1][0] < d(20, 4) - timedelta(days=6)  # from the checkpoint's Monday
+
+
+def test_the_single_patients_statement_stays_within_psycopgs_parse_cache():
+    """psycopg parses a statement's placeholders on every execute when it is longer than 4 KiB."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+    from sqlalchemy.dialects import postgresql
+
+    from app.adherence import loading, streaks
+    from app.plans.loading import patients_statement
+    for build in (streaks._one_patient_statement, loading._agenda_statement):
+        statement = patients_statement(build, [uuid.uuid4()])[0]
+        assert len(str(statement.compile(dialect=postgresql.dialect()))) <= MAX_CACHED_STATEMENT_LENGTH

@@ -99,6 +99,7 @@ READS = {
     "adherence.last_session_at_many": lambda w: ([uuid.UUID(w.a_id)], _now()),
     "adherence.window_metrics": lambda w: (_history_a(w), uuid.UUID(w.a_id), _today() - timedelta(days=6), _today(), _today()),
     "adherence.streaks.load": lambda w: ([uuid.UUID(w.a_id)], {uuid.UUID(w.a_id): _today()}, _today() - timedelta(days=30)),
+    "adherence.streaks.load_one": lambda w: (uuid.UUID(w.a_id), _today(), _today() - timedelta(days=30)),
     "adherence.streaks.settled_margin": lambda w: (),
     "adherence.streaks.checkpoint_read": lambda w: (uuid.UUID(w.a_id),),
     "adherence.agenda": lambda w: (_user(w.patient_a), "me"),

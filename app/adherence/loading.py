@@ -2,7 +2,7 @@
 from datetime import date, datetime
 from itertools import compress
 
-from sqlalchemy import String, bindparam, cast, func, select, type_coerce
+from sqlalchemy import String, bindparam, case, cast, func, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -15,22 +15,51 @@ from app.sessions.models import ExerciseSession
 
 # Core columns, not the ORM's: the statements below return plain rows (app/plans/loading.py).
 _SESSION = ExerciseSession.__table__.c
+_SESSION_IN_UNION = ExerciseSession.__table__.alias("s").c  # short: see streaks._one_patient_statement
 
 
-SESSION_ROW, LIBRARY_ROW = 10, 11
+SESSION_ROW, LIBRARY_ROW, LAST_STARTED_ROW = 10, 11, 12
 _DAY, _ITEM, _MINUTES, _HASHES = AT["start_date"], AT["item_key"], AT["minutes"], AT["time_of_day"]
+_STARTED = AT["started_at"]
+
+
+def session_branch(kind: int, ids, low, high):
+    """The sessions with local dates in [low, high] as rows of the specs statement: local date in
+    start_date, item_key, minutes."""
+    raw = _SESSION_IN_UNION
+    return spec_branch(kind, start_date=raw.local_date, item_key=raw.item_key, minutes=raw.duration_minutes,
+                       where=[matches(raw.patient_id, ids), raw.deleted_at.is_(None),
+                              raw.local_date >= low, raw.local_date <= high])
+
+
+def last_started_branch(kind: int, ids, low, high):
+    """One row of the specs statement (one patient): in started_at, when the last session with a
+    local date in [low, high] started, or if there is none, the last one before low (tallies'
+    and last_started's answers together)."""
+    raw = _SESSION_IN_UNION
+    within = func.max(case((raw.local_date >= low, raw.started_at)))
+    return spec_branch(kind, started_at=func.coalesce(within, func.max(raw.started_at)),
+                       where=[matches(raw.patient_id, ids), raw.deleted_at.is_(None), raw.local_date <= high])
+
+
+def tally_and_last(rows) -> tuple[Tally | None, datetime | None]:
+    """One patient's Tally (None: no session) and last start, from the rows of session_branch
+    and last_started_branch."""
+    logged, last = [], None
+    for row in rows:
+        if row[0] == SESSION_ROW:
+            logged.append((row[_ITEM], row[_DAY], row[_MINUTES]))
+        elif row[0] == LAST_STARTED_ROW and row[_STARTED] is not None:
+            last = _moment(row[_STARTED])
+    return (Tally.of_rows(logged) if logged else None), last
 
 
 def _agenda_statement(ids):
-    # The patients' daily read. A session row: local date in start_date, item_key, minutes;
-    # the library's freshness row: its fingerprint's two values in minutes and time_of_day.
-    raw = _SESSION
+    # The patients' daily read: the sessions (session_branch); the library's freshness row: its
+    # fingerprint's two values in minutes and time_of_day.
     fingerprint = LIBRARY.statement().subquery()
     count, hashes = fingerprint.c
-    sessions = spec_branch(SESSION_ROW, start_date=raw.local_date, item_key=raw.item_key,
-                           minutes=raw.duration_minutes,
-                           where=[matches(raw.patient_id, ids), raw.deleted_at.is_(None),
-                                  raw.local_date >= bindparam("start"), raw.local_date <= bindparam("end")])
+    sessions = session_branch(SESSION_ROW, ids, bindparam("start"), bindparam("end"))
     library = spec_branch(LIBRARY_ROW, minutes=count, time_of_day=hashes, from_=fingerprint)
     return specs_statement(ids, sessions, library)
 

@@ -30,6 +30,21 @@ _DAY_OF, _MINUTES_OF = itemgetter(0), itemgetter(1)  # of a window's (date, minu
 _ZEROS = repeat(0)  # endless and stateless: shared
 
 
+def _columns(rows) -> tuple[list, list, dict]:
+    """(dates, minutes, {item_key: ([dates], [minutes])}) of (item_key or None, date, minutes) rows."""
+    days, minutes, groups = [], [], {}
+    for key, day, spent in rows:
+        days.append(day)
+        minutes.append(spent)
+        if key is not None:
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = ([], [])
+            group[0].append(day)
+            group[1].append(spent)
+    return days, minutes, groups
+
+
 class Tally:
     """One patient's logged sessions, for any number of windows: by_item counts them by item and
     day ({item_key: {date: sessions}}, planned sessions only); a window's sessions, minutes and
@@ -41,17 +56,14 @@ class Tally:
     __slots__ = ("by_item", "_days", "_minutes", "_items", "_running")
 
     def __init__(self, sessions=()):
-        days, minutes, groups = [], [], {}
-        for s in sessions:
-            days.append(s.local_date)
-            minutes.append(s.minutes)
-            if s.item_key is not None:
-                group = groups.get(s.item_key)
-                if group is None:
-                    group = groups[s.item_key] = ([], [])
-                group[0].append(s.local_date)
-                group[1].append(s.minutes)
-        self._fill(days, minutes, groups)
+        self._fill(*_columns((s.item_key, s.local_date, s.minutes) for s in sessions))
+
+    @classmethod
+    def of_rows(cls, rows) -> "Tally":
+        """The sessions as (item_key or None, date, minutes)."""
+        tally = cls.__new__(cls)
+        tally._fill(*_columns(rows))
+        return tally
 
     @classmethod
     def of_columns(cls, days: list, minutes: list, groups: dict) -> "Tally":

@@ -25,6 +25,10 @@ def _history(patient_ids, todays: dict, earliest: date) -> streaks.History:
     return streaks.load(patient_ids, todays, min(earliest, min(todays.values()) - timedelta(days=DATA_DAYS - 1)))
 
 
+def _history_one(patient_id, today: date, earliest: date) -> streaks.History:
+    return streaks.load_one(patient_id, today, min(earliest, today - timedelta(days=DATA_DAYS - 1)))
+
+
 def _metrics(history: streaks.History, patient_id, start: date, end: date, today: date) -> dict:
     return patient_metrics(history.calendar(patient_id), history.tally(patient_id), start, end,
                            today, history.streaks[patient_id], history.last_session_at.get(patient_id))
@@ -89,7 +93,7 @@ def adherence(actor, patient_ref, args: dict | None = None) -> dict:
     else:
         end = today
         start = today - timedelta(days=args.get("window", 30) - 1)
-    history = _history([patient.id], {patient.id: today}, start)
+    history = _history_one(patient.id, today, start)
     metrics = _metrics(history, patient.id, start, end, today)
     mark = threshold("adherent_session_rate")
     metrics["adherent"] = None if metrics["session_rate"] is None else metrics["session_rate"] >= mark
@@ -122,7 +126,7 @@ def weekly_summary(actor, patient_ref, week: date | None = None, language: str |
     end = min(sunday, today)
     if monday > today:
         raise ApiError(422, "That week has not started.", errors={"week": ["Not in the future."]})
-    history = _history([patient.id], {patient.id: today}, monday)
+    history = _history_one(patient.id, today, monday)
     metrics = _metrics(history, patient.id, monday, end, today)
     planned_week = _week_planned(history.specs.get(patient.id, []), monday)
     language = choose_language(language, patient.language)

@@ -18,8 +18,10 @@ from functools import cache
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import Date, bindparam, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.adherence import loading
 from app.adherence.metrics import Tally, walk
@@ -44,25 +46,62 @@ def settled_margin() -> int:
     return max(cfg["SESSION_BACKFILL_DAYS"], -(-cfg["SESSION_EDIT_WINDOW_HOURS"] // 24)) + 2
 
 
-CHECKPOINT_ROW = 10
+CHECKPOINT_ROW = 20  # (after loading's own kinds, read with it by load_one)
+_PATIENT, _SETTLED, _STREAK = AT["patient_id"], AT["start_date"], AT["minutes"]
 
 
-def _specs_and_checkpoints_statement(ids):
+def _specs_and_checkpoints_statement(ids, *more):
     # The checkpoints in the plans' statement: patient_id, settled_through in start_date,
     # streak_days in minutes.
     checkpoint = StreakCheckpoint.__table__.c
     checkpoints = spec_branch(CHECKPOINT_ROW, patient_id=checkpoint.patient_id,
                               start_date=checkpoint.settled_through, minutes=checkpoint.streak_days,
                               where=[matches(checkpoint.patient_id, ids), checkpoint.rules_version == RULES_VERSION])
-    return specs_statement(ids, checkpoints)
+    return specs_statement(ids, checkpoints, *more)
+
+
+class _MondayAfter(FunctionElement):
+    """week_start(day + 1 day) in SQL, for a date column (app/plans/schedule.py: weeks start on Monday)."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(_MondayAfter, "sqlite")
+def _monday_after_sqlite(element, compiler, **kw):
+    # 'weekday 0': on to the Sunday ending that week (the day itself if a Sunday); its Monday is 6 days before.
+    return f"date({compiler.process(element.clauses, **kw)}, '+1 day', 'weekday 0', '-6 days')"
+
+
+@compiles(_MondayAfter, "postgresql")
+def _monday_after_postgresql(element, compiler, **kw):
+    # As a timestamp without zone: date_trunc of a date would take the session's time zone.
+    return f"CAST(date_trunc('week', CAST({compiler.process(element.clauses, **kw)} + 1 AS TIMESTAMP)) AS DATE)"
+
+
+def _one_patient_statement(ids):
+    # The specs and checkpoint statement with the sessions load() reads after it, from the Monday
+    # _loaded_from gives (the checkpoint's, when usable and not older than the cap, if earlier
+    # than the start's), and the last session's start (loading.last_started_branch). That Monday
+    # once, in a CTE: psycopg caches the parsing of statements of at most 4 KiB only.
+    checkpoint = StreakCheckpoint.__table__.c
+    monday = _MondayAfter(checkpoint.settled_through)
+    start = bindparam("start", type_=Date())
+    reach = (select(case((monday < start, monday), else_=start).label("day"))
+             .where(checkpoint.patient_id == ids, checkpoint.rules_version == RULES_VERSION,
+                    checkpoint.settled_through <= bindparam("usable_through"), monday >= bindparam("cap"))
+             .cte("reach"))
+    low = func.coalesce(select(reach.c.day).scalar_subquery(), start)
+    end = bindparam("end", type_=Date())
+    return _specs_and_checkpoints_statement(ids, loading.session_branch(loading.SESSION_ROW, ids, low, end),
+                                            loading.last_started_branch(loading.LAST_STARTED_ROW, ids, low, end))
 
 
 def _specs_and_checkpoints(patient_ids) -> tuple[dict, dict]:
     """({patient_id: [PlanSpec]}, {patient_id: (settled_through, streak_days)}): one query."""
     others: list = []
     specs = specs_from_rows(core_rows(*patients_statement(_specs_and_checkpoints_statement, patient_ids)).all(), others)
-    patient, settled, days = AT["patient_id"], AT["start_date"], AT["minutes"]
-    return specs, {row[patient]: (row[settled], row[days]) for row in others}
+    return specs, {row[_PATIENT]: (row[_SETTLED], row[_STREAK]) for row in others}
 
 
 @dataclass
@@ -94,13 +133,45 @@ def load(patient_ids, todays: dict, earliest: date) -> History:
     """Plans, sessions from `earliest` (or earlier), streaks and last sessions of the patients
     whose local today is in `todays`. At most five queries, whatever the number of patients."""
     specs, checkpoints = _specs_and_checkpoints(patient_ids)
+    usable, loaded_from = _loaded_from(checkpoints, todays, earliest)
+    tallies, last = loading.tallies(patient_ids, loaded_from, max(todays.values()))
+    history = _counted(specs, usable, loaded_from, tallies, last, todays)
+    lapsed = [pid for pid in todays if pid not in last]
+    if lapsed:
+        last |= loading.last_started(lapsed, loaded_from)
+    return history
+
+
+def load_one(patient_id, today: date, earliest: date) -> History:
+    """load() of one patient in one query (plus _finish's, for a streak older than its reach):
+    the sessions' lower bound, which depends on the checkpoint, is computed in SQL as
+    _loaded_from computes it here."""
+    margin = timedelta(days=settled_margin())
+    statement, params = patients_statement(_one_patient_statement, [patient_id])
+    params |= {"start": week_start(earliest), "end": today, "usable_through": today - margin - DAY,
+               "cap": today - margin - timedelta(days=LOOKBACK_CAP)}
+    others: list = []
+    specs = specs_from_rows(core_rows(statement, params).all(), others)
+    checkpoints = {row[_PATIENT]: (row[_SETTLED], row[_STREAK]) for row in others if row[0] == CHECKPOINT_ROW}
+    todays = {patient_id: today}
+    usable, loaded_from = _loaded_from(checkpoints, todays, earliest)
+    tally, last = loading.tally_and_last(others)
+    return _counted(specs, usable, loaded_from, {patient_id: tally} if tally else {},
+                    {patient_id: last} if last else {}, todays)
+
+
+def _loaded_from(checkpoints: dict, todays: dict, earliest: date) -> tuple[dict, date]:
+    """(the usable checkpoints, the Monday the sessions are read from)."""
     margin = timedelta(days=settled_margin())
     cap = min(todays.values()) - margin - timedelta(days=LOOKBACK_CAP)
     usable = {pid: ck for pid, ck in checkpoints.items()
               if pid in todays and ck[0] <= todays[pid] - margin - DAY}
     loaded_from = week_start(min([earliest, *(week_start(s + DAY) for s, _ in usable.values()
                                               if week_start(s + DAY) >= cap)]))
-    tallies, last = loading.tallies(patient_ids, loaded_from, max(todays.values()))
+    return usable, loaded_from
+
+
+def _counted(specs: dict, usable: dict, loaded_from: date, tallies: dict, last: dict, todays: dict) -> History:
     by_day = {pid: tally.by_item for pid, tally in tallies.items()}
     calendars = {pid: Calendar(specs.get(pid, [])) for pid in todays}
     streaks, unfinished = {}, {}
@@ -115,9 +186,6 @@ def load(patient_ids, todays: dict, earliest: date) -> History:
             unfinished[pid] = count
     if unfinished:
         _finish(unfinished, todays, calendars, by_day, usable, loaded_from, streaks)
-    lapsed = [pid for pid in todays if pid not in last]
-    if lapsed:
-        last |= loading.last_started(lapsed, loaded_from)
     return History(specs, {}, loaded_from, streaks, last, calendars, tallies)
 
 

@@ -6,8 +6,9 @@ set-up cost more Python than the database's work, and parsing the same ids again
 """
 import uuid
 
-from sqlalchemy import (BindParameter, Integer, String, TypeDecorator, bindparam, cast, literal_column, null, select,
-                        type_coerce, union_all)
+from sqlalchemy import (BindParameter, DateTime, Integer, String, TypeDecorator, bindparam, cast, literal_column, null,
+                        select, type_coerce, union_all)
+from sqlalchemy.types import NullType
 
 from app.common.db import transaction_connection
 from app.plans.models import Plan, PlanItem, PlanPause, PlanVersion
@@ -67,7 +68,7 @@ def known_uuid(column, name: str | None = None):
 PLAN_ROW, PAUSE_ROW = 1, 2
 SPEC_COLUMNS = ("id", "patient_id", "start_date", "ended_on", "number", "effective_from",
                 "item_id", "item_key", "exercise_id", "minutes", "sessions_per_week", "days_mask",
-                "item_start", "end_date", "time_of_day", "position")
+                "item_start", "end_date", "time_of_day", "position", "started_at")
 _ID_COLUMNS = {"id", "patient_id", "item_id", "item_key", "exercise_id"}  # read as known_uuid (text in SQL)
 AT = {name: index for index, name in enumerate(SPEC_COLUMNS, start=1)}  # a column's place in a row (after kind)
 
@@ -112,6 +113,11 @@ def patients_statement(build, patient_ids) -> tuple:
     return stmt, ({"patient_id": ids[0]} if one else {"ids": ids})
 
 
+# A moment's column (a caller's, e.g. a last session's start: NULL in the plans' rows), typed in
+# SQL for PostgreSQL's UNION and untyped for SQLAlchemy: no result processing on every row.
+_NO_MOMENT = type_coerce(cast(null(), DateTime(timezone=True)), NullType()).label("started_at")
+
+
 def _specs_branches(ids) -> list:
     """The plan rows and pause rows of the patients (ids: a list parameter or a SELECT)."""
     plan, version, item, pause = (m.__table__.c for m in (Plan, PlanVersion, PlanItem, PlanPause))
@@ -121,7 +127,7 @@ def _specs_branches(ids) -> list:
                plan.ended_on, version.number, version.effective_from,
                known_uuid(item.id, "item_id"), known_uuid(item.item_key), known_uuid(item.exercise_id),
                item.minutes, item.sessions_per_week, item.days_mask, item.start_date.label("item_start"),
-               item.end_date, item.time_of_day, item.position)
+               item.end_date, item.time_of_day, item.position, _NO_MOMENT)
         .join_from(Plan.__table__, PlanVersion.__table__, version.plan_id == plan.id)
         .join(PlanItem.__table__, item.version_id == version.id)
         .where(matches(plan.patient_id, ids)))
@@ -162,7 +168,7 @@ def specs_from_rows(rows, others: list | None = None) -> dict:
         kind = row[0]
         if kind == PLAN_ROW:
             (_kind_, plan_id, patient_id, start, end, number, effective_from, item_id, item_key, exercise_id,
-             minutes, per_week, mask, item_start, item_end, time_of_day, _position) = row
+             minutes, per_week, mask, item_start, item_end, time_of_day, _position, _started) = row
             spec = plans.get(plan_id)
             if spec is None:
                 spec = plans[plan_id] = PlanSpec(plan_id, start, end)
