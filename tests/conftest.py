@@ -45,22 +45,10 @@ def database_url(tmp_path_factory):
     return url
 
 
-def _test_engine_options(url: str) -> dict:
-    """On PostgreSQL the suite's own connections commit without waiting for the WAL flush
-    (synchronous_commit=off, for these sessions only: the server's settings stay as they are).
-    A commit still commits, visible to every other connection at once; only a crash of the
-    server could lose the last ones, and the test database is dropped at every run."""
-    options = dict(TestConfig.SQLALCHEMY_ENGINE_OPTIONS)
-    if url.startswith("postgresql"):
-        options["connect_args"] = {"options": "-c synchronous_commit=off"}
-    return options
-
-
 @pytest.fixture(scope="session")
 def app(database_url):
     class Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = database_url
-        SQLALCHEMY_ENGINE_OPTIONS = _test_engine_options(database_url)
 
     app = create_app(Config)
     app.test_client_class = RecordingClient
