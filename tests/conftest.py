@@ -1,5 +1,6 @@
 """Test setup: one real database per run (SQLite file, or PostgreSQL from TEST_DATABASE_URL),
 migrated with Alembic; each test runs in a transaction that is rolled back."""
+import inspect
 import os
 import time
 import uuid
@@ -148,6 +149,13 @@ def pytest_report_header(config):
     return f"clock: travelled to {moment.isoformat()} (--at), ticking" if moment else None
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    deselected = getattr(config, "_no_database_deselected", 0)
+    if deselected:
+        terminalreporter.write_line(f"{deselected} tests marked no_database touch no database: "
+                                    "they ran in the SQLite run (make test), not again here")
+
+
 def pytest_configure(config):
     if config.getoption("--at") and CLOCK_OFFSET not in os.environ:
         _travel_to(config.getoption("--at"))
@@ -156,11 +164,28 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "unobserved: the test forces an answer the route cannot give by itself "
                                        "(a patched service); tests/test_declared_statuses.py does not count it")
     config.addinivalue_line("markers", "slow: many examples of a property test; run with --slow (CI)")
+    config.addinivalue_line("markers", "no_database: the test touches no database (source, or a process of its "
+                                       "own that stops before any): the SQLite run only, not again on PostgreSQL")
     install_log_capture()
+
+
+# What a test would ask for to reach the database (every test has `app` and `database_url`
+# through _isolated; a no_database test asks for none of these itself, nor for a fixture on them).
+DATABASE_FIXTURES = {"app", "database_url", "client", "world", "app_ctx", "smtp"}
 
 
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    independent = [item for item in items if item.get_closest_marker("no_database")]
+    for item in independent:
+        asked = DATABASE_FIXTURES & (set(inspect.signature(item.function).parameters)
+                                     | set(item.fixturenames) - {"app", "database_url"})
+        if asked:
+            raise pytest.UsageError(f"{item.nodeid} is marked no_database but asks for {sorted(asked)}")
+    if independent and os.environ.get("TEST_DATABASE_URL"):
+        config.hook.pytest_deselected(items=independent)
+        items[:] = [item for item in items if not item.get_closest_marker("no_database")]
+        config._no_database_deselected = len(independent)
     if config.getoption("--slow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --slow (CI does)")

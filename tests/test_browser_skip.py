@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.no_database
 def test_a_run_without_the_browser_skips_the_browser_tests_and_says_how_to_run_them(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
     env.update(BROWSER_TESTS_CHROMIUM=str(tmp_path / "no-chromium"), BROWSER_TESTS_CHROMEDRIVER=str(tmp_path / "no-driver"))

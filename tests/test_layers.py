@@ -3,7 +3,11 @@ so there is no cycle between packages. Every import counts, also those inside fu
 import ast
 from pathlib import Path
 
+import pytest
+
 from app.domains import LAYERS
+
+pytestmark = pytest.mark.no_database
 
 APP = Path(__file__).resolve().parent.parent / "app"
 

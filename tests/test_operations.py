@@ -31,6 +31,7 @@ def _refusal(result, *words):
         assert word in lines[0], lines[0]
 
 
+@pytest.mark.no_database
 @pytest.mark.parametrize("env,words", [
     ({"STANDSTRONG_ENV": "prod"}, ["STANDSTRONG_ENV", "'prod'", "production"]),
     ({"STANDSTRONG_ENV": "production", **STRONG}, ["DATABASE_URL"]),
@@ -40,6 +41,7 @@ def test_wrong_configuration_refuses_to_start_in_one_line(env, words, tmp_path):
     _refusal(_run([sys.executable, "-c", "import wsgi"], env, tmp_path), "refusing to start", *words)
 
 
+@pytest.mark.no_database
 def test_flask_demo_refuses_in_production(tmp_path):
     database = tmp_path / "prod.sqlite3"
     env = {"STANDSTRONG_ENV": "production", "DATABASE_URL": f"sqlite:///{database}", **STRONG}

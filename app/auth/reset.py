@@ -4,11 +4,11 @@ account exists."""
 import logging
 from functools import lru_cache
 
-import yaml
 from flask import after_this_request, current_app
 
 from app.common.i18n import DEFAULT_LANGUAGE
 from app.common.mail import Mail, MailDeliveryError, MailNotConfigured, send_mail
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 
 log = logging.getLogger("standstrong.auth")
@@ -16,7 +16,7 @@ log = logging.getLogger("standstrong.auth")
 
 @lru_cache(maxsize=1)
 def messages() -> dict:
-    return yaml.safe_load((BASE_DIR / "seed" / "auth" / "messages.yaml").read_text(encoding="utf-8"))
+    return read_yaml(BASE_DIR / "seed" / "auth" / "messages.yaml")
 
 
 def reset_mail(to: str, name: str, code: str, language: str, minutes: int) -> Mail:

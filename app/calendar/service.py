@@ -7,14 +7,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import icalendar
-import yaml
 from sqlalchemy import select
 
-from app.audit import service as audit
 from app.access.policy import LOG, READ, patient_for
+from app.audit import service as audit
 from app.calendar.models import CalendarFeed
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import LANGUAGES
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 from app.dxa import service as dxa
 from app.errors import ApiError
@@ -28,7 +28,7 @@ UID_DOMAIN = "standstrong.app"
 
 @lru_cache(maxsize=1)
 def _texts() -> dict:
-    return yaml.safe_load((BASE_DIR / "seed" / "calendar" / "events.yaml").read_text(encoding="utf-8"))
+    return read_yaml(BASE_DIR / "seed" / "calendar" / "events.yaml")
 
 
 def _hash(token: str) -> str:

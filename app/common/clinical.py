@@ -8,8 +8,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 
 DEFAULT_PATH = BASE_DIR / "seed" / "clinical" / "thresholds.yaml"
@@ -24,7 +23,7 @@ log = logging.getLogger(__name__)
 @lru_cache(maxsize=1)
 def thresholds() -> dict:
     path = Path(os.environ.get("CLINICAL_THRESHOLDS_FILE", DEFAULT_PATH))
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml(path)
 
 
 def threshold(name: str):
@@ -34,7 +33,7 @@ def threshold(name: str):
 @lru_cache(maxsize=1)
 def clinic_settings() -> dict:
     path = Path(os.environ.get("CLINIC_SETTINGS_FILE", CLINIC_PATH))
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml(path)
 
 
 def emergency_number() -> str | None:

@@ -5,10 +5,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
-import yaml
 from dateutil.relativedelta import relativedelta
 
 from app.common.clinical import threshold, thresholds
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 from app.dxa.models import KNEE_SITES
 
@@ -20,7 +20,7 @@ YEAR = 12  # months
 
 @lru_cache(maxsize=1)
 def protocol() -> dict:
-    return yaml.safe_load((SEED_DIR / "protocol.yaml").read_text(encoding="utf-8"))
+    return read_yaml(SEED_DIR / "protocol.yaml")
 
 
 def _named(names: dict, language: str, code: str) -> str:
@@ -46,7 +46,7 @@ def kind_in_text(kind: str, language: str) -> str:
 
 @lru_cache(maxsize=1)
 def explanations() -> dict:
-    return yaml.safe_load((SEED_DIR / "explanations.yaml").read_text(encoding="utf-8"))
+    return read_yaml(SEED_DIR / "explanations.yaml")
 
 
 def _dec(value: float) -> Decimal:

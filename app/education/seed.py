@@ -13,11 +13,11 @@ from datetime import date
 from pathlib import Path
 
 import frontmatter
-import yaml
 from sqlalchemy import select
 
 from app.common.i18n import LANGUAGES
 from app.common.types import utcnow
+from app.common.yaml_files import SAFE_LOADER, read_yaml
 from app.config import BASE_DIR
 from app.education.models import EducationContent, EducationModule
 from app.extensions import db
@@ -27,13 +27,24 @@ SHARED_KEYS = ("position", "tags", "references", "last_reviewed")
 CITED_HEADING = re.compile(r"^(?P<heading>.*?)\s*\{(?P<keys>[a-z0-9][a-z0-9, -]*)\}\s*$")
 
 
+class _FrontMatter(frontmatter.YAMLHandler):
+    """python-frontmatter's YAML handler, with the parser the other seed files use."""
+
+    def load(self, fm, **kwargs):
+        kwargs.setdefault("Loader", SAFE_LOADER)
+        return super().load(fm, **kwargs)
+
+
+FRONT_MATTER = _FrontMatter()
+
+
 class SeedError(ValueError):
     pass
 
 
 def load_references(directory: Path = EDUCATION_DIR) -> dict:
     """{key: entry}; each entry also gets the `citation` and `url` the API shows."""
-    entries = yaml.safe_load((directory / "references.yaml").read_text(encoding="utf-8"))
+    entries = read_yaml(directory / "references.yaml")
     return {key: {**entry, "citation": citation(entry), "url": reference_url(entry)}
             for key, entry in entries.items()}
 
@@ -62,7 +73,7 @@ def read_modules(directory: Path = EDUCATION_DIR) -> dict[str, dict[str, frontma
         slug, _, language = path.stem.rpartition(".")
         if language not in LANGUAGES:
             raise SeedError(f"{path.name}: name it <slug>.<{'|'.join(LANGUAGES)}>.md")
-        post = frontmatter.loads(path.read_text(encoding="utf-8"))
+        post = frontmatter.loads(path.read_text(encoding="utf-8"), handler=FRONT_MATTER)
         post.metadata["_raw"] = path.read_text(encoding="utf-8")
         by_slug[slug][language] = post
     for slug, posts in by_slug.items():

@@ -1,8 +1,7 @@
 """The names of the kinds of exercise (seed/exercises/kinds.yaml), in each language."""
 from functools import lru_cache
 
-import yaml
-
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 
 KINDS_FILE = BASE_DIR / "seed" / "exercises" / "kinds.yaml"
@@ -10,7 +9,7 @@ KINDS_FILE = BASE_DIR / "seed" / "exercises" / "kinds.yaml"
 
 @lru_cache(maxsize=1)
 def kind_names() -> dict[str, dict[str, str]]:
-    return yaml.safe_load(KINDS_FILE.read_text(encoding="utf-8"))
+    return read_yaml(KINDS_FILE)
 
 
 def kind_name(kind: str, language: str) -> str:

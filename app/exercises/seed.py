@@ -1,9 +1,9 @@
 """Load seed/exercises/exercises.yaml, idempotently (rows keyed by slug, ids derived from it)."""
-import yaml
 from sqlalchemy import select
 
 from app.common.i18n import LANGUAGES
 from app.common.seeding import SeedUpserter
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 from app.exercises.models import KINDS, Exercise
 from app.extensions import db
@@ -13,7 +13,7 @@ TEXT_FIELDS = ("name", "instructions", "equipment", "precautions", "contraindica
 
 
 def load_exercises(path=EXERCISES_FILE) -> str:
-    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entries = read_yaml(path)
     upserter = SeedUpserter(Exercise, "exercise", {e.slug: e for e in db.session.scalars(select(Exercise))})
     for entry in entries:
         slug = entry["slug"]

@@ -2,10 +2,10 @@
 from datetime import date
 from functools import lru_cache
 
-import yaml
 from dateutil.relativedelta import relativedelta
 
 from app.common.clinical import threshold
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 
 PATH = BASE_DIR / "seed" / "medications" / "medicines.yaml"
@@ -13,7 +13,7 @@ PATH = BASE_DIR / "seed" / "medications" / "medicines.yaml"
 
 @lru_cache(maxsize=1)
 def _data() -> dict:
-    return yaml.safe_load(PATH.read_text(encoding="utf-8"))
+    return read_yaml(PATH)
 
 
 def medicines() -> dict:

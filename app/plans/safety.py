@@ -6,11 +6,10 @@ flags, the clinical thresholds); its words are data in zh-CN and en
 from datetime import date
 from functools import lru_cache
 
-import yaml
-
 from app.audit import service as audit
 from app.common.clinical import months_before, threshold
 from app.common.i18n import LANGUAGES, choose_language
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 from app.education import service as education
 from app.errors import ApiError
@@ -24,7 +23,7 @@ SAFETY_MODULE = "safety-standing-and-fes"
 
 @lru_cache(maxsize=1)
 def warning_texts() -> dict:
-    texts = yaml.safe_load(WARNINGS_FILE.read_text(encoding="utf-8"))
+    texts = read_yaml(WARNINGS_FILE)
     for code, by_language in [*texts["warnings"].items(), ("safety_module_note", texts["safety_module_note"])]:
         missing = set(LANGUAGES) - set(by_language)
         if missing:

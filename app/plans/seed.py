@@ -1,9 +1,9 @@
 """Load seed/plans/templates.yaml, idempotently."""
-import yaml
 from sqlalchemy import select
 
 from app.common.i18n import LANGUAGES
 from app.common.seeding import SeedUpserter
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 from app.exercises.models import Exercise
 from app.extensions import db
@@ -13,7 +13,7 @@ TEMPLATES_FILE = BASE_DIR / "seed" / "plans" / "templates.yaml"
 
 
 def load_plan_templates(path=TEMPLATES_FILE) -> str:
-    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entries = read_yaml(path)
     exercises = set(db.session.scalars(select(Exercise.slug)))
     upserter = SeedUpserter(PlanTemplate, "plan-template",
                             {t.slug: t for t in db.session.scalars(select(PlanTemplate))})

@@ -3,9 +3,8 @@ import html
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from app.common.i18n import LANGUAGES, served_language
+from app.common.yaml_files import read_yaml
 
 TEXTS_DIR = Path(__file__).resolve().parent.parent.parent / "seed" / "reminders"
 
@@ -15,7 +14,7 @@ def catalogue() -> dict:
     """{kind: {language: {"subject", "text"}}} from every file under seed/reminders/."""
     kinds: dict = {}
     for path in sorted(TEXTS_DIR.glob("*.yaml")):
-        for kind, by_language in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+        for kind, by_language in (read_yaml(path) or {}).items():
             if kind in kinds:
                 raise ValueError(f"{path.name}: kind {kind!r} is defined twice")
             missing = [lang for lang in LANGUAGES if not {"subject", "text"} <= set(by_language.get(lang) or {})]

@@ -4,12 +4,11 @@ import string
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
-from pathlib import Path
 
-import yaml
 from babel.lists import format_list
 
 from app.common.i18n import LANGUAGES
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 
 DEFAULT_PATH = BASE_DIR / "seed" / "rules" / "rules.yaml"
@@ -116,9 +115,9 @@ def _build(rule_id: str, data: dict, defaults: dict) -> Rule:
 
 @lru_cache(maxsize=1)
 def _load() -> tuple[dict, dict]:
-    seed = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    seed = read_yaml(DEFAULT_PATH)
     override_path = os.environ.get("RULES_OVERRIDES_FILE")
-    overrides = yaml.safe_load(Path(override_path).read_text(encoding="utf-8")) if override_path else {}
+    overrides = read_yaml(override_path) if override_path else {}
     overrides = overrides or {}
     unknown = set(overrides) - set(seed["rules"]) - {"defaults"}
     if unknown:

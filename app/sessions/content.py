@@ -7,10 +7,9 @@ blood-pressure-first answer, which holds the dysreflexia and low-pressure steps 
 import re
 from functools import lru_cache
 
-import yaml
-
 from app.common.clinical import emergency_number, fill, threshold
 from app.common.i18n import served_language
+from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 from app.education.seed import load_references
 from app.patients.models import level_at_or_above
@@ -22,7 +21,7 @@ PERSON = re.compile(r"^(?P<surname>[A-Z][\w'-]+(?: [A-Z][\w'-]+)*) [A-Z]{1,3}$")
 @lru_cache(maxsize=1)
 def symptoms() -> list[dict]:
     """The checklist, labels filled in (their placeholders hold thresholds only)."""
-    entries = yaml.safe_load((SEED / "symptoms.yaml").read_text(encoding="utf-8"))
+    entries = read_yaml(SEED / "symptoms.yaml")
     return [{**s, "label": {lang: fill(text, lang) for lang, text in s["label"].items()}} for s in entries]
 
 
@@ -32,12 +31,12 @@ def symptom_codes() -> list[str]:
 
 @lru_cache(maxsize=1)
 def safety_answers() -> dict:
-    return yaml.safe_load((SEED / "safety_answers.yaml").read_text(encoding="utf-8"))
+    return read_yaml(SEED / "safety_answers.yaml")
 
 
 @lru_cache(maxsize=1)
 def weekly_messages() -> dict:
-    return yaml.safe_load((SEED / "weekly_messages.yaml").read_text(encoding="utf-8"))
+    return read_yaml(SEED / "weekly_messages.yaml")
 
 
 def alerts_for(reported: list[str], neurological_level: str) -> list[str]:
