@@ -26,8 +26,10 @@ run: migrate
 	$(BIN)/flask demo
 	$(BIN)/honcho start -f Procfile -p $(PORT)
 
+# SQLite whatever the environment holds: a TEST_DATABASE_URL exported for test-pg would otherwise
+# send this run to PostgreSQL too (and, in .ci/run, both runs to the same database at once).
 test: venv
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-pg: venv
 	$(BIN)/python -m tests.pg_database "$(TEST_DATABASE_URL)"
