@@ -326,3 +326,17 @@ def test_the_rules_texts_name_their_parameters_values_for_the_reader(world):
         knee = rules["knee_bmd_low_while_loading"]
         assert named in knee["explanation"] and "[" not in knee["explanation"], knee["explanation"]
         assert knee["parameters"]["exercise_kinds"] == ["standing", "vibration"]  # the codes stay in the data
+
+
+def test_the_rules_in_force_are_listed_without_the_dxa_domain(world, monkeypatch):
+    """A DXA rule is off while app/dxa is not installed (`requires: [dxa]`) but still listed:
+    its parameters name the sites by their codes then, instead of failing the list."""
+    import sys
+
+    for name in ("app.dxa", "app.dxa.content"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed: find_spec and import fail
+    for language in ("en", "zh-CN"):
+        response = world.coord_a.get(f"/api/v1/rules?lang={language}&per_page=100")
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        rules = {r["id"]: r for r in response.get_json()["items"]}
+        assert rules["knee_bmd_low_while_loading"]["parameters"]["sites"]

@@ -126,7 +126,9 @@ def _day_as_stored(element, compiler, **kw):
 
 @compiles(_day_text, "postgresql")
 def _day_to_char(element, compiler, **kw):
-    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+    # As a timestamp without zone: to_char of a date takes it as a timestamptz, at midnight in
+    # the session's time zone, which can be another day (a zone that skipped one).
+    return f"to_char(CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMP), 'YYYY-MM-DD')"
 
 
 class _Days(dict):

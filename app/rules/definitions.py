@@ -36,12 +36,16 @@ class Rule:
 
     @property
     def available(self) -> bool:
-        return all(find_spec(f"app.{name}") is not None for name in self.requires)
+        return all(map(_installed, self.requires))
 
     def text(self, field: str, language: str, values: dict) -> str:
         texts = getattr(self, field)
         template = texts.get(language) or texts["en"]
         return string.Formatter().vformat(template, (), _Lenient({**self.parameters, **values}))
+
+
+def _installed(domain: str) -> bool:
+    return find_spec(f"app.{domain}") is not None
 
 
 def text_values(evidence: dict, language: str) -> dict:
@@ -61,14 +65,16 @@ def text_values(evidence: dict, language: str) -> dict:
 
             name = (medicines().get(value) or {}).get("name") or {}
             value = name.get(language) or name.get("en") or value
-        elif key == "kind":  # only a DXA follow-up rule's evidence (`requires: [dxa]`)
+        elif key == "kind" and _installed("dxa"):  # only a DXA follow-up rule's evidence (`requires: [dxa]`)
             from app.dxa.content import kind_in_text
 
             value = kind_in_text(value, language)
         elif key == "exercise_kinds":
             value = format_list([kind_name(kind, language) for kind in value], locale=language.replace("-", "_"))
         values[key] = ", ".join(map(str, value)) if isinstance(value, list) else value
-    if "sites" in evidence:  # a DXA rule's evidence (scans: site and side) or parameters (site codes)
+    # A DXA rule's evidence (scans: site and side) or parameters (site codes); without app/dxa
+    # (an optional domain: its rules are off, GET /rules still lists them) the codes stay.
+    if "sites" in evidence and _installed("dxa"):
         from app.dxa.content import site_name, site_on_side
 
         names = [site_on_side(e["site"], e.get("side"), language) if isinstance(e, dict) else site_name(e, language)
