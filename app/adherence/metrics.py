@@ -142,6 +142,13 @@ def item_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSession]
         done = sum(map(bool, map(per_day.get, map(_DAY_OF, fixed), _ZEROS))) if per_day else 0
         due = len(fixed)
         minutes = sum(map(_MINUTES_OF, fixed))
+        for run_days, weeks, per_week, cap, spent in entry.runs:  # whole past weeks, each planning N
+            if per_day:
+                found = map(per_day.get, run_days, _ZEROS)
+                capped = map(bool, found) if cap == 1 else map(min, found, repeat(cap))
+                done += sum(map(min, map(sum, zip(*[capped] * 7)), repeat(per_week)))
+            due += per_week * weeks
+            minutes += per_week * weeks * spent
         for quota in entry.quotas:
             counted = quota.counted(per_day)
             expected = max(quota.due, counted)  # ahead of pace in the current week: on target

@@ -214,18 +214,38 @@ class Calendar:
         index = bisect_right(points, monday) - 1
         if index < 0 or (index + 1 < len(points) and points[index + 1] <= monday + _SIX_DAYS):
             return None
-        weekly = self._weekly.get(index, _NOTHING)
-        if weekly is _NOTHING:  # (item_key, N, minutes, item, planned, cap) of each N-per-week item
-            weekly = [(i.item_key, i.sessions_per_week, i.minutes, i, i.sessions_per_week, per_day(i.sessions_per_week))
-                      for i in self._segment(index) if i.weekly]  # (a whole week plans N)
-            if len({entry[0] for entry in weekly}) != len(weekly):
-                weekly = None  # (an item twice in force: its days are joined by _week_stretches)
-            self._weekly[index] = weekly
+        weekly = self._weekly_items(index)
         if not weekly:
             return None
         week = _week_days(monday)
         return [_stretch((key, monday, per_week, minutes, week, item, planned, cap))
                 for key, per_week, minutes, item, planned, cap in weekly]
+
+    def _weekly_items(self, index: int) -> list | None:
+        """(item_key, N, minutes, item, planned, cap) of each N-per-week item of the segment, a
+        whole week planning N; None when two of them share an item_key (_week_stretches joins
+        their days)."""
+        weekly = self._weekly.get(index, _NOTHING)
+        if weekly is _NOTHING:
+            weekly = [(i.item_key, i.sessions_per_week, i.minutes, i, i.sessions_per_week, per_day(i.sessions_per_week))
+                      for i in self._segment(index) if i.weekly]
+            if len({entry[0] for entry in weekly}) != len(weekly):
+                weekly = None
+            self._weekly[index] = weekly
+        return weekly
+
+    def whole_weeks(self, monday: date, through: date) -> tuple[int, list] | None:
+        """(k, the segment's _weekly_items) for the k >= 1 whole weeks from monday, ending on or
+        before through, that lie in one segment (each the same stretches: one per N-per-week
+        item, all seven days, planning N); None when the week from monday is not one of them."""
+        points = self._points
+        index = bisect_right(points, monday) - 1
+        limit = through if index + 1 >= len(points) else min(through, points[index + 1] - _DAY)
+        weeks = ((limit - monday).days + 1) // 7
+        if index < 0 or weeks < 1:
+            return None
+        weekly = self._weekly_items(index)
+        return None if weekly is None else (weeks, weekly)
 
 
 _NOTHING: list = []  # shared, never changed
@@ -302,6 +322,12 @@ def _week_days(monday: date) -> tuple[date, ...]:
     return tuple(monday + timedelta(days=k) for k in range(7))
 
 
+@lru_cache(maxsize=1024)
+def _run_days(monday: date, weeks: int) -> tuple[date, ...]:
+    """The days of the weeks from monday (shared by every patient of a batch)."""
+    return tuple(monday + timedelta(days=k) for k in range(7 * weeks))
+
+
 def _week_stretches(plans: Calendar, monday: date) -> list[Stretch]:
     week = _week_days(monday)
     found: dict = {}  # (item_key, sessions a week, minutes) -> [its days in date order, item on the last]
@@ -354,6 +380,9 @@ class ItemWindow:
     item: ItemSpec                                   # as in force on its last day in the window
     fixed: list = field(default_factory=list)        # [(date, minutes)] days-of-week days due
     quotas: list = field(default_factory=list)       # [Quota]
+    # Runs of whole past weeks of one segment, all due: (their days, weeks, N, cap, minutes), so
+    # that k identical weeks are counted by C over their days, not by k Quotas.
+    runs: list = field(default_factory=list)
 
 
 @lru_cache(maxsize=1024)
@@ -389,7 +418,19 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
                 entry.fixed += _fixed_days(first, weekday, count, mask, item.minutes)
     monday = week_start(start)
     while monday <= end:
-        sunday = monday + timedelta(days=6)
+        sunday = monday + _SIX_DAYS
+        if monday >= start and sunday <= end:  # whole weeks, all due (end <= today)
+            run = plans.whole_weeks(monday, end)
+            if run is not None:
+                weeks, weekly = run
+                if weekly:
+                    run_days = _run_days(monday, weeks)
+                    for key, per_week, minutes, _item, _planned, cap in weekly:
+                        entry = result.get(key)
+                        if entry is not None:
+                            entry.runs.append((run_days, weeks, per_week, cap, minutes))
+                monday += timedelta(days=7 * weeks)
+                continue
         last = sunday if monday <= today <= sunday and end == today else end
         for stretch in plans.week_stretches(monday):
             inside = stretch.days  # in date order
