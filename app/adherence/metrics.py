@@ -211,14 +211,22 @@ def walk(plans: list[PlanSpec] | Calendar, by_item: dict, today: date, last: dat
     count = 0
     day = last
     earliest = plans.earliest
+    segment_first = None  # the first day of the segment whose items are in `resolved`
     while first is None or day >= first:
         if earliest is None:
             return count, True
-        if day.weekday() == 6 and day < today and _week_missed(plans, by_item, day - timedelta(days=6)):
+        weekday = day.weekday()
+        if weekday == 6 and day < today and _week_missed(plans, by_item, day - timedelta(days=6)):
             return count, True
+        if segment_first is None or day < segment_first:
+            # Per segment, not per day: each item's {date: sessions} and days-of-week mask.
+            segment_first, items = plans.segment_of(day)
+            resolved = [(by_item.get(i.item_key, _NONE), None if i.weekly else i.days_mask) for i in items]
         due = missed = logged = False
-        for item, fixed in plans.entries(day):  # fixed: a days-of-week item due that day
-            if by_item.get(item.item_key, _NONE).get(day):
+        bit = 1 << weekday
+        for per_day, mask in resolved:
+            fixed = mask is not None and bool(mask & bit)  # a days-of-week item due that day
+            if per_day.get(day):
                 logged = True
             elif fixed:
                 missed = True

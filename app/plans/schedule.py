@@ -136,7 +136,7 @@ class Calendar:
     they are worked out once per segment, with PlanSpec.items_on on its first day: the rule
     itself, read on fewer days."""
 
-    __slots__ = ("plans", "earliest", "_points", "_segments", "_entries", "_weeks", "_weekly")
+    __slots__ = ("plans", "earliest", "_points", "_segments", "_weeks", "_weekly")
 
     def __init__(self, plans: list[PlanSpec]):
         self.plans = plans
@@ -158,7 +158,6 @@ class Calendar:
                         points.add(item.end_date + _DAY)
         self._points = sorted(points)
         self._segments: list = [None] * len(self._points)  # items in force from _points[i] on
-        self._entries: dict = {}
         self._weeks: dict = {}
         self._weekly: dict = {}  # segment index -> its N-per-week items (None: two share an item_key)
 
@@ -173,16 +172,11 @@ class Calendar:
         index = bisect_right(self._points, day) - 1
         return self._segment(index) if index >= 0 else _NOTHING
 
-    def entries(self, day: date) -> list[tuple[ItemSpec, bool]]:
-        """(item, whether it is a days-of-week item due that day) for the items in force."""
+    def segment_of(self, day: date) -> tuple[date, list[ItemSpec]]:
+        """(the first day of the segment holding day, the items in force in it); before the first
+        segment, (date.min, nothing)."""
         index = bisect_right(self._points, day) - 1
-        if index < 0:
-            return _NOTHING
-        key = (index, day.weekday())
-        found = self._entries.get(key)
-        if found is None:
-            found = self._entries[key] = [(i, not i.weekly and i.fixed_on(day)) for i in self._segment(index)]
-        return found
+        return (self._points[index], self._segment(index)) if index >= 0 else (date.min, _NOTHING)
 
     def spans(self, start: date, end: date):
         """(first, last, items in force) for the runs of days of [start, end] in one segment,
@@ -391,14 +385,16 @@ def _mask_offsets(weekday: int, mask: int) -> tuple[int, ...]:
     return tuple(k for k in range(7) if mask >> ((weekday + k) % 7) & 1)
 
 
-def _fixed_days(first: date, weekday: int, count: int, mask: int, minutes: int) -> list:
-    """[(date, minutes)] of the mask's weekdays among the count days from first, in date order."""
+@lru_cache(maxsize=4096)
+def _fixed_days(first: date, weekday: int, count: int, mask: int, minutes: int) -> tuple:
+    """((date, minutes), ...) of the mask's weekdays among the count days from first, in date
+    order (patients of a batch share their windows' days: worked out once for all of them)."""
     start = first.toordinal()
     ordinals = [range(start + k, start + count, 7) for k in _mask_offsets(weekday, mask)]
     if not ordinals:  # (no weekday bit set)
-        return []
+        return ()
     days = map(date.fromordinal, sorted(chain.from_iterable(ordinals)) if len(ordinals) > 1 else ordinals[0])
-    return list(zip(days, repeat(minutes)))
+    return tuple(zip(days, repeat(minutes)))
 
 
 def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date) -> dict:
