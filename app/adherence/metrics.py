@@ -110,7 +110,7 @@ class Tally:
             group = self._items.get(item_key)
             if group is None:
                 return 0
-            days, totals = self._sorted(item_key, *group)
+            days, totals = self._sorted(id(group), *group)  # (the group's id: its key is hashed once)
         first, last = self._bounds(days, start, end)
         return totals[last] - totals[first]
 
@@ -172,8 +172,11 @@ def patient_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSessi
     plans = calendar(plans)
     tally = sessions if isinstance(sessions, Tally) else Tally(sessions)
     items = item_metrics(plans, tally, start, end, today)
-    due = sum(i["expected_sessions"] for i in items.values())
-    done = sum(i["completed_sessions"] for i in items.values())
+    due = done = prescribed = 0
+    for item in items.values():
+        due += item["expected_sessions"]
+        done += item["completed_sessions"]
+        prescribed += item["prescribed_minutes"]
     last_30 = today - timedelta(days=29)
     if not isinstance(sessions, Tally):
         if streak_days is None:
@@ -183,7 +186,7 @@ def patient_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSessi
     return {
         "date_from": start, "date_to": end,
         "expected_sessions": due, "completed_sessions": done, "session_rate": _rate(done, due),
-        "prescribed_minutes": sum(i["prescribed_minutes"] for i in items.values()),
+        "prescribed_minutes": prescribed,
         "logged_minutes": tally.minutes_within(start, end),
         "sessions_logged": tally.sessions_within(start, end),
         "current_streak_days": streak_days,

@@ -50,7 +50,7 @@ in which an N-per-week stretch got fewer sessions than it planned; today, still 
 breaks nothing; it ends at the first plan's start (app/adherence/metrics.py: walk). The last
 session is the last one ever logged, however old.
 """
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache, partial
@@ -369,7 +369,7 @@ class Quota(NamedTuple):
         return min(self.planned, _capped(sessions_by_day, self.days, self.stretch.cap))
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemWindow:
     item: ItemSpec                                   # as in force on its last day in the window
     fixed: list = field(default_factory=list)        # [(date, minutes)] days-of-week days due
@@ -431,13 +431,13 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
         for stretch in plans.week_stretches(monday):
             inside = stretch.days  # in date order
             if inside[0] < start or inside[-1] > last:
-                inside = tuple(d for d in inside if start <= d <= last)
+                inside = inside[bisect_left(inside, start):bisect_right(inside, last)]
             entry = result.get(stretch.item_key) if inside and inside[0] <= end else None
             if entry is not None:
                 if inside is stretch.days and inside[-1] <= today:  # a whole past week: all of it due
                     entry.quotas.append(_quota((stretch, inside, 0, stretch.planned, stretch.planned)))
                 else:
-                    ahead = sum(1 for d in inside if d > today) if inside[-1] > today else 0
+                    ahead = len(inside) - bisect_right(inside, today) if inside[-1] > today else 0
                     entry.quotas.append(Quota.of(stretch, inside, ahead))
         monday += timedelta(days=7)
     return result
