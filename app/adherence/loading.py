@@ -131,17 +131,24 @@ def _day_to_char(element, compiler, **kw):
     return f"to_char(CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMP), 'YYYY-MM-DD')"
 
 
-class _Days(dict):
-    """{YYYY-MM-DD: date}, each parsed once per process (a few hundred distinct days are read)."""
+class _Parsed(dict):
+    """{text: parse(text)}, each text parsed once per process (a batch reads a few hundred
+    distinct days and minutes, hundreds of thousands of times)."""
+
+    __slots__ = ("parse",)
+
+    def __init__(self, parse):
+        super().__init__()
+        self.parse = parse
 
     def __missing__(self, text):
         if len(self) >= 20_000:
             self.clear()
-        found = self[text] = date.fromisoformat(text)
+        found = self[text] = self.parse(text)
         return found
 
 
-_DAYS = _Days()
+_DAYS, _MINUTE_COUNTS = _Parsed(date.fromisoformat), _Parsed(int)  # YYYY-MM-DD -> date; minutes
 
 
 def _tally_statement(ids, bounded_below: bool):
@@ -171,7 +178,7 @@ def _tally(packed: str) -> Tally:
     values = packed.split(",")
     keys = values[0::3]
     days = list(map(_DAYS.__getitem__, values[1::3]))
-    minutes = list(map(int, values[2::3]))
+    minutes = list(map(_MINUTE_COUNTS.__getitem__, values[2::3]))
     distinct = set(keys)
     groups = {}
     if len(distinct) == 1:

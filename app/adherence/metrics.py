@@ -110,7 +110,7 @@ class Tally:
             group = self._items.get(item_key)
             if group is None:
                 return 0
-            days, totals = self._sorted(item_key, *group)
+            days, totals = self._sorted(id(group), *group)  # (the group's id: its key is hashed once)
         first, last = self._bounds(days, start, end)
         return totals[last] - totals[first]
 
@@ -142,6 +142,13 @@ def item_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSession]
         done = sum(map(bool, map(per_day.get, map(_DAY_OF, fixed), _ZEROS))) if per_day else 0
         due = len(fixed)
         minutes = sum(map(_MINUTES_OF, fixed))
+        for run_days, weeks, per_week, cap, spent in entry.runs:  # whole past weeks, each planning N
+            if per_day:
+                found = map(per_day.get, run_days, _ZEROS)
+                capped = map(bool, found) if cap == 1 else map(min, found, repeat(cap))
+                done += sum(map(min, map(sum, zip(*[capped] * 7)), repeat(per_week)))
+            due += per_week * weeks
+            minutes += per_week * weeks * spent
         for quota in entry.quotas:
             counted = quota.counted(per_day)
             expected = max(quota.due, counted)  # ahead of pace in the current week: on target
@@ -165,8 +172,11 @@ def patient_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSessi
     plans = calendar(plans)
     tally = sessions if isinstance(sessions, Tally) else Tally(sessions)
     items = item_metrics(plans, tally, start, end, today)
-    due = sum(i["expected_sessions"] for i in items.values())
-    done = sum(i["completed_sessions"] for i in items.values())
+    due = done = prescribed = 0
+    for item in items.values():
+        due += item["expected_sessions"]
+        done += item["completed_sessions"]
+        prescribed += item["prescribed_minutes"]
     last_30 = today - timedelta(days=29)
     if not isinstance(sessions, Tally):
         if streak_days is None:
@@ -176,7 +186,7 @@ def patient_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSessi
     return {
         "date_from": start, "date_to": end,
         "expected_sessions": due, "completed_sessions": done, "session_rate": _rate(done, due),
-        "prescribed_minutes": sum(i["prescribed_minutes"] for i in items.values()),
+        "prescribed_minutes": prescribed,
         "logged_minutes": tally.minutes_within(start, end),
         "sessions_logged": tally.sessions_within(start, end),
         "current_streak_days": streak_days,
@@ -204,14 +214,22 @@ def walk(plans: list[PlanSpec] | Calendar, by_item: dict, today: date, last: dat
     count = 0
     day = last
     earliest = plans.earliest
+    segment_first = None  # the first day of the segment whose items are in `resolved`
     while first is None or day >= first:
         if earliest is None:
             return count, True
-        if day.weekday() == 6 and day < today and _week_missed(plans, by_item, day - timedelta(days=6)):
+        weekday = day.weekday()
+        if weekday == 6 and day < today and _week_missed(plans, by_item, day - timedelta(days=6)):
             return count, True
+        if segment_first is None or day < segment_first:
+            # Per segment, not per day: each item's {date: sessions} and days-of-week mask.
+            segment_first, items = plans.segment_of(day)
+            resolved = [(by_item.get(i.item_key, _NONE), None if i.weekly else i.days_mask) for i in items]
         due = missed = logged = False
-        for item, fixed in plans.entries(day):  # fixed: a days-of-week item due that day
-            if by_item.get(item.item_key, _NONE).get(day):
+        bit = 1 << weekday
+        for per_day, mask in resolved:
+            fixed = mask is not None and bool(mask & bit)  # a days-of-week item due that day
+            if per_day.get(day):
                 logged = True
             elif fixed:
                 missed = True

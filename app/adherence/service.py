@@ -46,8 +46,12 @@ def adherence_many(patient_ids, window_days: int) -> dict:
         return {}
     with collector_paused():
         history = _history(patient_ids, todays, min(todays.values()) - timedelta(days=window_days - 1))
-        return {pid: _metrics(history, pid, today - timedelta(days=window_days - 1), today, today)
-                for pid, today in todays.items()}
+        result = {pid: _metrics(history, pid, today - timedelta(days=window_days - 1), today, today)
+                  for pid, today in todays.items()}
+        # Freed here, by reference counting: the collector's first pass after the block then
+        # walks only the result, not the batch's whole History as well.
+        del history
+    return result
 
 
 # --- for callers that read many windows of many patients (rules, the caseload) ------------

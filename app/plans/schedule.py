@@ -50,7 +50,7 @@ in which an N-per-week stretch got fewer sessions than it planned; today, still 
 breaks nothing; it ends at the first plan's start (app/adherence/metrics.py: walk). The last
 session is the last one ever logged, however old.
 """
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache, partial
@@ -136,7 +136,7 @@ class Calendar:
     they are worked out once per segment, with PlanSpec.items_on on its first day: the rule
     itself, read on fewer days."""
 
-    __slots__ = ("plans", "earliest", "_points", "_segments", "_entries", "_weeks", "_weekly")
+    __slots__ = ("plans", "earliest", "_points", "_segments", "_weeks", "_weekly")
 
     def __init__(self, plans: list[PlanSpec]):
         self.plans = plans
@@ -158,7 +158,6 @@ class Calendar:
                         points.add(item.end_date + _DAY)
         self._points = sorted(points)
         self._segments: list = [None] * len(self._points)  # items in force from _points[i] on
-        self._entries: dict = {}
         self._weeks: dict = {}
         self._weekly: dict = {}  # segment index -> its N-per-week items (None: two share an item_key)
 
@@ -173,16 +172,11 @@ class Calendar:
         index = bisect_right(self._points, day) - 1
         return self._segment(index) if index >= 0 else _NOTHING
 
-    def entries(self, day: date) -> list[tuple[ItemSpec, bool]]:
-        """(item, whether it is a days-of-week item due that day) for the items in force."""
+    def segment_of(self, day: date) -> tuple[date, list[ItemSpec]]:
+        """(the first day of the segment holding day, the items in force in it); before the first
+        segment, (date.min, nothing)."""
         index = bisect_right(self._points, day) - 1
-        if index < 0:
-            return _NOTHING
-        key = (index, day.weekday())
-        found = self._entries.get(key)
-        if found is None:
-            found = self._entries[key] = [(i, not i.weekly and i.fixed_on(day)) for i in self._segment(index)]
-        return found
+        return (self._points[index], self._segment(index)) if index >= 0 else (date.min, _NOTHING)
 
     def spans(self, start: date, end: date):
         """(first, last, items in force) for the runs of days of [start, end] in one segment,
@@ -214,18 +208,38 @@ class Calendar:
         index = bisect_right(points, monday) - 1
         if index < 0 or (index + 1 < len(points) and points[index + 1] <= monday + _SIX_DAYS):
             return None
-        weekly = self._weekly.get(index, _NOTHING)
-        if weekly is _NOTHING:  # (item_key, N, minutes, item, planned, cap) of each N-per-week item
-            weekly = [(i.item_key, i.sessions_per_week, i.minutes, i, i.sessions_per_week, per_day(i.sessions_per_week))
-                      for i in self._segment(index) if i.weekly]  # (a whole week plans N)
-            if len({entry[0] for entry in weekly}) != len(weekly):
-                weekly = None  # (an item twice in force: its days are joined by _week_stretches)
-            self._weekly[index] = weekly
+        weekly = self._weekly_items(index)
         if not weekly:
             return None
         week = _week_days(monday)
         return [_stretch((key, monday, per_week, minutes, week, item, planned, cap))
                 for key, per_week, minutes, item, planned, cap in weekly]
+
+    def _weekly_items(self, index: int) -> list | None:
+        """(item_key, N, minutes, item, planned, cap) of each N-per-week item of the segment, a
+        whole week planning N; None when two of them share an item_key (_week_stretches joins
+        their days)."""
+        weekly = self._weekly.get(index, _NOTHING)
+        if weekly is _NOTHING:
+            weekly = [(i.item_key, i.sessions_per_week, i.minutes, i, i.sessions_per_week, per_day(i.sessions_per_week))
+                      for i in self._segment(index) if i.weekly]
+            if len({entry[0] for entry in weekly}) != len(weekly):
+                weekly = None
+            self._weekly[index] = weekly
+        return weekly
+
+    def whole_weeks(self, monday: date, through: date) -> tuple[int, list] | None:
+        """(k, the segment's _weekly_items) for the k >= 1 whole weeks from monday, ending on or
+        before through, that lie in one segment (each the same stretches: one per N-per-week
+        item, all seven days, planning N); None when the week from monday is not one of them."""
+        points = self._points
+        index = bisect_right(points, monday) - 1
+        limit = through if index + 1 >= len(points) else min(through, points[index + 1] - _DAY)
+        weeks = ((limit - monday).days + 1) // 7
+        if index < 0 or weeks < 1:
+            return None
+        weekly = self._weekly_items(index)
+        return None if weekly is None else (weeks, weekly)
 
 
 _NOTHING: list = []  # shared, never changed
@@ -302,6 +316,12 @@ def _week_days(monday: date) -> tuple[date, ...]:
     return tuple(monday + timedelta(days=k) for k in range(7))
 
 
+@lru_cache(maxsize=1024)
+def _run_days(monday: date, weeks: int) -> tuple[date, ...]:
+    """The days of the weeks from monday (shared by every patient of a batch)."""
+    return tuple(monday + timedelta(days=k) for k in range(7 * weeks))
+
+
 def _week_stretches(plans: Calendar, monday: date) -> list[Stretch]:
     week = _week_days(monday)
     found: dict = {}  # (item_key, sessions a week, minutes) -> [its days in date order, item on the last]
@@ -349,11 +369,14 @@ class Quota(NamedTuple):
         return min(self.planned, _capped(sessions_by_day, self.days, self.stretch.cap))
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemWindow:
     item: ItemSpec                                   # as in force on its last day in the window
     fixed: list = field(default_factory=list)        # [(date, minutes)] days-of-week days due
     quotas: list = field(default_factory=list)       # [Quota]
+    # Runs of whole past weeks of one segment, all due: (their days, weeks, N, cap, minutes), so
+    # that k identical weeks are counted by C over their days, not by k Quotas.
+    runs: list = field(default_factory=list)
 
 
 @lru_cache(maxsize=1024)
@@ -362,14 +385,16 @@ def _mask_offsets(weekday: int, mask: int) -> tuple[int, ...]:
     return tuple(k for k in range(7) if mask >> ((weekday + k) % 7) & 1)
 
 
-def _fixed_days(first: date, weekday: int, count: int, mask: int, minutes: int) -> list:
-    """[(date, minutes)] of the mask's weekdays among the count days from first, in date order."""
+@lru_cache(maxsize=4096)
+def _fixed_days(first: date, weekday: int, count: int, mask: int, minutes: int) -> tuple:
+    """((date, minutes), ...) of the mask's weekdays among the count days from first, in date
+    order (patients of a batch share their windows' days: worked out once for all of them)."""
     start = first.toordinal()
     ordinals = [range(start + k, start + count, 7) for k in _mask_offsets(weekday, mask)]
     if not ordinals:  # (no weekday bit set)
-        return []
+        return ()
     days = map(date.fromordinal, sorted(chain.from_iterable(ordinals)) if len(ordinals) > 1 else ordinals[0])
-    return list(zip(days, repeat(minutes)))
+    return tuple(zip(days, repeat(minutes)))
 
 
 def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date) -> dict:
@@ -389,18 +414,30 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
                 entry.fixed += _fixed_days(first, weekday, count, mask, item.minutes)
     monday = week_start(start)
     while monday <= end:
-        sunday = monday + timedelta(days=6)
+        sunday = monday + _SIX_DAYS
+        if monday >= start and sunday <= end:  # whole weeks, all due (end <= today)
+            run = plans.whole_weeks(monday, end)
+            if run is not None:
+                weeks, weekly = run
+                if weekly:
+                    run_days = _run_days(monday, weeks)
+                    for key, per_week, minutes, _item, _planned, cap in weekly:
+                        entry = result.get(key)
+                        if entry is not None:
+                            entry.runs.append((run_days, weeks, per_week, cap, minutes))
+                monday += timedelta(days=7 * weeks)
+                continue
         last = sunday if monday <= today <= sunday and end == today else end
         for stretch in plans.week_stretches(monday):
             inside = stretch.days  # in date order
             if inside[0] < start or inside[-1] > last:
-                inside = tuple(d for d in inside if start <= d <= last)
+                inside = inside[bisect_left(inside, start):bisect_right(inside, last)]
             entry = result.get(stretch.item_key) if inside and inside[0] <= end else None
             if entry is not None:
                 if inside is stretch.days and inside[-1] <= today:  # a whole past week: all of it due
                     entry.quotas.append(_quota((stretch, inside, 0, stretch.planned, stretch.planned)))
                 else:
-                    ahead = sum(1 for d in inside if d > today) if inside[-1] > today else 0
+                    ahead = len(inside) - bisect_right(inside, today) if inside[-1] > today else 0
                     entry.quotas.append(Quota.of(stretch, inside, ahead))
         monday += timedelta(days=7)
     return result
