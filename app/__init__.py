@@ -11,7 +11,7 @@ from app.common.flask_app import StandStrongFlask
 from app.common.headers import register_response_headers
 from app.common.json_body import JSONProvider
 from app.common.postgresql import CONNECT_ARGS as PSYCOPG_CONNECT_ARGS
-from app.common.postgresql import tune_postgresql
+from app.common.postgresql import end_reads_with_commit, tune_postgresql
 from app.common.types import render_item
 from app.config import BASE_DIR, Config, check_config
 from app.domains import DOMAINS
@@ -66,6 +66,7 @@ def register_extensions(app: Flask) -> None:
             _tune_sqlite(db.engine)
         elif db.engine.dialect.driver == "psycopg":
             tune_postgresql(db.engine)
+            app.after_request(end_reads_with_commit)  # registered first: runs after the others
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"),
                      compare_type=True, render_as_batch=True, render_item=render_item)
     jwt.init_app(app)

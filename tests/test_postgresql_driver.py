@@ -2,6 +2,7 @@
 SQLAlchemy's own: the same cursor.description, and a connection the server dropped is replaced
 at checkout without the request seeing it."""
 import os
+import uuid
 from typing import ClassVar
 
 import psycopg
@@ -74,14 +75,49 @@ def test_connection_the_server_dropped_is_replaced_at_checkout(database_url):
             db.engine.dispose()
 
 
-def test_statements_are_not_prepared_on_the_server(app):
-    """psycopg prepares a statement run five times on a connection, and forgets them all (DEALLOCATE
-    ALL, a round trip) at the next ROLLBACK, which ends every read request's transaction: prepared
-    by writes, dropped by the next read. The engine's connections prepare none."""
+def test_a_prepared_statement_survives_a_commit_not_a_rollback(app):
+    """Why successful reads end with COMMIT (postgresql.end_reads_with_commit): psycopg prepares a
+    statement run five times on a connection and forgets them all at a ROLLBACK."""
     with app.app_context(), db.engine.connect() as conn:
+        def prepared() -> int:
+            return conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
+
         for day in range(6):
             conn.exec_driver_sql("SELECT %(day)s::int + 1", {"day": day}).scalar()
             conn.commit()
-        prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
+        after_commits = prepared()
         conn.rollback()
-    assert prepared == 0
+        after_rollback = prepared()
+        conn.rollback()
+    assert after_commits == 1
+    assert after_rollback == 0
+
+
+@pytest.fixture
+def session_endings():
+    """'commit' or 'rollback' for each transaction a session ended, in order."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    endings = []
+
+    def committed(_session):
+        endings.append("commit")
+
+    def rolled_back(_session):
+        endings.append("rollback")
+
+    event.listen(Session, "after_commit", committed)
+    event.listen(Session, "after_soft_rollback", rolled_back)
+    yield endings
+    event.remove(Session, "after_commit", committed)
+    event.remove(Session, "after_soft_rollback", rolled_back)
+
+
+def test_a_read_that_succeeded_ends_with_commit_and_a_failed_one_with_rollback(world, session_endings):
+    patient = world.patient_a
+    assert patient.get("/api/v1/patients/me/agenda").status_code == 200
+    assert session_endings and session_endings[-1] == "commit"
+    session_endings.clear()
+    assert patient.get(f"/api/v1/patients/me/sessions/{uuid.uuid4()}").status_code == 404
+    assert "commit" not in session_endings
