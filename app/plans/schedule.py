@@ -319,7 +319,7 @@ def _week_days(monday: date) -> tuple[date, ...]:
 @lru_cache(maxsize=1024)
 def _run_days(monday: date, weeks: int) -> tuple[date, ...]:
     """The days of the weeks from monday (shared by every patient of a batch)."""
-    return tuple(monday + timedelta(days=k) for k in range(7 * weeks))
+    return tuple(monday + timedelta(days=k) for k in range(timedelta(weeks=weeks).days))
 
 
 def _week_stretches(plans: Calendar, monday: date) -> list[Stretch]:
@@ -425,7 +425,7 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
                         entry = result.get(key)
                         if entry is not None:
                             entry.runs.append((run_days, weeks, per_week, cap, minutes))
-                monday += timedelta(days=7 * weeks)
+                monday += timedelta(weeks=weeks)
                 continue
         last = sunday if monday <= today <= sunday and end == today else end
         for stretch in plans.week_stretches(monday):
