@@ -64,7 +64,7 @@ def test_knee_bmd_below_threshold_while_standing_and_loss_beyond_lsc_on_the_resu
     assert flags(world, url, "status=resolved")["dxa_followup_overdue"]["outcome"] == "condition_cleared"
     knee = found["knee_bmd_low_while_loading"]
     assert knee["evidence"]["lowest_bmd"] == 0.59 and knee["evidence"]["exercise_kinds"] == ["standing"]
-    assert knee["title"] == "Knee BMD 0.59 g/cm² while standing or vibration is prescribed"
+    assert knee["title"] == "Knee BMD 0.59 g/cm² while the plan prescribes standing"
     loss = found["dxa_loss_beyond_lsc"]["evidence"]["sites"][0]
     assert loss["delta_g_cm2"] == -0.11 and loss["lsc"] == pytest.approx(0.0831, abs=0.0005)  # 0.030 x 2.77
 
@@ -175,6 +175,9 @@ def test_a_knee_flag_names_the_loading_exercises_in_the_readers_language(world, 
     assert en["evidence"]["exercise_kinds"] == ["standing", "vibration"]  # the evidence keeps the codes
     assert "while the plan prescribes standing and vibration: review" in en["explanation"], en["explanation"]
     assert "计划中包含站立训练和振动训练" in zh["explanation"], zh["explanation"]
+    # the title (all the care team's message carries) names what this patient's plan prescribes
+    assert en["title"] == "Knee BMD 0.55 g/cm² while the plan prescribes standing and vibration"
+    assert zh["title"] == "膝部骨密度 0.55 g/cm²，同时计划中包含站立训练和振动训练"
     assert "standing" not in zh["explanation"] + zh["title"] and "vibration" not in zh["explanation"]
 
 
