@@ -7,6 +7,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.adherence.metrics import Tally
+from app.common.memo import ParsedOnce
 from app.common.types import UTCDateTime
 from app.exercises.service import LIBRARY
 from app.plans.loading import (AT, as_uuid, core_rows, id_text, matches, patients_statement, spec_branch,
@@ -131,24 +132,8 @@ def _day_to_char(element, compiler, **kw):
     return f"to_char(CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMP), 'YYYY-MM-DD')"
 
 
-class _Parsed(dict):
-    """{text: parse(text)}, each text parsed once per process (a batch reads a few hundred
-    distinct days and minutes, hundreds of thousands of times)."""
-
-    __slots__ = ("parse",)
-
-    def __init__(self, parse):
-        super().__init__()
-        self.parse = parse
-
-    def __missing__(self, text):
-        if len(self) >= 20_000:
-            self.clear()
-        found = self[text] = self.parse(text)
-        return found
-
-
-_DAYS, _MINUTE_COUNTS = _Parsed(date.fromisoformat), _Parsed(int)  # YYYY-MM-DD -> date; minutes
+# A batch reads a few hundred distinct days and minutes, hundreds of thousands of times.
+_DAYS, _MINUTE_COUNTS = ParsedOnce(date.fromisoformat, kept=20_000), ParsedOnce(int, kept=20_000)
 
 
 def _tally_statement(ids, bounded_below: bool):

@@ -11,24 +11,11 @@ from sqlalchemy import (BindParameter, DateTime, Integer, String, TypeDecorator,
 from sqlalchemy.types import NullType
 
 from app.common.db import transaction_connection
+from app.common.memo import ParsedOnce
 from app.plans.models import Plan, PlanItem, PlanPause, PlanVersion
 from app.plans.schedule import ItemSpec, PlanSpec
 
-_UUIDS_KEPT = 50_000
-
-
-class _Uuids(dict):
-    """{text: uuid.UUID}, each id parsed once per process (ids are immutable: shared freely)."""
-
-    def __missing__(self, text):
-        if len(self) >= _UUIDS_KEPT:
-            self.clear()
-            self[None] = None
-        found = self[text] = uuid.UUID(text)
-        return found
-
-
-_UUIDS = _Uuids({None: None})
+_UUIDS = ParsedOnce(uuid.UUID, kept=50_000, fixed={None: None})  # {id as text: uuid.UUID}
 
 
 class KnownUuid(TypeDecorator):
