@@ -28,6 +28,13 @@ def choose_language(wanted: str | None, patient_language: str | None = None) -> 
     return wanted or patient_language or DEFAULT_LANGUAGE
 
 
+def named_in(names: dict | None, language: str, otherwise: str) -> str:
+    """A name from {language: name} in language, else in the default language, else `otherwise`
+    (the code it names, for a code no seed file names)."""
+    names = names or {}
+    return names.get(language) or names.get(DEFAULT_LANGUAGE) or otherwise
+
+
 def served_language(wanted: str, available) -> str:
     """The wanted language if there is content in it, else the other one."""
     available = list(available)

@@ -13,6 +13,7 @@ from flask_babel import (
 )
 from flask_babel import gettext as _
 
+from app.common.i18n import named_in
 from app.dxa.content import kind_in_text, site_on_side
 from app.exercises.kinds import kind_name
 from app.medications.catalogue import medicines
@@ -118,8 +119,7 @@ def _listed(names) -> str:
 
 
 def _medicine(code: str, language: str) -> str:
-    name = (medicines().get(code) or {}).get("name") or {}
-    return name.get(language) or name.get("en") or code
+    return named_in((medicines().get(code) or {}).get("name"), language, code)
 
 
 def text_values(evidence: dict | None, language: str) -> dict:

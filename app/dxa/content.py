@@ -8,6 +8,7 @@ from functools import lru_cache
 from dateutil.relativedelta import relativedelta
 
 from app.common.clinical import threshold, thresholds
+from app.common.i18n import named_in
 from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 from app.dxa.models import KNEE_SITES
@@ -23,25 +24,21 @@ def protocol() -> dict:
     return read_yaml(SEED_DIR / "protocol.yaml")
 
 
-def _named(names: dict, language: str, code: str) -> str:
-    return names.get(language) or names.get("en") or code
-
-
 def site_name(site: str, language: str) -> str:
     """A site's clinical name in language; an unknown site as it is."""
-    return _named(protocol()["site_names"].get(site) or {}, language, site)
+    return named_in(protocol()["site_names"].get(site), language, site)
 
 
 def site_on_side(site: str, side: str | None, language: str) -> str:
     """"Distal femur, left", "股骨远端（左）"; a site without a side by its name alone."""
     pattern = protocol()["site_on_side"].get(side)
     name = site_name(site, language)
-    return _named(pattern, language, "{site}").format(site=name) if pattern else name
+    return named_in(pattern, language, "{site}").format(site=name) if pattern else name
 
 
 def kind_in_text(kind: str, language: str) -> str:
     """A follow-up's kind as a sentence names it before its word for scan; an unknown kind as it is."""
-    return _named(protocol()["kind_in_text"].get(kind) or {}, language, kind)
+    return named_in(protocol()["kind_in_text"].get(kind), language, kind)
 
 
 @lru_cache(maxsize=1)

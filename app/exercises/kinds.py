@@ -1,6 +1,7 @@
 """The names of the kinds of exercise (seed/exercises/kinds.yaml), in each language."""
 from functools import lru_cache
 
+from app.common.i18n import named_in
 from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 
@@ -14,5 +15,4 @@ def kind_names() -> dict[str, dict[str, str]]:
 
 def kind_name(kind: str, language: str) -> str:
     """The kind's name in language (English if it has none there); an unknown kind as it is."""
-    names = kind_names().get(kind) or {}
-    return names.get(language) or names.get("en") or kind
+    return named_in(kind_names().get(kind), language, kind)

@@ -7,7 +7,7 @@ from importlib.util import find_spec
 
 from babel.lists import format_list
 
-from app.common.i18n import LANGUAGES
+from app.common.i18n import LANGUAGES, named_in
 from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 
@@ -63,8 +63,7 @@ def text_values(evidence: dict, language: str) -> dict:
         elif key == "medicine":  # only a medications rule's evidence (`requires: [medications]`)
             from app.medications.catalogue import medicines
 
-            name = (medicines().get(value) or {}).get("name") or {}
-            value = name.get(language) or name.get("en") or value
+            value = named_in((medicines().get(value) or {}).get("name"), language, value)
         elif key == "kind" and _installed("dxa"):  # only a DXA follow-up rule's evidence (`requires: [dxa]`)
             from app.dxa.content import kind_in_text
 
