@@ -3,11 +3,10 @@ from datetime import date, datetime
 from itertools import compress
 
 from sqlalchemy import String, bindparam, case, cast, func, select, type_coerce
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from app.adherence.metrics import Tally
 from app.common.memo import ParsedOnce
+from app.common.sql_functions import dialect_function
 from app.common.types import UTCDateTime
 from app.exercises.service import LIBRARY
 from app.plans.loading import (AT, as_uuid, core_rows, id_text, matches, patients_statement, spec_branch,
@@ -97,39 +96,15 @@ def last_started(patient_ids: list, before: date) -> dict:
     return {patient_id: started for patient_id, started in rows}
 
 
-class _packed(FunctionElement):
-    """A group's values as one comma-separated text (SQLite group_concat, PostgreSQL string_agg),
-    in no particular order."""
-    type = String()
-    inherit_cache = True
+_packed = dialect_function(
+    "_packed", String(), "A group's values as one comma-separated text, in no particular order.",
+    default="group_concat({})", postgresql="string_agg({}, ',')")
 
-
-@compiles(_packed)
-def _group_concat(element, compiler, **kw):
-    return f"group_concat({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_packed, "postgresql")
-def _string_agg(element, compiler, **kw):
-    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
-
-
-class _day_text(FunctionElement):
-    """A date as YYYY-MM-DD text (SQLite stores it so)."""
-    type = String()
-    inherit_cache = True
-
-
-@compiles(_day_text)
-def _day_as_stored(element, compiler, **kw):
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(_day_text, "postgresql")
-def _day_to_char(element, compiler, **kw):
-    # As a timestamp without zone: to_char of a date takes it as a timestamptz, at midnight in
-    # the session's time zone, which can be another day (a zone that skipped one).
-    return f"to_char(CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMP), 'YYYY-MM-DD')"
+# On PostgreSQL as a timestamp without zone: to_char of a date takes it as a timestamptz, at
+# midnight in the session's time zone, which can be another day (a zone that skipped one).
+_day_text = dialect_function(
+    "_day_text", String(), "A date as YYYY-MM-DD text (SQLite stores it so).",
+    default="{}", postgresql="to_char(CAST({} AS TIMESTAMP), 'YYYY-MM-DD')")
 
 
 # A batch reads a few hundred distinct days and minutes, hundreds of thousands of times.

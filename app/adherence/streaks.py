@@ -20,14 +20,13 @@ from typing import NamedTuple
 from flask import current_app
 from sqlalchemy import Date, bindparam, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from app.adherence import loading
 from app.adherence.metrics import Tally, walk
 from app.adherence.models import StreakCheckpoint
 from app.common.clock import now_utc
 from app.common.db import reading, upsert
+from app.common.sql_functions import dialect_function
 from app.extensions import db
 from app.plans import service as plans
 from app.plans.loading import AT, core_rows, matches, patients_statement, spec_branch, specs_from_rows, specs_statement
@@ -60,23 +59,14 @@ def _specs_and_checkpoints_statement(ids, *more):
     return specs_statement(ids, checkpoints, *more)
 
 
-class _MondayAfter(FunctionElement):
-    """week_start(day + 1 day) in SQL, for a date column (app/plans/schedule.py: weeks start on Monday)."""
-
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(_MondayAfter, "sqlite")
-def _monday_after_sqlite(element, compiler, **kw):
-    # 'weekday 0': on to the Sunday ending that week (the day itself if a Sunday); its Monday is 6 days before.
-    return f"date({compiler.process(element.clauses, **kw)}, '+1 day', 'weekday 0', '-6 days')"
-
-
-@compiles(_MondayAfter, "postgresql")
-def _monday_after_postgresql(element, compiler, **kw):
-    # As a timestamp without zone: date_trunc of a date would take the session's time zone.
-    return f"CAST(date_trunc('week', CAST({compiler.process(element.clauses, **kw)} + 1 AS TIMESTAMP)) AS DATE)"
+# SQLite: 'weekday 0' moves on to the Sunday ending that week (the day itself if a Sunday), whose
+# Monday is 6 days before. PostgreSQL: as a timestamp without zone, since date_trunc of a date
+# would take the session's time zone.
+_MondayAfter = dialect_function(
+    "_MondayAfter", Date(),
+    "week_start(day + 1 day) in SQL, for a date column (app/plans/schedule.py: weeks start on Monday).",
+    sqlite="date({}, '+1 day', 'weekday 0', '-6 days')",
+    postgresql="CAST(date_trunc('week', CAST({} + 1 AS TIMESTAMP)) AS DATE)")
 
 
 def _one_patient_statement(ids):
