@@ -87,9 +87,15 @@ def registered_jobs(app=None) -> dict[str, JobSpec]:
 # --- the leader lock ----------------------------------------------------------------------
 
 class LeaderLock:
+    """On PostgreSQL a session-level advisory lock, held for as long as this process leads by a
+    connection of its own, detached from the pool: it is never handed to other code, and
+    closing it ends the session. The lock lives exactly as long as that session: release()
+    unlocks and closes it; if the process dies the server ends the session and frees the lock.
+    On SQLite a lease row that acquire() renews and release() ends."""
+
     def __init__(self, app, holder: str):
         self.app, self.holder = app, holder
-        self._connection = None
+        self._connection = None  # PostgreSQL: the session holding the advisory lock
 
     @property
     def postgres(self) -> bool:
@@ -107,17 +113,24 @@ class LeaderLock:
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT 1"))
-                return True
+                return True  # the session lives, and with it the lock
             except Exception:  # the connection (and with it the lock) is gone
                 self._connection = None
                 return False
-        connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
-        if got:
-            self._connection = connection
-            return True
-        connection.close()
-        return False
+        connection = db.engine.connect()
+        try:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
+        except Exception:
+            connection.invalidate()  # it may hold the lock or not: end the session to be sure
+            connection.close()
+            raise
+        if not got:
+            connection.close()  # back to the pool: it holds nothing
+            return False
+        connection.detach()  # the lock's session: closing it from now on ends the session
+        self._connection = connection
+        return True
 
     def _lease(self) -> bool:
         now = utcnow()
@@ -131,10 +144,17 @@ class LeaderLock:
         return won == 1
 
     def release(self) -> None:
-        with self.app.app_context():
+        """Give the lock up at once, so that a waiting process takes it at its next poll."""
+        with self.app.app_context(), writing():
             if self._connection is not None:
-                self._connection.close()  # closing the session releases the advisory lock
-                self._connection = None
+                connection, self._connection = self._connection, None
+                try:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+                except Exception:  # the connection is gone, and the lock with its session
+                    log.warning("could not unlock the leader lock; closing its connection")
+                    connection.invalidate()
+                finally:
+                    connection.close()  # detached: this ends the session, which frees the lock if unlock did not
             elif db.engine.dialect.name != "postgresql":
                 db.session.execute(update(SchedulerLease).where(SchedulerLease.name == LEADER,
                                                                 SchedulerLease.holder == self.holder)
