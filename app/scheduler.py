@@ -90,8 +90,10 @@ class LeaderLock:
     """On PostgreSQL a session-level advisory lock, held for as long as this process leads by a
     connection of its own, detached from the pool: it is never handed to other code, and
     closing it ends the session. The lock lives exactly as long as that session: release()
-    unlocks and closes it; if the process dies the server ends the session and frees the lock.
-    On SQLite a lease row that acquire() renews and release() ends."""
+    unlocks and closes it; if the process dies the server ends the session and frees the lock;
+    if the connection dies (the database restarted) the next acquire() closes it and takes the
+    lock again on a new connection if it is free. On SQLite a lease row that acquire() renews
+    and release() ends."""
 
     def __init__(self, app, holder: str):
         self.app, self.holder = app, holder
@@ -114,9 +116,9 @@ class LeaderLock:
             try:
                 self._connection.execute(text("SELECT 1"))
                 return True  # the session lives, and with it the lock
-            except Exception:  # the connection (and with it the lock) is gone
-                self._connection = None
-                return False
+            except Exception:
+                log.warning("the leader lock's connection was lost; taking the lock again")
+                self._discard()  # whatever failed, end that session: no lock may stay behind on it
         connection = db.engine.connect()
         try:
             connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -131,6 +133,11 @@ class LeaderLock:
         connection.detach()  # the lock's session: closing it from now on ends the session
         self._connection = connection
         return True
+
+    def _discard(self) -> None:
+        connection, self._connection = self._connection, None
+        connection.invalidate()  # closes the DBAPI connection (already closed if the server went)
+        connection.close()
 
     def _lease(self) -> bool:
         now = utcnow()

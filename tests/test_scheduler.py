@@ -153,3 +153,34 @@ def test_the_leader_holds_the_lock_on_a_connection_outside_the_pool(app):
         finally:
             lock.release()
         assert pool.checkedout() == before
+
+
+@pytest.mark.committing
+def test_a_dead_lock_connection_is_closed_and_the_lock_taken_again(app):
+    """The database restarted, or the lock's connection died: the dead connection is closed, and
+    the process takes the lock again on a new one (at once if it is free, else at a later poll)."""
+    lock = LeaderLock(app, "leader")
+    if not lock.postgres:
+        pytest.skip("PostgreSQL's advisory lock")
+    with app.app_context(), Elsewhere(app) as elsewhere, elsewhere.engine.connect() as rival:
+        pool = db.engine.pool
+        before = pool.checkedout()
+        try:
+            assert lock.acquire() is True
+            dead = lock._connection
+            elsewhere.end(_pid(lock))
+            assert lock.acquire() is True  # free: taken again on a new connection at once
+            assert lock._connection is not dead and dead.closed
+            assert elsewhere.takes_the_lock() is False  # held: the new connection has it
+
+            dead = lock._connection
+            elsewhere.end(_pid(lock))
+            assert elsewhere.takes_the_lock(rival) is True  # another process is quicker this time
+            assert lock.acquire() is False
+            assert lock._connection is None and dead.closed
+            assert pool.checkedout() == before  # nothing left checked out
+            rival.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+            assert lock.acquire() is True  # the next poll tries again
+        finally:
+            lock.release()
+        assert elsewhere.advisory_locks() == 0
