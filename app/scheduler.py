@@ -222,7 +222,7 @@ def run(app, stop: threading.Event | None = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     log.info("scheduler %s started with jobs %s", holder, sorted(jobs))
-    leading = False
+    leading = None  # not known before the first try
     poll = max(1, min(app.config["SCHEDULER_POLL_SECONDS"], app.config["SCHEDULER_LEASE_SECONDS"] // 3 or 1))
     try:
         while not stop.is_set():
@@ -237,12 +237,14 @@ def run(app, stop: threading.Event | None = None) -> None:
                 for spec in jobs.values():
                     if spec.leader_only:
                         _add(scheduler, app, spec)
-            elif leading and not have:
+            elif not have and leading is not False:
+                if leading:
+                    log.warning("scheduler %s lost the leader lock", holder)
+                    for spec in jobs.values():
+                        if spec.leader_only and scheduler.get_job(spec.job_id):
+                            scheduler.remove_job(spec.job_id)
                 leading = False
-                log.warning("scheduler %s lost the leader lock", holder)
-                for spec in jobs.values():
-                    if spec.leader_only and scheduler.get_job(spec.job_id):
-                        scheduler.remove_job(spec.job_id)
+                log.info("not the leader: trying the leader lock every %d s", poll)  # once per change
             stop.wait(poll)
     finally:
         scheduler.shutdown(wait=True)
