@@ -3,9 +3,11 @@
 Domains register their periodic jobs with register_job from their register(app). Every
 scheduler process runs the jobs that are not leader-bound (the dispatcher: claims make any
 number of them safe); the leader jobs (materialise, sweeps) run only in the process that holds
-the leader lock: a PostgreSQL advisory lock held by a dedicated connection (released by the
-server when the process dies), or on SQLite a lease row renewed every few seconds. The other
-processes poll the lock every SCHEDULER_POLL_SECONDS and one takes over when it comes free.
+the leader lock: a PostgreSQL advisory lock held by a dedicated connection outside the pool
+(unlocked when the process stops, freed by the server when the process or its connection
+dies), or on SQLite a lease row renewed every few seconds (ended when the process stops, run
+out after SCHEDULER_LEASE_SECONDS when it dies). The other processes poll the lock every
+SCHEDULER_POLL_SECONDS and one takes over when it comes free.
 """
 import logging
 import os
