@@ -3,9 +3,11 @@
 Domains register their periodic jobs with register_job from their register(app). Every
 scheduler process runs the jobs that are not leader-bound (the dispatcher: claims make any
 number of them safe); the leader jobs (materialise, sweeps) run only in the process that holds
-the leader lock: a PostgreSQL advisory lock held by a dedicated connection (released by the
-server when the process dies), or on SQLite a lease row renewed every few seconds. The other
-processes poll the lock every SCHEDULER_POLL_SECONDS and one takes over when it comes free.
+the leader lock: a PostgreSQL advisory lock held by a dedicated connection outside the pool
+(unlocked when the process stops, freed by the server when the process or its connection
+dies), or on SQLite a lease row renewed every few seconds (ended when the process stops, run
+out after SCHEDULER_LEASE_SECONDS when it dies). The other processes poll the lock every
+SCHEDULER_POLL_SECONDS and one takes over when it comes free.
 """
 import logging
 import os
@@ -87,9 +89,17 @@ def registered_jobs(app=None) -> dict[str, JobSpec]:
 # --- the leader lock ----------------------------------------------------------------------
 
 class LeaderLock:
+    """On PostgreSQL a session-level advisory lock, held for as long as this process leads by a
+    connection of its own, detached from the pool: it is never handed to other code, and
+    closing it ends the session. The lock lives exactly as long as that session: release()
+    unlocks and closes it; if the process dies the server ends the session and frees the lock;
+    if the connection dies (the database restarted) the next acquire() closes it and takes the
+    lock again on a new connection if it is free. On SQLite a lease row that acquire() renews
+    and release() ends."""
+
     def __init__(self, app, holder: str):
         self.app, self.holder = app, holder
-        self._connection = None
+        self._connection = None  # PostgreSQL: the session holding the advisory lock
 
     @property
     def postgres(self) -> bool:
@@ -107,17 +117,29 @@ class LeaderLock:
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT 1"))
-                return True
-            except Exception:  # the connection (and with it the lock) is gone
-                self._connection = None
-                return False
-        connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
-        if got:
-            self._connection = connection
-            return True
+                return True  # the session lives, and with it the lock
+            except Exception:
+                log.warning("the leader lock's connection was lost; taking the lock again")
+                self._discard()  # whatever failed, end that session: no lock may stay behind on it
+        connection = db.engine.connect()
+        try:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
+        except Exception:
+            connection.invalidate()  # it may hold the lock or not: end the session to be sure
+            connection.close()
+            raise
+        if not got:
+            connection.close()  # back to the pool: it holds nothing
+            return False
+        connection.detach()  # the lock's session: closing it from now on ends the session
+        self._connection = connection
+        return True
+
+    def _discard(self) -> None:
+        connection, self._connection = self._connection, None
+        connection.invalidate()  # closes the DBAPI connection (already closed if the server went)
         connection.close()
-        return False
 
     def _lease(self) -> bool:
         now = utcnow()
@@ -131,10 +153,17 @@ class LeaderLock:
         return won == 1
 
     def release(self) -> None:
-        with self.app.app_context():
+        """Give the lock up at once, so that a waiting process takes it at its next poll."""
+        with self.app.app_context(), writing():
             if self._connection is not None:
-                self._connection.close()  # closing the session releases the advisory lock
-                self._connection = None
+                connection, self._connection = self._connection, None
+                try:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+                except Exception:  # the connection is gone, and the lock with its session
+                    log.warning("could not unlock the leader lock; closing its connection")
+                    connection.invalidate()
+                finally:
+                    connection.close()  # detached: this ends the session, which frees the lock if unlock did not
             elif db.engine.dialect.name != "postgresql":
                 db.session.execute(update(SchedulerLease).where(SchedulerLease.name == LEADER,
                                                                 SchedulerLease.holder == self.holder)
@@ -195,7 +224,7 @@ def run(app, stop: threading.Event | None = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     log.info("scheduler %s started with jobs %s", holder, sorted(jobs))
-    leading = False
+    leading = None  # not known before the first try
     poll = max(1, min(app.config["SCHEDULER_POLL_SECONDS"], app.config["SCHEDULER_LEASE_SECONDS"] // 3 or 1))
     try:
         while not stop.is_set():
@@ -210,12 +239,14 @@ def run(app, stop: threading.Event | None = None) -> None:
                 for spec in jobs.values():
                     if spec.leader_only:
                         _add(scheduler, app, spec)
-            elif leading and not have:
+            elif not have and leading is not False:
+                if leading:
+                    log.warning("scheduler %s lost the leader lock", holder)
+                    for spec in jobs.values():
+                        if spec.leader_only and scheduler.get_job(spec.job_id):
+                            scheduler.remove_job(spec.job_id)
                 leading = False
-                log.warning("scheduler %s lost the leader lock", holder)
-                for spec in jobs.values():
-                    if spec.leader_only and scheduler.get_job(spec.job_id):
-                        scheduler.remove_job(spec.job_id)
+                log.info("not the leader: trying the leader lock every %d s", poll)  # once per change
             stop.wait(poll)
     finally:
         scheduler.shutdown(wait=True)

@@ -203,9 +203,11 @@ def test_a_second_scheduler_takes_over_from_a_killed_leader_without_duplicates(a
         before = sorted(materialised())
         assert before
         start("b")
-        _wait(lambda: "started with jobs" in logs["b"].read_text(), what="b to start")
-        time.sleep(2)
+        # b says so once its first try of the lock fails; had it taken the lock (a lock that let
+        # two processes lead) it would say it leads instead, and this wait would fail.
+        _wait(lambda: "not the leader" in logs["b"].read_text(), what="b to find the lock taken")
         assert not _leading(logs["b"])  # a still holds the lock
+        assert "job reminders-materialise" not in logs["b"].read_text()
         processes["a"].send_signal(signal.SIGKILL)
         processes["a"].wait(timeout=30)
         _wait(lambda: _leading(logs["b"]), seconds=30, what="b to take over")

@@ -1,6 +1,5 @@
 """The scheduler: job registration and options, the leader lock, and no jobs in web workers."""
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -8,11 +7,13 @@ import time_machine
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.common.types import utcnow
 from app.config import TestConfig
-from app.scheduler import LeaderLock, _add, register_job, registered_jobs
+from app.extensions import db
+from app.scheduler import ADVISORY_KEY, LeaderLock, _add, register_job, registered_jobs
 
 
 def test_the_domains_register_their_jobs_with_explicit_ids_and_safe_options(app):
@@ -55,6 +56,45 @@ def test_creating_the_app_starts_no_scheduler(database_url):
     assert not [t for t in threading.enumerate() if "APScheduler" in t.name]
 
 
+class Elsewhere:
+    """A PostgreSQL session of its own, as another process's: it ends sessions, waiting until
+    they are gone, and tries the advisory lock."""
+
+    def __init__(self, app):
+        self.engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], isolation_level="AUTOCOMMIT")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.engine.dispose()
+
+    def scalar(self, sql, **params):
+        with self.engine.connect() as connection:
+            return connection.execute(text(sql), params).scalar()
+
+    def end(self, pid: int) -> None:
+        """End session pid and wait (up to 10 s) until it is gone, with its locks."""
+        self.scalar("SELECT pg_terminate_backend(:pid, 10000)", pid=pid)
+
+    def takes_the_lock(self, connection=None) -> bool:
+        if connection is None:
+            got = self.scalar("SELECT pg_try_advisory_lock(:key)", key=ADVISORY_KEY)
+            if got:
+                self.scalar("SELECT pg_advisory_unlock(:key)", key=ADVISORY_KEY)
+            return got
+        return connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
+
+    def advisory_locks(self) -> int:
+        """Advisory locks held in this database (pg_locks lists the whole cluster's)."""
+        return self.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                           "(SELECT oid FROM pg_database WHERE datname = current_database())")
+
+
+def _pid(lock: LeaderLock) -> int:
+    return lock._connection.execute(text("SELECT pg_backend_pid()")).scalar()
+
+
 @pytest.mark.committing
 def test_one_leader_at_a_time_and_a_successor_when_it_goes(app):
     first, second = LeaderLock(app, "first"), LeaderLock(app, "second")
@@ -62,19 +102,85 @@ def test_one_leader_at_a_time_and_a_successor_when_it_goes(app):
         assert first.acquire() is True
         assert second.acquire() is False
         assert first.acquire() is True  # renewing
-        if first.postgres:
-            first._connection.invalidate()  # as when its process dies: the server drops the lock
-        else:  # the lease runs out when its holder stops renewing it
+        if not first.postgres:  # the lease runs out when its holder stops renewing it
             with time_machine.travel(utcnow() + timedelta(seconds=app.config["SCHEDULER_LEASE_SECONDS"] + 1)):
                 assert second.acquire() is True
                 assert first.acquire() is False
             return
-        assert first.acquire() is False
-        for _ in range(50):  # the server frees the lock as soon as it sees the connection gone
-            if second.acquire():
-                break
-            time.sleep(0.1)
+        with Elsewhere(app) as elsewhere:  # its process dies: the server ends its session, and the lock with it
+            elsewhere.end(_pid(first))
         assert second.acquire() is True
+        assert first.acquire() is False  # its connection is gone, and the lock is the second's now
     finally:
         first.release()
         second.release()
+
+
+@pytest.mark.committing
+def test_a_stopped_leader_frees_the_lock_at_once(app):
+    """release() gives the lock up there and then, not when the pool or the process closes its
+    connection: a successor can take it at its next poll."""
+    first, second = LeaderLock(app, "first"), LeaderLock(app, "second")
+    try:
+        assert first.acquire() is True
+        first.release()
+        if first.postgres:
+            with Elsewhere(app) as elsewhere:
+                assert elsewhere.advisory_locks() == 0  # no session of this process holds it, pooled or not
+                assert elsewhere.takes_the_lock() is True
+        assert second.acquire() is True
+        assert first.acquire() is False
+        second.release()
+        assert first.acquire() is True  # released again
+    finally:
+        first.release()
+        second.release()
+
+
+@pytest.mark.committing
+def test_the_leader_holds_the_lock_on_a_connection_outside_the_pool(app):
+    lock = LeaderLock(app, "leader")
+    if not lock.postgres:
+        pytest.skip("PostgreSQL's advisory lock")
+    with app.app_context():
+        pool = db.engine.pool
+        before = pool.checkedout()
+        try:
+            assert lock.acquire() is True
+            assert pool.checkedout() == before  # detached: never handed back to the pool with the lock on it
+            with Elsewhere(app) as elsewhere:
+                assert elsewhere.takes_the_lock() is False
+        finally:
+            lock.release()
+        assert pool.checkedout() == before
+
+
+@pytest.mark.committing
+def test_a_dead_lock_connection_is_closed_and_the_lock_taken_again(app):
+    """The database restarted, or the lock's connection died: the dead connection is closed, and
+    the process takes the lock again on a new one (at once if it is free, else at a later poll)."""
+    lock = LeaderLock(app, "leader")
+    if not lock.postgres:
+        pytest.skip("PostgreSQL's advisory lock")
+    with app.app_context(), Elsewhere(app) as elsewhere, elsewhere.engine.connect() as rival:
+        pool = db.engine.pool
+        before = pool.checkedout()
+        try:
+            assert lock.acquire() is True
+            dead = lock._connection
+            elsewhere.end(_pid(lock))
+            assert lock.acquire() is True  # free: taken again on a new connection at once
+            assert lock._connection is not dead and dead.closed
+            assert elsewhere.takes_the_lock() is False  # held: the new connection has it
+
+            dead = lock._connection
+            elsewhere.end(_pid(lock))
+            assert elsewhere.takes_the_lock(rival) is True  # another process is quicker this time
+            assert lock.acquire() is False
+            assert lock._connection is None and dead.closed
+            assert pool.checkedout() == before  # nothing left checked out
+            rival.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+            assert lock.acquire() is True  # the next poll tries again
+        finally:
+            lock.release()
+        assert elsewhere.advisory_locks() == 0
