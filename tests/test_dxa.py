@@ -171,6 +171,12 @@ def test_the_patient_reads_their_results_explained_in_their_language(world):
     assert "下降了 0.210 g/cm²" in latest["explanation"] and "低于 0.60 g/cm²" in latest["explanation"]
     english = world.caregiver_a.get("/api/v1/patients/me/dxa/results?side=right&lang=en").get_json()["items"][0]
     assert "fell by 0.210 g/cm² (26.3%)" in english["explanation"] and "below 0.60 g/cm²" in english["explanation"]
+    # the previous scan's date as its reader writes it, not ISO (which the change's data keeps)
+    previous = today() - timedelta(days=400)
+    assert latest["change"]["previous_scan_date"] == previous.isoformat()
+    assert f"与 {long_date_in(previous, 'zh-CN')} 的检查相比" in latest["explanation"], latest["explanation"]
+    assert f"Since your scan on {long_date_in(previous, 'en')}," in english["explanation"], english["explanation"]
+    assert previous.isoformat() not in latest["explanation"] + english["explanation"]
     assert world.patient_a.post(base, json={"scan_date": days_ago(1), "site": "distal_femur", "bmd": 0.7}).status_code == 403
     assert world.caregiver_a.delete(f"{base}/{latest['id']}").status_code == 403
 
