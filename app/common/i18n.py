@@ -49,23 +49,22 @@ def locale_of(language: str) -> str:
 def long_date(value, language: str) -> str:
     """An ISO date (or a date) as a reader of language reads it ("Oct 28, 2026", "2026年10月28日");
     anything else as it is. Data (evidence, payloads) keeps ISO: only texts take this."""
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            return value
+    value = _parsed(value, date.fromisoformat)
     return format_date(value, "medium", locale=locale_of(language)) if isinstance(value, date) else str(value)
 
 
 def clock_time(value, language: str) -> str:
     """A wall-clock time ("HH:MM", or a time) as a reader of language reads it ("9:30 AM",
     "09:30"); anything else as it is. The time is the one given: no time zone is applied."""
-    if isinstance(value, str):
-        try:
-            value = time.fromisoformat(value)
-        except ValueError:
-            return value
+    value = _parsed(value, time.fromisoformat)
     return format_time(value, "short", locale=locale_of(language)) if isinstance(value, time) else str(value)
+
+
+def _parsed(value, parse):
+    try:
+        return parse(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
 
 
 def listed(names, language: str) -> str:
