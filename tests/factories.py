@@ -225,3 +225,11 @@ def session_body(world, **overrides) -> dict:
             "duration_minutes": 30}
     body.update(overrides)
     return body
+
+
+def long_date_in(day, language: str) -> str:
+    """A date as a reader of language reads it in a text ("Mar 2, 2027", "2027年3月2日"), written
+    out here by hand so that a test does not take the app's own formatting on trust."""
+    if language == "zh-CN":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day:%b} {day.day}, {day.year}"

@@ -15,7 +15,8 @@ from app.dxa import service as dxa
 from app.dxa.models import DxaFollowUp, DxaResult
 from app.dxa.signals import dxa_result_written
 from app.extensions import db
-from tests.factories import World, enrolled_patient
+from app.reminders.models import Notification
+from tests.factories import World, at, enrolled_patient, long_date_in
 
 
 def today(zone: str = "Europe/London") -> date:
@@ -170,6 +171,12 @@ def test_the_patient_reads_their_results_explained_in_their_language(world):
     assert "下降了 0.210 g/cm²" in latest["explanation"] and "低于 0.60 g/cm²" in latest["explanation"]
     english = world.caregiver_a.get("/api/v1/patients/me/dxa/results?side=right&lang=en").get_json()["items"][0]
     assert "fell by 0.210 g/cm² (26.3%)" in english["explanation"] and "below 0.60 g/cm²" in english["explanation"]
+    # the previous scan's date as its reader writes it, not ISO (which the change's data keeps)
+    previous = today() - timedelta(days=400)
+    assert latest["change"]["previous_scan_date"] == previous.isoformat()
+    assert f"与 {long_date_in(previous, 'zh-CN')} 的检查相比" in latest["explanation"], latest["explanation"]
+    assert f"Since your scan on {long_date_in(previous, 'en')}," in english["explanation"], english["explanation"]
+    assert previous.isoformat() not in latest["explanation"] + english["explanation"]
     assert world.patient_a.post(base, json={"scan_date": days_ago(1), "site": "distal_femur", "bmd": 0.7}).status_code == 403
     assert world.caregiver_a.delete(f"{base}/{latest['id']}").status_code == 403
 
@@ -327,6 +334,39 @@ def test_due_notices_fire_at_nine_local_14_days_and_1_day_before(app, client, wo
         # The booked follow-up's due date reminds no one: it is booked.
         due_at = local_moment(today(zone) + timedelta(days=100), "09:00", zone)
         assert [n for n in dxa.due_notices(*_around(due_at)) if str(n.patient_id) == pid] == []
+
+
+def test_an_appointment_reminder_reads_its_date_and_time_in_the_patients_language(app, client, world):
+    """The inbox read "检查安排在 2027-06-02 09:30" (the payload's ISO date) in every language.
+    The date and time are the appointment's own (local to the patient); the payload keeps ISO.
+    (CLDR puts a narrow no-break space between an English time and its AM/PM.)"""
+    from app.reminders.dispatch import dispatch
+    from app.reminders.materialise import materialise
+
+    zone = "Asia/Shanghai"
+    patient, profile = enrolled_patient(client, world.coord_a, time_zone=zone, language="zh-CN")
+    pid = profile["id"]
+    world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol",
+                      json={"medically_stable_on": (today(zone) + timedelta(days=100)).isoformat()})
+    appointment = today(zone) + timedelta(days=120)
+    _book(world.coord_a, pid, _followups(world.coord_a, pid)[0]["id"], appointment, "09:30")
+    due_at = local_moment(appointment - timedelta(days=14), "09:00", zone)
+    with app.app_context():
+        with at(due_at - timedelta(minutes=5)):
+            materialise(due_at - timedelta(minutes=5), patient_ids=[uuid.UUID(pid)])
+        with at(due_at):
+            dispatch(due_at)
+    with at(due_at + timedelta(minutes=1), patient):
+        zh = patient.get("/api/v1/patients/me/notifications?kind=dxa_appointment_in_14_days").get_json()["items"]
+        en = patient.get("/api/v1/patients/me/notifications?kind=dxa_appointment_in_14_days&lang=en").get_json()["items"]
+    assert len(zh) == len(en) == 1, (zh, en)
+    assert f"检查安排在 {long_date_in(appointment, 'zh-CN')} 09:30，地点：Room 3" in zh[0]["text"], zh[0]["text"]
+    assert f"scan is on {long_date_in(appointment, 'en')} at 9:30\u202fAM, Room 3" in en[0]["text"], en[0]["text"]
+    assert appointment.isoformat() not in zh[0]["text"] + en[0]["text"]
+    with app.app_context():
+        [row] = db.session.scalars(select(Notification).where(
+            Notification.patient_id == uuid.UUID(pid), Notification.kind == "dxa_appointment_in_14_days")).all()
+        assert (row.payload["date"], row.payload["time"]) == (appointment.isoformat(), "09:30")
 
 
 def test_due_notices_across_a_daylight_saving_change(app, client, world):

@@ -361,6 +361,9 @@ def test_inbox_lists_marks_read_and_counts_unread(app_ctx, world):
         assert entry["kind"] == "plan_reminder" and entry["subject"].startswith("该做") and entry["read_at"] is None
         english = patient_actor.get("/api/v1/patients/me/notifications?lang=en").get_json()["items"][0]
         assert english["subject"].startswith("Time for")
+        # the item's time (12:00 in the patient's zone) as each reader writes it; the payload keeps "12:00"
+        assert "时间12:00" in entry["text"] and "at 12:00\u202fPM." in english["text"], (entry["text"], english["text"])
+        assert entry["payload"]["time"] == english["payload"]["time"] == "12:00"
         assert patient_actor.get("/api/v1/patients/me/notifications/unread-count").get_json() == {"unread": 1}
         # the coordinator has no notifications of their own about this patient
         assert world.coord_a.get(f"/api/v1/patients/{patient['id']}/notifications").get_json()["meta"]["total"] == 0

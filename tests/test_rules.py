@@ -12,7 +12,7 @@ from app.audit.models import AuditEvent
 from app.extensions import db
 from app.rules import service
 from app.rules.models import Flag, active_key
-from tests.factories import at, enrolled_patient
+from tests.factories import at, enrolled_patient, long_date_in
 from tests.statements import statements_on
 
 UTC = timezone.utc
@@ -79,7 +79,7 @@ def test_lapse_opens_with_evidence_escalates_clears_and_reopens(p):
     [flag] = lapse(p.flags(utc(2027, 3, 5, 12)))
     assert (flag["severity"], flag["status"], flag["evidence"]["days"]) == ("warning", "open", 3)
     assert flag["evidence"]["last_session_date"] == "2027-03-02"
-    assert flag["title"] == "No session for 3 days" and "2027-03-02" in flag["explanation"]
+    assert flag["title"] == "No session for 3 days" and "Mar 2, 2027" in flag["explanation"]
     assert "MedBridge" in flag["source"]
     p.sweep(utc(2027, 3, 5, 13))  # again: still one flag
     p.sweep(utc(2027, 3, 16, 12))  # 14 days: the same flag, now urgent
@@ -291,6 +291,19 @@ def test_only_the_patients_coordinators_see_and_act_on_their_flags(world):
     assert world.coord_b.post(f"/api/v1/patients/{world.b_id}/flags/{flag}/acknowledge", json={}).status_code == 404
     done = world.coord_a.post(f"{url}/{flag}/acknowledge", json={})
     assert done.status_code == 200 and done.get_json()["acknowledged_by_id"] == world.coord_a.id
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_a_flags_texts_write_its_dates_in_the_readers_language(p, language):
+    """The explanation read "… since 2027-03-02" / "自 2027-03-02 起…" (the evidence's ISO date)
+    in the API's flags; the console already wrote the date for its reader. The evidence keeps ISO."""
+    p.log(utc(2027, 3, 1, 10))
+    p.log(utc(2027, 3, 2, 10))
+    p.sweep(utc(2027, 3, 5, 12))
+    [flag] = lapse(p.flags(utc(2027, 3, 5, 12), f"lang={language}"))
+    assert flag["evidence"]["last_session_date"] == "2027-03-02"
+    assert long_date_in(datetime(2027, 3, 2), language) in flag["explanation"], flag["explanation"]
+    assert "2027-03-02" not in flag["explanation"] + flag["title"]
 
 
 def test_the_rules_in_force_with_their_sources_for_staff_only(world):

@@ -10,7 +10,7 @@ pytest.importorskip("app.dxa.service", reason="DXA and medications (issue 10b) a
 
 from app.common.clock import local_today  # noqa: E402
 from app.rules import service as rules  # noqa: E402
-from tests.factories import enrolled_patient  # noqa: E402
+from tests.factories import enrolled_patient, long_date_in  # noqa: E402
 
 
 def today() -> date:
@@ -191,7 +191,8 @@ def test_every_exercise_kind_has_a_name_in_every_language():
 
 
 def test_an_overdue_scan_flag_names_the_kind_of_scan_in_the_readers_language(world, bone, sweep):
-    """Its explanation said the kind's code ("原定于 … 的interval检查"); the console already named it."""
+    """Its explanation said the kind's code ("原定于 … 的interval检查"); the console already named it.
+    And its due date as ISO ("原定于 2026-10-28"): it is written in the reader's language too."""
     url = bone()
     post(world, url, "dxa/results", {"scan_date": days_ago(400), "site": "proximal_tibia", "side": "left", "bmd": 0.70})
     en = flags(world, url, "status=active&lang=en")["dxa_followup_overdue"]
@@ -200,6 +201,9 @@ def test_an_overdue_scan_flag_names_the_kind_of_scan_in_the_readers_language(wor
     names = {"baseline": ("baseline", "基线"), "repeat": ("repeat", "重复"), "interval": ("interval", "定期")}[kind]
     assert en["explanation"].startswith(f"The {names[0]} scan was due on "), en["explanation"]
     assert f"的{names[1]}检查尚未完成或预约" in zh["explanation"] and kind not in zh["explanation"], zh["explanation"]
+    due = date.fromisoformat(en["evidence"]["due_date"])  # the evidence keeps ISO: data for the app
+    assert en["explanation"].startswith(f"The {names[0]} scan was due on {long_date_in(due, 'en')} and"), en["explanation"]
+    assert zh["explanation"].startswith(f"原定于 {long_date_in(due, 'zh-CN')} 的"), zh["explanation"]
 
 
 def test_every_kind_of_scan_site_and_side_has_its_name_in_every_language():

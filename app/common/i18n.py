@@ -1,10 +1,17 @@
 """Choosing the language to answer in: ?lang=, then Accept-Language, then the patient's own.
 
 Routes find what the request asks for (`wanted_language`) and pass it to services, which
-fall back to the patient's language when nothing was asked (`choose_language`)."""
+fall back to the patient's language when nothing was asked (`choose_language`).
+Values inside a text (dates, times, lists) are written for its reader with `long_date`,
+`clock_time` and `listed`, which take the language: a service or a page passes its own."""
+from datetime import date, time
+
 import marshmallow as ma
+from babel.dates import format_date, format_time
+from babel.lists import format_list
 
 LANGUAGES = ("zh-CN", "en")
+LOCALES = {"en": "en", "zh-CN": "zh_Hans_CN"}  # Babel's names (the console's translations/zh_Hans_CN)
 
 DEFAULT_LANGUAGE = "en"
 _PRIMARY = {"zh": "zh-CN", "en": "en"}
@@ -33,6 +40,37 @@ def named_in(names: dict | None, language: str, otherwise: str) -> str:
     (the code it names, for a code no seed file names)."""
     names = names or {}
     return names.get(language) or names.get(DEFAULT_LANGUAGE) or otherwise
+
+
+def locale_of(language: str) -> str:
+    return LOCALES.get(language, LOCALES[DEFAULT_LANGUAGE])
+
+
+def long_date(value, language: str) -> str:
+    """An ISO date (or a date) as a reader of language reads it ("Oct 28, 2026", "2026年10月28日");
+    anything else as it is. Data (evidence, payloads) keeps ISO: only texts take this."""
+    value = _parsed(value, date.fromisoformat)
+    return format_date(value, "medium", locale=locale_of(language)) if isinstance(value, date) else str(value)
+
+
+def clock_time(value, language: str) -> str:
+    """A wall-clock time ("HH:MM", or a time) as a reader of language reads it ("9:30 AM",
+    "09:30"); anything else as it is. The time is the one given: no time zone is applied."""
+    value = _parsed(value, time.fromisoformat)
+    return format_time(value, "short", locale=locale_of(language)) if isinstance(value, time) else str(value)
+
+
+def _parsed(value, parse):
+    try:
+        return parse(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+def listed(names, language: str) -> str:
+    """Names as one phrase in language ("a, b, and c", "a、b和c"); "—" for none."""
+    names = [str(n) for n in names]
+    return format_list(names, locale=locale_of(language)) if names else "—"
 
 
 def served_language(wanted: str, available) -> str:

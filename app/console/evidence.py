@@ -1,23 +1,18 @@
 """A flag's evidence (the numbers its rule found, app/rules/evaluators.py) as labelled values a
 coordinator reads: dates in the page's language, rates as percentages, symptoms and sites by
 name. Internal ids are left out; a key this module does not know is shown as it is."""
-from datetime import date
-
-from babel.lists import format_list
 from flask_babel import (
-    format_date,
     format_decimal,
     format_percent,
-    get_locale,
     ngettext,
 )
 from flask_babel import gettext as _
 
-from app.common.i18n import named_in
-from app.dxa.content import kind_in_text, site_on_side
+from app.common.i18n import long_date, named_in
+from app.dxa.content import site_on_side
 from app.exercises.kinds import kind_name
 from app.medications.catalogue import medicines
-from app.rules.definitions import all_rules
+from app.rules.definitions import DATE_KEYS
 from app.sessions import content
 
 HIDDEN = frozenset({"session_id", "session_ids", "followup_id", "treatment_id", "site_names", "rate_pct",
@@ -39,16 +34,6 @@ def _labels() -> dict:
     }
 
 
-def long_date(value) -> str:
-    """An ISO date (or a date) in the page's language; anything else as it is."""
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            return value
-    return format_date(value, "medium") if isinstance(value, date) else str(value)
-
-
 def _scan_kind(kind: str) -> str:
     return {"baseline": _("baseline scan"), "repeat": _("repeat scan"), "interval": _("interval scan")}.get(kind, kind)
 
@@ -60,20 +45,21 @@ def _symptom_names(language: str) -> dict:
 def _site(entry: dict, language: str) -> str:
     name = _site_name(entry, language)
     text = _("%(site)s: %(bmd)s g/cm² on %(date)s", site=name, bmd=format_decimal(entry.get("bmd", 0), "0.000"),
-             date=long_date(entry.get("scan_date", "")))
+             date=long_date(entry.get("scan_date", ""), language))
     if entry.get("percent") is not None:
         text += " " + _("(%(percent)s %% since the scan of %(date)s)", percent=format_decimal(entry["percent"], "+0.0;-0.0"),
-                        date=long_date(entry.get("previous_scan_date") or ""))
+                        date=long_date(entry.get("previous_scan_date") or "", language))
     return text
 
 
 def _value(key: str, value, evidence: dict, language: str) -> str:
     if value is None:
         return "—"
-    if key in ("last_session_date", "as_of", "plan_start", "local_date", "due_date", "last_dose_on", "next_due_on"):
-        return long_date(value)
     if key == "date_from":
-        return _("%(start)s to %(end)s", start=long_date(value), end=long_date(evidence.get("date_to", value)))
+        return _("%(start)s to %(end)s", start=long_date(value, language),
+                 end=long_date(evidence.get("date_to", value), language))
+    if key in DATE_KEYS:
+        return long_date(value, language)
     if key in ("rate", "baseline"):
         return format_percent(value)
     if key in ("window_days", "days", "days_since_start", "days_overdue"):
@@ -84,7 +70,7 @@ def _value(key: str, value, evidence: dict, language: str) -> str:
         names = _symptom_names(language)
         return "; ".join(names.get(code, code) for code in value) or "—"
     if key == "dates":
-        return ", ".join(long_date(d) for d in value)
+        return ", ".join(long_date(d, language) for d in value)
     if key == "kind":
         return _scan_kind(value)
     if key == "medicine":
@@ -107,60 +93,9 @@ def rows(evidence: dict | None, language: str) -> list[tuple[str, str]]:
             for key, value in (evidence or {}).items() if key not in HIDDEN]
 
 
-# --- the rule's own title and explanation, its values in the page's language ----------------
-
-DATE_KEYS = ("last_session_date", "as_of", "plan_start", "local_date", "due_date", "last_dose_on", "next_due_on",
-             "date_from", "date_to")
-
-
-def _listed(names) -> str:
-    names = [str(n) for n in names]
-    return format_list(names, locale=get_locale()) if names else "—"
-
-
 def _medicine(code: str, language: str) -> str:
     return named_in((medicines().get(code) or {}).get("name"), language, code)
 
 
-def text_values(evidence: dict | None, language: str) -> dict:
-    """The values a rule's title and explanation take (app/rules/service.flag_view), as the page
-    names them: dates in its language, symptoms, medicines, scans, sites and exercise kinds by
-    their names in it, not by their codes. Numbers stay as the rule found them."""
-    evidence = evidence or {}
-    values = {}
-    for key, value in evidence.items():
-        if key in DATE_KEYS:
-            value = long_date(value)
-        elif key == "symptoms":
-            names = _symptom_names(language)
-            value = _listed(names.get(code, code) for code in value)
-        elif key == "dates":
-            value = _listed(long_date(d) for d in value)
-        elif key == "medicine":
-            value = _medicine(value, language)
-        elif key == "kind":
-            value = kind_in_text(value, language)
-        elif key == "exercise_kinds":
-            value = _listed(kind_name(k, language) for k in value)
-        elif isinstance(value, list):
-            value = ", ".join(map(str, value))
-        values[key] = value
-    if "sites" in evidence:
-        values["site_names"] = _listed(_site_name(e, language) for e in evidence["sites"])
-    return values
-
-
 def _site_name(entry: dict, language: str) -> str:
     return site_on_side(entry.get("site", ""), entry.get("side"), language)
-
-
-def in_page_language(flag: dict) -> dict:
-    """flag (a flag_view in the page's language) with its title and explanation written from the
-    rule's texts with text_values: the same seed texts, the values named for the reader."""
-    rule = all_rules().get(flag["rule_id"])
-    if rule is None:
-        return flag
-    language = flag.get("language") or "en"
-    values = text_values(flag.get("evidence"), language)
-    return {**flag, "title": rule.text("title", language, values),
-            "explanation": rule.text("explanation", language, values)}

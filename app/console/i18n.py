@@ -5,9 +5,8 @@ from pathlib import Path
 from flask import g, request
 from flask_babel import Babel, get_locale
 
-from app.common.i18n import DEFAULT_LANGUAGE, LANGUAGES, wanted_language
+from app.common.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALES, long_date, wanted_language
 
-LOCALES = {"en": "en", "zh-CN": "zh_Hans_CN"}  # Babel's name for zh_CN (translations/zh_Hans_CN)
 TRANSLATIONS = Path(__file__).parent / "translations"
 babel = Babel()
 
@@ -27,6 +26,11 @@ def _locale() -> str:
 
 def html_lang() -> str:
     return "zh-CN" if str(get_locale()) == LOCALES["zh-CN"] else "en"
+
+
+def page_date(value) -> str:
+    """A date (or an ISO date) in the language Babel renders this page in: templates' long_date."""
+    return long_date(value, html_lang())
 
 
 def init_app(app) -> None:

@@ -5,7 +5,7 @@ from flask_babel import format_percent, ngettext
 from flask_babel import gettext as _
 
 from app.console.blueprint import bp
-from app.console.evidence import long_date
+from app.console.i18n import page_date
 from app.rules import engine
 
 SEVERITY_ICONS = {"urgent": "▲", "warning": "●", "info": "ℹ"}
@@ -50,4 +50,4 @@ def _labels():
         return {}
     return {"severity_label": severity_label, "severity_icons": SEVERITY_ICONS, "flag_count": flag_count,
             "status_label": status_label, "outcome_label": outcome_label, "sort_label": sort_label,
-            "pct": percent, "long_date": long_date}
+            "pct": percent, "long_date": page_date}

@@ -8,7 +8,7 @@ from functools import lru_cache
 from dateutil.relativedelta import relativedelta
 
 from app.common.clinical import threshold, thresholds
-from app.common.i18n import named_in
+from app.common.i18n import long_date, named_in
 from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 from app.dxa.models import KNEE_SITES
@@ -133,7 +133,7 @@ def explanation(result, result_change: dict | None, language: str) -> str:
         signed = judgement == "no_real_change"
         delta, percent = result_change["delta_g_cm2"], result_change["percent"]
         parts = [texts[judgement][language].format(
-            site=site, previous_date=result_change["previous_scan_date"].isoformat(),
+            site=site, previous_date=long_date(result_change["previous_scan_date"], language),
             delta=f"{delta:+.3f}" if signed else f"{abs(delta):.3f}",
             percent=f"{percent:+.1f}" if signed else f"{abs(percent):.1f}",
             lsc=_lsc_text(result_change["lsc"]))]

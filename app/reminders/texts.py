@@ -1,9 +1,10 @@
-"""Message texts are data (seed/reminders/*.yaml): every kind's subject and text in en and zh-CN."""
+"""Message texts are data (seed/reminders/*.yaml): every kind's subject and text in en and zh-CN.
+A payload keeps its dates and times ISO (data for the app); a text writes them for its reader."""
 import html
 from functools import cache
 from pathlib import Path
 
-from app.common.i18n import LANGUAGES, served_language
+from app.common.i18n import LANGUAGES, clock_time, long_date, served_language
 from app.common.yaml_files import read_yaml
 
 TEXTS_DIR = Path(__file__).resolve().parent.parent.parent / "seed" / "reminders"
@@ -24,8 +25,16 @@ def catalogue() -> dict:
     return kinds
 
 
+# Payload keys whose value is a date ("YYYY-MM-DD") or a wall-clock time ("HH:MM"). Both are
+# already the patient's local ones (an appointment's own date and time, a plan item's time in the
+# patient's zone, a follow-up date): a text writes them in the reader's language, in no other zone.
+DATE_KEYS = frozenset({"date", "due_date", "follow_up_on", "local_date"})
+TIME_KEYS = frozenset({"time"})
+
+
 class _Filled(dict):
-    """Placeholders from the payload; a value given per language is taken in the reader's one."""
+    """Placeholders from the payload; a value given per language is taken in the reader's one,
+    dates and times as the reader writes them."""
 
     def __init__(self, payload: dict, language: str):
         super().__init__()
@@ -35,6 +44,10 @@ class _Filled(dict):
         value = self.payload.get(key, "")
         if isinstance(value, dict) and any(lang in value for lang in LANGUAGES):
             value = value[served_language(self.language, value)]
+        if key in DATE_KEYS and value:
+            return long_date(value, self.language)
+        if key in TIME_KEYS and value:
+            return clock_time(value, self.language)
         return value
 
 

@@ -5,9 +5,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
 
-from babel.lists import format_list
-
-from app.common.i18n import LANGUAGES, named_in
+from app.common.i18n import LANGUAGES, listed, long_date, named_in
 from app.common.yaml_files import read_yaml
 from app.config import BASE_DIR
 
@@ -48,18 +46,30 @@ def _installed(domain: str) -> bool:
     return find_spec(f"app.{domain}") is not None
 
 
-def text_values(evidence: dict, language: str) -> dict:
+# Evidence keys whose value is a date (ISO in the evidence): written for the reader in texts.
+DATE_KEYS = ("last_session_date", "as_of", "plan_start", "local_date", "due_date", "last_dose_on", "next_due_on",
+             "date_from", "date_to")
+
+
+def text_values(evidence: dict | None, language: str) -> dict:
     """The values a rule's title and explanation take from a flag's evidence (or a rule's
-    parameters), for a reader of language: symptoms, medicines, DXA sites, kinds of scan and of exercise by
-    their names in it, not by their codes."""
+    parameters), for a reader of language: dates in it, symptoms, medicines, DXA sites, kinds of
+    scan and of exercise by their names in it, not by their codes; lists as it writes them. Numbers
+    stay as the rule found them. The one writer of these values: the API's flags, the care team's
+    messages, GET /rules and the console's pages all take them from here."""
     from app.exercises.kinds import kind_name
     from app.sessions import content
 
+    evidence = evidence or {}
     values = {}
     for key, value in evidence.items():
-        if key == "symptoms":
+        if key in DATE_KEYS:
+            value = long_date(value, language)
+        elif key == "dates":
+            value = listed((long_date(d, language) for d in value), language)
+        elif key == "symptoms":
             labels = {s["code"]: s["label"].get(language, s["label"]["en"]) for s in content.symptoms()}
-            value = [labels.get(code, code) for code in value]
+            value = listed((labels.get(code, code) for code in value), language)
         elif key == "medicine":  # only a medications rule's evidence (`requires: [medications]`)
             from app.medications.catalogue import medicines
 
@@ -69,7 +79,7 @@ def text_values(evidence: dict, language: str) -> dict:
 
             value = kind_in_text(value, language)
         elif key == "exercise_kinds":
-            value = format_list([kind_name(kind, language) for kind in value], locale=language.replace("-", "_"))
+            value = listed((kind_name(kind, language) for kind in value), language)
         values[key] = ", ".join(map(str, value)) if isinstance(value, list) else value
     # A DXA rule's evidence (scans: site and side) or parameters (site codes); without app/dxa
     # (an optional domain: its rules are off, GET /rules still lists them) the codes stay.
@@ -78,7 +88,7 @@ def text_values(evidence: dict, language: str) -> dict:
 
         names = [site_on_side(e["site"], e.get("side"), language) if isinstance(e, dict) else site_name(e, language)
                  for e in evidence["sites"]]
-        values["site_names"] = format_list(names, locale=language.replace("-", "_"))
+        values["site_names"] = listed(names, language)
     return values
 
 

@@ -19,13 +19,12 @@ from app.console.charts.svg import (
     frame,
     group,
     hatch,
-    long_date,
     path,
     scale,
     sentences,
     text,
 )
-from app.console.i18n import html_lang
+from app.console.i18n import html_lang, page_date
 from app.dxa import content
 
 WIDTH, LEFT, RIGHT = 640, 64, 600
@@ -52,10 +51,10 @@ def series_summary(series: SiteSeries) -> str:
     judgement = _judgement(series)
     return sentences([
         _("%(site)s: %(bmd)s g/cm² on %(date)s.", site=side_label(series), bmd=decimal(latest.bmd),
-          date=long_date(latest.scan_date)),
+          date=page_date(latest.scan_date)),
         ngettext("%(num)d scan.", "%(num)d scans.", len(series.points)),
         judgement and _("Since the baseline of %(date)s: %(judgement)s.",
-                        date=long_date(series.points[0].scan_date), judgement=judgement),
+                        date=page_date(series.points[0].scan_date), judgement=judgement),
         latest.high_fracture_risk and _("Below the knee fracture-risk threshold (%(threshold)s g/cm²).",
                                         threshold=decimal(series.knee_threshold, 2))])
 
@@ -110,7 +109,7 @@ def _panel(series: SiteSeries, top: float, first: date, last: date, pattern: str
     points = [(x_of(p.scan_date), y_of(p.bmd)) for p in series.points]
     parts.append(path(points, stroke=DONE, stroke_width=2))
     for point, (x, y) in zip(series.points, points):
-        label = _("%(date)s: %(bmd)s g/cm²", date=long_date(point.scan_date), bmd=decimal(point.bmd))
+        label = _("%(date)s: %(bmd)s g/cm²", date=page_date(point.scan_date), bmd=decimal(point.bmd))
         if point.high_fracture_risk:
             marker = el("path", d=f"M{x:.1f} {y - 5:.1f} L{x + 5:.1f} {y + 4:.1f} L{x - 5:.1f} {y + 4:.1f} Z",
                         fill=ALERT, class_="point high-risk")
@@ -119,7 +118,7 @@ def _panel(series: SiteSeries, top: float, first: date, last: date, pattern: str
         parts.append(group([el("title", label), marker,
                             text(x, y - 8, decimal(point.bmd), size=10, anchor="middle", fill=INK)],
                            data_bmd=f"{point.bmd:.4f}"))
-        parts.append(text(x, bottom + 16, long_date(point.scan_date), size=10, anchor="middle", fill=MUTED))
+        parts.append(text(x, bottom + 16, page_date(point.scan_date), size=10, anchor="middle", fill=MUTED))
     return group(parts, class_="site", data_site=series.site, data_side=series.side)
 
 

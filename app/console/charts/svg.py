@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 from babel.dates import format_skeleton
-from flask_babel import format_date, format_decimal, format_percent, get_locale
+from flask_babel import format_decimal, format_percent, get_locale
 from markupsafe import Markup, escape
 
 INK = "#1a1a1a"      # text
@@ -119,7 +119,3 @@ def decimal(value: float, places: int = 3) -> str:
 def short_date(day: date) -> str:
     """Week labels: "Mar 1" / "3月1日"."""
     return format_skeleton("MMMd", day, locale=get_locale() or "en")
-
-
-def long_date(day: date) -> str:
-    return format_date(day, "medium")

@@ -33,8 +33,7 @@ from app.console.action_forms import (
 )
 from app.console.blueprint import bp
 from app.console.errors import error_page
-from app.console.evidence import long_date
-from app.console.i18n import page_language
+from app.console.i18n import page_date, page_language
 from app.console.plan_templates import forget_plans, plans_of, served_templates
 from app.console.service_texts import service_text
 from app.coordinator import service as coordinator
@@ -253,9 +252,9 @@ def plan_form(patient) -> PlanAction:
 def _plan_done(result) -> str:
     version = result.versions[-1]
     if version.number == 1:
-        return _("The plan is assigned from %(date)s.", date=long_date(version.effective_from))
+        return _("The plan is assigned from %(date)s.", date=page_date(version.effective_from))
     return _("The plan is changed: version %(number)s from %(date)s.", number=version.number,
-             date=long_date(version.effective_from))
+             date=page_date(version.effective_from))
 
 
 @bp.route("/patients/<uuid:patient_id>/plans", methods=["POST"])
@@ -353,7 +352,7 @@ def dose_form(patient) -> DoseAction:
     form = refused_form(DoseForm) or DoseForm(formdata=None)
     form.treatment_id.choices = [SelectChoice(value=str(t.id), label=_("%(medicine)s, since %(date)s",
                                                                       medicine=t.medicine_name,
-                                                                      date=long_date(t.started_on)))
+                                                                      date=page_date(t.started_on)))
                                  for t in doseable]
     return DoseAction(form, doseable)
 

@@ -102,8 +102,7 @@ def flags():
     args = load_args(FlagListArgs(unknown=EXCLUDE), ("severity", "rule"), defaults={"status": "active"},
                      means_any={"status": "all"})
     language = page_language()
-    page = paginate(rules.caseload_flags(actor, args), args).map(
-        lambda f: evidence.in_page_language(rules.flag_view(f, language)))
+    page = paginate(rules.caseload_flags(actor, args), args).map(lambda f: rules.flag_view(f, language))
     prime_staff_names([f["acknowledged_by_id"] for f in page.items] + [f["resolved_by"] for f in page.items])
     ids = {f["patient_id"] for f in page.items}
     found = db.session.execute(select(Patient.id, Patient.display_name, Patient.time_zone)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from app.common.pagination import MAX_PER_PAGE, paginate
-from app.console import charts, evidence, figures
+from app.console import charts, figures
 from app.console.plan_templates import plans_of
 from app.coordinator import service as coordinator
 from app.coordinator.timeline import contact_view
@@ -46,7 +46,7 @@ def age_on(born: date, day: date) -> int:
 def flags(r: Reader) -> list[dict]:
     """Active flags, urgent first, then newest first."""
     page = paginate(rules.patient_flags(r.actor, r.patient_id, {"status": "active"}), ALL)
-    views = [evidence.in_page_language(rules.flag_view(flag, r.language)) for flag in page.items]
+    views = [rules.flag_view(flag, r.language) for flag in page.items]
     return sorted(views, key=lambda f: -SEVERITY_ORDER.get(f["severity"], 0))
 
 
@@ -103,15 +103,7 @@ def contact_log(r: Reader) -> list[dict]:
 
 def timeline(r: Reader, page: int):
     stmt, render = coordinator.timeline(r.actor, r.patient_id, {}, r.language)
-
-    def rendered(rows):
-        entries = render(rows)
-        for entry in entries:
-            if "flag" in entry:
-                entry["flag"] = evidence.in_page_language(entry["flag"])
-        return entries
-
-    return paginate(stmt, {"page": page, "per_page": TIMELINE_PER_PAGE}, scalars=False).map_all(rendered)
+    return paginate(stmt, {"page": page, "per_page": TIMELINE_PER_PAGE}, scalars=False).map_all(render)
 
 
 def people(r: Reader) -> dict:
