@@ -9,7 +9,7 @@ from functools import cache
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import bindparam, cast, select, update
+from sqlalchemy import bindparam, cast, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.audit import rows as audit_rows
@@ -28,6 +28,7 @@ from app.sessions import content
 from app.sessions.feed import FeedCounter, encode_cursor, read_cursor
 from app.sessions.models import ExerciseSession
 from app.sessions.schemas import BatchItemSchema, SessionSchema
+from app.sessions import signals
 from app.sessions.signals import session_saving, session_written
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -49,6 +50,7 @@ class _Context:
     feed: "FeedCounter | None" = None                   # the patient's change counter, once locked
     stored_ids: set | None = None                  # a batch: which of its ids the patient has
     audit_row: dict | None = None                  # the write's audit row, until a statement inserts it
+    ridden: dict | None = None                     # session id -> the names of write_with_create's riders run
 
     def preload(self) -> "_Context":
         for key, plan_id, *exercise in self.execute(_items_of_patient(), {"patient_id": self.patient.id}):
@@ -233,13 +235,18 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
                 params["item_patient"] = ctx.patient.id
             else:
                 params = {**values, "item_patient": ctx.patient.id}
+            riders = signals.create_riders if dialect == "postgresql" else ()  # as WITHs of the insert
+            for _name, _build, ride_params in riders:
+                params.update(ride_params(values))
             carrying_audit = dialect == "postgresql" and ctx.audit_row is not None
             if carrying_audit:
                 params.update(audit_rows.carried_params(ctx.audit_row))
                 ctx.audit_row = None
-            row = ctx.execute(_insert_on_plan_statement(dialect, carrying_audit), params).first()
+            row = ctx.execute(_insert_on_plan_statement(dialect, carrying_audit, riders), params).first()
             if row is not None:
                 values.update(plan_id=row.plan_id, exercise_id=row.exercise_id)
+                if riders:
+                    ctx.ridden = {**(ctx.ridden or {}), session_id: signals.create_rider_names}
             inserted = row is not None
         else:
             resolved = resolved or _looked_up(ctx, data)
@@ -280,14 +287,16 @@ _NEW = "new_"  # PostgreSQL: the prefix of _insert_on_plan_statement's parameter
 
 
 @cache
-def _insert_on_plan_statement(dialect: str, carrying_audit: bool = False):
+def _insert_on_plan_statement(dialect: str, carrying_audit: bool = False, riders: tuple = ()):
     """INSERT ... SELECT: the session, with the plan and exercise of its plan item (the latest
     version's), only if the item is one of the patient's plans; ON CONFLICT (id) DO NOTHING.
     Returns the plan and exercise of a row inserted, no row otherwise. Built once per dialect.
-    PostgreSQL: the insert is a WITH of a SELECT of what it returns, beside, with carrying_audit,
-    the INSERT of the write's audit row (audit.rows.carried_insert); a data-modifying WITH runs
-    once, referenced or not. There the session's parameters are named _NEW + column: a WITH's
-    UPDATE or INSERT would take a parameter named as one of its table's columns for a value to set."""
+    PostgreSQL: the insert is a WITH of a SELECT of what it returns, beside the riders'
+    writes (signals.write_with_create; run only if a row was inserted) and, with carrying_audit,
+    the INSERT of the write's audit row (audit.rows.carried_insert); data-modifying WITHs run
+    once, referenced or not, on the statement's one snapshot. There the session's parameters are
+    named _NEW + column: a WITH's UPDATE or INSERT would take a parameter named as one of its
+    table's columns for a value to set."""
     sessions = ExerciseSession.__table__
     items, versions, plans = PlanItem.__table__, PlanVersion.__table__, Plan.__table__
     names = [c.key for c in sessions.columns if c.key not in ("plan_id", "exercise_id")]
@@ -312,6 +321,9 @@ def _insert_on_plan_statement(dialect: str, carrying_audit: bool = False):
         return stmt
     inserted = stmt.cte("inserted")
     stmt = select(inserted.c.plan_id, inserted.c.exercise_id)
+    only_if_inserted = exists(select(inserted.c.plan_id))
+    for name, build, _params in riders:
+        stmt = stmt.add_cte(build(only_if_inserted).cte(f"ride_{name}"))
     if carrying_audit:
         stmt = stmt.add_cte(audit_rows.carried_insert().cte("audit_row"))
     return stmt
@@ -379,6 +391,9 @@ def _check_edit_window(ctx: _Context, session: ExerciseSession) -> None:
                                       "is older. Log a new session instead.", "edit-window-closed")
 
 
+_NOTHING_RIDDEN = frozenset()
+
+
 def _commit(ctx: _Context, expire: bool = True) -> None:
     """Save the feed counter, let receivers add to the transaction (session_saving), commit.
     expire=False: the ORM objects loaded (the account, the patient) are kept as they are, not
@@ -390,8 +405,9 @@ def _commit(ctx: _Context, expire: bool = True) -> None:
     ctx.feed.save()
     app = current_app._get_current_object()
     for session, change in ctx.written:
+        ridden = ctx.ridden.get(session.id, _NOTHING_RIDDEN) if ctx.ridden else _NOTHING_RIDDEN
         session_saving.send(app, session=session, change=change, locked_reads=ctx.feed.locked_reads,
-                            connection=ctx.feed.connection)
+                            connection=ctx.feed.connection, ridden=ridden)
     orm_session = db.session()
     if expire:
         orm_session.commit()
