@@ -296,7 +296,9 @@ def _insert_on_plan_statement(dialect: str, carrying_audit: bool = False, riders
     the INSERT of the write's audit row (audit.rows.carried_insert); data-modifying WITHs run
     once, referenced or not, on the statement's one snapshot. There the session's parameters are
     named _NEW + column: a WITH's UPDATE or INSERT would take a parameter named as one of its
-    table's columns for a value to set."""
+    table's columns for a value to set. Keep its SQL under 4 kB and its parameters at most 50
+    (about 3.1 kB and 42 now): psycopg parses the text of a longer one again on every execution
+    (_queries.MAX_CACHED_STATEMENT_LENGTH/_PARAMS), some 700 calls a PUT."""
     sessions = ExerciseSession.__table__
     items, versions, plans = PlanItem.__table__, PlanVersion.__table__, Plan.__table__
     names = [c.key for c in sessions.columns if c.key not in ("plan_id", "exercise_id")]
