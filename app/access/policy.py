@@ -14,6 +14,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.access.models import CaregiverLink, CareTeamMember
+from app.audit import rows as audit_rows
 from app.audit import service as audit
 from app.errors import ApiError
 from app.extensions import db
@@ -188,7 +189,7 @@ def _let_go(session) -> None:
     session.info.pop(KEPT, None)
 
 
-def patient_for(actor, patient_ref, action: Action, *, resource=None, fields=None):
+def patient_for(actor, patient_ref, action: Action, *, resource=None, fields=None, carry_audit: list | None = None):
     """The patient if actor may do action on it; else 403 (role gate, or related but not
     allowed, or a field it may not change) or 404 (no relation, or no such patient).
 
@@ -196,6 +197,8 @@ def patient_for(actor, patient_ref, action: Action, *, resource=None, fields=Non
     fields: the fields a change touches, checked against the action's field rules.
     An allowed write is audited in the caller's transaction; a read by someone other than
     the patient is audited after the read (audit.flush_reads).
+    carry_audit: a list that receives the write's audit row (audit.rows.write_row) instead of it being
+    inserted here, for a caller that inserts it in a statement of its own transaction.
     """
     require(actor, action)
     patient_id = resolve_patient_id(actor, patient_ref)
@@ -212,6 +215,8 @@ def patient_for(actor, patient_ref, action: Action, *, resource=None, fields=Non
     if action.audit == "read":
         if actor.patient_id != patient.id:
             audit.record_read(actor, patient.id, resource_id=resource)
+    elif carry_audit is not None:
+        carry_audit.append(audit_rows.write_row(action.audit, actor, patient_id=patient.id, resource_id=resource))
     else:
         audit.record_at_once(action.audit, actor, patient_id=patient.id, resource_id=resource)
     return patient

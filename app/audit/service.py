@@ -9,16 +9,13 @@ request hook (app/audit/hooks.py, through app/audit/origin.py) provides its rout
 request id and client address.
 """
 import logging
-import uuid
-from functools import cache
 
-from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.audit import rows
 from app.audit.models import AuditEvent
 from app.audit.origin import current_origin
 from app.common.db import transaction_connection, writing
-from app.common.types import utcnow
 from app.extensions import db
 
 log = logging.getLogger("standstrong.audit")
@@ -57,29 +54,14 @@ def record(action: str, actor=None, *, patient_id=None, resource_id=None, detail
     return event
 
 
-@cache
-def _insert_event():
-    # Built once: every write request runs it.
-    return insert(AuditEvent.__table__)
-
-
 def record_at_once(action: str, actor=None, *, patient_id=None, resource_id=None, detail=None) -> None:
     """As record, inserted at once by one Core INSERT: no ORM object, so no unit-of-work flush
     for it. For the one row of a request's write (the access policy's, on every write); a job
-    that records many rows uses record, whose rows are inserted together."""
-    role = getattr(actor, "role", None)
-    values = {"id": uuid.uuid4(), "at": utcnow(), "action": action, "actor_id": getattr(actor, "id", None),
-              "actor_role": role, "actor_name": getattr(actor, "name", None) if role == "system" else None,
-              "patient_id": patient_id, "resource_id": str(resource_id)[:64] if resource_id else None,
-              "detail": detail, "method": None, "route": None, "request_id": None, "client_address": None}
-    origin = current_origin()
-    if origin is not None:
-        origin.recorded = True
-        values.update(method=origin.method, route=origin.route, request_id=origin.request_id,
-                      client_address=origin.client_address)
-    # On the transaction's connection (after the flush an ORM statement would do): the session's
-    # execute steps cost more than the INSERT itself.
-    transaction_connection().execute(_insert_event(), values)
+    that records many rows uses record, whose rows are inserted together. (app/audit/rows.py
+    has the row for a caller that inserts it within a statement of its own.)"""
+    # On the transaction's connection (after the flush an ORM statement would do).
+    rows.insert_row(rows.write_row(action, actor, patient_id=patient_id, resource_id=resource_id, detail=detail),
+                    transaction_connection())
 
 
 def nothing_written() -> None:

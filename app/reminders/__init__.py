@@ -38,11 +38,41 @@ def _on_session_written(app, session=None, change=None, **_):
         db.session.rollback()
 
 
-def _on_session_saving(app, session=None, change=None, connection=None, **_):
+CANCEL_WITH_CREATE = "reminders"  # the session's insert cancelled the reminder it satisfies (_cancel_with_create)
+
+
+def _on_session_saving(app, session=None, change=None, connection=None, ridden=frozenset(), **_):
     from app.common.types import utcnow
     from app.reminders.service import on_session_saving
 
+    if CANCEL_WITH_CREATE in ridden:
+        return  # done by the session's insert itself
     on_session_saving(session, change, utcnow(), connection)  # in the write's transaction: an error fails it
+
+
+def _cancel_with_create(only_if_inserted):
+    """On PostgreSQL, a single PUT's insert of a session of a plan item runs the cancel of the
+    reminder it satisfies (what on_session_saving would send next) within its own statement."""
+    import uuid
+    from datetime import date
+
+    from app.reminders.materialise import satisfied_by
+    from app.reminders.outbox import cancel_statement
+
+    some = {"patient_id": uuid.UUID(int=0), "item_key": uuid.UUID(int=0), "local_date": date.min}
+    stmt, params = cancel_statement(**satisfied_by(some["patient_id"], some["item_key"], some["local_date"]))
+    if params != _cancel_params(some):  # built once: the parameters below are cancel_pending's own
+        raise RuntimeError("reminders: _cancel_params no longer gives cancel_statement's parameters")
+    return stmt.where(only_if_inserted)
+
+
+def _cancel_params(values: dict) -> dict:
+    """cancel_statement's parameters for satisfied_by(the session's patient, item and day), without
+    building them through it: this runs on every PUT."""
+    from app.reminders.materialise import PLAN_KIND, plan_occurrence
+
+    return {"by_occurrence_keys": plan_occurrence(values["item_key"], values["local_date"]),
+            "by_patient_id": values["patient_id"], "by_kinds": PLAN_KIND}
 
 
 def _on_plan_changed(app, plan=None, change=None, **_):
@@ -66,13 +96,14 @@ def register(app) -> None:
     from app.plans.signals import plan_changed
     from app.reminders import models  # noqa: F401  (for Alembic)
     from app.reminders.routes import blp, devices_blp, me_blp
-    from app.sessions.signals import session_saving, session_written
+    from app.sessions.signals import session_saving, session_written, write_with_create
 
     api.register_blueprint(blp)
     api.register_blueprint(me_blp)
     api.register_blueprint(devices_blp)
     session_written.connect(_on_session_written)
     session_saving.connect(_on_session_saving)
+    write_with_create(CANCEL_WITH_CREATE, _cancel_with_create, _cancel_params)
     plan_changed.connect(_on_plan_changed)
 
     from app.reminders.dispatch import dispatch

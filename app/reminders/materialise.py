@@ -42,6 +42,12 @@ def plan_occurrence(item_key, day) -> str:
     return f"plan:{item_key}:{day.isoformat()}"
 
 
+def satisfied_by(patient_id, item_key, day) -> dict:
+    """The cancel_pending filters of the reminder that a session of this plan item on this
+    (local) day satisfies."""
+    return {"patient_id": patient_id, "kinds": [PLAN_KIND], "occurrence_keys": [plan_occurrence(item_key, day)]}
+
+
 def notice_sources() -> list:
     """due_notices(start, end) of the lower domains that have one (DXA, medications)."""
     found = []

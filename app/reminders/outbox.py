@@ -44,6 +44,16 @@ def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_
     """Cancel pending rows matching every filter given (at least one); returns how many.
     Rows already sending, sent or failed are history and stay as they are. connection: the
     transaction's, when the caller has it (a session write), else it is looked up."""
+    stmt, params = cancel_statement(dedupe_keys=dedupe_keys, patient_id=patient_id, kinds=kinds,
+                                    occurrence_keys=occurrence_keys)
+    # On the transaction's connection, after the flush an ORM statement would do.
+    runner = connection if connection is not None else transaction_connection()
+    return runner.execute(stmt, params).rowcount
+
+
+def cancel_statement(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_keys=None) -> tuple:
+    """(statement, parameters) of cancel_pending, for a caller that runs it within a statement of
+    its own (a session's insert: app.sessions.signals.write_with_create)."""
     given = {"dedupe_keys": dedupe_keys, "occurrence_keys": occurrence_keys, "patient_id": patient_id,
              "kinds": kinds}
     given = {name: value if name == "patient_id" else list(value) for name, value in given.items()
@@ -53,6 +63,4 @@ def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_
     filters = tuple((name, name == "patient_id" or len(value) == 1) for name, value in given.items())
     params = {f"by_{name}": value[0] if single and name != "patient_id" else value
               for (name, single), value in zip(filters, given.values())}
-    # On the transaction's connection, after the flush an ORM statement would do.
-    runner = connection if connection is not None else transaction_connection()
-    return runner.execute(_cancel_statement(filters), params).rowcount
+    return _cancel_statement(filters), params

@@ -18,7 +18,7 @@ from app.errors import ApiError
 from app.exercises.models import Exercise
 from app.extensions import db
 from app.plans.service import load_specs
-from app.reminders.materialise import PLAN_KIND, materialise, plan_occurrence
+from app.reminders.materialise import materialise, satisfied_by
 from app.reminders.models import DeviceToken, Notification, NotificationPreference
 from app.reminders.outbox import cancel_pending, enqueue
 from app.reminders.texts import catalogue, render
@@ -291,6 +291,5 @@ def on_session_saving(session, change: str, now: datetime, connection=None) -> N
     connection: the write's transaction connection, if the caller has it."""
     if change == "deleted" or session.item_key is None or session.deleted_at is not None:
         return
-    cancel_pending(patient_id=session.patient_id, kinds=[PLAN_KIND],
-                   occurrence_keys=[plan_occurrence(session.item_key, session.local_date)], now=now,
+    cancel_pending(**satisfied_by(session.patient_id, session.item_key, session.local_date), now=now,
                    connection=connection)

@@ -34,12 +34,12 @@ class FeedCounter:
         self.stored = position + reserved  # what the row holds now, in this transaction
 
     @classmethod
-    def lock(cls, patient_id, reserve: int = 0) -> "FeedCounter":
+    def lock(cls, patient_id, reserve: int = 0, connection=None) -> "FeedCounter":
         """reserve: positions to take at once, in the locking statement (a single write takes
         one, so it needs no second UPDATE). One not used leaves a gap, which a follower never
         notices: positions only need to grow in commit order. `connection` (the transaction's)
-        is kept for the write's other Core statements."""
-        connection = transaction_connection()
+        is kept for the write's other Core statements (given: the caller has it already)."""
+        connection = connection if connection is not None else transaction_connection()
         (stmt, slices), params = _lock_statement(), {"feed_patient": patient_id, "reserve": reserve}
         row = connection.execute(stmt, params).first()
         if row is None:  # the patient's first write: make the row (racing makers wait)

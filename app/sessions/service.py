@@ -9,13 +9,14 @@ from functools import cache
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import bindparam, cast, select, update
+from sqlalchemy import bindparam, cast, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.audit import rows as audit_rows
 from app.audit import service as audit
 from app.access.policy import LOG_SESSION, READ, patient_for
 from app.common.clock import local_date
-from app.common.db import insert_ignoring_conflict, writes_from_here
+from app.common.db import insert_ignoring_conflict, transaction_connection, writes_from_here
 from app.common.i18n import choose_language
 from app.common.pagination import Page, paginate
 from app.common.types import utcnow
@@ -27,6 +28,7 @@ from app.sessions import content
 from app.sessions.feed import FeedCounter, encode_cursor, read_cursor
 from app.sessions.models import ExerciseSession
 from app.sessions.schemas import BatchItemSchema, SessionSchema
+from app.sessions import signals
 from app.sessions.signals import session_saving, session_written
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -47,6 +49,8 @@ class _Context:
     written: list = field(default_factory=list)    # (session, change) to announce after commit
     feed: "FeedCounter | None" = None                   # the patient's change counter, once locked
     stored_ids: set | None = None                  # a batch: which of its ids the patient has
+    audit_row: dict | None = None                  # the write's audit row, until a statement inserts it
+    ridden: dict | None = None                     # session id -> the names of write_with_create's riders run
 
     def preload(self) -> "_Context":
         for key, plan_id, *exercise in self.execute(_items_of_patient(), {"patient_id": self.patient.id}):
@@ -112,9 +116,21 @@ class _ExerciseRow:
     measures: list
 
 
-def _context(actor, patient, language: str | None, reserve: int = 0) -> _Context:
+def _patient_and_context(actor, patient_ref, language: str | None, reserve: int = 0, resource=None,
+                         carry_audit: bool = False) -> _Context:
+    """The patient the actor may log sessions for (the access policy) and the write's context,
+    its feed locked. The policy's audit row is inserted before the lock, or with carry_audit on
+    PostgreSQL by the write's own insert (a WITH of it: one round trip fewer), else at the commit."""
+    carried = []
+    patient = patient_for(actor, patient_ref, LOG_SESSION, resource=resource, carry_audit=carried)
     ctx = _Context(patient, actor, utcnow(), choose_language(language, patient.language))
-    ctx.feed = FeedCounter.lock(patient.id, reserve)
+    connection = transaction_connection()
+    row = carried[0]
+    if carry_audit and connection.dialect.name == "postgresql":
+        ctx.audit_row = row
+    else:
+        audit_rows.insert_row(row, connection)
+    ctx.feed = FeedCounter.lock(patient.id, reserve, connection)
     return ctx
 
 
@@ -213,10 +229,24 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
             # plan and exercise if the item is the patient's and the id is free; else it inserts
             # nothing and the look-ups below say which (nothing to check its measures against).
             values.update(_values(ctx, data, body_hash, None))
-            row = ctx.execute(_insert_on_plan_statement(ctx.feed.connection.dialect.name),
-                              {**values, "item_patient": ctx.patient.id}).first()
+            dialect = ctx.feed.connection.dialect.name
+            if dialect == "postgresql":  # its parameters named apart from the WITHs' columns
+                params = {_NEW + key: value for key, value in values.items()}
+                params["item_patient"] = ctx.patient.id
+            else:
+                params = {**values, "item_patient": ctx.patient.id}
+            riders = signals.create_riders if dialect == "postgresql" else ()  # as WITHs of the insert
+            for _name, _build, ride_params in riders:
+                params.update(ride_params(values))
+            carrying_audit = dialect == "postgresql" and ctx.audit_row is not None
+            if carrying_audit:
+                params.update(audit_rows.carried_params(ctx.audit_row))
+                ctx.audit_row = None
+            row = ctx.execute(_insert_on_plan_statement(dialect, carrying_audit, riders), params).first()
             if row is not None:
                 values.update(plan_id=row.plan_id, exercise_id=row.exercise_id)
+                if riders:
+                    ctx.ridden = {**(ctx.ridden or {}), session_id: signals.create_rider_names}
             inserted = row is not None
         else:
             resolved = resolved or _looked_up(ctx, data)
@@ -253,29 +283,52 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
     return edited, "updated"
 
 
+_NEW = "new_"  # PostgreSQL: the prefix of _insert_on_plan_statement's parameters of the session's columns
+
+
 @cache
-def _insert_on_plan_statement(dialect: str):
+def _insert_on_plan_statement(dialect: str, carrying_audit: bool = False, riders: tuple = ()):
     """INSERT ... SELECT: the session, with the plan and exercise of its plan item (the latest
     version's), only if the item is one of the patient's plans; ON CONFLICT (id) DO NOTHING.
-    Returns the plan and exercise of a row inserted, no row otherwise. Built once per dialect."""
+    Returns the plan and exercise of a row inserted, no row otherwise. Built once per dialect.
+    PostgreSQL: the insert is a WITH of a SELECT of what it returns, beside the riders'
+    writes (signals.write_with_create; run only if a row was inserted) and, with carrying_audit,
+    the INSERT of the write's audit row (audit.rows.carried_insert); data-modifying WITHs run
+    once, referenced or not, on the statement's one snapshot. There the session's parameters are
+    named _NEW + column: a WITH's UPDATE or INSERT would take a parameter named as one of its
+    table's columns for a value to set. Keep its SQL under 4 kB and its parameters at most 50
+    (about 3.1 kB and 42 now): psycopg parses the text of a longer one again on every execution
+    (_queries.MAX_CACHED_STATEMENT_LENGTH/_PARAMS), some 700 calls a PUT."""
     sessions = ExerciseSession.__table__
     items, versions, plans = PlanItem.__table__, PlanVersion.__table__, Plan.__table__
     names = [c.key for c in sessions.columns if c.key not in ("plan_id", "exercise_id")]
 
+    prefix = _NEW if dialect == "postgresql" else ""
+
     def value(name):  # PostgreSQL types a SELECT list's parameters as text unless told
-        param = bindparam(name, type_=sessions.c[name].type)
+        param = bindparam(prefix + name, type_=sessions.c[name].type)
         return cast(param, sessions.c[name].type) if dialect == "postgresql" else param
 
     source = (select(*(value(name) for name in names), versions.c.plan_id, items.c.exercise_id)
               .select_from(items).join(versions, versions.c.id == items.c.version_id)
               .join(plans, plans.c.id == versions.c.plan_id)
               .where(plans.c.patient_id == bindparam("item_patient"),
-                     items.c.item_key == bindparam("item_key", type_=items.c.item_key.type))
+                     items.c.item_key == bindparam(prefix + "item_key", type_=items.c.item_key.type))
               .order_by(versions.c.number.desc()).limit(1))
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (insert(sessions).from_select([*names, "plan_id", "exercise_id"], source)
+    stmt = (insert(sessions).from_select([*names, "plan_id", "exercise_id"], source)
             .on_conflict_do_nothing(index_elements=["id"])
             .returning(sessions.c.plan_id, sessions.c.exercise_id))
+    if dialect != "postgresql":
+        return stmt
+    inserted = stmt.cte("inserted")
+    stmt = select(inserted.c.plan_id, inserted.c.exercise_id)
+    only_if_inserted = exists(select(inserted.c.plan_id))
+    for name, build, _params in riders:
+        stmt = stmt.add_cte(build(only_if_inserted).cte(f"ride_{name}"))
+    if carrying_audit:
+        stmt = stmt.add_cte(audit_rows.carried_insert().cte("audit_row"))
+    return stmt
 
 
 @cache
@@ -340,16 +393,23 @@ def _check_edit_window(ctx: _Context, session: ExerciseSession) -> None:
                                       "is older. Log a new session instead.", "edit-window-closed")
 
 
+_NOTHING_RIDDEN = frozenset()
+
+
 def _commit(ctx: _Context, expire: bool = True) -> None:
     """Save the feed counter, let receivers add to the transaction (session_saving), commit.
     expire=False: the ORM objects loaded (the account, the patient) are kept as they are, not
     expired (a single PUT wrote none of them: its writes are Core statements), which is half
     the commit's cost; whatever the request reads of them after the commit is as it was."""
+    if ctx.audit_row is not None:  # not carried by a statement of the write
+        audit_rows.insert_row(ctx.audit_row, ctx.feed.connection)
+        ctx.audit_row = None
     ctx.feed.save()
     app = current_app._get_current_object()
     for session, change in ctx.written:
+        ridden = ctx.ridden.get(session.id, _NOTHING_RIDDEN) if ctx.ridden else _NOTHING_RIDDEN
         session_saving.send(app, session=session, change=change, locked_reads=ctx.feed.locked_reads,
-                            connection=ctx.feed.connection)
+                            connection=ctx.feed.connection, ridden=ridden)
     orm_session = db.session()
     if expire:
         orm_session.commit()
@@ -386,8 +446,7 @@ def put_session(actor, patient_ref, session_id, data: dict, language: str | None
     if_match: the revision from an If-Match header; it must agree with base_revision."""
     base = _base_revision(data.pop("base_revision", None), if_match)
     with writes_from_here():  # the route reads first (the login): SQLite's write lock is taken here
-        patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
-        ctx = _context(actor, patient, language, reserve=1)
+        ctx = _patient_and_context(actor, patient_ref, language, reserve=1, resource=session_id, carry_audit=True)
         session, status = _upsert(ctx, session_id, data, base)
         _commit(ctx, expire=False)  # (SQLite's writer lock is released here: the rest runs without it)
     out = view(session, ctx.language)
@@ -402,9 +461,8 @@ def _base_revision(field_value: int | None, if_match: int | None) -> int | None:
 
 
 def batch(actor, patient_ref, raw_items: list, language: str | None = None) -> dict:
-    patient = patient_for(actor, patient_ref, LOG_SESSION)
-    ctx = _context(actor, patient, language).preload()
-    ctx.stored_ids = _stored_ids(patient, raw_items)
+    ctx = _patient_and_context(actor, patient_ref, language).preload()
+    ctx.stored_ids = _stored_ids(ctx.patient, raw_items)
     schema = BatchItemSchema()
     results = []
     for index, raw in enumerate(raw_items):
@@ -467,8 +525,8 @@ def get_session(actor, patient_ref, session_id, language: str | None = None) -> 
 def delete_session(actor, patient_ref, session_id, language: str | None = None, *,
                    if_match: int | None = None) -> None:
     """if_match: the revision the sender last had (If-Match); required, as for an edit."""
-    patient = patient_for(actor, patient_ref, LOG_SESSION, resource=session_id)
-    ctx = _context(actor, patient, language)
+    ctx = _patient_and_context(actor, patient_ref, language, resource=session_id)
+    patient = ctx.patient
     session = _stored(patient, session_id)
     if session is None:
         raise ApiError(404, "No such session for this patient.", title="Not Found")
