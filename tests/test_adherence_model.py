@@ -594,22 +594,11 @@ SWEEP_WINDOWS = [(7, 1), (30, 1), (14, 8), (21, 15), (28, 22), (35, 29)]
 def _batch_reads_as_one(app, r) -> None:
     """The rules sweep and the caseload read many windows of many patients from one History
     (history_many, window_metrics); for the last 7 and 30 days they count as adherence_many does,
-    and the sweep's windows (past ones, cutting weeks anywhere) count as the model does: counted
-    live, and again once the settled weeks are stored (app/adherence/weeks.py)."""
-    from app.adherence.weeks import settle
-
-    _batch_windows(app, r, stored=False)
-    with app.app_context(), time_machine.travel(r.read_moment, tick=False):
-        settle(datetime.now(timezone.utc), [r.patient_id])
-    _batch_windows(app, r, stored=True)
-
-
-def _batch_windows(app, r, stored: bool) -> None:
+    and the sweep's windows (past ones, cutting weeks anywhere) count as the model does."""
     from app.adherence.service import adherence_many, history_many, window_metrics
 
     with app.app_context(), time_machine.travel(r.read_moment, tick=False):
         todays, history = history_many([r.patient_id], datetime.now(timezone.utc), 36)
-        assert stored or not history.weeks
         today = todays[r.patient_id]
         for days in (7, 30):
             batch = window_metrics(history, r.patient_id, today - (days - 1) * DAY, today, today)

@@ -314,12 +314,12 @@ def test_the_packed_reads_day_text_is_the_date_whatever_the_servers_time_zone(ap
     no 30 December 2011: that date came back as the 31st)."""
     from sqlalchemy import Date, literal, select, text
 
-    from app.adherence.loading import day_text
+    from app.adherence.loading import _day_text
     days = [date(2011, 12, 30), date(2026, 12, 31), date(2028, 2, 29)]
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("SET LOCAL TimeZone = 'Pacific/Apia'"))
-        found = [db.session.execute(select(day_text(literal(day, Date)))).scalar_one() for day in days]
+        found = [db.session.execute(select(_day_text(literal(day, Date)))).scalar_one() for day in days]
         db.session.rollback()
     assert found == [day.isoformat() for day in days]
 

@@ -2,7 +2,7 @@
 from datetime import date, datetime
 from itertools import compress
 
-from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, func, literal_column, select, type_coerce
+from sqlalchemy import String, bindparam, case, cast, func, select, type_coerce
 
 from app.adherence.metrics import Tally
 from app.common.memo import ParsedOnce
@@ -11,7 +11,6 @@ from app.common.types import UTCDateTime
 from app.exercises.service import LIBRARY
 from app.plans.loading import (AT, as_uuid, core_rows, id_text, matches, patients_statement, spec_branch,
                                specs_from_rows, specs_statement)
-from app.patients.models import Patient
 from app.sessions.models import ExerciseSession
 
 # Core columns, not the ORM's: the statements below return plain rows (app/plans/loading.py).
@@ -51,7 +50,7 @@ def tally_and_last(rows) -> tuple[Tally | None, datetime | None]:
         if row[0] == SESSION_ROW:
             logged.append((row[_ITEM], row[_DAY], row[_MINUTES]))
         elif row[0] == LAST_STARTED_ROW and row[_STARTED] is not None:
-            last = moment(row[_STARTED])
+            last = _moment(row[_STARTED])
     return (Tally.of_rows(logged) if logged else None), last
 
 
@@ -97,43 +96,19 @@ def last_started(patient_ids: list, before: date) -> dict:
     return {patient_id: started for patient_id, started in rows}
 
 
-packed_text = dialect_function(
-    "packed_text", String(), "A group's values as one comma-separated text, in no particular order.",
+_packed = dialect_function(
+    "_packed", String(), "A group's values as one comma-separated text, in no particular order.",
     default="group_concat({})", postgresql="string_agg({}, ',')")
 
 # On PostgreSQL as a timestamp without zone: to_char of a date takes it as a timestamptz, at
 # midnight in the session's time zone, which can be another day (a zone that skipped one).
-day_text = dialect_function(
-    "day_text", String(), "A date as YYYY-MM-DD text (SQLite stores it so).",
+_day_text = dialect_function(
+    "_day_text", String(), "A date as YYYY-MM-DD text (SQLite stores it so).",
     default="{}", postgresql="to_char(CAST({} AS TIMESTAMP), 'YYYY-MM-DD')")
 
 
 # A batch reads a few hundred distinct days and minutes, hundreds of thousands of times.
 _DAYS, _MINUTE_COUNTS = ParsedOnce(date.fromisoformat, kept=20_000), ParsedOnce(int, kept=20_000)
-
-
-def _packed_session():
-    raw = _SESSION
-    return (func.coalesce(id_text(raw.item_key), "").concat(",").concat(day_text(raw.local_date))
-            .concat(",").concat(cast(raw.duration_minutes, String)))
-
-
-def sessions_after_branch(ids, checkpoints, usable):
-    """_tally_statement's rows (kind SESSION_ROW first) from bindparam "before" (excluded) to
-    "end", for a patient whose checkpoint (in the table `checkpoints`) is `usable` only after
-    its weeks_through: the patients' bounds are the outer loop, so each reads only its own range
-    of the sessions' index."""
-    raw, patients, checkpoint = _SESSION, Patient.__table__.c, checkpoints.c
-    low = func.coalesce(checkpoint.weeks_through, bindparam("before", type_=Date()))
-    bounds = (select(patients.id.label("pid"), low.label("low"))
-              .select_from(Patient.__table__.outerjoin(checkpoints, and_(checkpoint.patient_id == patients.id, usable)))
-              .where(matches(patients.id, ids)).subquery("bounds"))
-    return (select(literal_column(str(SESSION_ROW), Integer), id_text(bounds.c.pid), packed_text(_packed_session()),
-                   func.max(type_coerce(raw.started_at, String)))
-            .select_from(bounds.join(ExerciseSession.__table__,
-                                     and_(raw.patient_id == bounds.c.pid, raw.local_date > bounds.c.low)))
-            .where(raw.deleted_at.is_(None), raw.local_date <= bindparam("end", type_=Date()))
-            .group_by(bounds.c.pid))  # (by the outer loop's column: SQLite then needs no sort)
 
 
 def _tally_statement(ids, bounded_below: bool):
@@ -143,7 +118,9 @@ def _tally_statement(ids, bounded_below: bool):
     # thousand rows, split and converted by C (str.split, map), with no Python step per session.
     # The start times as the driver gives them (SQLite: text), converted once per patient.
     raw = _SESSION
-    stmt = (select(id_text(raw.patient_id), packed_text(_packed_session()), func.max(type_coerce(raw.started_at, String)))
+    session = (func.coalesce(id_text(raw.item_key), "").concat(",").concat(_day_text(raw.local_date))
+               .concat(",").concat(cast(raw.duration_minutes, String)))
+    stmt = (select(id_text(raw.patient_id), _packed(session), func.max(type_coerce(raw.started_at, String)))
             .where(matches(raw.patient_id, ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end"))
             .group_by(raw.patient_id))
     return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
@@ -157,8 +134,7 @@ def _tallies_through(ids):
     return _tally_statement(ids, False)
 
 
-def packed_tally(packed: str) -> Tally:
-    """The Tally of one patient's packed sessions (_tally_statement)."""
+def _tally(packed: str) -> Tally:
     values = packed.split(",")
     keys = values[0::3]
     days = list(map(_DAYS.__getitem__, values[1::3]))
@@ -188,13 +164,12 @@ def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     by_patient, latest = {}, {}
     for patient, packed, started in core_rows(statement, params).all():
         patient = as_uuid(patient)
-        by_patient[patient] = packed_tally(packed)
-        latest[patient] = moment(started)
+        by_patient[patient] = _tally(packed)
+        latest[patient] = _moment(started)
     return by_patient, latest
 
 
-def moment(value) -> datetime:
-    """A start time as the driver gives it (SQLite: text), as an aware UTC datetime."""
+def _moment(value) -> datetime:
     if isinstance(value, str):  # SQLite
         value = datetime.fromisoformat(value)
     return UTCDateTime().process_result_value(value, None)

@@ -126,7 +126,7 @@ class Tally:
 _DISTINCT = object()  # Tally._running: the distinct dates
 
 
-def rate(done: int, due: int) -> float | None:
+def _rate(done: int, due: int) -> float | None:
     return round(done / due, 4) if due else None
 
 
@@ -157,7 +157,7 @@ def item_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSession]
             minutes += expected * quota.stretch.minutes
         items[key] = {
             "item_key": key, "exercise_id": entry.item.exercise_id, "plan_id": entry.item.plan_id,
-            "expected_sessions": due, "completed_sessions": done, "session_rate": rate(done, due),
+            "expected_sessions": due, "completed_sessions": done, "session_rate": _rate(done, due),
             "prescribed_minutes": minutes, "logged_minutes": tally.minutes_within(start, end, key),
         }
     return items
@@ -185,7 +185,7 @@ def patient_metrics(plans: list[PlanSpec] | Calendar, sessions: list[LoggedSessi
             last_session_at = max((s.started_at for s in sessions), default=None)
     return {
         "date_from": start, "date_to": end,
-        "expected_sessions": due, "completed_sessions": done, "session_rate": rate(done, due),
+        "expected_sessions": due, "completed_sessions": done, "session_rate": _rate(done, due),
         "prescribed_minutes": prescribed,
         "logged_minutes": tally.minutes_within(start, end),
         "sessions_logged": tally.sessions_within(start, end),

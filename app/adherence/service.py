@@ -4,7 +4,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from app.adherence import loading, streaks, weeks
+from app.adherence import loading, streaks
+from app.adherence.metrics import patient_metrics
 from app.access.policy import READ, patient_for
 from app.common.batches import collector_paused
 from app.common.clinical import threshold
@@ -29,8 +30,8 @@ def _history_one(patient_id, today: date, earliest: date) -> streaks.History:
 
 
 def _metrics(history: streaks.History, patient_id, start: date, end: date, today: date) -> dict:
-    return weeks.window(history.calendar(patient_id), history.tally(patient_id), history.weeks.get(patient_id),
-                        start, end, today, history.streaks[patient_id], history.last_session_at.get(patient_id))
+    return patient_metrics(history.calendar(patient_id), history.tally(patient_id), start, end,
+                           today, history.streaks[patient_id], history.last_session_at.get(patient_id))
 
 
 def adherence_many(patient_ids, window_days: int) -> dict:
@@ -74,7 +75,7 @@ def window_metrics(history: streaks.History, patient_id, start: date, end: date,
     if start < history.loaded_from:
         raise ValueError("the window starts before the loaded sessions")
     metrics = _metrics(history, patient_id, start, end, today)
-    metrics["days_with_data"] = weeks.days_within(history.weeks.get(patient_id), history.tally(patient_id), start, end)
+    metrics["days_with_data"] = history.tally(patient_id).days_within(start, end)
     return metrics
 
 

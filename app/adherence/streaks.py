@@ -18,19 +18,18 @@ from functools import cache
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import Date, and_, bindparam, case, func, select, union_all
+from sqlalchemy import Date, bindparam, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.adherence import loading
 from app.adherence.metrics import Tally, walk
 from app.adherence.models import StreakCheckpoint
-from app.adherence.weeks import RolledWeeks, last_sunday, weeks_branch
 from app.common.clock import now_utc
 from app.common.db import reading, upsert
 from app.common.sql_functions import dialect_function
 from app.extensions import db
 from app.plans import service as plans
-from app.plans.loading import AT, as_uuid, core_rows, matches, patients_statement, spec_branch, specs_from_rows, specs_statement
+from app.plans.loading import AT, core_rows, matches, patients_statement, spec_branch, specs_from_rows, specs_statement
 from app.plans.schedule import Calendar, week_start
 
 RULES_VERSION = 1
@@ -106,9 +105,6 @@ class History:
     last_session_at: dict
     calendars: dict = field(default_factory=dict)  # each patient's plans day by day, once
     tallies: dict = field(default_factory=dict)    # each patient's sessions counted by day, once
-    # {patient_id: RolledWeeks}: their days through its `through` are counted from the stored
-    # weeks (app/adherence/weeks.py), and `logged`/`tallies` hold only their later sessions.
-    weeks: dict = field(default_factory=dict)
 
     def calendar(self, patient_id) -> Calendar:
         found = self.calendars.get(patient_id)
@@ -128,53 +124,12 @@ def load(patient_ids, todays: dict, earliest: date) -> History:
     whose local today is in `todays`. At most five queries, whatever the number of patients."""
     specs, checkpoints = _specs_and_checkpoints(patient_ids)
     usable, loaded_from = _loaded_from(checkpoints, todays, earliest)
-    end = max(todays.values())
-    tallies, last, weeks = _sessions_and_weeks(patient_ids, loaded_from, end, todays)
+    tallies, last = loading.tallies(patient_ids, loaded_from, max(todays.values()))
     history = _counted(specs, usable, loaded_from, tallies, last, todays)
-    history.weeks = weeks
     lapsed = [pid for pid in todays if pid not in last]
-    if lapsed:  # none read: their last session is older than the sessions read (or stored weeks hold it)
-        last |= loading.last_started(lapsed, end + DAY)
+    if lapsed:
+        last |= loading.last_started(lapsed, loaded_from)
     return history
-
-
-def _weeks_usable(checkpoint):
-    # Whether a patient's stored weeks are read (RolledWeeks): the checkpoint's rules, usable as
-    # _loaded_from uses it (with the batch's earliest today: never one it would not use), and
-    # weeks through at least the first Monday read.
-    return and_(checkpoint.rules_version == bindparam("rules_version"),
-                checkpoint.weeks_through >= bindparam("start", type_=Date()),
-                checkpoint.weeks_through <= checkpoint.settled_through,
-                checkpoint.settled_through <= bindparam("usable_through", type_=Date()),
-                _MondayAfter(checkpoint.settled_through) >= bindparam("cap", type_=Date()))
-
-
-def _sessions_and_weeks_statement(ids):
-    # (The condition twice, not a CTE: SQLite materialises a CTE read twice, and then reads each
-    # patient's sessions from the first, not from the bound.)
-    checkpoints = StreakCheckpoint.__table__
-    return union_all(loading.sessions_after_branch(ids, checkpoints, _weeks_usable(checkpoints.c)),
-                     weeks_branch(ids, checkpoints, _weeks_usable(checkpoints.c)))
-
-
-def _sessions_and_weeks(patient_ids, loaded_from: date, end: date, todays: dict) -> tuple[dict, dict, dict]:
-    """({patient_id: Tally}, {patient_id: last start}, {patient_id: RolledWeeks}): the sessions
-    from loaded_from to end, for a patient with stored weeks only those after them. One query."""
-    margin = timedelta(days=settled_margin())
-    earliest_today = min(todays.values())
-    statement, params = patients_statement(_sessions_and_weeks_statement, patient_ids)
-    params |= {"start": loaded_from, "before": loaded_from - DAY, "end": end, "rules_version": RULES_VERSION,
-               "usable_through": earliest_today - margin - DAY, "cap": earliest_today - margin - timedelta(days=LOOKBACK_CAP)}
-    tallies, last, weeks = {}, {}, {}
-    for kind, patient, packed, started in core_rows(statement, params).all():
-        patient = as_uuid(patient)
-        if kind == loading.SESSION_ROW:
-            tallies[patient] = loading.packed_tally(packed)
-            last[patient] = loading.moment(started)
-        else:
-            through, _, figures = packed.partition("#")
-            weeks[patient] = RolledWeeks(date.fromisoformat(through), figures or None)
-    return tallies, last, weeks
 
 
 def load_one(patient_id, today: date, earliest: date) -> History:
@@ -256,7 +211,6 @@ class _Checkpoint(NamedTuple):
     settled_through: date
     streak_days: int
     rules_version: int
-    weeks_through: date | None = None  # (not in the feed lock's read: only a recompute needs it)
 
 
 def checkpoint_read(patient_id) -> list:
@@ -303,17 +257,8 @@ def on_session_written(_sender, session, change: str, **_kw) -> None:
 def _checkpoint_statement():
     # Built once, on the table: a delete's freshness check reads it (a PUT's comes with its feed lock).
     checkpoint = StreakCheckpoint.__table__.c
-    return (select(*(checkpoint[name] for name in (*_CHECKPOINT_COLUMNS, "weeks_through")))
+    return (select(*(checkpoint[name] for name in _CHECKPOINT_COLUMNS))
             .where(checkpoint.patient_id == bindparam("patient_id")))
-
-
-def _weeks_kept(row, touched: date, target: date) -> date | None:
-    """The stored weeks still true after a write that touched `touched` (app/adherence/weeks.py):
-    those of the checkpoint's rules, ending before touched's week and on or before target."""
-    through = getattr(row, "weeks_through", None) if row is not None and row.rules_version == RULES_VERSION else None
-    if through is None:
-        return None
-    return min(through, week_start(touched) - DAY, last_sunday(target))
 
 
 def advance(patient_id, touched: date, change: str, now: datetime, check_only: bool = False,
@@ -346,8 +291,7 @@ def advance(patient_id, touched: date, change: str, now: datetime, check_only: b
     count, ended = walk(specs, logged.by_item if logged else {}, target + DAY, target, first)
     days = count if ended or base is None else count + base.streak_days
     upsert(StreakCheckpoint, {"patient_id": patient_id, "settled_through": target, "streak_days": days,
-                              "rules_version": RULES_VERSION, "computed_at": now,
-                              "weeks_through": _weeks_kept(row, touched, target)}, ["patient_id"])
+                              "rules_version": RULES_VERSION, "computed_at": now}, ["patient_id"])
     db.session.commit()
     fresh[(patient_id, target)] = target
     return True

@@ -155,11 +155,10 @@ def _upsert(table, dialect: str, conflict_columns: tuple, update_columns: tuple)
                                       set_={c: stmt.excluded[c] for c in update_columns})
 
 
-def upsert(model, values: dict | list[dict], conflict_columns: list[str]) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE: the row ends up with these values, whoever wrote first.
-    values: one row, or a list of rows with the same keys (one executemany)."""
+def upsert(model, values: dict, conflict_columns: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE: the row ends up with these values, whoever wrote first."""
     dialect = db.session.get_bind().dialect.name
-    update = tuple(k for k in (values[0] if isinstance(values, list) else values) if k not in conflict_columns)
+    update = tuple(k for k in values if k not in conflict_columns)
     db.session.execute(_upsert(model.__table__, dialect, tuple(conflict_columns), update), values)
 
 

@@ -102,7 +102,7 @@ def patients_statement(build, patient_ids) -> tuple:
 
 # A moment's column (a caller's, e.g. a last session's start: NULL in the plans' rows), typed in
 # SQL for PostgreSQL's UNION and untyped for SQLAlchemy: no result processing on every row.
-NO_MOMENT = type_coerce(cast(null(), DateTime(timezone=True)), NullType()).label("started_at")
+_NO_MOMENT = type_coerce(cast(null(), DateTime(timezone=True)), NullType()).label("started_at")
 
 
 def _specs_branches(ids) -> list:
@@ -114,7 +114,7 @@ def _specs_branches(ids) -> list:
                plan.ended_on, version.number, version.effective_from,
                known_uuid(item.id, "item_id"), known_uuid(item.item_key), known_uuid(item.exercise_id),
                item.minutes, item.sessions_per_week, item.days_mask, item.start_date.label("item_start"),
-               item.end_date, item.time_of_day, item.position, NO_MOMENT)
+               item.end_date, item.time_of_day, item.position, _NO_MOMENT)
         .join_from(Plan.__table__, PlanVersion.__table__, version.plan_id == plan.id)
         .join(PlanItem.__table__, item.version_id == version.id)
         .where(matches(plan.patient_id, ids)))
