@@ -38,10 +38,6 @@ def _scan_kind(kind: str) -> str:
     return {"baseline": _("baseline scan"), "repeat": _("repeat scan"), "interval": _("interval scan")}.get(kind, kind)
 
 
-def _symptom_names(language: str) -> dict:
-    return {s["code"]: s["label"].get(language, s["label"]["en"]) for s in content.symptoms()}
-
-
 def _site(entry: dict, language: str) -> str:
     name = _site_name(entry, language)
     text = _("%(site)s: %(bmd)s g/cm² on %(date)s", site=name, bmd=format_decimal(entry.get("bmd", 0), "0.000"),
@@ -67,7 +63,7 @@ def _value(key: str, value, evidence: dict, language: str) -> str:
     if key == "baseline_weeks":
         return ngettext("%(num)d week", "%(num)d weeks", int(value))
     if key == "symptoms":
-        names = _symptom_names(language)
+        names = content.symptom_names(language)
         return "; ".join(names.get(code, code) for code in value) or "—"
     if key == "dates":
         return ", ".join(long_date(d, language) for d in value)

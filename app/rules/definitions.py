@@ -68,7 +68,7 @@ def text_values(evidence: dict | None, language: str) -> dict:
         elif key == "dates":
             value = listed((long_date(d, language) for d in value), language)
         elif key == "symptoms":
-            labels = {s["code"]: s["label"].get(language, s["label"]["en"]) for s in content.symptoms()}
+            labels = content.symptom_names(language)
             value = listed((labels.get(code, code) for code in value), language)
         elif key == "medicine":  # only a medications rule's evidence (`requires: [medications]`)
             from app.medications.catalogue import medicines

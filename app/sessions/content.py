@@ -25,6 +25,11 @@ def symptoms() -> list[dict]:
     return [{**s, "label": {lang: fill(text, lang) for lang, text in s["label"].items()}} for s in entries]
 
 
+def symptom_names(language: str) -> dict:
+    """{code: the symptom's label in language, else in English}."""
+    return {s["code"]: s["label"].get(language, s["label"]["en"]) for s in symptoms()}
+
+
 def symptom_codes() -> list[str]:
     return [s["code"] for s in symptoms()]
 

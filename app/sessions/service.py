@@ -589,6 +589,7 @@ def changes(actor, patient_ref, since: str | None = None, limit: int = 200,
 
 def symptom_checklist(language: str, args: dict | None = None) -> Page:
     """In the seed's order; args: page, per_page."""
-    return paginate([{"code": s["code"], "label": s["label"].get(language, s["label"]["en"]),
-                      "triggers_alert": s["alert"]} for s in content.symptoms()], args or {})
+    names = content.symptom_names(language)
+    return paginate([{"code": s["code"], "label": names[s["code"]], "triggers_alert": s["alert"]}
+                     for s in content.symptoms()], args or {})
 
