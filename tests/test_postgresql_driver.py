@@ -121,3 +121,18 @@ def test_a_read_that_succeeded_ends_with_commit_and_a_failed_one_with_rollback(w
     session_endings.clear()
     assert patient.get(f"/api/v1/patients/me/sessions/{uuid.uuid4()}").status_code == 404
     assert "commit" not in session_endings
+
+
+def test_the_session_puts_insert_stays_within_psycopgs_parse_cache(app):
+    """The single PUT's INSERT carries its audit row and the reminder cancel on PostgreSQL: over
+    4 KiB or 50 parameters psycopg would parse its text again on every execute (some 700 calls)."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH, MAX_CACHED_STATEMENT_PARAMS
+    from sqlalchemy.dialects import postgresql
+
+    from app.sessions import service, signals
+
+    assert signals.create_riders  # the reminders' cancel is registered
+    statement = service._insert_on_plan_statement("postgresql", True, signals.create_riders)
+    compiled = statement.compile(dialect=postgresql.dialect())
+    assert len(str(compiled)) <= MAX_CACHED_STATEMENT_LENGTH
+    assert len(compiled.params) <= MAX_CACHED_STATEMENT_PARAMS
