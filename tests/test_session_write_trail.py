@@ -351,3 +351,69 @@ def test_the_new_put_checked_here_is_the_one_carried_in_the_insert_on_postgresql
         assert (len(apart), len(carried)) == (0, 1), seen.texts
     else:
         assert (len(apart), len(carried)) == (2, 0), seen.texts
+
+
+def test_a_batch_cancels_the_reminders_of_the_sessions_it_creates(world, now):
+    key = item_key(world)
+    today = reminder(world.a_id, world.patient_a.id, key, TODAY)
+    yesterday = reminder(world.a_id, world.patient_a.id, key, TODAY - timedelta(days=1))
+    items = [dict(body(world), id=str(uuid.uuid4())), dict(off_plan(), id=str(uuid.uuid4()))]
+    response, _ = send(world.patient_a, "post", f"{SESSIONS}/batch", {"sessions": items})
+    assert response.get_json()["counts"] == {"created": 2}
+    assert (status_of(today), status_of(yesterday)) == ("cancelled", "pending")
+
+
+# --- the registry of what rides in the insert --------------------------------------------
+
+@pytest.fixture
+def riders():
+    """signals' registry as it was, put back afterwards."""
+    from app.sessions import signals
+
+    saved = signals.create_riders, signals.create_rider_names
+    yield signals
+    signals.create_riders, signals.create_rider_names = saved
+
+
+def test_without_the_reminders_rider_its_receiver_cancels_and_with_it_again_the_insert(world, now, riders):
+    from app.reminders import CANCEL_WITH_CREATE
+
+    key = item_key(world)
+    riders.create_riders = tuple(r for r in riders.create_riders if r[0] != CANCEL_WITH_CREATE)
+    riders.create_rider_names = frozenset(r[0] for r in riders.create_riders)
+    first = reminder(world.a_id, world.patient_a.id, key, TODAY, tag="first")
+    assert send(world.patient_a, "put", f"{SESSIONS}/{uuid.uuid4()}", body(world))[0].status_code == 201
+    assert status_of(first) == "cancelled"
+    import app.reminders as reminders
+
+    riders.write_with_create(CANCEL_WITH_CREATE, reminders._cancel_with_create, reminders._cancel_params)
+    second = reminder(world.a_id, world.patient_a.id, key, TODAY, tag="second")
+    assert send(world.patient_a, "put", f"{SESSIONS}/{uuid.uuid4()}", body(world))[0].status_code == 201
+    assert status_of(second) == "cancelled"
+
+
+def test_a_rider_registered_later_rides_in_the_next_insert_and_not_after_it_is_replaced(app, world, now, riders):
+    """The insert's statement is cached by the registry's tuple: a change of it is a new statement."""
+    from sqlalchemy import bindparam, update
+
+    notifications = Notification.__table__
+    probe = reminder(world.a_id, world.patient_a.id, item_key(world), TODAY + timedelta(days=5), tag="probe")
+
+    def build(only_if_inserted):
+        return (update(notifications).where(notifications.c.dedupe_key == bindparam("probe_key"), only_if_inserted)
+                .values(attempts=notifications.c.attempts + 1))
+
+    def attempts():
+        db.session.expire_all()
+        return db.session.scalar(select(Notification.attempts).where(Notification.dedupe_key == probe))
+
+    riders.write_with_create("probe", build, lambda values: {"probe_key": probe})
+    assert "probe" in riders.create_rider_names
+    assert send(world.patient_a, "put", f"{SESSIONS}/{uuid.uuid4()}", body(world))[0].status_code == 201
+    with app.app_context():
+        postgresql = db.engine.dialect.name == "postgresql"
+    assert attempts() == (1 if postgresql else 0)  # (riders ride only on PostgreSQL; SQLite has the receivers)
+    riders.write_with_create("probe", lambda only: build(only).values(attempts=notifications.c.attempts + 10),
+                             lambda values: {"probe_key": probe})
+    assert send(world.patient_a, "put", f"{SESSIONS}/{uuid.uuid4()}", body(world))[0].status_code == 201
+    assert attempts() == (11 if postgresql else 0)
