@@ -417,3 +417,25 @@ def test_a_rider_registered_later_rides_in_the_next_insert_and_not_after_it_is_r
                              lambda values: {"probe_key": probe})
     assert send(world.patient_a, "put", f"{SESSIONS}/{uuid.uuid4()}", body(world))[0].status_code == 201
     assert attempts() == (11 if postgresql else 0)
+
+
+def test_ridden_names_the_riders_the_statement_ran_even_if_the_registry_changed_meanwhile(world, now, riders):
+    """A registration between building the insert and announcing it (another thread's create_app)
+    must not make the reminders receiver skip a cancel that its statement did not carry."""
+    import app.reminders as reminders
+    from sqlalchemy import bindparam, update
+
+    notifications = Notification.__table__
+    riders.create_riders = tuple(r for r in riders.create_riders if r[0] != reminders.CANCEL_WITH_CREATE)
+    riders.create_rider_names = frozenset(r[0] for r in riders.create_riders)
+
+    def meanwhile(values):
+        riders.write_with_create(reminders.CANCEL_WITH_CREATE, reminders._cancel_with_create,
+                                 reminders._cancel_params)
+        return {"probe_key": "none"}
+
+    riders.write_with_create("probe", lambda only: update(notifications).where(
+        notifications.c.dedupe_key == bindparam("probe_key"), only).values(attempts=0), meanwhile)
+    today = reminder(world.a_id, world.patient_a.id, item_key(world), TODAY)
+    assert send(world.patient_a, "put", f"{SESSIONS}/{uuid.uuid4()}", body(world))[0].status_code == 201
+    assert status_of(today) == "cancelled"
