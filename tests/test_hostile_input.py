@@ -158,3 +158,73 @@ def test_only_iana_time_zone_names_are_accepted(world, zone):
     for good in ("UTC", "Europe/London", "America/Argentina/Buenos_Aires"):
         assert world.patient_a.patch("/api/v1/patients/me", json={"time_zone": good},
                                      if_match_of="/api/v1/patients/me").status_code == 200
+
+
+def _session_with_lone_surrogate(world) -> str:
+    from tests.factories import session_body
+
+    return _raw({**session_body(world), "note": "@note@"}, note=True)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_a_lone_surrogate_in_a_body_of_another_unicode_encoding_is_400(client, world, encoding):
+    """JSON read from bytes may be UTF-16 or UTF-32 (json.loads detects it), whose ASCII text is
+    ASCII bytes with NULs between: the \\u escape is not the bytes b"\\u" there."""
+    raw = _session_with_lone_surrogate(world).encode(encoding)
+    response = world.patient_a.put(f"/api/v1/patients/me/sessions/{uuid.uuid4()}", data=raw,
+                                   content_type="application/json")
+    _assert_4xx_problem(response, encoding)
+    assert "surrogate" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-32-be"])
+def test_deep_nesting_in_another_unicode_encoding_is_400(client, encoding):
+    response = client.post("/api/v1/auth/login", data=("[" * 40 + "]" * 40).encode(encoding),
+                           content_type="application/json")
+    assert response.status_code == 400 and "deeper" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize("text,refused", [
+    ('{"note": "a \\\\ud800 b"}', False),           # an escaped backslash, then "ud800": plain text
+    ('{"note": "a \\\\\\ud800 b"}', True),          # an escaped backslash, then a real escape
+    ('{"note": "\\uD800"}', True),                  # upper-case hex
+    ('{"note": "\\ud83d\\ude00 ok"}', False),       # a pair
+    ('{"note": "\U0001f600 ok"}', False),           # a non-BMP character as itself
+    ('{"note": "\\ud83d ok"}', True),               # a high surrogate alone
+    ('{"note": "ok \\ude00"}', True),               # a low surrogate alone
+    ('{"note": "\\ude00\\ud83d"}', True),           # a pair the wrong way round
+    ('{"a\\ud800": 1}', True),                      # in a key
+    ('{"note": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ \\ud800"}', True),  # brackets in a string
+    ("[" * 32 + "]" * 32, False),                 # exactly MAX_DEPTH
+    ("[" * 33 + "]" * 33, True),
+    ('{"a": ' * 31 + "[]" + "}" * 31, False),
+    ('{"a": ' * 32 + "[]" + "}" * 32, True),
+    ('{"s": "' + "{" * 40 + '", "a": [[1]]}', False),  # brackets in a string only count too many
+])
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
+def test_the_text_shortcut_answers_as_the_walk(text, refused, as_bytes):
+    """app/common/json_body.loads skips the structure walk when the text shows nothing to find;
+    every answer must be the walk's own."""
+    from app.common.json_body import BodyError, check_structure, loads
+    import json
+
+    data = text.encode() if as_bytes else text
+    try:
+        check_structure(json.loads(text))
+        walked = False
+    except BodyError:
+        walked = True
+    assert walked is refused
+    try:
+        loads(data)
+        got = False
+    except BodyError:
+        got = True
+    assert got is refused
+    for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        try:
+            loads(text.encode(encoding))
+            got = False
+        except BodyError:
+            got = True
+        assert got is refused, encoding

@@ -54,11 +54,14 @@ def _plainly_sound(data) -> bool:
     """What check_structure would find nothing in, seen from the text at C speed (every write
     request's body; the walk costs a call a string): ASCII with no \\u escape holds no surrogate
     (non-ASCII text, or any escape, is walked), and a document of at most MAX_DEPTH opening
-    brackets cannot nest deeper than that (brackets inside strings only count too many)."""
+    brackets cannot nest deeper than that (brackets inside strings only count too many). Bytes
+    with a NUL are walked: json.loads reads UTF-16 and UTF-32 too, whose ASCII text is ASCII
+    bytes with NULs between (a \\u escape there is not the bytes b"\\u"); UTF-8 JSON has none."""
     if isinstance(data, str):
         return data.isascii() and "\\u" not in data and data.count("[") + data.count("{") <= MAX_DEPTH
     if isinstance(data, (bytes, bytearray)):
-        return data.isascii() and b"\\u" not in data and data.count(b"[") + data.count(b"{") <= MAX_DEPTH
+        return (data.isascii() and b"\\u" not in data and b"\0" not in data
+                and data.count(b"[") + data.count(b"{") <= MAX_DEPTH)
     return False
 
 

@@ -246,7 +246,7 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
             if row is not None:
                 values.update(plan_id=row.plan_id, exercise_id=row.exercise_id)
                 if riders:
-                    ctx.ridden = {**(ctx.ridden or {}), session_id: signals.create_rider_names}
+                    ctx.ridden = {**(ctx.ridden or {}), session_id: _rider_names(riders)}
             inserted = row is not None
         else:
             resolved = resolved or _looked_up(ctx, data)
@@ -281,6 +281,13 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
     edited = _snapshot({**stored._mapping, **values})
     ctx.written.append((edited, "updated"))
     return edited, "updated"
+
+
+@cache
+def _rider_names(riders: tuple) -> frozenset:
+    """The names of the riders the statement ran: the tuple it was built from, not the registry
+    as it may read by now (signals.create_rider_names)."""
+    return frozenset(name for name, _build, _params in riders)
 
 
 _NEW = "new_"  # PostgreSQL: the prefix of _insert_on_plan_statement's parameters of the session's columns
