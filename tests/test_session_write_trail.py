@@ -5,7 +5,6 @@ satisfies cancelled exactly when a session is created on (or moved onto) its day
 On PostgreSQL a new PUT of a plan item inserts its audit row and cancels its reminder in the
 session's own INSERT (app/audit/rows.carried_insert, app/sessions/signals.write_with_create);
 every other write runs separate statements. The answers must be the same either way."""
-import threading
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -19,7 +18,7 @@ from app.reminders.materialise import PLAN_KIND, plan_occurrence
 from app.reminders.models import Notification
 from app.reminders.outbox import enqueue
 from app.sessions.models import ExerciseSession
-from tests.factories import World, at
+from tests.factories import World, at, at_once
 from tests.test_errors import assert_problem
 
 NOW = datetime(2027, 3, 3, 10, 0, tzinfo=timezone.utc)  # a Wednesday; 18:00 in Shanghai
@@ -271,21 +270,8 @@ def test_an_edit_that_moves_a_session_to_another_day_cancels_that_days_reminder(
 # --- at the same moment (real threads, real commits) -------------------------------------
 
 def _at_once(app, calls):
-    barrier = threading.Barrier(len(calls))
-    statuses = [None] * len(calls)
-
-    def run(index, call):
-        client = app.test_client()
-        barrier.wait()
-        statuses[index] = call(client).status_code
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return statuses
+    """The statuses of calls(client) run at the same moment, each with a client of its own."""
+    return [r.status_code for r in at_once([lambda call=call: call(app.test_client()) for call in calls])]
 
 
 @pytest.mark.committing

@@ -11,7 +11,7 @@ from sqlalchemy import select, text, update
 
 from app.extensions import db
 from app.sessions.models import ExerciseSession, SessionFeed
-from tests.factories import World, at
+from tests.factories import World, at, at_once
 from tests.test_errors import assert_problem
 from tests.test_sessions import NOW, SESSIONS, body
 
@@ -165,24 +165,6 @@ def _send(app, method, url, headers, json=None, extra=None):
     return response.status_code, response.get_json(silent=True)
 
 
-def _at_once(calls):
-    """Run the calls in threads released together; their results, in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        barrier.wait()
-        results[index] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
-
-
 class Follower:
     """A device that replays the feed into a local copy, checking that revisions only grow."""
 
@@ -302,7 +284,7 @@ def test_simultaneous_edits_store_one_whole_body_and_the_other_gets_409(app, liv
     calls = [lambda sid=sid, b=b: _send(app, "put", f"{SESSIONS}/{sid}", live.caregiver_a.headers
                                         if b is fes else headers, b)
              for sid in sids for b in (fes, angle)]
-    results = _at_once(calls)
+    results = at_once(calls)
     for index, sid in enumerate(sids):
         pair = results[2 * index: 2 * index + 2]
         assert sorted(status for status, _ in pair) == [200, 409], pair
@@ -324,7 +306,7 @@ def test_forty_concurrent_edits_get_forty_distinct_revisions(app, live):
     headers, writers = live.patient_a.headers, 40
     sid = str(uuid.uuid4())
     assert _send(app, "put", f"{SESSIONS}/{sid}", headers, _body(live))[0] == 201
-    first_round = _at_once([lambda i=i: _send(app, "put", f"{SESSIONS}/{sid}", headers,
+    first_round = at_once([lambda i=i: _send(app, "put", f"{SESSIONS}/{sid}", headers,
                                               _body(live, duration_minutes=100 + i, base_revision=1))
                             for i in range(writers)])
     assert sorted(s for s, _ in first_round) == [200] + [409] * (writers - 1)
@@ -341,7 +323,7 @@ def test_forty_concurrent_edits_get_forty_distinct_revisions(app, live):
             base = out["current"]["revision"]
         raise AssertionError("never stored")
 
-    _at_once([lambda i=i: edit_until_stored(i, 2) for i in range(writers)])
+    at_once([lambda i=i: edit_until_stored(i, 2) for i in range(writers)])
     assert sorted(acked) == list(range(3, 3 + writers))  # no revision handed out twice
     assert sorted(acked.values()) == [150 + i for i in range(writers)]
     _status, final = _send(app, "get", f"{SESSIONS}/{sid}", headers)
@@ -353,13 +335,13 @@ def test_batches_with_the_same_ids_in_opposite_orders_answer_every_item(app, liv
     """Issue 13: no deadlock, no 500; per id exactly one batch edits it, the other gets 409."""
     headers, n = live.patient_a.headers, 60
     items = [dict(_body(live, minutes_ago=30 + i), id=str(uuid.uuid4())) for i in range(n)]
-    created = _at_once([lambda order=order: _send(app, "post", f"{SESSIONS}/batch", headers,
+    created = at_once([lambda order=order: _send(app, "post", f"{SESSIONS}/batch", headers,
                                                   {"sessions": items[::order]}) for order in (1, -1)])
     assert [status for status, _ in created] == [200, 200]
     by_id = [{r["id"]: r["status"] for r in out["results"]} for _, out in created]
     assert all(sorted((by_id[0][i["id"]], by_id[1][i["id"]])) == ["created", "unchanged"] for i in items)
     edits = [[dict(item, duration_minutes=minutes, base_revision=1) for item in items] for minutes in (61, 62)]
-    answered = _at_once([lambda e=edits[0]: _send(app, "post", f"{SESSIONS}/batch", headers, {"sessions": e}),
+    answered = at_once([lambda e=edits[0]: _send(app, "post", f"{SESSIONS}/batch", headers, {"sessions": e}),
                          lambda e=edits[1][::-1]: _send(app, "post", f"{SESSIONS}/batch", live.caregiver_a.headers,
                                                         {"sessions": e})])
     assert [status for status, _ in answered] == [200, 200]
@@ -412,7 +394,7 @@ def test_concurrent_writers_and_two_followers_lose_nothing(app, live):
     for thread in threads:
         thread.start()
     try:
-        _at_once([lambda w=w: writer(w) for w in range(writers)])
+        at_once([lambda w=w: writer(w) for w in range(writers)])
     finally:
         stop.set()
         for thread in threads:
