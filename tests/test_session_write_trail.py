@@ -356,9 +356,9 @@ def riders():
     """signals' registry as it was, put back afterwards."""
     from app.sessions import signals
 
-    saved = signals.create_riders, signals.create_rider_names
+    saved = signals.create_riders
     yield signals
-    signals.create_riders, signals.create_rider_names = saved
+    signals.create_riders = saved
 
 
 def test_without_the_reminders_rider_its_receiver_cancels_and_with_it_again_the_insert(world, now, riders):
@@ -366,7 +366,6 @@ def test_without_the_reminders_rider_its_receiver_cancels_and_with_it_again_the_
 
     key = item_key(world)
     riders.create_riders = tuple(r for r in riders.create_riders if r[0] != CANCEL_WITH_CREATE)
-    riders.create_rider_names = frozenset(r[0] for r in riders.create_riders)
     first = reminder(world.a_id, world.patient_a.id, key, TODAY, tag="first")
     assert send(world.patient_a, "put", f"{SESSIONS}/{uuid.uuid4()}", body(world))[0].status_code == 201
     assert status_of(first) == "cancelled"
@@ -394,7 +393,7 @@ def test_a_rider_registered_later_rides_in_the_next_insert_and_not_after_it_is_r
         return db.session.scalar(select(Notification.attempts).where(Notification.dedupe_key == probe))
 
     riders.write_with_create("probe", build, lambda values: {"probe_key": probe})
-    assert "probe" in riders.create_rider_names
+    assert "probe" in {r[0] for r in riders.create_riders}
     assert send(world.patient_a, "put", f"{SESSIONS}/{uuid.uuid4()}", body(world))[0].status_code == 201
     with app.app_context():
         postgresql = db.engine.dialect.name == "postgresql"
@@ -413,7 +412,6 @@ def test_ridden_names_the_riders_the_statement_ran_even_if_the_registry_changed_
 
     notifications = Notification.__table__
     riders.create_riders = tuple(r for r in riders.create_riders if r[0] != reminders.CANCEL_WITH_CREATE)
-    riders.create_rider_names = frozenset(r[0] for r in riders.create_riders)
 
     def meanwhile(values):
         riders.write_with_create(reminders.CANCEL_WITH_CREATE, reminders._cancel_with_create,

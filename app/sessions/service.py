@@ -286,7 +286,7 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
 @cache
 def _rider_names(riders: tuple) -> frozenset:
     """The names of the riders the statement ran: the tuple it was built from, not the registry
-    as it may read by now (signals.create_rider_names)."""
+    as it may read by now (signals.create_riders)."""
     return frozenset(name for name, _build, _params in riders)
 
 

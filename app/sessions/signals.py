@@ -16,7 +16,6 @@ session_saving = _signals.signal("session-saving")
 # (name, build, params) of each write_with_create; a tuple, replaced whole, so that the statement
 # built from them can be cached by it.
 create_riders: tuple = ()
-create_rider_names: frozenset = frozenset()
 
 
 def write_with_create(name: str, build, params) -> None:
@@ -28,6 +27,5 @@ def write_with_create(name: str, build, params) -> None:
     (named apart from the session's columns) from the session's values. session_saving then
     names it in `ridden`, so the receiver skips its own statement; everywhere else (SQLite, a
     batch, an edit, a session of no plan item) the receiver writes as before."""
-    global create_riders, create_rider_names
+    global create_riders
     create_riders = (*(rider for rider in create_riders if rider[0] != name), (name, build, params))
-    create_rider_names = frozenset(rider[0] for rider in create_riders)
