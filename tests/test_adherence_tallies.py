@@ -27,8 +27,9 @@ def _history(client, world, tz: str, seed: int) -> PatientHistory:
                 bodies.append(h.body(local(day, hour, rng.randint(0, 59), tz), key, rng.randint(5, 90)))
     with h.on(READ_ON - timedelta(days=1), 20):
         ids = h.batch(bodies)
-        recent = [i for i, body in zip(ids, bodies) if body["started_at"] >= local(READ_ON - timedelta(days=2), 0, 0, tz).isoformat()]
-        for session_id in rng.sample(recent, 2):  # (within the edit window)
+        editable_from = local(READ_ON - timedelta(days=2), 0, 0, tz).isoformat()  # (the edit window)
+        recent = [i for i, body in zip(ids, bodies) if body["started_at"] >= editable_from]
+        for session_id in rng.sample(recent, 2):
             h.delete(session_id)
     return h
 

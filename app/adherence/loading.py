@@ -97,7 +97,8 @@ def last_started(patient_ids: list, before: date) -> dict:
 
 
 _packed = dialect_function(
-    "_packed", String(), "A group's values as one comma-separated text, in no particular order.",
+    "_packed", String(), "A group's values as one comma-separated text, in no particular order (the same for "
+    "every aggregate of the query: _tally_statement).",
     default="group_concat({})", postgresql="string_agg({}, ',')")
 
 # A date as text: on SQLite as stored (YYYY-MM-DD); on PostgreSQL as days since 1970-01-01,
