@@ -3,8 +3,10 @@
 In-process against a real database (SQLite file, PostgreSQL), bulk-loaded with Core inserts.
 Each patient: one plan (standing 5 a week, FES on Mon/Wed/Fri), sessions over 90 days at a
 personal adherence between 30% and 100%. Figures, not assertions. Each line ends with the ratio to
-one raw SQL GROUP BY over the same 90 days of session rows (issue 14's yardstick); --reuse keeps the
-filled databases for the next run (filling 10,000 patients takes minutes), --repeat keeps the best.
+one raw SQL GROUP BY over the same 90 days of session rows (issue 14's yardstick), and to the least
+Python that turns those rows into per-patient figures (adherence_floor.py: none of the counting rules);
+--reuse keeps the filled databases for the next run (filling 10,000 patients takes minutes), --repeat
+keeps the best.
 """
 import argparse
 import os
@@ -28,6 +30,7 @@ from app.extensions import db  # noqa: E402
 from app.patients.models import Patient  # noqa: E402
 from app.plans.models import Plan, PlanItem, PlanVersion  # noqa: E402
 from app.sessions.models import ExerciseSession, SessionFeed  # noqa: E402
+from adherence_floor import least_python  # noqa: E402
 from harness import fresh_database, kept_database  # noqa: E402
 
 DAYS = 90
@@ -133,13 +136,19 @@ def measure(kind: str, n: int, reuse: bool = False, repeat: int = 1) -> dict:
         listener = lambda *args: statements.append(1)  # noqa: E731
         event.listen(db.engine, "before_cursor_execute", listener)
         _, raw_s, raw_cpu, _ = _best(lambda: raw_aggregate(date.today() - timedelta(days=DAYS)), repeat, statements)
+        driver = db.session.connection().connection.dbapi_connection
+        today = date.today()
+        _, least_s, least_cpu, _ = _best(lambda: least_python(driver, kind, today - timedelta(days=DAYS - 1), today),
+                                         repeat, statements)
+        db.session.rollback()
         result, seconds, cpu, queries = _best(lambda: adherence_many(select(Patient.id), 90), repeat, statements)
         event.remove(db.engine, "before_cursor_execute", listener)
         rates = sorted(r["session_rate"] for r in result.values() if r["session_rate"] is not None)
         db.session.remove()
         db.engine.dispose()
     return {"patients": len(result), "sessions": n_sessions, "seconds": seconds, "cpu": cpu, "raw_s": raw_s,
-            "raw_cpu": raw_cpu, "statements": queries, "median_rate": rates[len(rates) // 2]}
+            "raw_cpu": raw_cpu, "least_s": least_s, "least_cpu": least_cpu, "statements": queries,
+            "median_rate": rates[len(rates) // 2]}
 
 
 def main():
@@ -159,8 +168,12 @@ def main():
                   f"{m['cpu']:.2f} s), {m['statements']} SQL statements, median rate {m['median_rate']:.2f}; "
                   f"x{m['seconds'] / m['raw_s']:.1f} a raw SQL GROUP BY over the same rows ({m['raw_s']:.3f} s, "
                   f"CPU {m['raw_cpu']:.3f} s){growth}", flush=True)
+            print(f"    the least Python over the same rows (adherence_floor.py, none of the rules): "
+                  f"{m['least_s']:.2f} s, x{m['least_s'] / m['raw_s']:.1f} the raw GROUP BY; adherence is "
+                  f"x{m['seconds'] / m['least_s']:.1f} it", flush=True)
             if kind == "sqlite":  # SQLite runs in this process: CPU against CPU holds on a loaded machine
-                print(f"    in CPU: x{m['cpu'] / max(m['raw_cpu'], 1e-9):.1f} the raw GROUP BY's", flush=True)
+                print(f"    in CPU: x{m['cpu'] / max(m['raw_cpu'], 1e-9):.1f} the raw GROUP BY's; the least Python "
+                      f"x{m['least_cpu'] / max(m['raw_cpu'], 1e-9):.1f}", flush=True)
             previous = m
 
 

@@ -16,20 +16,20 @@ ITEMS = [{"exercise": "passive-standing", "minutes": 45, "sessions_per_week": 5}
          {"exercise": "passive-range-of-motion", "minutes": 15, "days_of_week": ["tue", "thu", "sat", "sun"]}]
 
 
-def _history(client, world, tz: str, seed: int) -> PatientHistory:
+def _history(client, world, tz: str, seed: int, keys=(0, 1, 2, "upper-body-exercise")) -> PatientHistory:
     rng = random.Random(seed)
     h = PatientHistory(client, world, tz, ITEMS, START)
     bodies = []
     for offset in rng.sample(range(27), 27):  # logged in no date order
         day = START + timedelta(days=offset)
-        for key in rng.sample([0, 1, 2, "upper-body-exercise"], rng.randint(0, 4)):
+        for key in rng.sample(list(keys), rng.randint(0, len(keys))):
             for hour in rng.sample([7, 12, 18], rng.choice([1, 1, 2])):  # sometimes two the same day
                 bodies.append(h.body(local(day, hour, rng.randint(0, 59), tz), key, rng.randint(5, 90)))
     with h.on(READ_ON - timedelta(days=1), 20):
         ids = h.batch(bodies)
         editable_from = local(READ_ON - timedelta(days=2), 0, 0, tz).isoformat()  # (the edit window)
         recent = [i for i, body in zip(ids, bodies) if body["started_at"] >= editable_from]
-        for session_id in rng.sample(recent, 2):
+        for session_id in rng.sample(recent, min(2, len(recent))):
             h.delete(session_id)
     return h
 
@@ -69,3 +69,14 @@ def test_the_packed_batch_read_counts_what_the_row_by_row_read_counts(client, wo
         # The same read with no lower bound (the streak's older sessions) gives the same here.
         unbounded = loading.tallies(ids, None, READ_ON)[0]
         assert [_figures(unbounded[p]) for p in ids] == [_figures(batch[p]) for p in ids]
+
+
+def test_a_patient_of_one_item_alone_is_read_as_row_by_row(client, world):
+    """Every session of one plan item, none off plan: the read's one-group branch."""
+    h = _history(client, world, "Europe/London", 7, keys=(0,))
+    patient_id = uuid.UUID(h.profile["id"])
+    with client.application.app_context():
+        batch = loading.tallies([patient_id], START, READ_ON)[0][patient_id]
+        one = streaks.load_one(patient_id, READ_ON, START).tallies[patient_id]
+        assert _figures(batch) == _figures(one)
+        assert len(batch.by_item) == 1 and batch.sessions_within(START, READ_ON) > 10

@@ -312,7 +312,7 @@ def test_the_packed_reads_day_text_is_the_date_whatever_the_servers_time_zone(ap
     """adherence_many's packed sessions carry each local date as text (on PostgreSQL, days since
     1970), read back by _day_of: nothing in between may go through timestamptz, where the
     session's TimeZone could move it (Pacific/Apia had no 30 December 2011: to_char of a date
-    once gave the 31st)."""
+    once gave the 31st), nor be a date's own text, which the session's DateStyle writes."""
     from sqlalchemy import Date, literal, select, text
 
     from app.adherence.loading import _day_of, _day_text
@@ -320,6 +320,7 @@ def test_the_packed_reads_day_text_is_the_date_whatever_the_servers_time_zone(ap
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("SET LOCAL TimeZone = 'Pacific/Apia'"))
+            db.session.execute(text("SET LOCAL DateStyle = 'SQL, DMY'"))
         found = [db.session.execute(select(_day_text(literal(day, Date)))).scalar_one() for day in days]
         db.session.rollback()
     assert [_day_of(text) for text in found] == days

@@ -303,6 +303,38 @@ def test_a_put_is_one_transaction_that_takes_the_write_lock_after_the_login_chec
             assert statements.index(["BEGIN", "IMMEDIATE"]) > login
             assert statements.count(["BEGIN", "IMMEDIATE"]) == 1
 
+
+@pytest.mark.committing
+def test_a_put_refused_before_it_writes_never_takes_the_write_lock(app):
+    """The access policy and the body's time checks run before SQLite's write lock, so a PUT
+    they refuse never queues other workers' writes behind it."""
+    from tests.factories import World
+    from tests.statements import sqlite_driver_statements
+
+    client = app.test_client()
+    world = World(client).build()
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    now = datetime.now(timezone.utc)
+    refused = [  # (actor, patient, body, status)
+        (world.patient_a, "me", body(world, started_at=(now + timedelta(hours=1)).isoformat()), 422),
+        (world.patient_a, "me", body(world, started_at=(now - timedelta(days=400)).isoformat()), 422),
+        (world.patient_a, world.b_id, body(world, started_at=(now - timedelta(minutes=30)).isoformat()), 404),
+        (world.caregiver_a, world.b_id, body(world, started_at=(now - timedelta(minutes=30)).isoformat()), 404),
+        (world.coord_a, world.a_id, body(world, started_at=(now - timedelta(minutes=30)).isoformat()), 403),
+    ]
+    for actor, ref, data, status in refused:
+        with sqlite_driver_statements(engine, lambda statement: statement.split()[0:2]) as statements:
+            assert_problem(put(actor, str(uuid.uuid4()), data, ref), status)
+        assert ["BEGIN", "IMMEDIATE"] not in statements
+    with sqlite_driver_statements(engine, lambda statement: statement.split()[0:2]) as statements:
+        assert put(world.patient_a, str(uuid.uuid4()), body(world, started_at=(now - timedelta(minutes=30))
+                                                         .isoformat())).status_code == 201
+    assert statements.count(["BEGIN", "IMMEDIATE"]) == 1
+
+
 def test_plan_item_sessions_without_measures_answer_as_any_other(world, now):
     """A plan item's session without measures is inserted by one statement that checks the item
     (app/sessions/service.py); every answer stays the one the look-up first gives."""

@@ -119,19 +119,29 @@ class _ExerciseRow:
 def _patient_and_context(actor, patient_ref, language: str | None, reserve: int = 0, resource=None,
                          carry_audit: bool = False) -> _Context:
     """The patient the actor may log sessions for (the access policy) and the write's context,
-    its feed locked. The policy's audit row is inserted before the lock, or with carry_audit on
-    PostgreSQL by the write's own insert (a WITH of it: one round trip fewer), else at the commit."""
+    its feed locked (_context, then _lock)."""
+    ctx, audit_row = _context(actor, patient_ref, language, resource)
+    _lock(ctx, audit_row, reserve, carry_audit)
+    return ctx
+
+
+def _context(actor, patient_ref, language: str | None, resource=None) -> tuple[_Context, dict]:
+    """(the write's context, its audit row not yet inserted): the access policy's reads only."""
     carried = []
     patient = patient_for(actor, patient_ref, LOG_SESSION, resource=resource, carry_audit=carried)
-    ctx = _Context(patient, actor, utcnow(), choose_language(language, patient.language))
+    return _Context(patient, actor, utcnow(), choose_language(language, patient.language)), carried[0]
+
+
+def _lock(ctx: _Context, audit_row: dict, reserve: int = 0, carry_audit: bool = False) -> None:
+    """The patient's feed locked, after the policy's audit row is inserted; with carry_audit on
+    PostgreSQL the row is left for the write's own insert (a WITH of it: one round trip fewer),
+    else for the commit."""
     connection = transaction_connection()
-    row = carried[0]
     if carry_audit and connection.dialect.name == "postgresql":
-        ctx.audit_row = row
+        ctx.audit_row = audit_row
     else:
-        audit_rows.insert_row(row, connection)
-    ctx.feed = FeedCounter.lock(patient.id, reserve, connection)
-    return ctx
+        audit_rows.insert_row(audit_row, connection)
+    ctx.feed = FeedCounter.lock(ctx.patient.id, reserve, connection)
 
 
 def _invalid(errors: dict, detail: str | None = None) -> ApiError:
@@ -172,6 +182,12 @@ def _looked_up(ctx: _Context, data: dict) -> tuple:
     return plan_id, exercise.id
 
 
+def _checked_hash(ctx: _Context, data: dict) -> str:
+    """The body's hash, once its times are checked (a 422 otherwise)."""
+    _check_times(ctx, data)
+    return _body_hash(data)
+
+
 def _body_hash(data: dict) -> str:
     canonical = {k: v for k, v in data.items() if k != "id"}
     canonical["started_at"] = data["started_at"].astimezone(timezone.utc).isoformat()
@@ -205,7 +221,8 @@ def _snapshot(values) -> ExerciseSession:
     return session
 
 
-def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) -> tuple[ExerciseSession, str]:
+def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None,
+            body_hash: str | None = None) -> tuple[ExerciseSession, str]:
     """Create, or recognise a resend, or edit the version the sender based it on (`base`).
 
     Runs under the patient's feed lock, so the row read here is the latest committed one and
@@ -213,8 +230,8 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None) 
     statements on the table throughout; the session returned is a snapshot of the row written
     (or found), not an object of the db session.
     """
-    _check_times(ctx, data)
-    body_hash = _body_hash(data)
+    if body_hash is None:  # (given: the caller checked the times and hashed the body already)
+        body_hash = _checked_hash(ctx, data)
     resolved = None  # (plan_id, exercise_id), once looked up
     stored = None
     if ctx.stored_ids is not None:  # a batch: its plan items are loaded, and it knows its stored ids
@@ -452,9 +469,13 @@ def put_session(actor, patient_ref, session_id, data: dict, language: str | None
     """language (of the safety answers): the one asked for, None for the patient's own.
     if_match: the revision from an If-Match header; it must agree with base_revision."""
     base = _base_revision(data.pop("base_revision", None), if_match)
-    with writes_from_here():  # the route reads first (the login): SQLite's write lock is taken here
-        ctx = _patient_and_context(actor, patient_ref, language, reserve=1, resource=session_id, carry_audit=True)
-        session, status = _upsert(ctx, session_id, data, base)
+    # The reads and checks before the write: on SQLite they run, like the route's login check,
+    # before the writer lock (writes_from_here), which other workers' writes queue for.
+    ctx, audit_row = _context(actor, patient_ref, language, resource=session_id)
+    body_hash = _checked_hash(ctx, data)
+    with writes_from_here():
+        _lock(ctx, audit_row, reserve=1, carry_audit=True)
+        session, status = _upsert(ctx, session_id, data, base, body_hash)
         _commit(ctx, expire=False)  # (SQLite's writer lock is released here: the rest runs without it)
     out = view(session, ctx.language)
     _announce(ctx)
