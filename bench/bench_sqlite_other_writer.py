@@ -2,13 +2,13 @@
 whole page cache when it begins a transaction after any other connection committed, and reads
 again every page it touches; under gunicorn, with every worker writing, that is every session
 PUT. In-process over the test client, ms per request (the best of three rounds of n) with and
-without another connection committing a one-row insert between requests; figures, not assertions.
+without another process committing a one-row insert between requests; figures, not assertions.
 
     .venv/bin/python bench/bench_sqlite_other_writer.py [-n 200]
 """
 import argparse
 import os
-import sqlite3
+import subprocess
 import sys
 import time
 import uuid
@@ -35,6 +35,30 @@ def _best(run, n: int, between=None) -> float:
     return min(rounds) * 1000 / n
 
 
+class _OtherWriter:
+    """Another process that commits a one-row insert when asked (in this process, its SQLite work
+    would also cool the CPU caches the requests run in, and be counted against them)."""
+
+    _CHILD = ("import sqlite3, sys\n"
+              "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+              "c.execute('PRAGMA busy_timeout=10000')\n"
+              "c.execute('CREATE TABLE IF NOT EXISTS bench_other_writer (n INTEGER)')\n"
+              "print('ready', flush=True)\n"
+              "for _line in sys.stdin:\n"
+              "    c.execute('INSERT INTO bench_other_writer VALUES (1)')\n"
+              "    print('done', flush=True)\n")
+
+    def __init__(self, path: str):
+        self.process = subprocess.Popen([sys.executable, "-c", self._CHILD, path], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def commit_one(self) -> None:
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "done"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=200)
@@ -44,9 +68,7 @@ def main():
     from app import create_app
 
     client = create_app().test_client()
-    other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-    other.execute("PRAGMA busy_timeout=10000")
-    other.execute("CREATE TABLE bench_other_writer (n INTEGER)")
+    other = _OtherWriter(url.removeprefix("sqlite:///"))
 
     token = client.post("/api/v1/auth/login", json={"email": "patient.li@demo.standstrong.local",
                                                     "password": "StandStrong-demo-2026"}).json["access_token"]
@@ -62,7 +84,7 @@ def main():
         for _ in range(20):
             run()
         alone = _best(run, args.n)
-        shared = _best(run, args.n, lambda: other.execute("INSERT INTO bench_other_writer VALUES (1)"))
+        shared = _best(run, args.n, other.commit_one)
         print(f"{name:10} {alone:9.2f} {shared:16.2f} {shared - alone:+7.2f}")
 
 
