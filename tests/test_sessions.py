@@ -335,6 +335,30 @@ def test_a_put_refused_before_it_writes_never_takes_the_write_lock(app):
     assert statements.count(["BEGIN", "IMMEDIATE"]) == 1
 
 
+def test_a_write_that_waits_for_the_feed_lock_is_stamped_when_it_writes(world, monkeypatch):
+    """The time a write stores is taken once the patient's feed lock is held, not when the
+    request arrived: a patient's sessions then carry updated_at in their feed order (the rules
+    take the latest alert by it)."""
+    import time_machine
+
+    from app.sessions.feed import FeedCounter
+
+    lock = FeedCounter.lock.__func__
+    with time_machine.travel(NOW, tick=False) as clock:
+        world.patient_a.relogin()
+
+        def after_a_wait(cls, *args, **kwargs):
+            clock.shift(timedelta(seconds=90))  # as long as another write held the lock
+            return lock(cls, *args, **kwargs)
+
+        monkeypatch.setattr(FeedCounter, "lock", classmethod(after_a_wait))
+        sid = str(uuid.uuid4())
+        created = put(world.patient_a, sid, body(world)).get_json()
+        edited = put(world.patient_a, sid, body(world, duration_minutes=50, base_revision=1)).get_json()
+    assert datetime.fromisoformat(created["created_at"]) == NOW + timedelta(seconds=90)
+    assert datetime.fromisoformat(edited["updated_at"]) == NOW + timedelta(seconds=180)
+
+
 def test_plan_item_sessions_without_measures_answer_as_any_other(world, now):
     """A plan item's session without measures is inserted by one statement that checks the item
     (app/sessions/service.py); every answer stays the one the look-up first gives."""

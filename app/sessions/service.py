@@ -116,12 +116,11 @@ class _ExerciseRow:
     measures: list
 
 
-def _patient_and_context(actor, patient_ref, language: str | None, reserve: int = 0, resource=None,
-                         carry_audit: bool = False) -> _Context:
+def _patient_and_context(actor, patient_ref, language: str | None, resource=None) -> _Context:
     """The patient the actor may log sessions for (the access policy) and the write's context,
     its feed locked (_context, then _lock)."""
     ctx, audit_row = _context(actor, patient_ref, language, resource)
-    _lock(ctx, audit_row, reserve, carry_audit)
+    _lock(ctx, audit_row)
     return ctx
 
 
@@ -133,15 +132,19 @@ def _context(actor, patient_ref, language: str | None, resource=None) -> tuple[_
 
 
 def _lock(ctx: _Context, audit_row: dict, reserve: int = 0, carry_audit: bool = False) -> None:
-    """The patient's feed locked, after the policy's audit row is inserted; with carry_audit on
-    PostgreSQL the row is left for the write's own insert (a WITH of it: one round trip fewer),
-    else for the commit."""
+    """The policy's audit row inserted, then the patient's feed locked. With carry_audit on
+    PostgreSQL the row is left for the write's own insert to carry (a WITH of it: one round trip
+    fewer), or for _commit to insert."""
     connection = transaction_connection()
     if carry_audit and connection.dialect.name == "postgresql":
         ctx.audit_row = audit_row
     else:
         audit_rows.insert_row(audit_row, connection)
     ctx.feed = FeedCounter.lock(ctx.patient.id, reserve, connection)
+    # The write's time, taken again once the lock is held (after any wait for it): a patient's
+    # sessions then carry created_at and updated_at in their feed order, and the rules, which
+    # take a patient's latest alert by updated_at, never see a later write as an earlier one.
+    ctx.now = utcnow()
 
 
 def _invalid(errors: dict, detail: str | None = None) -> ApiError:
@@ -228,9 +231,10 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None,
     Runs under the patient's feed lock, so the row read here is the latest committed one and
     stays so until this transaction commits; the stored body is always one sent whole. Core
     statements on the table throughout; the session returned is a snapshot of the row written
-    (or found), not an object of the db session.
+    (or found), not an object of the db session. body_hash: given when the caller has checked
+    the times and hashed the body already (a single PUT, before the lock).
     """
-    if body_hash is None:  # (given: the caller checked the times and hashed the body already)
+    if body_hash is None:
         body_hash = _checked_hash(ctx, data)
     resolved = None  # (plan_id, exercise_id), once looked up
     stored = None
@@ -469,8 +473,9 @@ def put_session(actor, patient_ref, session_id, data: dict, language: str | None
     """language (of the safety answers): the one asked for, None for the patient's own.
     if_match: the revision from an If-Match header; it must agree with base_revision."""
     base = _base_revision(data.pop("base_revision", None), if_match)
-    # The reads and checks before the write: on SQLite they run, like the route's login check,
-    # before the writer lock (writes_from_here), which other workers' writes queue for.
+    # The policy's reads and the time checks (against the moment the request arrived) before the
+    # write: on SQLite they run, like the route's login check, before the writer lock
+    # (writes_from_here), which other workers' writes queue for.
     ctx, audit_row = _context(actor, patient_ref, language, resource=session_id)
     body_hash = _checked_hash(ctx, data)
     with writes_from_here():
