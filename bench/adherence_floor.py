@@ -14,6 +14,8 @@ from collections import Counter
 from datetime import date, timedelta
 from itertools import compress
 
+from app.adherence.loading import _day_of  # the dates as the product reads them
+
 _PACKED = {  # (patient, item ids, local dates, minutes, last start), one row per patient
     "sqlite": "SELECT patient_id, group_concat(coalesce(item_key, '')), group_concat(local_date), "
               "group_concat(CAST(duration_minutes AS TEXT)), max(started_at) FROM exercise_sessions "
@@ -26,13 +28,6 @@ _PACKED = {  # (patient, item ids, local dates, minutes, last start), one row pe
 _ITEMS = ("SELECT CAST(plans.patient_id AS TEXT), CAST(plan_items.item_key AS TEXT), plan_items.sessions_per_week, "
           "plan_items.days_mask FROM plan_items JOIN plan_versions ON plan_versions.id = plan_items.version_id "
           "JOIN plans ON plans.id = plan_versions.plan_id")
-
-
-_EPOCH = date(1970, 1, 1).toordinal()
-
-
-def _day(text: str) -> date:  # SQLite: as stored; PostgreSQL: days since 1970 (cheaper than to_char)
-    return date.fromisoformat(text) if len(text) == 10 else date.fromordinal(_EPOCH + int(text))
 
 
 def least_python(dbapi_connection, dialect: str, start: date, today: date) -> dict:
@@ -51,7 +46,7 @@ def least_python(dbapi_connection, dialect: str, start: date, today: date) -> di
     out = {}
     for patient, keys_text, days_text, minutes_text, last in rows:
         keys = keys_text.split(",")
-        days = [parsed.get(t) or parsed.setdefault(t, _day(t)) for t in days_text.split(",")]
+        days = [parsed.get(t) or parsed.setdefault(t, _day_of(t)) for t in days_text.split(",")]
         minutes = list(map(int, minutes_text.split(",")))
         answers, due_all, done_all = [], 0, 0
         for key, per_week, mask in items.get(patient, ()):

@@ -31,7 +31,7 @@ def _best(run, n: int, between=None) -> float:
             started = time.perf_counter()
             run()
             spent += time.perf_counter() - started
-        rounds.append(spent + 0.0)
+        rounds.append(spent)
     return min(rounds) * 1000 / n
 
 
