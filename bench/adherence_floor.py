@@ -9,6 +9,10 @@ not: plan versions, pauses, items starting or ending inside the window, a week c
 window's start, the current week's quota, two sessions of an item on a day, the streak's rules
 (due days, rest days, weekly misses) and its checkpoints. So its figures are not adherence;
 its time is what Python costs before any of the rules. Not part of the product.
+
+least_sql is the same counting (done sessions and minutes per plan item, the same simplifications)
+done by the database instead, in one statement whose rows are already the figures: what moving
+the counting out of Python would cost at least, before the rules and the streak.
 """
 from collections import Counter
 from datetime import date, timedelta
@@ -78,3 +82,36 @@ def least_python(dbapi_connection, dialect: str, start: date, today: date) -> di
                         "days_with_data_last_30": sum(1 for d in seen if d > month_ago),
                         "current_streak_days": streak, "last_session_at": last, "items": answers}
     return out
+
+
+# Weeks and weekdays in SQL, Monday first (2000-01-03 was a Monday; every bench date is later).
+_WEEKDAY = {"sqlite": "((CAST(strftime('%w', s.local_date) AS INTEGER) + 6) % 7)",
+            "postgresql": "(CAST(EXTRACT(ISODOW FROM s.local_date) AS INTEGER) - 1)"}
+_WEEK = {"sqlite": "CAST((julianday(s.local_date) - julianday('2000-01-03')) / 7 AS INTEGER)",
+         "postgresql": "((s.local_date - DATE '2000-01-03') / 7)"}
+_MARK = {"sqlite": "?", "postgresql": "%s"}
+
+
+def _counted_sql(dialect: str) -> str:
+    # Per patient, item and week: the distinct days logged, and of them the item's weekdays (a
+    # days-of-week item); then per patient and item, a week's days capped at N (an N-a-week item)
+    # or its due days logged. The join reads each item key once: one plan version (the bench's).
+    weekday, week, mark = _WEEKDAY[dialect], _WEEK[dialect], _MARK[dialect]
+    return f"""
+WITH per_week AS (
+  SELECT s.patient_id, s.item_key, i.sessions_per_week AS n, {week} AS week,
+         count(DISTINCT CASE WHEN (i.days_mask >> {weekday}) & 1 = 1 THEN s.local_date END) AS due_done,
+         count(DISTINCT s.local_date) AS days, sum(s.duration_minutes) AS minutes
+  FROM exercise_sessions s JOIN plan_items i ON i.item_key = s.item_key
+  WHERE s.deleted_at IS NULL AND s.local_date >= {mark} AND s.local_date <= {mark}
+  GROUP BY s.patient_id, s.item_key, i.sessions_per_week, {week})
+SELECT patient_id, item_key,
+       sum(CASE WHEN n IS NULL THEN due_done WHEN days < n THEN days ELSE n END), sum(minutes)
+FROM per_week GROUP BY patient_id, item_key"""
+
+
+def least_sql(dbapi_connection, dialect: str, start: date, today: date) -> list:
+    """[(patient id, item key, done sessions, logged minutes)] over [start, today]: one statement."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute(_counted_sql(dialect), (start.isoformat(), today.isoformat()))
+    return cursor.fetchall()

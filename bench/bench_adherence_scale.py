@@ -4,9 +4,11 @@ In-process against a real database (SQLite file, PostgreSQL), bulk-loaded with C
 Each patient: one plan (standing 5 a week, FES on Mon/Wed/Fri), sessions over 90 days at a
 personal adherence between 30% and 100%. Figures, not assertions. Each line ends with the ratio to
 one raw SQL GROUP BY over the same 90 days of session rows (issue 14's yardstick), and to the least
-Python that turns those rows into per-patient figures (adherence_floor.py: none of the counting rules);
---reuse keeps the filled databases for the next run (filling 10,000 patients takes minutes), --repeat
-keeps the best.
+Python that turns those rows into per-patient figures (adherence_floor.py: none of the counting rules)
+and to the same counting done by SQL (least_sql there). It also says what reading adherence_many's
+own data costs alone (its statements replayed, rows fetched) and how much time a patient that leaves
+its Python within 3x of the raw GROUP BY. --reuse keeps the filled databases for the next run
+(filling 10,000 patients takes minutes), --repeat keeps the best.
 """
 import argparse
 import os
@@ -30,7 +32,7 @@ from app.extensions import db  # noqa: E402
 from app.patients.models import Patient  # noqa: E402
 from app.plans.models import Plan, PlanItem, PlanVersion  # noqa: E402
 from app.sessions.models import ExerciseSession, SessionFeed  # noqa: E402
-from adherence_floor import least_python  # noqa: E402
+from adherence_floor import least_python, least_sql  # noqa: E402
 from harness import fresh_database, kept_database  # noqa: E402
 
 DAYS = 90
@@ -117,6 +119,17 @@ def raw_aggregate(since: date):
     return db.session.execute(stmt).all()
 
 
+def replay(driver, sent: list) -> int:
+    """adherence_many's own statements, as it sent them, run again on the driver with every row
+    fetched and none turned into figures: what reading its data costs before any of its Python."""
+    cursor = driver.cursor()
+    rows = 0
+    for sql, params in sent:
+        cursor.execute(sql, params)
+        rows += len(cursor.fetchall())
+    return rows
+
+
 def _best(func_, repeat: int, statements: list) -> tuple:
     """(result, wall seconds, this process's CPU seconds, statements) of the fastest of repeat runs."""
     best = None
@@ -133,21 +146,27 @@ def measure(kind: str, n: int, reuse: bool = False, repeat: int = 1) -> dict:
     app, n_sessions = populated_app(kind, n, reuse)
     with app.app_context():
         statements = []
-        listener = lambda *args: statements.append(1)  # noqa: E731
+        listener = lambda _conn, _cursor, sql, params, *_rest: statements.append((sql, params))  # noqa: E731
         event.listen(db.engine, "before_cursor_execute", listener)
         _, raw_s, raw_cpu, _ = _best(lambda: raw_aggregate(date.today() - timedelta(days=DAYS)), repeat, statements)
         driver = db.session.connection().connection.dbapi_connection
         today = date.today()
         _, least_s, least_cpu, _ = _best(lambda: least_python(driver, kind, today - timedelta(days=DAYS - 1), today),
                                          repeat, statements)
+        _, sql_s, sql_cpu, _ = _best(lambda: least_sql(driver, kind, today - timedelta(days=DAYS - 1), today),
+                                     repeat, statements)
         db.session.rollback()
         result, seconds, cpu, queries = _best(lambda: adherence_many(select(Patient.id), 90), repeat, statements)
         event.remove(db.engine, "before_cursor_execute", listener)
+        sent = list(statements)
+        _, read_s, read_cpu, _ = _best(lambda: replay(driver, sent), repeat, [])
         rates = sorted(r["session_rate"] for r in result.values() if r["session_rate"] is not None)
         db.session.remove()
         db.engine.dispose()
     return {"patients": len(result), "sessions": n_sessions, "seconds": seconds, "cpu": cpu, "raw_s": raw_s,
-            "raw_cpu": raw_cpu, "least_s": least_s, "least_cpu": least_cpu, "statements": queries,
+            "raw_cpu": raw_cpu, "least_s": least_s, "least_cpu": least_cpu, "read_s": read_s, "read_cpu": read_cpu,
+            "sql_s": sql_s,
+            "statements": queries,
             "median_rate": rates[len(rates) // 2]}
 
 
@@ -168,9 +187,16 @@ def main():
                   f"{m['cpu']:.2f} s), {m['statements']} SQL statements, median rate {m['median_rate']:.2f}; "
                   f"x{m['seconds'] / m['raw_s']:.1f} a raw SQL GROUP BY over the same rows ({m['raw_s']:.3f} s, "
                   f"CPU {m['raw_cpu']:.3f} s){growth}", flush=True)
+            budget = (3 * m["raw_s"] - m["read_s"]) / m["patients"] * 1e6
+            print(f"    reading alone (adherence_many's {m['statements']} statements replayed on the driver, rows "
+                  f"fetched, no Python on them): {m['read_s']:.2f} s, x{m['read_s'] / m['raw_s']:.1f} the raw GROUP BY; "
+                  f"within 3x, the rest (Python) would have {budget:.0f} µs a patient; it takes "
+                  f"{(m['seconds'] - m['read_s']) / m['patients'] * 1e6:.0f}", flush=True)
             print(f"    the least Python over the same rows (adherence_floor.py, none of the rules): "
                   f"{m['least_s']:.2f} s, x{m['least_s'] / m['raw_s']:.1f} the raw GROUP BY; adherence is "
                   f"x{m['seconds'] / m['least_s']:.1f} it", flush=True)
+            print(f"    the same counting by SQL (adherence_floor.least_sql: its rows are the figures, no streak): "
+                  f"{m['sql_s']:.2f} s, x{m['sql_s'] / m['raw_s']:.1f} the raw GROUP BY", flush=True)
             if kind == "sqlite":  # SQLite runs in this process: CPU against CPU holds on a loaded machine
                 print(f"    in CPU: x{m['cpu'] / max(m['raw_cpu'], 1e-9):.1f} the raw GROUP BY's; the least Python "
                       f"x{m['least_cpu'] / max(m['raw_cpu'], 1e-9):.1f}", flush=True)
