@@ -171,6 +171,15 @@ def relation(actor, patient_id: uuid.UUID) -> str | None:
     return None
 
 
+def still_may(actor, patient_id: uuid.UUID, action: Action) -> bool:
+    """Whether actor may do action on the patient now (its role gate and relation), answering
+    nothing and auditing nothing: for what was granted under an action earlier and lives only
+    as long as that grant (a calendar feed token)."""
+    if action.roles is not None and actor.role not in action.roles:
+        return False
+    return relation(actor, patient_id) in action.relations
+
+
 KEPT = "policy_rows"
 
 
