@@ -166,6 +166,7 @@ def test_a_feed_token_dies_with_its_makers_access_however_that_ends(client, worl
     db.session.execute(update(User).where(User.id == caregiver).values(is_active=False))
     db.session.commit()
     assert_like_an_unknown_token(client, world.a_id, token)
+    assert world.patient_a.get("/api/v1/patients/me/calendar-feed").get_json()["active"] is False
     db.session.execute(update(User).where(User.id == caregiver).values(is_active=True))
     db.session.execute(update(CaregiverLink).where(CaregiverLink.caregiver_id == caregiver)
                        .values(revoked_at=datetime.now(timezone.utc)))

@@ -41,7 +41,7 @@ def _hash(token: str) -> str:
 def feed_status(actor, patient_ref) -> dict:
     patient = patient_for(actor, patient_ref, READ)
     feed = db.session.get(CalendarFeed, patient.id)
-    active = feed is not None and feed.revoked_at is None
+    active = feed is not None and feed.revoked_at is None and _maker_still_may_issue(feed)
     return {"active": active, "created_at": feed.created_at if active else None}
 
 
