@@ -125,6 +125,14 @@ def caregiver_for(client, patient: Actor, name="Carer") -> Actor:
     return activate(client, response.get_json()["code"], display_name=name)
 
 
+def revoke_caregiver(patient: Actor, caregiver: Actor) -> None:
+    """The patient revokes the caregiver's link, as the app does: found in their caregivers list."""
+    listed = patient.get("/api/v1/patients/me/caregivers").get_json()["items"]
+    [link] = [entry["id"] for entry in listed if entry["caregiver_id"] == caregiver.id]
+    response = patient.delete(f"/api/v1/patients/me/caregivers/{link}")
+    assert response.status_code == 204, response.get_json()
+
+
 class World:
     def __init__(self, client):
         self.client = client

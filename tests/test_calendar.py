@@ -5,11 +5,16 @@ from datetime import date, datetime, timedelta, timezone
 
 import icalendar
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from app.access.models import CaregiverLink
+from app.auth.models import User
 from app.calendar.models import CalendarFeed
 from app.common.clock import local_today
 from app.extensions import db
+from tests.factories import Actor, caregiver_for, revoke_caregiver
+from tests.test_accounts import RESET, _code, _request_reset, _shape
+from tests.test_errors import assert_problem
 
 
 def today() -> date:
@@ -127,3 +132,55 @@ def test_bearer_readers_get_the_feed_and_only_the_patient_side_manages_tokens(wo
     assert world.coord_a.post(f"/api/v1/patients/{world.a_id}/calendar-feed").status_code == 403
     assert world.coord_a.delete(f"/api/v1/patients/{world.a_id}/calendar-feed").status_code == 403
     assert world.patient_b.post(f"/api/v1/patients/{world.a_id}/calendar-feed").status_code == 404
+
+
+def assert_like_an_unknown_token(client, patient_id, token):
+    """A dead token gets the answer an unknown token gets: nothing tells them apart."""
+    dead, unknown = client.get(feed_url(patient_id, token)), client.get(feed_url(patient_id, "x" * 43))
+    assert_problem(unknown, 404)
+    assert_problem(dead, 404)
+    assert _shape(dead) == _shape(unknown)
+    assert dead.headers.get("Cache-Control") == unknown.headers.get("Cache-Control")
+
+
+def test_a_revoked_caregivers_calendar_feed_token_stops_working(client, world):
+    book(world, today() + timedelta(days=5))
+    token = issue(world.caregiver_a)["token"]
+    assert len(events(client.get(feed_url(world.a_id, token)))) == 2
+    revoke_caregiver(world.patient_a, world.caregiver_a)
+    assert_like_an_unknown_token(client, world.a_id, token)
+    # revoked with the link, in its transaction: the feed shows as off to the patient
+    assert world.patient_a.get("/api/v1/patients/me/calendar-feed").get_json() == {"active": False, "created_at": None}
+    # a token the patient made is theirs, and outlives a caregiver's revocation
+    own = issue(world.patient_a)["token"]
+    revoke_caregiver(world.patient_a, caregiver_for(client, world.patient_a, name="Second carer"))
+    assert len(events(client.get(feed_url(world.a_id, own)))) == 2
+
+
+def test_a_feed_token_dies_with_its_makers_access_however_that_ends(client, world):
+    """Served only while whoever made it may still read the patient: a link revoked or an account
+    switched off by any path (not only the revocation route) ends the token too."""
+    token = issue(world.caregiver_a)["token"]
+    assert client.get(feed_url(world.a_id, token)).status_code == 200
+    caregiver = uuid.UUID(world.caregiver_a.id)
+    db.session.execute(update(User).where(User.id == caregiver).values(is_active=False))
+    db.session.commit()
+    assert_like_an_unknown_token(client, world.a_id, token)
+    assert world.patient_a.get("/api/v1/patients/me/calendar-feed").get_json()["active"] is False
+    db.session.execute(update(User).where(User.id == caregiver).values(is_active=True))
+    db.session.execute(update(CaregiverLink).where(CaregiverLink.caregiver_id == caregiver)
+                       .values(revoked_at=datetime.now(timezone.utc)))
+    db.session.commit()
+    assert_like_an_unknown_token(client, world.a_id, token)
+
+
+def test_a_password_reset_revokes_the_feed_tokens_its_account_made(client, world, smtp):
+    own = issue(world.patient_a)["token"]
+    _request_reset(client, world.patient_a.email)
+    code = _code(smtp.to(world.patient_a.email)[0])
+    confirm = client.post(f"{RESET}/confirm", json={"email": world.patient_a.email, "code": code,
+                                                     "new_password": "a-brand-new-passphrase-77"})
+    assert confirm.status_code == 204, confirm.get_json()
+    assert_like_an_unknown_token(client, world.a_id, own)
+    patient = Actor(client, world.patient_a.email, password="a-brand-new-passphrase-77")
+    assert patient.get("/api/v1/patients/me/calendar-feed").get_json() == {"active": False, "created_at": None}

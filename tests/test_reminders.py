@@ -16,7 +16,7 @@ from app.reminders.materialise import materialise
 from app.reminders.models import DeviceToken, Notification
 from app.reminders.service import cancel_pending, enqueue
 from app.reminders.texts import catalogue
-from tests.factories import at, caregiver_for
+from tests.factories import at, caregiver_for, revoke_caregiver
 from tests.reminder_helpers import PushEndpoint, item, patient_with_plan, rows, utc
 
 
@@ -405,6 +405,56 @@ def test_snooze_later_today_is_refused_late_in_the_evening(app_ctx, world):
         assert response.status_code == 409 and response.mimetype == "application/problem+json"
         assert patient_actor.post(f"/api/v1/patients/me/notifications/{first.id}/snooze",
                                   json={"until": "60m"}).status_code == 201
+
+
+def test_a_revoked_caregiver_is_not_sent_reminders_queued_before_the_revocation(app_ctx, world, smtp):
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    with at(NOW, patient_actor):
+        caregiver = caregiver_for(world.client, patient_actor)
+    with at(NOW, patient_actor, caregiver):
+        assert patient_actor.put("/api/v1/patients/me/notification-preferences", json={
+            "caregivers_receive": True, "channels": {"email": True}}).status_code == 200
+    carer = uuid.UUID(caregiver.id)
+    first = rows(pid, "pending", recipient=carer)[0]  # Monday 12:00; Tuesday's is queued too
+    dispatch(first.due_at)
+    assert len(smtp.to(caregiver.email)) == 1 and len(smtp.to(patient_actor.email)) == 1
+    moment = first.due_at + timedelta(minutes=2)
+    with at(moment, patient_actor, caregiver):
+        snoozed = caregiver.post(f"/api/v1/patients/me/notifications/{first.id}/snooze", json={"until": "60m"})
+        assert snoozed.status_code == 201, snoozed.get_json()
+        revoke_caregiver(patient_actor, caregiver)
+    assert {r.status for r in rows(pid, recipient=carer) if r.id != first.id} == {"cancelled"}  # snoozed, Tuesday's
+    smtp.clear()
+    dispatch(first.due_at + timedelta(days=1, minutes=1))  # the snooze and Tuesday's reminder are due
+    assert smtp.to(caregiver.email) == []
+    assert len(smtp.to(patient_actor.email)) == 1  # the patient's own still go
+    assert [r.status for r in rows(pid, recipient=uuid.UUID(patient_actor.id))] == ["sent", "sent"]
+
+
+def test_the_dispatcher_sends_nothing_about_a_patient_to_someone_no_longer_related(app_ctx, world, smtp):
+    """A row that reaches the outbox for a recipient after their access ended (a materialiser run
+    that read the caregivers before the revocation, say) is cancelled when due, not sent."""
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    with at(NOW, patient_actor):
+        caregiver = caregiver_for(world.client, patient_actor)
+        assert patient_actor.put("/api/v1/patients/me/notification-preferences",
+                                 json={"channels": {"email": True}}).status_code == 200
+        revoke_caregiver(patient_actor, caregiver)
+    for user in (patient_actor.id, caregiver.id):
+        enqueue(recipient_user_id=uuid.UUID(user), patient_id=pid, kind="plan_reminder", dedupe_key=f"late:{user}",
+                due_at=NOW, payload={}, now=NOW)
+    db.session.commit()
+    dispatch(NOW + timedelta(minutes=1))
+    assert smtp.to(caregiver.email) == [] and len(smtp.to(patient_actor.email)) == 1
+    late = {r.recipient_user_id: r for r in rows(pid) if r.dedupe_key.startswith("late:")}
+    assert late[uuid.UUID(patient_actor.id)].status == "sent"
+    dispatch(NOW + timedelta(hours=1))  # a later tick (and its reclaim) leaves it as it is
+    void = late[uuid.UUID(caregiver.id)]
+    db.session.refresh(void)
+    assert (void.status, void.channel, void.sent_at, void.claim_token) == ("cancelled", None, None, None)
+    assert smtp.to(caregiver.email) == []
 
 
 def test_devices_are_registered_listed_and_removed_by_their_account(world):

@@ -171,6 +171,36 @@ def relation(actor, patient_id: uuid.UUID) -> str | None:
     return None
 
 
+def still_may(actor, patient_id: uuid.UUID, action: Action) -> bool:
+    """Whether actor may do action on the patient now (its role gate and relation), answering
+    nothing and auditing nothing: for what was granted under an action earlier and lives only
+    as long as that grant (a calendar feed token)."""
+    if action.roles is not None and actor.role not in action.roles:
+        return False
+    return relation(actor, patient_id) in action.relations
+
+
+def related_pairs(pairs) -> set:
+    """Of (recipient, patient id) pairs (a recipient: id, role, patient_id), those in which the
+    recipient has a relation to the patient now, as relation() decides it, in at most two
+    statements whatever the number of pairs: for a job that acts for many at once (the
+    reminder dispatcher)."""
+    pairs = list(pairs)
+    related = {(actor.id, pid) for actor, pid in pairs
+               if actor.role in ("admin", "system") or (actor.role == "patient" and actor.patient_id == pid)}
+    for role, model, column in (("caregiver", CaregiverLink, CaregiverLink.caregiver_id),
+                                ("coordinator", CareTeamMember, CareTeamMember.coordinator_id)):
+        wanted = {(actor.id, pid) for actor, pid in pairs if actor.role == role}
+        if not wanted:
+            continue
+        stmt = select(column, model.patient_id).where(column.in_({u for u, _ in wanted}),
+                                                      model.patient_id.in_({p for _, p in wanted}))
+        if model is CaregiverLink:
+            stmt = stmt.where(CaregiverLink.revoked_at.is_(None))
+        related |= wanted & {tuple(row) for row in db.session.execute(stmt)}
+    return related
+
+
 KEPT = "policy_rows"
 
 

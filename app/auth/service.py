@@ -15,6 +15,7 @@ from app.auth import throttle
 from app.auth.models import ROLES, AuthSession, PasswordReset, RefreshToken, User
 from app.auth.passwords import dummy_hash, hash_password, password_problems, verify_password
 from app.auth.reset import reset_mail
+from app.auth.signals import password_resetting
 from app.common.i18n import LANGUAGES
 from app.common.mail import Mail
 from app.common.types import utcnow
@@ -270,6 +271,7 @@ def confirm_password_reset(email: str, code: str, new: str, now) -> None:
                        type_slug="invalid-reset-code", errors={"code": ["Already used."]})
     _set_password(user, new)
     revoke_all_sessions(user, "password_reset")
+    password_resetting.send(current_app._get_current_object(), user=user, now=now)  # its feed tokens too
     throttle.clear(user.email)
     audit.record("password_reset", user, patient_id=user.patient_id)
     db.session.commit()

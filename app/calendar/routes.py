@@ -19,7 +19,8 @@ blp = Blueprint("calendar", __name__, url_prefix="/api/v1/patients/<patient_id>"
 @blp.arguments(FeedArgs, location="query")
 def calendar_feed(args, patient_id):
     """The feed, authorised by `?token=` (the feed token) or a Bearer token of someone who may read
-    the patient's data. A revoked or rotated token gets 404."""
+    the patient's data. A revoked or rotated token gets 404, as does one whose maker may no
+    longer issue it (a revoked caregiver, an account switched off)."""
     if args.get("token"):
         patient = service.patient_by_token(patient_id, args["token"])
     else:

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import icalendar
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from app.access.policy import LOG, READ, patient_for
+from app.access.policy import LOG, READ, patient_for, still_may
 from app.audit import service as audit
+from app.auth.models import User
 from app.calendar.models import CalendarFeed
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import LANGUAGES
@@ -40,7 +41,7 @@ def _hash(token: str) -> str:
 def feed_status(actor, patient_ref) -> dict:
     patient = patient_for(actor, patient_ref, READ)
     feed = db.session.get(CalendarFeed, patient.id)
-    active = feed is not None and feed.revoked_at is None
+    active = feed is not None and feed.revoked_at is None and _maker_still_may_issue(feed)
     return {"active": active, "created_at": feed.created_at if active else None}
 
 
@@ -66,6 +67,30 @@ def revoke_token(actor, patient_ref, now: datetime) -> None:
     db.session.commit()
 
 
+def revoke_made_by(user_id, now: datetime, patient_id=None) -> int:
+    """Revoke the live feed tokens user_id made (of one patient, or of all): in the caller's
+    transaction, for a caregiver's revocation or a password reset of the account."""
+    stmt = update(CalendarFeed).where(CalendarFeed.created_by_id == user_id, CalendarFeed.revoked_at.is_(None))
+    if patient_id is not None:
+        stmt = stmt.where(CalendarFeed.patient_id == patient_id)
+    return db.session.execute(stmt.values(revoked_at=now).execution_options(synchronize_session=False)).rowcount
+
+
+def on_caregiver_revoking(app, patient_id=None, caregiver_id=None, now=None, **_) -> None:
+    revoke_made_by(caregiver_id, now, patient_id=patient_id)
+
+
+def on_password_resetting(app, user=None, now=None, **_) -> None:
+    revoke_made_by(user.id, now)
+
+
+def _maker_still_may_issue(feed: CalendarFeed) -> bool:
+    """A token lives no longer than the access it was issued under: its maker's account is on
+    and may still issue it (a revoked caregiver, a switched-off account may not)."""
+    maker = db.session.get(User, feed.created_by_id) if feed.created_by_id else None
+    return maker is not None and maker.is_active and still_may(maker, feed.patient_id, LOG)
+
+
 def _no_feed() -> ApiError:
     return ApiError(404, "No such calendar feed.", title="Not Found")
 
@@ -77,7 +102,8 @@ def patient_by_token(patient_ref: str, token: str) -> Patient:
     except ValueError:
         raise _no_feed() from None
     feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == _hash(token)))
-    if feed is None or feed.revoked_at is not None or feed.patient_id != patient_id:
+    if (feed is None or feed.revoked_at is not None or feed.patient_id != patient_id
+            or not _maker_still_may_issue(feed)):
         raise _no_feed()
     patient = db.session.get(Patient, patient_id)
     audit.record_read(None, patient.id, detail="calendar feed (token)")

@@ -34,6 +34,7 @@ from app.common.types import utcnow
 from app.errors import ApiError
 from app.extensions import db
 from app.patients.models import Invitation, Patient
+from app.patients.signals import caregiver_revoking
 
 
 def _hash_code(code: str) -> str:
@@ -299,7 +300,11 @@ def revoke_caregiver(actor, patient_ref, link_id) -> None:
     link = db.session.get(CaregiverLink, link_id)
     if link is None or link.patient_id != patient.id or link.revoked_at:
         raise ApiError(404, "No such caregiver for this patient.", title="Not Found")
-    link.revoked_at = utcnow()
+    now = utcnow()
+    link.revoked_at = now
+    # in this transaction: what the caregiver was given for this patient ends with the link
+    caregiver_revoking.send(current_app._get_current_object(), patient_id=patient.id,
+                            caregiver_id=link.caregiver_id, now=now)
     db.session.commit()
 
 

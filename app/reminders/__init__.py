@@ -1,6 +1,6 @@
 """Reminders: preferences, the notification outbox, the materialiser, the dispatcher and its
-channels (in-app inbox, e-mail, push). Listens to sessions' and plans' signals; nothing lower
-imports it."""
+channels (in-app inbox, e-mail, push). Listens to sessions', plans' and patients' signals;
+nothing lower imports it."""
 import logging
 
 import click
@@ -75,6 +75,12 @@ def _cancel_params(values: dict) -> dict:
             "by_patient_id": values["patient_id"], "by_kinds": PLAN_KIND}
 
 
+def _on_caregiver_revoking(app, patient_id=None, caregiver_id=None, now=None, **_):
+    from app.reminders.service import on_caregiver_revoking
+
+    on_caregiver_revoking(patient_id, caregiver_id, now)  # in the revocation's transaction: an error fails it
+
+
 def _on_plan_changed(app, plan=None, change=None, **_):
     from app.common.types import utcnow
     from app.extensions import db
@@ -93,6 +99,7 @@ def register(app) -> None:
     from app.common.jobs import Job, register_job
     from app.common.types import utcnow
     from app.extensions import api
+    from app.patients.signals import caregiver_revoking
     from app.plans.signals import plan_changed
     from app.reminders import models  # noqa: F401  (for Alembic)
     from app.reminders.routes import blp, devices_blp, me_blp
@@ -105,6 +112,7 @@ def register(app) -> None:
     session_saving.connect(_on_session_saving)
     write_with_create(CANCEL_WITH_CREATE, _cancel_with_create, _cancel_params)
     plan_changed.connect(_on_plan_changed)
+    caregiver_revoking.connect(_on_caregiver_revoking)
 
     from app.reminders.dispatch import dispatch
     from app.reminders.materialise import materialise

@@ -6,7 +6,8 @@ SQLite: a conditional UPDATE under its single write lock). A claimed row carries
 token; rows left "sending" by a dispatcher that died are put back after
 DISPATCH_CLAIM_TIMEOUT_SECONDS. Rows for one recipient in a batch go out as one message.
 Delivery is at least once: a dispatcher killed between handing a message to SMTP or FCM and
-recording it would have that row sent again after the claim timeout.
+recording it would have that row sent again after the claim timeout. A row about a patient
+whose recipient has no relation to them any more (a revoked caregiver) is cancelled, not sent.
 """
 import logging
 import time
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import bindparam, case, select, update
 
+from app.access.policy import related_pairs
 from app.auth.models import User
 from app.extensions import db
 from app.patients.models import Patient
@@ -58,11 +60,17 @@ def claim(now: datetime, limit: int, token: uuid.UUID) -> list:
     return rows
 
 
-def _recipients(rows) -> dict:
+def _recipients(rows) -> tuple[dict, set]:
+    """The recipients of rows by user id, and the ids of the rows about a patient to whom their
+    recipient has no relation now (the access policy's): those are not to be sent."""
     user_ids = {r.recipient_user_id for r in rows}
     patient_ids = {r.patient_id for r in rows if r.patient_id}
     users = db.session.execute(select(User.id, User.email, User.role, User.patient_id, User.language)
                                .where(User.id.in_(user_ids))).all()
+    by_id = {user.id: user for user in users}
+    pairs = {(r.recipient_user_id, r.patient_id) for r in rows if r.patient_id and r.recipient_user_id in by_id}
+    gone = pairs - related_pairs((by_id[user_id], patient_id) for user_id, patient_id in pairs)
+    unrelated = {r.id for r in rows if (r.recipient_user_id, r.patient_id) in gone}
     languages = dict(db.session.execute(select(Patient.id, Patient.language).where(Patient.id.in_(patient_ids))).all())
     prefs = {p.patient_id: p for p in db.session.scalars(
         select(NotificationPreference).where(NotificationPreference.patient_id.in_(patient_ids)))}
@@ -81,7 +89,7 @@ def _recipients(rows) -> dict:
         for device_id, user_id, token in db.session.execute(
                 select(DeviceToken.id, DeviceToken.user_id, DeviceToken.token).where(DeviceToken.user_id.in_(push_users))):
             out[user_id].devices.append((device_id, token))
-    return out
+    return out, unrelated
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -90,11 +98,12 @@ def _backoff(attempts: int) -> timedelta:
 
 def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
     """Send claimed rows (one message per recipient and set of channels already done)."""
-    recipients = _recipients(rows)
+    recipients, unrelated = _recipients(rows)
     db.session.commit()  # end the read transaction: on SQLite the writes below then wait their turn
     groups = defaultdict(list)
     for row in rows:
-        groups[(row.recipient_user_id, row.channel or "")].append(row)
+        if row.id not in unrelated:
+            groups[(row.recipient_user_id, row.channel or "")].append(row)
     sent = defaultdict(list)  # channels string -> ids
     retry, dead, released = [], [], []
     # Stop well before the claim could expire (slow SMTP or push): the rest goes back, untried.
@@ -128,12 +137,18 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
         else:
             sent[channels] += [r.id for r in group]
         dead += recipient.dead_devices
-    _record(sent, retry, dead, released, now, token)
-    return {"sent": sum(len(ids) for ids in sent.values()), "retry": len(retry), "released": len(released)}
+    _record(sent, retry, dead, released, now, token, cancelled=list(unrelated))
+    return {"sent": sum(len(ids) for ids in sent.values()), "retry": len(retry), "released": len(released),
+            "cancelled": len(unrelated)}
 
 
-def _record(sent: dict, retry: list, dead_tokens: list, released: list, now: datetime, token: uuid.UUID) -> None:
+def _record(sent: dict, retry: list, dead_tokens: list, released: list, now: datetime, token: uuid.UUID,
+            cancelled: list = ()) -> None:
     mine = N.claim_token == token  # a row reclaimed from us meanwhile is someone else's now
+    if cancelled:  # never tried: as the outbox's own cancel leaves a row
+        db.session.execute(update(N).where(N.id.in_(cancelled), mine)
+                           .values(status="cancelled", claim_token=None, attempts=N.attempts - 1)
+                           .execution_options(synchronize_session=False))
     if released:
         db.session.execute(update(N).where(N.id.in_(released), mine)
                            .values(status="pending", claim_token=None, attempts=N.attempts - 1)
@@ -156,7 +171,7 @@ def _record(sent: dict, retry: list, dead_tokens: list, released: list, now: dat
 def dispatch(now: datetime, *, batch_size: int | None = None, max_batches: int = 100) -> dict:
     """Reclaim, then claim and deliver batches until nothing is due (or max_batches)."""
     batch_size = batch_size or current_app.config["DISPATCH_BATCH_SIZE"]
-    totals = {"reclaimed": reclaim(now), "claimed": 0, "sent": 0, "retry": 0}
+    totals = {"reclaimed": reclaim(now), "claimed": 0, "sent": 0, "retry": 0, "cancelled": 0}
     token = uuid.uuid4()
     for _ in range(max_batches):
         rows = claim(now, batch_size, token)
@@ -166,6 +181,7 @@ def dispatch(now: datetime, *, batch_size: int | None = None, max_batches: int =
         outcome = deliver(rows, now, token)
         totals["sent"] += outcome["sent"]
         totals["retry"] += outcome["retry"]
+        totals["cancelled"] += outcome["cancelled"]
         if outcome["released"]:
             break  # delivery is slow: leave the rest to the next tick (or another dispatcher)
     if totals["claimed"] or totals["reclaimed"]:

@@ -285,6 +285,14 @@ def on_session_written(session, change: str, now: datetime) -> None:
         materialise(now, patient_ids=[session.patient_id])
 
 
+def on_caregiver_revoking(patient_id, caregiver_id, now: datetime) -> int:
+    """In the revocation's transaction: what is queued for the caregiver about this patient
+    (pending, snoozed, waiting for a retry) is cancelled with it. The dispatcher also cancels,
+    when due, a row that reaches the outbox for them after all (a materialiser run that read the
+    caregivers before the revocation)."""
+    return cancel_pending(patient_id=patient_id, recipient_user_id=caregiver_id, now=now)
+
+
 def on_session_saving(session, change: str, now: datetime, connection=None) -> None:
     """In the session write's transaction: a logged session satisfies that day's reminder of
     its item, cancelled in the same commit (one statement; nothing is committed here).
