@@ -457,6 +457,31 @@ def test_the_dispatcher_sends_nothing_about_a_patient_to_someone_no_longer_relat
     assert smtp.to(caregiver.email) == []
 
 
+def test_a_revoked_caregivers_own_inbox_no_longer_shows_what_it_got_about_the_patient(app_ctx, world, smtp):
+    """/me/notifications lists what reached the account's inbox about any patient: about a
+    patient the account no longer acts for, nothing, and it cannot be opened either."""
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    with at(NOW, patient_actor):
+        caregiver = caregiver_for(world.client, patient_actor)
+    with at(NOW, patient_actor, caregiver):
+        assert patient_actor.put("/api/v1/patients/me/notification-preferences",
+                                 json={"caregivers_receive": True}).status_code == 200
+    first = rows(pid, "pending", recipient=uuid.UUID(caregiver.id))[0]
+    dispatch(first.due_at)
+    moment = first.due_at + timedelta(minutes=1)
+    with at(moment, caregiver):
+        before = caregiver.get("/api/v1/me/notifications").get_json()
+        assert [n["id"] for n in before["items"]] == [str(first.id)]
+    with at(moment, patient_actor, caregiver):
+        revoke_caregiver(patient_actor, caregiver)
+        after = caregiver.get("/api/v1/me/notifications").get_json()
+        assert (after["items"], after["meta"]["total"]) == ([], 0)
+        opened = caregiver.post(f"/api/v1/me/notifications/{first.id}/read")
+        assert opened.status_code == 404, opened.get_json()
+        assert patient_actor.get("/api/v1/me/notifications").get_json()["meta"]["total"] == 1  # the patient's own
+
+
 def test_devices_are_registered_listed_and_removed_by_their_account(world):
     body = {"token": "fcm-token-" + uuid.uuid4().hex, "platform": "android"}
     created = world.patient_a.post("/api/v1/me/devices", json=body)

@@ -7,9 +7,9 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
-from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient_for
+from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient_for, readable_patient_ids
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
 from app.common.pagination import Page, paginate
@@ -143,9 +143,15 @@ def inbox(actor, patient_ref, args: dict, language: str | None = None) -> Page:
         .map(lambda row: notification_view(row, served))
 
 
+def _in_my_inbox(actor) -> tuple:
+    return (Notification.recipient_user_id == actor.id, Notification.channel.is_not(None),
+            or_(Notification.patient_id.is_(None), Notification.patient_id.in_(readable_patient_ids(actor))))
+
+
 def my_inbox(actor, args: dict, language: str) -> Page:
-    """Everything delivered to the actor's inbox, about any patient or none (e.g. a coordinator's digest)."""
-    stmt = select(Notification).where(Notification.recipient_user_id == actor.id, Notification.channel.is_not(None))
+    """Everything delivered to the actor's inbox, about no patient (e.g. a coordinator's digest)
+    or about a patient the actor may still read (not one a revoked caregiver used to act for)."""
+    stmt = select(Notification).where(*_in_my_inbox(actor))
     if args.get("unread") is not None:
         stmt = stmt.where(Notification.read_at.is_(None) if args["unread"] else Notification.read_at.is_not(None))
     if args.get("kind"):
@@ -155,9 +161,7 @@ def my_inbox(actor, args: dict, language: str) -> Page:
 
 
 def mark_mine_read(actor, notification_id, now: datetime, language: str) -> dict:
-    row = db.session.scalar(select(Notification).where(Notification.id == notification_id,
-                                                       Notification.recipient_user_id == actor.id,
-                                                       Notification.channel.is_not(None)))
+    row = db.session.scalar(select(Notification).where(Notification.id == notification_id, *_in_my_inbox(actor)))
     if row is None:
         raise ApiError(404, "No such notification in your inbox.", title="Not Found")
     row.read_at = row.read_at or now
