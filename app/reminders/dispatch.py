@@ -6,7 +6,8 @@ SQLite: a conditional UPDATE under its single write lock). A claimed row carries
 token; rows left "sending" by a dispatcher that died are put back after
 DISPATCH_CLAIM_TIMEOUT_SECONDS. Rows for one recipient in a batch go out as one message.
 Delivery is at least once: a dispatcher killed between handing a message to SMTP or FCM and
-recording it would have that row sent again after the claim timeout.
+recording it would have that row sent again after the claim timeout. A deactivated account is
+sent nothing: its rows, queued before it was deactivated, are cancelled when they come due.
 """
 import logging
 import time
@@ -26,6 +27,7 @@ from app.reminders.texts import render_bundle
 
 log = logging.getLogger("standstrong.reminders")
 N = Notification
+RECIPIENT_DEACTIVATED = "not sent: the recipient's account is deactivated"
 
 
 def reclaim(now: datetime) -> int:
@@ -61,7 +63,7 @@ def claim(now: datetime, limit: int, token: uuid.UUID) -> list:
 def _recipients(rows) -> dict:
     user_ids = {r.recipient_user_id for r in rows}
     patient_ids = {r.patient_id for r in rows if r.patient_id}
-    users = db.session.execute(select(User.id, User.email, User.role, User.patient_id, User.language)
+    users = db.session.execute(select(User.id, User.email, User.role, User.patient_id, User.language, User.is_active)
                                .where(User.id.in_(user_ids))).all()
     languages = dict(db.session.execute(select(Patient.id, Patient.language).where(Patient.id.in_(patient_ids))).all())
     prefs = {p.patient_id: p for p in db.session.scalars(
@@ -75,7 +77,7 @@ def _recipients(rows) -> dict:
         language = (user.language or "en") if staff else languages.get(patient_id, "en")
         out[user.id] = Recipient(user.id, user.email, language,
                                  email_wanted=staff or bool(pref and pref.email),
-                                 push_wanted=not staff and bool(pref and pref.push))
+                                 push_wanted=not staff and bool(pref and pref.push), active=user.is_active)
     push_users = [u for u, r in out.items() if r.push_wanted]
     if push_users:
         for device_id, user_id, token in db.session.execute(
@@ -96,7 +98,7 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
     for row in rows:
         groups[(row.recipient_user_id, row.channel or "")].append(row)
     sent = defaultdict(list)  # channels string -> ids
-    retry, dead, released = [], [], []
+    retry, dead, released, voided = [], [], [], []
     # Stop well before the claim could expire (slow SMTP or push): the rest goes back, untried.
     budget = time.monotonic() + current_app.config["DISPATCH_CLAIM_TIMEOUT_SECONDS"] / 2
     for (user_id, done), group in groups.items():
@@ -105,6 +107,9 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
             continue
         recipient = recipients.get(user_id)
         if recipient is None:
+            continue
+        if not recipient.active:  # deactivated since the rows were queued: not on any channel
+            voided += [r.id for r in group]
             continue
         done = set(filter(None, done.split(",")))
         todo = [c for c in CHANNELS if c.name not in done and c.wanted(recipient)]
@@ -128,12 +133,18 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
         else:
             sent[channels] += [r.id for r in group]
         dead += recipient.dead_devices
-    _record(sent, retry, dead, released, now, token)
-    return {"sent": sum(len(ids) for ids in sent.values()), "retry": len(retry), "released": len(released)}
+    _record(sent, retry, dead, released, voided, now, token)
+    return {"sent": sum(len(ids) for ids in sent.values()), "retry": len(retry), "released": len(released),
+            "cancelled": len(voided)}
 
 
-def _record(sent: dict, retry: list, dead_tokens: list, released: list, now: datetime, token: uuid.UUID) -> None:
+def _record(sent: dict, retry: list, dead_tokens: list, released: list, voided: list, now: datetime,
+            token: uuid.UUID) -> None:
     mine = N.claim_token == token  # a row reclaimed from us meanwhile is someone else's now
+    if voided:
+        db.session.execute(update(N).where(N.id.in_(voided), mine)
+                           .values(status="cancelled", claim_token=None, last_error=RECIPIENT_DEACTIVATED)
+                           .execution_options(synchronize_session=False))
     if released:
         db.session.execute(update(N).where(N.id.in_(released), mine)
                            .values(status="pending", claim_token=None, attempts=N.attempts - 1)
@@ -156,7 +167,7 @@ def _record(sent: dict, retry: list, dead_tokens: list, released: list, now: dat
 def dispatch(now: datetime, *, batch_size: int | None = None, max_batches: int = 100) -> dict:
     """Reclaim, then claim and deliver batches until nothing is due (or max_batches)."""
     batch_size = batch_size or current_app.config["DISPATCH_BATCH_SIZE"]
-    totals = {"reclaimed": reclaim(now), "claimed": 0, "sent": 0, "retry": 0}
+    totals = {"reclaimed": reclaim(now), "claimed": 0, "sent": 0, "retry": 0, "cancelled": 0}
     token = uuid.uuid4()
     for _ in range(max_batches):
         rows = claim(now, batch_size, token)
@@ -166,6 +177,7 @@ def dispatch(now: datetime, *, batch_size: int | None = None, max_batches: int =
         outcome = deliver(rows, now, token)
         totals["sent"] += outcome["sent"]
         totals["retry"] += outcome["retry"]
+        totals["cancelled"] += outcome["cancelled"]
         if outcome["released"]:
             break  # delivery is slow: leave the rest to the next tick (or another dispatcher)
     if totals["claimed"] or totals["reclaimed"]:
