@@ -159,7 +159,7 @@ EXTRA_STATUSES = {
     "listCaseload": ROLE_GATED, "exportCaseloadCsv": ROLE_GATED, "listCaseloadFlags": ROLE_GATED,
     "listRules": ROLE_GATED,
     "reissueInvitation": CONFLICT,  # already activated
-    "removeFromCareTeam": CONFLICT,  # the last coordinator
+    "removeFromCareTeam": CONFLICT,  # the last active coordinator
     "pausePlan": CONFLICT, "resumePlan": CONFLICT, "endPlan": CONFLICT,  # not in a state for it
 }
 NO_DATABASE = {"getLiveness"}  # touches nothing: never 503

@@ -1,5 +1,6 @@
 """Accounts under attack: lockout under parallel guesses, enumeration, activation as a guessing
 channel, invitation codes; and the account features: change, reset, deactivate."""
+import json
 import re
 import statistics
 import threading
@@ -16,8 +17,10 @@ from app.auth.models import User
 from app.auth.service import create_user
 from app.common.types import utcnow
 from app.extensions import db
-from app.access.models import CaregiverLink
-from tests.factories import PASSWORD, Actor, activate, bearer, caregiver_for, create_patient, login, staff
+from app.access import care_teams
+from app.access.models import CaregiverLink, CareTeamMember
+from tests.factories import (PASSWORD, Actor, World, activate, bearer, caregiver_for, create_patient, enrolled_patient,
+                             login, staff)
 from tests.test_errors import assert_problem
 
 LOGIN = "/api/v1/auth/login"
@@ -295,6 +298,100 @@ def test_deactivation_is_for_admins_and_staff_accounts_only(world):
     assert_problem(world.admin.patch(f"/api/v1/users/{uuid.uuid4()}", json={"is_active": False}), 404)
     assert_problem(world.admin.patch(f"/api/v1/users/{world.admin.id}", json={"is_active": False}), 409)
     assert db.session.scalar(select(User.is_active).where(User.id == uuid.UUID(world.coord_b.id)))
+
+
+def test_deactivating_the_only_active_coordinator_of_a_patient_is_refused(client, world):
+    url = f"/api/v1/users/{world.coord_a.id}"
+    team = f"/api/v1/patients/{world.a_id}/care-team"
+    _, second = enrolled_patient(client, world.coord_a, display_name="Carol Marker-C")
+    refused = assert_problem(world.admin.patch(url, json={"is_active": False, "language": "zh-CN"}), 409)
+    assert "only active coordinator of 2 patients" in refused["detail"]
+    assert "Marker" not in json.dumps(refused) and world.a_id not in json.dumps(refused)  # a count, no names
+    stored = db.session.get(User, uuid.UUID(world.coord_a.id))
+    assert stored.is_active and stored.language is None  # nothing of the refused change is stored
+    assert world.coord_a.get("/api/v1/me").status_code == 200  # nor are its tokens revoked
+    # A deactivated coordinator beside it does not count.
+    former = staff(client, "coordinator", "Former coordinator")
+    assert world.coord_a.post(team, json={"coordinator_id": former.id}).status_code == 201
+    assert world.admin.patch(f"/api/v1/users/{former.id}", json={"is_active": False}).status_code == 200
+    refused = assert_problem(world.admin.patch(url, json={"is_active": False}), 409)
+    assert "only active coordinator of 2 patients" in refused["detail"]
+    # With another active coordinator on both care teams, it may be deactivated.
+    for patient_id in (world.a_id, second["id"]):
+        added = world.coord_a.post(f"/api/v1/patients/{patient_id}/care-team",
+                                   json={"coordinator_id": world.coord_none.id})
+        assert added.status_code == 201
+    off = world.admin.patch(url, json={"is_active": False})
+    assert off.status_code == 200 and off.get_json()["is_active"] is False
+
+
+def _at_once(app, *requests) -> list:
+    """Send the requests (callables of a test client) from threads at the same moment; their statuses."""
+    barrier = threading.Barrier(len(requests))
+    statuses = {}
+
+    def send(i, request):
+        client = app.test_client()
+        barrier.wait(timeout=30)
+        statuses[i] = request(client).status_code
+
+    threads = [threading.Thread(target=send, args=(i, r)) for i, r in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return [statuses.get(i) for i in range(len(requests))]
+
+
+def _active_coordinators(app, patient_id) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(CareTeamMember)
+                                 .join(User, User.id == CareTeamMember.coordinator_id)
+                                 .where(CareTeamMember.patient_id == uuid.UUID(patient_id), User.is_active.is_(True)))
+
+
+@pytest.fixture
+def counts_meet(monkeypatch):
+    """Two requests at once meet right after counting a patient's other active coordinators
+    (app.access.care_teams): without a lock both would count before either writes. Under the
+    lock the second waits for the first's commit, and the first goes on alone after a second."""
+    meeting = threading.Barrier(2)
+    count = care_teams._alone
+
+    def counted_then_meet(*args):
+        found = count(*args)
+        try:
+            meeting.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+        return found
+
+    monkeypatch.setattr(care_teams, "_alone", counted_then_meet)
+
+
+@pytest.mark.committing
+def test_two_removals_at_once_cannot_leave_a_patient_without_an_active_coordinator(app, counts_meet):
+    world = World(app.test_client()).build()
+    team = f"/api/v1/patients/{world.a_id}/care-team"
+    assert world.admin.post(team, json={"coordinator_id": world.coord_none.id}).status_code == 201
+    headers = world.admin.headers
+    statuses = _at_once(app, *(lambda c, who=who: c.delete(f"{team}/{who}", headers=headers)
+                               for who in (world.coord_a.id, world.coord_none.id)))
+    assert sorted(statuses) == [204, 409], statuses
+    assert _active_coordinators(app, world.a_id) == 1
+
+
+@pytest.mark.committing
+def test_a_removal_and_a_deactivation_at_once_cannot_leave_a_patient_without_an_active_coordinator(app, counts_meet):
+    world = World(app.test_client()).build()
+    team = f"/api/v1/patients/{world.a_id}/care-team"
+    assert world.admin.post(team, json={"coordinator_id": world.coord_none.id}).status_code == 201
+    headers = world.admin.headers
+    statuses = _at_once(app, lambda c: c.delete(f"{team}/{world.coord_a.id}", headers=headers),
+                        lambda c: c.patch(f"/api/v1/users/{world.coord_none.id}", json={"is_active": False},
+                                          headers=headers))
+    assert sorted(statuses) in ([200, 409], [204, 409]), statuses
+    assert _active_coordinators(app, world.a_id) == 1
 
 
 def test_admin_sets_a_staff_accounts_language_and_a_refused_change_writes_nothing(world):

@@ -139,6 +139,9 @@ def test_signing_in_again_signs_the_old_login_out(app, world):
 
 def test_a_revoked_or_deactivated_account_is_signed_out_at_once(app, world):
     console = signed_in(app, world.coord_a)
+    # patient A keeps an active coordinator (the only one's account cannot be deactivated)
+    assert world.coord_a.post(f"/api/v1/patients/{world.a_id}/care-team",
+                              json={"coordinator_id": world.coord_b.id}).status_code == 201
     r = world.admin.patch(f"/api/v1/users/{world.coord_a.id}", json={"is_active": False})
     assert r.status_code == 200, r.get_json()
     assert console.get("/console/").status_code == 302

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 import time_machine
 
 from app.common.types import utcnow
-from tests.factories import PASSWORD, activate, create_patient, enrolled_patient, patient_body
+from tests.factories import PASSWORD, activate, create_patient, enrolled_patient, patient_body, staff
 from tests.test_errors import assert_problem
 
 
@@ -96,6 +96,20 @@ def test_care_team_members_share_the_patient(world):
     assert_problem(world.coord_a.delete(f"{url}/{world.coord_a.id}"), 409)  # the last one stays
     not_coordinator = world.coord_a.post(url, json={"coordinator_id": world.patient_b.id})
     assert_problem(not_coordinator, 422)
+
+
+def test_removing_the_last_active_coordinator_is_refused_when_the_rest_are_deactivated(world, client):
+    url = f"/api/v1/patients/{world.a_id}/care-team"
+    former = staff(client, "coordinator", "Former coordinator")
+    assert world.coord_a.post(url, json={"coordinator_id": former.id}).status_code == 201
+    assert world.admin.patch(f"/api/v1/users/{former.id}", json={"is_active": False}).status_code == 200
+    refused = assert_problem(world.coord_a.delete(f"{url}/{world.coord_a.id}"), 409)
+    assert refused["detail"] == "A patient keeps at least one active coordinator; add another first."
+    assert world.coord_a.get(url).get_json()["meta"]["total"] == 2  # nobody was removed
+    assert world.coord_a.delete(f"{url}/{former.id}").status_code == 204  # a deactivated one may go
+    assert world.admin.patch(f"/api/v1/users/{former.id}", json={"is_active": True}).status_code == 200
+    assert world.coord_a.post(url, json={"coordinator_id": former.id}).status_code == 201
+    assert world.coord_a.delete(f"{url}/{world.coord_a.id}").status_code == 204  # an active one stays
 
 
 def test_admin_administers_care_team_but_reads_no_clinical_data(world):

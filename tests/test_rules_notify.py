@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
+from app.reminders.dispatch import dispatch
 from app.reminders.models import Notification
 from app.reminders.texts import render
 from app.rules import service as rules
-from tests.factories import at
+from tests.factories import at, staff
 from tests.test_rules import Patient, utc
 
 
@@ -63,7 +64,6 @@ def test_contact_follow_up_reminds_the_coordinator_that_morning(p):
 
 
 def test_a_coordinators_email_comes_in_the_language_of_their_account(p, smtp):
-    from app.reminders.dispatch import dispatch
     with at(utc(2027, 3, 2, 9), p.world.admin):
         changed = p.world.admin.patch(f"/api/v1/users/{p.coord.id}", json={"language": "zh-CN"})
     assert changed.status_code == 200 and changed.get_json()["language"] == "zh-CN"
@@ -73,3 +73,62 @@ def test_a_coordinators_email_comes_in_the_language_of_their_account(p, smtp):
         dispatch(row.due_at + timedelta(minutes=1))
     [message] = smtp.to(p.coord.email)
     assert message["Subject"].startswith("紧急：") and message["Content-Language"] == "zh-CN"
+
+
+def _second_coordinator(p):
+    """A coordinator added to p's care team beside p.coord."""
+    second = staff(p.app.test_client(), "coordinator", "Second coordinator")
+    added = p.coord.post(f"{p.url}/care-team", json={"coordinator_id": second.id})
+    assert added.status_code == 201, added.get_json()
+    return second
+
+
+def _deactivate(p, coordinator):
+    off = p.world.admin.patch(f"/api/v1/users/{coordinator.id}", json={"is_active": False})
+    assert off.status_code == 200, off.get_json()
+
+
+def test_a_deactivated_coordinator_is_not_sent_urgent_flag_emails(p, smtp):
+    former = _second_coordinator(p)
+    p.log(utc(2027, 3, 2, 10), symptoms=["pounding_headache"])  # queued for both, then one leaves
+    queued = {row.recipient_user_id: row for row in outbox("rule_flag_urgent")}
+    assert set(queued) == {uuid.UUID(p.coord.id), uuid.UUID(former.id)}
+    _deactivate(p, former)
+    p.log(utc(2027, 3, 2, 15), symptoms=["flushing_or_sweating"])  # a new event after it left
+    assert len(outbox("rule_flag_urgent", p.coord.id)) == 2
+    assert len(outbox("rule_flag_urgent", former.id)) == 1  # not queued for the deactivated account
+    with p.app.app_context():
+        dispatch(utc(2027, 3, 2, 16))
+    assert smtp.to(former.email) == []
+    assert len(smtp.to(p.coord.email)) >= 1
+    [void] = outbox("rule_flag_urgent", former.id)
+    assert (void.status, void.sent_at, void.channel) == ("cancelled", None, None)
+    assert "deactivated" in void.last_error
+    assert {row.status for row in outbox("rule_flag_urgent", p.coord.id)} == {"sent"}
+
+
+def test_the_active_coordinator_still_gets_the_urgent_flag_email_when_another_is_deactivated(p, smtp):
+    _deactivate(p, _second_coordinator(p))
+    p.log(utc(2027, 3, 2, 10), symptoms=["pounding_headache"])
+    [row] = outbox("rule_flag_urgent")
+    assert row.recipient_user_id == uuid.UUID(p.coord.id)
+    with p.app.app_context():
+        dispatch(row.due_at + timedelta(minutes=1))
+    [message] = smtp.to(p.coord.email)
+    assert message["Subject"] == "Urgent: Signs of autonomic dysreflexia reported"
+    assert outbox("rule_flag_urgent")[0].status == "sent"
+
+
+def test_a_contact_follow_up_is_not_sent_to_a_coordinator_deactivated_since(p, smtp):
+    former = _second_coordinator(p)
+    with at(utc(2027, 3, 2, 10), former):
+        response = former.post(f"{p.url}/contacts", json={"channel": "phone", "outcome": "no_answer",
+                                                         "follow_up_on": "2027-04-01"})
+        assert response.status_code == 201, response.get_json()
+    _deactivate(p, former)
+    [row] = outbox("contact_follow_up", former.id)
+    with p.app.app_context():
+        dispatch(row.due_at + timedelta(minutes=1))
+    assert smtp.to(former.email) == []
+    [void] = outbox("contact_follow_up", former.id)
+    assert void.status == "cancelled" and void.sent_at is None

@@ -29,7 +29,8 @@ def create_user(data):
 @users_blp.response(200, UserSchema)
 def update_user(data, user_id):
     """Deactivate (or reactivate) a staff account, or set the language of its e-mails: a
-    deactivated one cannot log in and its tokens stop working at once."""
+    deactivated one cannot log in, its tokens stop working at once and it is sent nothing more.
+    Deactivating the only active coordinator of a patient is refused (409): add another first."""
     return service.update_staff_account(current_actor(), user_id, data)
 
 

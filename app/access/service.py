@@ -1,4 +1,5 @@
 """The staff-only operations that are not about one patient, behind their role gates."""
+from app.access import care_teams
 from app.access.policy import ADMINISTER_ACCOUNTS, READ_AUDIT_TRAIL, require
 from app.audit import service as audit
 from app.auth import service as auth
@@ -11,8 +12,11 @@ def create_staff_account(actor, data: dict):
 
 
 def update_staff_account(actor, user_id, changes: dict):
-    """changes: is_active (a deactivated account's tokens stop at once), language."""
+    """changes: is_active (a deactivated account's tokens stop at once; refused while it is the
+    only active coordinator of a patient), language."""
     require(actor, ADMINISTER_ACCOUNTS)
+    if changes.get("is_active") is False:
+        care_teams.lock_for_deactivation(user_id)
     return auth.update_staff_account(actor, user_id, changes)
 
 

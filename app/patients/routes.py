@@ -129,6 +129,9 @@ def add_to_care_team(data, patient_id):
 @authenticate
 @blp.response(204)
 def remove_from_care_team(patient_id, coordinator_id):
+    """Remove a coordinator from the care team.
+
+    Refused (409) when no other active coordinator would remain: a deactivated one does not count."""
     service.remove_from_care_team(current_actor(), patient_id, coordinator_id)
 
 

@@ -5,8 +5,9 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
+from app.access import care_teams
 from app.access.models import CaregiverLink, CareTeamMember
 from app.access.policy import (
     ADMINISTER,
@@ -267,12 +268,12 @@ def add_to_care_team(actor, patient_ref, coordinator_id) -> Page:
 
 def remove_from_care_team(actor, patient_ref, coordinator_id) -> None:
     patient = patient_for(actor, patient_ref, ADMINISTER, resource=coordinator_id)
-    member = db.session.get(CareTeamMember, (patient.id, coordinator_id))
-    if member is None:
+    member = (CareTeamMember.patient_id == patient.id, CareTeamMember.coordinator_id == coordinator_id)
+    if db.session.scalar(select(CareTeamMember.coordinator_id).where(*member)) is None:
         raise ApiError(404, "This coordinator is not on the patient's care team.", title="Not Found")
-    if _care_team_page(patient.id, {"per_page": 1}).total == 1:
-        raise ApiError(409, "A patient keeps at least one coordinator; add another first.", title="Conflict")
-    db.session.delete(member)
+    care_teams.lock_for_removal(patient.id, coordinator_id)  # 409 when no other active one would remain
+    if not db.session.execute(delete(CareTeamMember).where(*member)).rowcount:  # removed meanwhile
+        raise ApiError(404, "This coordinator is not on the patient's care team.", title="Not Found")
     db.session.commit()
 
 

@@ -24,6 +24,7 @@ class Recipient:
     push_wanted: bool = False
     devices: list = field(default_factory=list)  # (device id, token)
     dead_devices: list = field(default_factory=list)  # tokens the push service says are gone
+    active: bool = True  # False: the account is deactivated, and is sent nothing
 
 
 class Channel:

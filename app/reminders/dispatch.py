@@ -6,8 +6,9 @@ SQLite: a conditional UPDATE under its single write lock). A claimed row carries
 token; rows left "sending" by a dispatcher that died are put back after
 DISPATCH_CLAIM_TIMEOUT_SECONDS. Rows for one recipient in a batch go out as one message.
 Delivery is at least once: a dispatcher killed between handing a message to SMTP or FCM and
-recording it would have that row sent again after the claim timeout. A row about a patient
-whose recipient has no relation to them any more (a revoked caregiver) is cancelled, not sent.
+recording it would have that row sent again after the claim timeout. A row whose recipient may
+no longer have it (an account deactivated, or no longer related to the row's patient: a revoked
+caregiver) is cancelled when it comes due, not sent.
 """
 import logging
 import time
@@ -28,6 +29,8 @@ from app.reminders.texts import render_bundle
 
 log = logging.getLogger("standstrong.reminders")
 N = Notification
+RECIPIENT_DEACTIVATED = "not sent: the recipient's account is deactivated"
+RECIPIENT_UNRELATED = "not sent: the recipient no longer acts for the patient"
 
 
 def reclaim(now: datetime) -> int:
@@ -65,7 +68,7 @@ def _recipients(rows) -> tuple[dict, set]:
     recipient has no relation now (the access policy's): those are not to be sent."""
     user_ids = {r.recipient_user_id for r in rows}
     patient_ids = {r.patient_id for r in rows if r.patient_id}
-    users = db.session.execute(select(User.id, User.email, User.role, User.patient_id, User.language)
+    users = db.session.execute(select(User.id, User.email, User.role, User.patient_id, User.language, User.is_active)
                                .where(User.id.in_(user_ids))).all()
     by_id = {user.id: user for user in users}
     pairs = {(r.recipient_user_id, r.patient_id) for r in rows if r.patient_id and r.recipient_user_id in by_id}
@@ -83,7 +86,7 @@ def _recipients(rows) -> tuple[dict, set]:
         language = (user.language or "en") if staff else languages.get(patient_id, "en")
         out[user.id] = Recipient(user.id, user.email, language,
                                  email_wanted=staff or bool(pref and pref.email),
-                                 push_wanted=not staff and bool(pref and pref.push))
+                                 push_wanted=not staff and bool(pref and pref.push), active=user.is_active)
     push_users = [u for u, r in out.items() if r.push_wanted]
     if push_users:
         for device_id, user_id, token in db.session.execute(
@@ -101,8 +104,11 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
     recipients, unrelated = _recipients(rows)
     db.session.commit()  # end the read transaction: on SQLite the writes below then wait their turn
     groups = defaultdict(list)
+    voided = defaultdict(list)  # why -> ids of rows not to be sent (never tried)
     for row in rows:
-        if row.id not in unrelated:
+        if row.id in unrelated:
+            voided[RECIPIENT_UNRELATED].append(row.id)
+        else:
             groups[(row.recipient_user_id, row.channel or "")].append(row)
     sent = defaultdict(list)  # channels string -> ids
     retry, dead, released = [], [], []
@@ -114,6 +120,9 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
             continue
         recipient = recipients.get(user_id)
         if recipient is None:
+            continue
+        if not recipient.active:  # deactivated since the rows were queued: not on any channel
+            voided[RECIPIENT_DEACTIVATED] += [r.id for r in group]
             continue
         done = set(filter(None, done.split(",")))
         todo = [c for c in CHANNELS if c.name not in done and c.wanted(recipient)]
@@ -137,17 +146,17 @@ def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
         else:
             sent[channels] += [r.id for r in group]
         dead += recipient.dead_devices
-    _record(sent, retry, dead, released, now, token, cancelled=list(unrelated))
+    _record(sent, retry, dead, released, voided, now, token)
     return {"sent": sum(len(ids) for ids in sent.values()), "retry": len(retry), "released": len(released),
-            "cancelled": len(unrelated)}
+            "cancelled": sum(len(ids) for ids in voided.values())}
 
 
-def _record(sent: dict, retry: list, dead_tokens: list, released: list, now: datetime, token: uuid.UUID,
-            cancelled: list = ()) -> None:
+def _record(sent: dict, retry: list, dead_tokens: list, released: list, voided: dict, now: datetime,
+            token: uuid.UUID) -> None:
     mine = N.claim_token == token  # a row reclaimed from us meanwhile is someone else's now
-    if cancelled:  # never tried: as the outbox's own cancel leaves a row
-        db.session.execute(update(N).where(N.id.in_(cancelled), mine)
-                           .values(status="cancelled", claim_token=None, attempts=N.attempts - 1)
+    for why, ids in voided.items():  # never tried: its attempt is given back
+        db.session.execute(update(N).where(N.id.in_(ids), mine)
+                           .values(status="cancelled", claim_token=None, attempts=N.attempts - 1, last_error=why)
                            .execution_options(synchronize_session=False))
     if released:
         db.session.execute(update(N).where(N.id.in_(released), mine)

@@ -24,10 +24,12 @@ def _title(rule_id: str, evidence: dict) -> dict:
 
 
 def care_teams(patient_ids) -> dict:
-    """{patient_id: [coordinator user ids]}, one query."""
+    """{patient_id: [coordinator user ids]}, one query: active accounts only (a deactivated
+    coordinator is sent nothing, as in digest)."""
     out: dict = {}
     rows = db.session.execute(select(CareTeamMember.patient_id, CareTeamMember.coordinator_id)
-                              .where(CareTeamMember.patient_id.in_(list(patient_ids))))
+                              .join(User, User.id == CareTeamMember.coordinator_id)
+                              .where(CareTeamMember.patient_id.in_(list(patient_ids)), User.is_active.is_(True)))
     for pid, coordinator_id in rows:
         out.setdefault(pid, []).append(coordinator_id)
     return out
