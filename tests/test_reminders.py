@@ -482,6 +482,35 @@ def test_a_revoked_caregivers_own_inbox_no_longer_shows_what_it_got_about_the_pa
         assert patient_actor.get("/api/v1/me/notifications").get_json()["meta"]["total"] == 1  # the patient's own
 
 
+def test_what_a_caregiver_snoozed_is_not_sent_once_the_patient_withdraws_consent_or_opts_out(app_ctx, world, smtp):
+    """A snoozed reminder is a row of its own, which the materialiser did not make: turning
+    caregivers_receive off, or opting out of its kind, cancels it too (and the next day's)."""
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    with at(NOW, patient_actor):
+        caregiver = caregiver_for(world.client, patient_actor)
+    with at(NOW, patient_actor, caregiver):
+        assert patient_actor.put("/api/v1/patients/me/notification-preferences", json={
+            "caregivers_receive": True, "channels": {"email": True}}).status_code == 200
+    carer = uuid.UUID(caregiver.id)
+    first = rows(pid, "pending", recipient=carer)[0]
+    dispatch(first.due_at)
+    for hours, withdrawal in ((0, {"caregivers_receive": False}), (3, {"opted_out": ["plan_reminder"]})):
+        moment = first.due_at + timedelta(hours=hours, minutes=2)
+        with at(moment, patient_actor, caregiver):
+            if withdrawal.get("opted_out"):  # consent again, then the kind opted out instead
+                assert patient_actor.put("/api/v1/patients/me/notification-preferences",
+                                         json={"caregivers_receive": True}).status_code == 200
+            snoozed = caregiver.post(f"/api/v1/patients/me/notifications/{first.id}/snooze", json={"until": "60m"})
+            assert snoozed.status_code == 201, snoozed.get_json()
+            changed = patient_actor.put("/api/v1/patients/me/notification-preferences", json=withdrawal)
+            assert changed.status_code == 200, changed.get_json()
+        smtp.clear()
+        dispatch(moment + timedelta(hours=2))
+        assert smtp.to(caregiver.email) == [], withdrawal
+        assert [r.status for r in rows(pid, recipient=carer) if r.status in ("pending", "sending")] == [], withdrawal
+
+
 def test_devices_are_registered_listed_and_removed_by_their_account(world):
     body = {"token": "fcm-token-" + uuid.uuid4().hex, "platform": "android"}
     created = world.patient_a.post("/api/v1/me/devices", json=body)

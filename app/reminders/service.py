@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
+from app.access.models import CaregiverLink
 from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient_for, readable_patient_ids
+from app.auth.models import User
 from app.common.db import insert_ignoring_conflict
 from app.common.i18n import choose_language
 from app.common.pagination import Page, paginate
@@ -77,6 +79,20 @@ def preferences(actor, patient_ref, now: datetime, language: str | None = None) 
                              choose_language(language, patient.language))
 
 
+def _cancel_withdrawn(patient_id, data: dict, pref: NotificationPreference, now: datetime) -> None:
+    """What the patient no longer wants sent, queued already, is cancelled with the change: the
+    materialiser re-derives only the rows it made, not a snoozed one (a row of its own)."""
+    caregivers = list(db.session.scalars(select(CaregiverLink.caregiver_id)
+                                         .where(CaregiverLink.patient_id == patient_id)))
+    if data.get("caregivers_receive") is False:
+        for caregiver_id in caregivers:
+            cancel_pending(patient_id=patient_id, recipient_user_id=caregiver_id, now=now)
+    if data.get("opted_out"):  # the patient's kinds, for the patient and the caregivers (not staff's)
+        own = db.session.scalars(select(User.id).where(User.patient_id == patient_id)).all()
+        for user_id in [*own, *caregivers]:
+            cancel_pending(patient_id=patient_id, kinds=pref.opted_out, recipient_user_id=user_id, now=now)
+
+
 def update_preferences(actor, patient_ref, data: dict, now: datetime, language: str | None = None) -> dict:
     """Change what is given (absent fields keep their value), then re-derive pending reminders."""
     patient = patient_for(actor, patient_ref, SET_REMINDERS, fields=list(data))
@@ -115,6 +131,7 @@ def update_preferences(actor, patient_ref, data: dict, now: datetime, language: 
                 times.pop(key, None)
         pref.item_times = times
     pref.updated_at = now
+    _cancel_withdrawn(patient.id, data, pref, now)
     db.session.commit()
     materialise(now, patient_ids=[patient.id])
     return _preferences_view(patient, db.session.get(NotificationPreference, patient.id), today,
