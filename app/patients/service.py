@@ -24,7 +24,7 @@ from app.access.policy import (
 from app.audit import service as audit
 from app.auth import service as auth
 from app.auth.models import User
-from app.auth.passwords import verify_password
+from app.auth.passwords import dummy_hash, password_problems, verify_password
 from app.common.clock import local_date
 from app.common.conditional import advance_revision, require_match
 from app.common.db import insert_ignoring_conflict
@@ -172,13 +172,18 @@ def _invalid_invitation() -> ApiError:
 
 def activate(code: str, email: str, password: str, display_name: str | None) -> User:
     """Nothing changes unless it succeeds. Giving an existing account's e-mail (a caregiver
-    linking another patient) needs its password; a wrong one counts towards its lockout."""
+    linking another patient) needs its password; a wrong one counts towards its lockout.
+
+    Any patient can make a caregiver code, so the answer must not tell whether an address has
+    an account: the owner of one (its password given) links it; everyone else gets the checks
+    of a new account first (password, name), the same for every address and each counted
+    towards the address's lockout the way a failed login is."""
     invitation = db.session.scalar(select(Invitation).where(Invitation.code_hash == _hash_code(code)))
     now = utcnow()
     if (invitation is None or invitation.used_at or invitation.revoked_at
             or invitation.expires_at <= now):
         raise _invalid_invitation()
-    existing = _existing_account(invitation, email, password, now)
+    existing = _existing_account(invitation, email, password, display_name, now)
     claimed = db.session.execute(
         update(Invitation).where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
         .values(used_at=now)
@@ -192,36 +197,50 @@ def activate(code: str, email: str, password: str, display_name: str | None) -> 
         user = auth.create_user(email=email, password=password, role="patient",
                                 display_name=patient.display_name, patient_id=patient.id, commit=False)
     else:
-        user = existing or _new_caregiver(email, password, display_name)
+        user = existing or auth.create_user(email=email, password=password, role="caregiver",
+                                            display_name=display_name, commit=False)
         _link_caregiver(patient.id, user, invitation.relationship_note)
     audit.record("activate", user, patient_id=patient.id, resource_id=invitation.id)
     db.session.commit()
     return user
 
 
-def _existing_account(invitation: Invitation, email: str, password: str, now) -> User | None:
-    """A caregiver who already has a login adds another patient to it, with its password."""
-    user = db.session.scalar(select(User).where(User.email == auth.normalise_email(email)))
-    if user is None:
-        return None
-    conflict = ApiError(409, "An account with this e-mail address exists. A caregiver links "
-                        "another patient by giving the account's password.", title="Conflict")
+def _existing_account(invitation: Invitation, email: str, password: str, display_name: str | None,
+                      now) -> User | None:
+    """The caregiver account this code links, when the caller gave its password; None when a
+    new account is to be made. Refuses what a new account would be refused for (a weak
+    password, no name) before it says anything an address's account decides."""
+    email = auth.normalise_email(email)
     if invitation.kind != "caregiver":
-        raise conflict
-    auth.check_not_locked(user.email, now)
-    if not verify_password(user.password_hash, password) or not user.is_active:
-        auth.fail_login(user.email, user, now, conflict)
-    if user.role != "caregiver":
-        raise conflict
-    return user
+        auth.check_password(password, email)
+        if db.session.scalar(select(User.id).where(User.email == email)):
+            raise ApiError(409, "An account with this e-mail address exists.", title="Conflict")
+        return None
+    auth.check_not_locked(email, now)
+    user = db.session.scalar(select(User).where(User.email == email))
+    stored = user.password_hash if user else dummy_hash()  # the same work for every address
+    if verify_password(stored, password) and user is not None and user.is_active:
+        if user.role != "caregiver":
+            raise ApiError(409, "This account is not a caregiver's: it cannot take a caregiver invitation.",
+                           title="Conflict")
+        return user
+    refusal = _new_caregiver_refusal(email, password, display_name)
+    if refusal is None and user is None:
+        return None
+    # A wrong password for an account, or a refused new one: a failure for the address either way.
+    auth.fail_login(email, user, now, refusal or ApiError(
+        409, "An account with this e-mail address exists. A caregiver links "
+        "another patient by giving the account's password.", title="Conflict"))
 
 
-def _new_caregiver(email: str, password: str, display_name: str | None) -> User:
+def _new_caregiver_refusal(email: str, password: str, display_name: str | None) -> ApiError | None:
+    problems = password_problems(password, email)
+    if problems:
+        return ApiError(422, " ".join(problems), title="Weak password", errors={"password": problems})
     if not display_name:
-        raise ApiError(422, "Caregivers give their name.",
-                       errors={"display_name": ["Missing data for required field."]})
-    return auth.create_user(email=email, password=password, role="caregiver",
-                            display_name=display_name, commit=False)
+        return ApiError(422, "Caregivers give their name.",
+                        errors={"display_name": ["Missing data for required field."]})
+    return None
 
 
 def _link_caregiver(patient_id, user: User, relationship_note) -> None:
