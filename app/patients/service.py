@@ -34,6 +34,7 @@ from app.common.types import utcnow
 from app.errors import ApiError
 from app.extensions import db
 from app.patients.models import Invitation, Patient
+from app.patients.signals import profile_dates_changing
 
 
 def _hash_code(code: str) -> str:
@@ -63,6 +64,7 @@ def _invitation_out(invitation: Invitation, code: str) -> dict:
 def create_patient(actor, data: dict, now: datetime) -> dict:
     require(actor, CREATE_PATIENT)
     _not_after_today(data, local_date(now, data["time_zone"]))
+    _dates_possible(None, data)
     data["known_fractures"] = _fractures_json(data.get("known_fractures", []))
     data["known_clots"] = _fractures_json(data.get("known_clots", []))
     patient = Patient(**data, created_by_id=actor.id)
@@ -86,6 +88,58 @@ def _not_after_today(data: dict, today: date) -> None:
             errors[listed] = late
     if errors:
         raise ApiError(422, "A date of birth, injury, fracture or clot cannot be in the future.", errors=errors)
+
+
+_AFTER_BIRTH = {"injury_date": "injury", "known_fractures": "fracture", "known_clots": "clot"}
+
+
+def _not_before_birth(patient: Patient | None, data: dict) -> dict:
+    """The field errors of an injury, fracture or clot before birth, as data (loaded) would leave
+    the profile. The field sent is named: the dated one, or the date of birth when only that came
+    (and a stored date is before it)."""
+    birth = data.get("date_of_birth", patient.date_of_birth if patient else None)
+    message = f"Must be {birth.isoformat()} (the date of birth) or later."
+    errors: dict = {}
+    earliest_stored = []
+    for field, what in _AFTER_BIRTH.items():
+        if field in data:
+            dates = [data[field]] if field == "injury_date" else [e["date"] for e in data[field] or []]
+        elif patient is not None and "date_of_birth" in data:
+            stored = [patient.injury_date] if field == "injury_date" else \
+                [date.fromisoformat(e["date"]) for e in getattr(patient, field) or []]
+            earliest_stored += [(d, what) for d in stored if d < birth]
+            continue
+        else:
+            continue
+        if field == "injury_date":
+            if dates[0] < birth:
+                errors[field] = [message]
+        else:
+            early = {str(i): {"date": [message]} for i, d in enumerate(dates) if d < birth}
+            if early:
+                errors[field] = early
+    if earliest_stored:
+        day, what = min(earliest_stored)
+        errors["date_of_birth"] = [f"Must be {day.isoformat()} (the {what} on record) or earlier."]
+    return errors
+
+
+def _dates_possible(patient: Patient | None, data: dict) -> None:
+    """Refuse dates that cannot be: an injury, fracture or clot before birth and, for a stored
+    patient, what the domains above say of their records (a DXA scan before a new date of birth,
+    medically stable before a new injury date): the stored date bounds a partial update."""
+    errors = _not_before_birth(patient, data)
+    if patient is not None and ("date_of_birth" in data or "injury_date" in data):
+        for _receiver, found in profile_dates_changing.send(
+                current_app._get_current_object(), patient=patient,
+                date_of_birth=data.get("date_of_birth", patient.date_of_birth),
+                injury_date=data.get("injury_date", patient.injury_date)):
+            for field, messages in (found or {}).items():
+                errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ApiError(422, "These dates cannot be: an injury, fracture or clot before birth, or a "
+                            "record of the patient's dated before birth or stable before the injury.",
+                       errors=errors)
 
 
 def _fractures_json(fractures: list[dict]) -> list[dict]:
@@ -126,11 +180,7 @@ def update_patient(actor, patient_ref, data: dict, now: datetime, if_match=None)
     patient = patient_for(actor, patient_ref, EDIT_PROFILE, fields=set(data))
     require_match(if_match, patient.etag)
     _not_after_today(data, local_date(now, data.get("time_zone", patient.time_zone)))
-    merged_dob = data.get("date_of_birth", patient.date_of_birth)
-    merged_injury = data.get("injury_date", patient.injury_date)
-    if merged_injury < merged_dob:
-        raise ApiError(422, "The injury cannot be before the date of birth.",
-                       errors={"injury_date": ["The injury cannot be before the date of birth."]})
+    _dates_possible(patient, data)
     for dated in ("known_fractures", "known_clots"):
         if dated in data:
             data[dated] = _fractures_json(data[dated])
