@@ -90,37 +90,29 @@ def _not_after_today(data: dict, today: date) -> None:
         raise ApiError(422, "A date of birth, injury, fracture or clot cannot be in the future.", errors=errors)
 
 
-_AFTER_BIRTH = {"injury_date": "injury", "known_fractures": "fracture", "known_clots": "clot"}
+_DATED_LISTS = ("known_fractures", "known_clots")
 
 
 def _not_before_birth(patient: Patient | None, data: dict) -> dict:
-    """The field errors of an injury, fracture or clot before birth, as data (loaded) would leave
-    the profile. The field sent is named: the dated one, or the date of birth when only that came
-    (and a stored date is before it)."""
+    """The field errors of an injury, fracture or clot before birth as data (loaded) would leave
+    the profile. The field sent is named: the dated one, or the date of birth when it came
+    alone and a stored date is before it."""
     birth = data.get("date_of_birth", patient.date_of_birth if patient else None)
     message = f"Must be {birth.isoformat()} (the date of birth) or later."
     errors: dict = {}
-    earliest_stored = []
-    for field, what in _AFTER_BIRTH.items():
-        if field in data:
-            dates = [data[field]] if field == "injury_date" else [e["date"] for e in data[field] or []]
-        elif patient is not None and "date_of_birth" in data:
-            stored = [patient.injury_date] if field == "injury_date" else \
-                [date.fromisoformat(e["date"]) for e in getattr(patient, field) or []]
-            earliest_stored += [(d, what) for d in stored if d < birth]
-            continue
-        else:
-            continue
-        if field == "injury_date":
-            if dates[0] < birth:
-                errors[field] = [message]
-        else:
-            early = {str(i): {"date": [message]} for i, d in enumerate(dates) if d < birth}
-            if early:
-                errors[field] = early
-    if earliest_stored:
-        day, what = min(earliest_stored)
-        errors["date_of_birth"] = [f"Must be {day.isoformat()} (the {what} on record) or earlier."]
+    if "injury_date" in data and data["injury_date"] < birth:
+        errors["injury_date"] = [message]
+    for listed in _DATED_LISTS:
+        early = {str(i): {"date": [message]} for i, entry in enumerate(data.get(listed) or []) if entry["date"] < birth}
+        if early:
+            errors[listed] = early
+    if patient is not None and "date_of_birth" in data:
+        kept = ([] if "injury_date" in data else [patient.injury_date]) + [
+            date.fromisoformat(entry["date"]) for listed in _DATED_LISTS if listed not in data
+            for entry in getattr(patient, listed) or []]
+        if kept and min(kept) < birth:
+            errors["date_of_birth"] = [f"Must be {min(kept).isoformat()} (the injury, a fracture or a clot "
+                                       "on record) or earlier."]
     return errors
 
 
