@@ -132,7 +132,8 @@ def test_activation_with_an_existing_account_counts_towards_its_lockout(client, 
     body = {"code": code, "email": caregiver.email, "password": "wrong-wrong-wrong"}
     statuses = [client.post("/api/v1/auth/activate", json=body).status_code
                 for _ in range(app.config["LOGIN_MAX_FAILURES"] + 1)]
-    assert statuses == [409] * app.config["LOGIN_MAX_FAILURES"] + [423]
+    # 422 (no name given): what a new address without a name gets too.
+    assert statuses == [422] * app.config["LOGIN_MAX_FAILURES"] + [423]
     # Locked now: the right password changes nothing either, and login says locked too.
     right = client.post("/api/v1/auth/activate", json=body | {"password": PASSWORD})
     assert_problem(right, 423)
@@ -150,8 +151,31 @@ def test_activation_with_a_wrong_password_spends_nothing(client, world):
     code = _caregiver_code(world)
     wrong = client.post("/api/v1/auth/activate", json={"code": code, "email": world.caregiver_a.email,
                                                        "password": "wrong-wrong-wrong"})
-    assert_problem(wrong, 409)
+    assert_problem(wrong, 422)
     fresh = activate(client, code, display_name="Another carer")  # the code still works
+    assert fresh.get("/api/v1/me").get_json()["role"] == "caregiver"
+
+
+def test_a_caregiver_invitation_code_does_not_tell_which_email_addresses_have_an_account(client, world):
+    """Anyone with a caregiver code (any patient can make one) used to learn from the answer
+    whether an address had an account (409) or not (422), without spending the code. Every
+    refusal now reads the same for a caregiver's, a coordinator's and an unknown address."""
+    code = _caregiver_code(world)
+    addresses = [world.caregiver_a.email, world.coord_a.email, "nobody-here@example.org"]
+    probes = [{"password": "wrong-wrong-wrong"},                              # no name
+              {"password": "12345678", "display_name": "Probe"},              # a weak password
+              {"password": "password123", "display_name": "Probe"}]           # a common one
+    for probe in probes:
+        shapes = {repr(_shape(client.post("/api/v1/auth/activate", json={"code": code, "email": email} | probe)))
+                  for email in addresses}
+        assert len(shapes) == 1, shapes
+        assert shapes.pop().startswith("(422,")
+    # The owner of an account, with its password, still links it; a new address still activates.
+    linked = client.post("/api/v1/auth/activate", json={"code": code, "email": world.caregiver_a.email,
+                                                        "password": PASSWORD})
+    assert linked.status_code == 201, linked.get_json()
+    assert _links(world.caregiver_a.id) == 2
+    fresh = activate(client, _caregiver_code(world), email="nobody-here@example.org", display_name="New carer")
     assert fresh.get("/api/v1/me").get_json()["role"] == "caregiver"
 
 

@@ -64,3 +64,35 @@ def test_listing_patients_is_an_audited_read_of_each(world):
     reads = events(world.a_id, "read")
     assert len(reads) == before + 1
     assert [e.actor_role for e in reads if e.detail == "listed"] == ["coordinator"]
+
+
+def test_the_audit_trail_shows_an_admin_no_clinical_override_reason(client, world):
+    """A coordinator's reason for overriding a contraindication is a clinical note: it stays with
+    the plan version (the care team reads it there); the trail names the override only."""
+    from datetime import timedelta
+
+    from app.common.clock import local_today
+    from tests.factories import enrolled_patient
+    from tests.test_plans import item, plans_url
+
+    months_ago = (local_today("Asia/Shanghai") - timedelta(days=60)).isoformat()
+    _, profile = enrolled_patient(client, world.coord_a, neurological_level="L2",
+                                  known_fractures=[{"site": "distal femur", "date": months_ago}],
+                                  known_clots=[{"site": "left calf", "date": months_ago}])
+    reason = "Cleared by orthopaedics after the 12-week X-ray"
+    body = {"items": [item("passive-standing")], "acknowledge_warnings": ["recent_fracture", "recent_clot"]}
+    assigned = world.coord_a.post(plans_url(profile["id"]), json=body | {"override_reason": reason})
+    assert assigned.status_code == 201, assigned.get_json()
+    plan = assigned.get_json()
+    again = world.coord_a.post(f"{plans_url(profile['id'])}/{plan['id']}/versions", json=body | {
+        "override_reason": "Reviewed again with the haematologist"}, if_match_of=f"{plans_url(profile['id'])}/{plan['id']}")
+    assert again.status_code == 201, again.get_json()
+    trail = world.admin.get(f"/api/v1/audit-events?patient_id={profile['id']}&per_page=100").get_json()["items"]
+    overrides = sorted(e["detail"] for e in trail if e["action"] == "override")
+    assert overrides == ["recent_clot", "recent_clot", "recent_fracture", "recent_fracture"]
+    shown = repr(trail)
+    for clinical in ("orthopaedics", "haematologist", "distal femur", "left calf", months_ago):
+        assert clinical not in shown, clinical
+    # The care team still reads the reason with the plan.
+    read = world.coord_a.get(f"{plans_url(profile['id'])}/{plan['id']}").get_json()
+    assert read["version_in_force"]["override_reason"] == "Reviewed again with the haematologist"

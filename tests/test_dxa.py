@@ -504,3 +504,57 @@ def test_follow_up_changes_are_announced(world, fresh):
     finally:
         followup_changed.disconnect(receiver)
     assert seen == [("due", "created"), ("booked", "updated")]
+
+
+def test_a_dxa_scan_before_the_patients_birth_and_a_stable_date_before_the_injury_are_refused(world, fresh):
+    """Dates that cannot be are refused with the field named: a scan before birth, medically
+    stable before the injury, treatment before birth, a follow-up due before the scan it follows;
+    also when the other date is the stored one (the profile's birth or injury date changed after)."""
+    from tests.test_errors import assert_problem
+
+    _, pid = fresh
+    coord = world.coord_a
+    base = f"/api/v1/patients/{pid}/dxa"
+    profile_url = f"/api/v1/patients/{pid}"
+    profile = coord.get(profile_url).get_json()
+    birth, injury = date.fromisoformat(profile["date_of_birth"]), date.fromisoformat(profile["injury_date"])
+
+    def refused(response, field):
+        body = assert_problem(response, 422)
+        assert field in body["errors"], body
+        return body
+
+    before_birth = (birth - timedelta(days=1)).isoformat()
+    refused(coord.post(f"{base}/results", json={"scan_date": before_birth, "site": "total_hip", "bmd": 0.8}),
+            "scan_date")
+    refused(coord.put(f"{base}/protocol", json={"medically_stable_on": (injury - timedelta(days=1)).isoformat()}),
+            "medically_stable_on")
+    refused(coord.put(f"{base}/protocol", json={"treatment_started_on": before_birth}), "treatment_started_on")
+    assert coord.get(f"{base}/results").get_json()["items"] == []
+    assert coord.get(f"{base}/protocol").get_json()["medically_stable_on"] is None
+    # The edges are possible: a scan on the day of birth, stable on the day of the injury.
+    post_result(coord, pid, site="total_hip", side="none", scan_date=birth.isoformat())
+    stable = coord.put(f"{base}/protocol", json={"medically_stable_on": injury.isoformat()})
+    assert stable.status_code == 200, stable.get_json()
+
+    # A follow-up is the scan after the latest: it cannot be due before it.
+    scan_day = today() - timedelta(days=30)
+    post_result(coord, pid, site="total_hip", side="none", scan_date=scan_day.isoformat())
+    open_followup = _followups(coord, pid, "?status=due")[0]
+    early = (scan_day - timedelta(days=1)).isoformat()
+    refused(coord.patch(f"{base}/followups/{open_followup['id']}", json={"due_date": early}), "due_date")
+    assert coord.patch(f"{base}/followups/{open_followup['id']}", json={"status": "cancelled"}).status_code == 200
+    refused(coord.post(f"{base}/followups", json={"kind": "interval", "due_date": early}), "due_date")
+
+    # The stored date bounds a partial update of the profile: born after a scan, injured after
+    # being stable.
+    refused(coord.patch(profile_url, if_match_of=profile_url,
+                        json={"date_of_birth": (birth + timedelta(days=1)).isoformat()}), "date_of_birth")
+    refused(coord.patch(profile_url, if_match_of=profile_url,
+                        json={"injury_date": (injury + timedelta(days=1)).isoformat()}), "injury_date")
+    refused(coord.patch(profile_url, if_match_of=profile_url,
+                        json={"known_fractures": [{"site": "distal femur", "date": before_birth}]}), "known_fractures")
+    unchanged = coord.get(profile_url).get_json()
+    assert (unchanged["date_of_birth"], unchanged["injury_date"]) == (profile["date_of_birth"], profile["injury_date"])
+    assert coord.patch(profile_url, if_match_of=profile_url,
+                       json={"injury_date": (injury - timedelta(days=1)).isoformat()}).status_code == 200

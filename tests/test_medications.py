@@ -245,3 +245,19 @@ def test_every_follow_up_reminder_has_both_languages_and_fills_from_its_payload(
                 values = {k: v[language] if isinstance(v, dict) else v for k, v in notice.payload.items()}
                 filled = texts[notice.kind][language][part].format(**values)
                 assert "{" not in filled and "None" not in filled, (notice.kind, filled)
+
+
+def test_a_treatment_before_the_patients_birth_is_refused(world, fresh):
+    """As for DXA scans: a treatment cannot start before birth, nor a date of birth move after a
+    treatment on record."""
+    from tests.test_errors import assert_problem
+
+    _, pid = fresh
+    url = f"/api/v1/patients/{pid}"
+    birth = date.fromisoformat(world.coord_a.get(url).get_json()["date_of_birth"])
+    base = f"{url}/medications"
+    early = world.coord_a.post(base, json={"medicine": "zoledronic_acid", "started_on": (birth - timedelta(days=1)).isoformat()})
+    assert "started_on" in assert_problem(early, 422)["errors"]
+    start(world.coord_a, pid, medicine="zoledronic_acid", started_on=(birth + timedelta(days=10)).isoformat())
+    later_birth = world.coord_a.patch(url, if_match_of=url, json={"date_of_birth": (birth + timedelta(days=11)).isoformat()})
+    assert "date_of_birth" in assert_problem(later_birth, 422)["errors"]

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import time_machine
 
@@ -135,7 +135,7 @@ def test_caregiver_of_two_patients_must_name_one(world, client):
     code = second_patient.post("/api/v1/patients/me/caregivers/invitations", json={}).get_json()["code"]
     wrong = client.post("/api/v1/auth/activate", json={"code": code, "email": world.caregiver_a.email,
                                                        "password": "not-the-password-1"})
-    assert_problem(wrong, 409)
+    assert_problem(wrong, 422)  # no name: what an address without an account gets too
     linked = client.post("/api/v1/auth/activate", json={"code": code, "email": world.caregiver_a.email,
                                                         "password": PASSWORD})
     assert linked.status_code == 201 and linked.get_json()["user"]["id"] == world.caregiver_a.id
@@ -203,3 +203,21 @@ def test_dates_are_not_after_the_patients_own_today(world):
         assert assert_problem(later, 422)["errors"]["date_of_birth"] == ["Must be 2027-06-02 (the patient's today) or earlier."]
         fracture_today = coordinator.patch(url, if_match_of=url, json={"known_fractures": [{"site": "tibia", "date": "2027-06-02"}]})
         assert fracture_today.status_code == 200, fracture_today.get_json()
+
+
+def test_fractures_and_clots_before_birth_are_refused_and_a_later_birth_date_too(world):
+    url = f"/api/v1/patients/{world.a_id}"
+    birth = date.fromisoformat(world.coord_a.get(url).get_json()["date_of_birth"])
+    early = (birth - timedelta(days=1)).isoformat()
+    body = patient_body(known_clots=[{"site": "left calf", "date": early}])
+    assert assert_problem(world.coord_a.post("/api/v1/patients", json=body), 422)["errors"] == {
+        "known_clots": {"0": {"date": [f"Must be {birth.isoformat()} (the date of birth) or later."]}}}
+    fracture = (birth + timedelta(days=400)).isoformat()
+    assert world.coord_a.patch(url, if_match_of=url, json={
+        "known_fractures": [{"site": "distal femur", "date": fracture}]}).status_code == 200
+    later = world.coord_a.patch(url, if_match_of=url, json={"date_of_birth": (birth + timedelta(days=401)).isoformat()})
+    assert list(assert_problem(later, 422)["errors"]) == ["date_of_birth"]
+    # Sent together, the dates are judged together.
+    both = world.coord_a.patch(url, if_match_of=url, json={
+        "date_of_birth": (birth + timedelta(days=401)).isoformat(), "known_fractures": []})
+    assert both.status_code == 200, both.get_json()

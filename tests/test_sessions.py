@@ -152,6 +152,29 @@ def test_batch_answers_each_item_and_loses_none(world, now):
     assert again["counts"] == {"unchanged": 3}
 
 
+def test_a_nul_byte_in_one_batch_item_refuses_that_item_only(world, now):
+    """PostgreSQL text cannot hold a NUL (SQLite can): an item with one, in its note or in any
+    text the lookups use, is refused on its own, the same on both databases; the rest land."""
+    before = count_sessions()
+    off_plan = {k: v for k, v in body(world).items() if k != "item_key"}
+    items = [dict(body(world, duration_minutes=31), id=str(uuid.uuid4())),
+             dict(body(world, note="felt fine\x00"), id=str(uuid.uuid4())),
+             dict(off_plan, exercise="fes-\x00cycling", id=str(uuid.uuid4())),
+             dict(body(world, measures={"angle\x00_degrees": 30}), id=str(uuid.uuid4())),
+             dict(body(world, duration_minutes=32), id=str(uuid.uuid4()))]
+    response = world.patient_a.post(f"{SESSIONS}/batch", json={"sessions": items})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    out = response.get_json()["results"]
+    assert [r["status"] for r in out] == ["created", "error", "error", "error", "created"]
+    assert [sorted(r["problem"]["errors"]) for r in out[1:4]] == [["note"], ["exercise"], ["measures"]]
+    assert all(r["problem"]["status"] == 422 for r in out[1:4])
+    assert count_sessions() == before + 2
+    # The same item alone is the same 422, naming the field.
+    alone = put(world.patient_a, str(uuid.uuid4()), body(world, note="felt fine\x00"))
+    assert "note" in assert_problem(alone, 422)["errors"]
+    assert count_sessions() == before + 2
+
+
 def test_batch_size_is_capped(world, now):
     items = [dict(body(world), id=str(uuid.uuid4())) for _ in range(501)]
     assert_problem(world.patient_a.post(f"{SESSIONS}/batch", json={"sessions": items}), 422)

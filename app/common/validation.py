@@ -29,3 +29,32 @@ def calendar_date(value) -> None:
     day = value.date() if isinstance(value, datetime) else value
     if not EARLIEST_DATE <= day <= LATEST_DATE:
         raise ma.ValidationError(f"Use a date from {EARLIEST_DATE} to {LATEST_DATE}.")
+
+
+NUL_MESSAGE = "Text cannot contain the NUL character (\\u0000)."
+
+
+def fields_with_nul(raw) -> dict:
+    """The field errors of a body's top-level fields holding a NUL anywhere (in a text, a key, a
+    nested value): PostgreSQL text cannot store one, SQLite can, so refusing it here gives both
+    databases one answer, and a batch item with one is refused on its own (not the batch by the
+    database's error)."""
+    if not isinstance(raw, dict):
+        return {}
+    return {field: [NUL_MESSAGE] for field, value in raw.items()
+            if isinstance(field, str) and "\0" not in field and _holds_nul(value)}
+
+
+def _holds_nul(value) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\0" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

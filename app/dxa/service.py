@@ -33,11 +33,23 @@ def _not_after_today(value: date, today: date, field: str) -> None:
                        errors={field: [f"Must be {today.isoformat()} (the patient's today) or earlier."]})
 
 
+def _not_before(value: date | None, bound: date, what: str, field: str) -> dict:
+    """The field error of a date before bound (what names it: "the date of birth"), or none."""
+    return {field: [f"Must be {bound.isoformat()} ({what}) or later."]} if value and value < bound else {}
+
+
+def _refuse(errors: dict, detail: str) -> None:
+    if errors:
+        raise ApiError(422, detail, errors=errors)
+
+
 def create_result(actor, patient_ref, data: dict, now: datetime, language: str) -> "ResultWithChange":
     patient = patient_for(actor, patient_ref, MANAGE)
     lock_row(Patient, patient.id)  # two writes at once cannot both plan a follow-up
     today = local_date(now, patient.time_zone)
     _not_after_today(data["scan_date"], today, "scan_date")
+    _refuse(_not_before(data["scan_date"], patient.date_of_birth, "the date of birth", "scan_date"),
+            "A scan cannot be dated before the patient's birth.")
     earlier_scans = _scan_dates(patient.id)
     values = {"id": uuid.uuid4(), "patient_id": patient.id, "scan_date": data["scan_date"], "site": data["site"],
               "side": data.get("side", "none"), "bmd": round(data["bmd"], 3), "t_score": data.get("t_score"),
@@ -175,6 +187,10 @@ def put_protocol(actor, patient_ref, data: dict, now: datetime) -> dict:
     if not low <= months <= high:
         raise ApiError(422, "The interval follows the protocol (every 1 to 2 years).",
                        errors={"interval_months": [f"Between {low} and {high} months."]})
+    _refuse(_not_before(data.get("medically_stable_on"), patient.injury_date, "the injury date", "medically_stable_on")
+            | _not_before(data.get("treatment_started_on"), patient.date_of_birth, "the date of birth",
+                          "treatment_started_on"),
+            "Medically stable comes after the injury, a treatment after birth.")
     row = _protocol_row(patient.id)
     if row is None:
         row = DxaProtocol(patient_id=patient.id)
@@ -292,6 +308,7 @@ def create_followup(actor, patient_ref, data: dict, now: datetime) -> tuple:
     lock_row(Patient, patient.id)
     if _open_followup(patient.id) is not None:
         raise ApiError(409, "This patient already has an open DXA follow-up; change that one.", title="Conflict")
+    _due_after_the_latest_scan(patient, data["due_date"])
     followup = DxaFollowUp(patient_id=patient.id, kind=data["kind"], due_date=data["due_date"], status="due",
                            created_by_id=actor.id, created_at=now, updated_at=now)
     db.session.add(followup)
@@ -301,6 +318,13 @@ def create_followup(actor, patient_ref, data: dict, now: datetime) -> tuple:
     _changed(followup, "created")
     _commit()
     return followup, patient
+
+
+def _due_after_the_latest_scan(patient, due: date) -> None:
+    """A follow-up is the scan after the latest one (and after birth): it is not due before it."""
+    scans = _scan_dates(patient.id)
+    bound, what = (max(scans), "the latest scan") if scans else (patient.date_of_birth, "the date of birth")
+    _refuse(_not_before(due, bound, what, "due_date"), f"A follow-up is due on or after {what}.")
 
 
 def _book(followup: DxaFollowUp, appointment: dict, today: date) -> None:
@@ -322,6 +346,7 @@ def update_followup(actor, patient_ref, followup_id, data: dict, now: datetime) 
         raise ApiError(409, f"This follow-up is {followup.status}; plan a new one instead.", title="Conflict")
     today = local_date(now, patient.time_zone)
     if "due_date" in data:
+        _due_after_the_latest_scan(patient, data["due_date"])
         followup.due_date = data["due_date"]
     if "appointment" in data:
         if data["appointment"] is None:
@@ -343,6 +368,8 @@ def update_followup(actor, patient_ref, followup_id, data: dict, now: datetime) 
             if done_on > today:
                 raise ApiError(422, "A scan is done on or before today.",
                                errors={"completed_on": [f"Must be {today.isoformat()} or earlier."]})
+            _refuse(_not_before(done_on, patient.date_of_birth, "the date of birth", "completed_on"),
+                    "A scan cannot be dated before the patient's birth.")
             followup.completed_on = done_on
     elif "completed_on" in data:
         raise ApiError(422, "completed_on goes with status done.", errors={"completed_on": ["Only with status done."]})
@@ -498,3 +525,19 @@ def booked_appointments(patient_id) -> list[tuple[DxaFollowUp, datetime]]:
                                                         DxaFollowUp.status == "booked")
                               .order_by(DxaFollowUp.appointment_date))
     return [(f, local_moment(f.appointment_date, f.appointment_time, zone)) for f in rows]
+
+
+def profile_date_errors(sender, patient, date_of_birth: date, injury_date: date) -> dict:
+    """For a profile change (app/patients/signals.py): the field errors these birth and injury
+    dates would give the patient's DXA records (a scan before birth, stable before the injury)."""
+    scans = _scan_dates(patient.id)
+    row = _protocol_row(patient.id)
+    errors: dict = {}
+    earliest = min([d for d in (*scans, row.treatment_started_on if row else None) if d], default=None)
+    if earliest is not None and earliest < date_of_birth:
+        errors["date_of_birth"] = [f"Must be {earliest.isoformat()} (the first DXA scan or bone treatment "
+                                   "on record) or earlier."]
+    if row is not None and row.medically_stable_on and row.medically_stable_on < injury_date:
+        errors["injury_date"] = [f"Must be {row.medically_stable_on.isoformat()} (medically stable, "
+                                 "in the DXA protocol) or earlier."]
+    return errors

@@ -35,6 +35,9 @@ def create_treatment(actor, patient_ref, data: dict, now: datetime) -> tuple:
         raise ApiError(422, "A daily course is recorded with its end date.", errors={"end_date": ["Required."]})
     if end is not None and end < data["started_on"]:
         raise ApiError(422, "The treatment ends before it starts.", errors={"end_date": ["Before started_on."]})
+    if data["started_on"] < patient.date_of_birth:
+        raise ApiError(422, "A treatment cannot start before the patient's birth.", errors={"started_on": [
+            f"Must be {patient.date_of_birth.isoformat()} (the date of birth) or later."]})
     clash = db.session.scalar(select(BoneTreatment.id).where(
         BoneTreatment.patient_id == patient.id, BoneTreatment.medicine == data["medicine"], _active(today)))
     if clash:
@@ -286,3 +289,12 @@ def calendar_entries(patient_id) -> list[tuple[BoneTreatment, str, date]]:
         elif catalogue.medicines()[t.medicine]["schedule"] == "daily_course":
             entries.append((t, "course_ends", t.end_date))
     return entries
+
+
+def profile_date_errors(sender, patient, date_of_birth: date, injury_date: date) -> dict:
+    """For a profile change (app/patients/signals.py): a treatment on record started before the
+    new date of birth."""
+    first = db.session.scalar(select(func.min(BoneTreatment.started_on)).where(BoneTreatment.patient_id == patient.id))
+    if first is not None and first < date_of_birth:
+        return {"date_of_birth": [f"Must be {first.isoformat()} (a bone treatment's start on record) or earlier."]}
+    return {}

@@ -25,7 +25,7 @@ from app.access.policy import (
 from app.audit import service as audit
 from app.auth import service as auth
 from app.auth.models import User
-from app.auth.passwords import verify_password
+from app.auth.passwords import dummy_hash, password_problems, verify_password
 from app.common.clock import local_date
 from app.common.conditional import advance_revision, require_match
 from app.common.db import insert_ignoring_conflict
@@ -35,7 +35,7 @@ from app.common.types import utcnow
 from app.errors import ApiError
 from app.extensions import db
 from app.patients.models import Invitation, Patient
-from app.patients.signals import caregiver_revoking
+from app.patients.signals import caregiver_revoking, profile_dates_changing
 
 
 def _hash_code(code: str) -> str:
@@ -65,6 +65,7 @@ def _invitation_out(invitation: Invitation, code: str) -> dict:
 def create_patient(actor, data: dict, now: datetime) -> dict:
     require(actor, CREATE_PATIENT)
     _not_after_today(data, local_date(now, data["time_zone"]))
+    _dates_possible(None, data)
     data["known_fractures"] = _fractures_json(data.get("known_fractures", []))
     data["known_clots"] = _fractures_json(data.get("known_clots", []))
     patient = Patient(**data, created_by_id=actor.id)
@@ -88,6 +89,50 @@ def _not_after_today(data: dict, today: date) -> None:
             errors[listed] = late
     if errors:
         raise ApiError(422, "A date of birth, injury, fracture or clot cannot be in the future.", errors=errors)
+
+
+_DATED_LISTS = ("known_fractures", "known_clots")
+
+
+def _not_before_birth(patient: Patient | None, data: dict) -> dict:
+    """The field errors of an injury, fracture or clot before birth as data (loaded) would leave
+    the profile. The field sent is named: the dated one, or the date of birth when it came
+    alone and a stored date is before it."""
+    birth = data.get("date_of_birth", patient.date_of_birth if patient else None)
+    message = f"Must be {birth.isoformat()} (the date of birth) or later."
+    errors: dict = {}
+    if "injury_date" in data and data["injury_date"] < birth:
+        errors["injury_date"] = [message]
+    for listed in _DATED_LISTS:
+        early = {str(i): {"date": [message]} for i, entry in enumerate(data.get(listed) or []) if entry["date"] < birth}
+        if early:
+            errors[listed] = early
+    if patient is not None and "date_of_birth" in data:
+        kept = ([] if "injury_date" in data else [patient.injury_date]) + [
+            date.fromisoformat(entry["date"]) for listed in _DATED_LISTS if listed not in data
+            for entry in getattr(patient, listed) or []]
+        if kept and min(kept) < birth:
+            errors["date_of_birth"] = [f"Must be {min(kept).isoformat()} (the injury, a fracture or a clot "
+                                       "on record) or earlier."]
+    return errors
+
+
+def _dates_possible(patient: Patient | None, data: dict) -> None:
+    """Refuse dates that cannot be: an injury, fracture or clot before birth and, for a stored
+    patient, what the domains above say of their records (a DXA scan before a new date of birth,
+    medically stable before a new injury date): the stored date bounds a partial update."""
+    errors = _not_before_birth(patient, data)
+    if patient is not None and ("date_of_birth" in data or "injury_date" in data):
+        for _receiver, found in profile_dates_changing.send(
+                current_app._get_current_object(), patient=patient,
+                date_of_birth=data.get("date_of_birth", patient.date_of_birth),
+                injury_date=data.get("injury_date", patient.injury_date)):
+            for field, messages in (found or {}).items():
+                errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ApiError(422, "These dates cannot be: an injury, fracture or clot before birth, or a "
+                            "record of the patient's dated before birth or stable before the injury.",
+                       errors=errors)
 
 
 def _fractures_json(fractures: list[dict]) -> list[dict]:
@@ -128,11 +173,7 @@ def update_patient(actor, patient_ref, data: dict, now: datetime, if_match=None)
     patient = patient_for(actor, patient_ref, EDIT_PROFILE, fields=set(data))
     require_match(if_match, patient.etag)
     _not_after_today(data, local_date(now, data.get("time_zone", patient.time_zone)))
-    merged_dob = data.get("date_of_birth", patient.date_of_birth)
-    merged_injury = data.get("injury_date", patient.injury_date)
-    if merged_injury < merged_dob:
-        raise ApiError(422, "The injury cannot be before the date of birth.",
-                       errors={"injury_date": ["The injury cannot be before the date of birth."]})
+    _dates_possible(patient, data)
     for dated in ("known_fractures", "known_clots"):
         if dated in data:
             data[dated] = _fractures_json(data[dated])
@@ -174,13 +215,18 @@ def _invalid_invitation() -> ApiError:
 
 def activate(code: str, email: str, password: str, display_name: str | None) -> User:
     """Nothing changes unless it succeeds. Giving an existing account's e-mail (a caregiver
-    linking another patient) needs its password; a wrong one counts towards its lockout."""
+    linking another patient) needs its password; a wrong one counts towards its lockout.
+
+    Any patient can make a caregiver code, so the answer must not tell whether an address has
+    an account: the owner of one (its password given) links it; everyone else gets the checks
+    of a new account first (password, name), the same for every address and each counted
+    towards the address's lockout the way a failed login is."""
     invitation = db.session.scalar(select(Invitation).where(Invitation.code_hash == _hash_code(code)))
     now = utcnow()
     if (invitation is None or invitation.used_at or invitation.revoked_at
             or invitation.expires_at <= now):
         raise _invalid_invitation()
-    existing = _existing_account(invitation, email, password, now)
+    existing = _existing_account(invitation, email, password, display_name, now)
     claimed = db.session.execute(
         update(Invitation).where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
         .values(used_at=now)
@@ -194,36 +240,50 @@ def activate(code: str, email: str, password: str, display_name: str | None) -> 
         user = auth.create_user(email=email, password=password, role="patient",
                                 display_name=patient.display_name, patient_id=patient.id, commit=False)
     else:
-        user = existing or _new_caregiver(email, password, display_name)
+        user = existing or auth.create_user(email=email, password=password, role="caregiver",
+                                            display_name=display_name, commit=False)
         _link_caregiver(patient.id, user, invitation.relationship_note)
     audit.record("activate", user, patient_id=patient.id, resource_id=invitation.id)
     db.session.commit()
     return user
 
 
-def _existing_account(invitation: Invitation, email: str, password: str, now) -> User | None:
-    """A caregiver who already has a login adds another patient to it, with its password."""
-    user = db.session.scalar(select(User).where(User.email == auth.normalise_email(email)))
-    if user is None:
-        return None
-    conflict = ApiError(409, "An account with this e-mail address exists. A caregiver links "
-                        "another patient by giving the account's password.", title="Conflict")
+def _existing_account(invitation: Invitation, email: str, password: str, display_name: str | None,
+                      now) -> User | None:
+    """The caregiver account this code links, when the caller gave its password; None when a
+    new account is to be made. Refuses what a new account would be refused for (a weak
+    password, no name) before it says anything an address's account decides."""
+    email = auth.normalise_email(email)
     if invitation.kind != "caregiver":
-        raise conflict
-    auth.check_not_locked(user.email, now)
-    if not verify_password(user.password_hash, password) or not user.is_active:
-        auth.fail_login(user.email, user, now, conflict)
-    if user.role != "caregiver":
-        raise conflict
-    return user
+        auth.check_password(password, email)
+        if db.session.scalar(select(User.id).where(User.email == email)):
+            raise ApiError(409, "An account with this e-mail address exists.", title="Conflict")
+        return None
+    auth.check_not_locked(email, now)
+    user = db.session.scalar(select(User).where(User.email == email))
+    stored = user.password_hash if user else dummy_hash()  # the same work for every address
+    if verify_password(stored, password) and user is not None and user.is_active:
+        if user.role != "caregiver":
+            raise ApiError(409, "This account is not a caregiver's: it cannot take a caregiver invitation.",
+                           title="Conflict")
+        return user
+    refusal = _new_caregiver_refusal(email, password, display_name)
+    if refusal is None and user is None:
+        return None
+    # A wrong password for an account, or a refused new one: a failure for the address either way.
+    auth.fail_login(email, user, now, refusal or ApiError(
+        409, "An account with this e-mail address exists. A caregiver links "
+        "another patient by giving the account's password.", title="Conflict"))
 
 
-def _new_caregiver(email: str, password: str, display_name: str | None) -> User:
+def _new_caregiver_refusal(email: str, password: str, display_name: str | None) -> ApiError | None:
+    problems = password_problems(password, email)
+    if problems:
+        return ApiError(422, " ".join(problems), title="Weak password", errors={"password": problems})
     if not display_name:
-        raise ApiError(422, "Caregivers give their name.",
-                       errors={"display_name": ["Missing data for required field."]})
-    return auth.create_user(email=email, password=password, role="caregiver",
-                            display_name=display_name, commit=False)
+        return ApiError(422, "Caregivers give their name.",
+                        errors={"display_name": ["Missing data for required field."]})
+    return None
 
 
 def _link_caregiver(patient_id, user: User, relationship_note) -> None:

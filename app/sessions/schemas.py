@@ -2,7 +2,7 @@ import marshmallow as ma
 
 from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs
-from app.common.validation import calendar_date
+from app.common.validation import calendar_date, fields_with_nul
 from app.education.schemas import ReferenceSchema
 from app.errors import ProblemSchema
 from app.sessions.content import symptom_codes
@@ -50,6 +50,13 @@ class SessionFields(ma.Schema):
         metadata={"description": "The revision this edit was made on (the `revision` the app last had). "
                                  "Required to change a stored session: a stale one answers 409 with the "
                                  "current version, none 428. Not needed to create or to resend."})
+
+    @ma.pre_load
+    def _no_nul(self, raw, **kwargs):
+        errors = fields_with_nul(raw)
+        if errors:
+            raise ma.ValidationError(errors)
+        return raw
 
     @ma.validates_schema
     def _what(self, data, **kwargs):
