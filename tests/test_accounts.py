@@ -271,6 +271,24 @@ def test_reset_by_emailed_code_sets_the_password_and_ends_every_login(client, wo
     assert assert_problem(again, 422)["type"].endswith("invalid-reset-code")  # one time only
 
 
+def test_a_password_reset_ends_the_push_registrations_of_the_account(client, world, smtp):
+    """A reset is what someone does who thinks another has their password: the phones that
+    registered for the account's pushes (reminder texts about the patient) stop getting them;
+    the app registers again after its next login. Another account's devices stay."""
+    actor = world.patient_a
+    for who in (actor, world.patient_b):
+        body = {"token": "fcm-token-" + uuid.uuid4().hex, "platform": "android"}
+        assert who.post("/api/v1/me/devices", json=body).status_code == 201
+    _request_reset(client, actor.email)
+    new = "a-brand-new-passphrase-77"
+    confirm = client.post(f"{RESET}/confirm", json={"email": actor.email, "code": _code(smtp.to(actor.email)[0]),
+                                                     "new_password": new})
+    assert confirm.status_code == 204, confirm.get_json()
+    again = Actor(client, actor.email, password=new)
+    assert again.get("/api/v1/me/devices").get_json()["meta"]["total"] == 0
+    assert world.patient_b.get("/api/v1/me/devices").get_json()["meta"]["total"] == 1
+
+
 def test_reset_mail_speaks_chinese_when_asked(client, world, smtp):
     _request_reset(client, world.patient_a.email, **{"Accept-Language": "zh-CN,zh;q=0.9"})
     message = smtp.to(world.patient_a.email)[0]

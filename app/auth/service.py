@@ -271,7 +271,7 @@ def confirm_password_reset(email: str, code: str, new: str, now) -> None:
                        type_slug="invalid-reset-code", errors={"code": ["Already used."]})
     _set_password(user, new)
     revoke_all_sessions(user, "password_reset")
-    password_resetting.send(current_app._get_current_object(), user=user, now=now)  # its feed tokens too
+    password_resetting.send(current_app._get_current_object(), user=user, now=now)  # its feed tokens, push devices too
     throttle.clear(user.email)
     audit.record("password_reset", user, patient_id=user.patient_id)
     db.session.commit()

@@ -1,4 +1,4 @@
-"""Auth announces a password reset; higher domains (calendar) subscribe. Auth imports none of them."""
+"""Auth announces a password reset; higher domains (calendar, reminders) subscribe. Auth imports none of them."""
 from blinker import Namespace
 
 _signals = Namespace()

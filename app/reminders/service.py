@@ -300,6 +300,12 @@ def remove_device(actor, device_id) -> None:
 
 # --- what other domains' signals void ----------------------------------------------------
 
+def forget_devices(user_id) -> int:
+    """A password reset's: the account's push registrations end with its logins (whoever had the
+    password may have registered a phone); in the caller's transaction."""
+    return db.session.execute(DeviceToken.__table__.delete().where(DeviceToken.user_id == user_id)).rowcount
+
+
 def on_session_written(session, change: str, now: datetime) -> None:
     """After the commit: a deleted session may revive that day's reminder of its item."""
     if change == "deleted":
