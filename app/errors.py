@@ -162,7 +162,6 @@ def problem_response(error: HTTPException):
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5
-_HAS_DIGIT = re.compile(r"(?<=/)(?=[^/]{4,})[^/]*\d[^/]*")
 
 
 def retry_after(seconds: int) -> dict:
@@ -173,11 +172,22 @@ def retry_after(seconds: int) -> dict:
 
 
 def route_of(req) -> str:
-    """For logs: the matched route, or the path with every segment holding a digit masked;
-    never the path itself, which carries patient ids."""
+    """For logs: the matched route, or the path with every segment that is no route's own word
+    masked; never the path itself, which carries patient ids (and, from a careless client, an
+    e-mail address or a name)."""
     if req.url_rule is not None:
         return req.url_rule.rule
-    return _HAS_DIGIT.sub("<masked>", req.path)[:200]
+    words = _route_words(current_app)
+    return "/".join(part if not part or part in words else "<masked>" for part in req.path.split("/"))[:200]
+
+
+def _route_words(app) -> frozenset:
+    """The fixed segments of the app's routes ("api", "patients", "calendar.ics"), read once."""
+    found = app.extensions.get("route_words")
+    if found is None:
+        found = app.extensions["route_words"] = frozenset(
+            part for rule in app.url_map.iter_rules() for part in rule.rule.split("/") if part and "<" not in part)
+    return found
 
 
 def _db_error_summary(error) -> str:

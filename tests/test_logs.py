@@ -73,8 +73,22 @@ def test_access_line_names_the_route_and_role_not_the_ids(world):
     world.patient_a.get(f"/api/v1/no-such-route/{world.a_id}")
     lines = [line for line in SUITE_LOG.lines[before:] if "standstrong.access" in line]
     assert '"route": "/api/v1/patients/<patient_id>/sessions"' in lines[0] and '"actor_role": "patient"' in lines[0]
-    assert "/api/v1/no-such-route/<masked>" in lines[1]
+    assert '"route": "/api/v1/<masked>/<masked>"' in lines[1]
     assert logging.getLogger("standstrong").isEnabledFor(logging.INFO)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users/li.wei@example.org", "/api/v1/patients/me/sessions/Li Wei",
+                                  "/api/v1/no-such-route/alice.marker@example.org"])
+def test_an_unrouted_path_is_logged_with_no_word_that_is_not_a_routes_own(world, path):
+    """A careless client's path may hold an e-mail address or a name (no digit in it): a path
+    that matches no route is logged with every segment that no route has masked."""
+    before = len(SUITE_LOG.lines)
+    response = world.coord_a.get(path)
+    assert response.status_code in (404, 405)
+    secret = path.rsplit("/", 1)[1]
+    leaked = [line for line in SUITE_LOG.lines[before:] if secret in line]
+    assert not leaked, leaked
+    assert any('"route": "/api/v1/' in line for line in SUITE_LOG.lines[before:])
 
 
 def test_the_development_servers_request_lines_are_dropped(world):
