@@ -436,6 +436,23 @@ def test_a_removal_and_a_deactivation_at_once_cannot_leave_a_patient_without_an_
     assert _active_coordinators(app, world.a_id) == 1
 
 
+@pytest.mark.committing
+def test_two_admins_deactivating_each_other_at_once_leave_one_active(app):
+    """Each request's token is checked before the other commits: under the lock of the active
+    admins' rows the second finds its own account deactivated meanwhile (401), so one stays."""
+    client = app.test_client()
+    for attempt in range(5):  # a race: several tries, so that one run shows it
+        first, second = staff(client, "admin"), staff(client, "admin")
+        statuses = _at_once(app, *(lambda c, me=me, other=other: c.patch(
+            f"/api/v1/users/{other.id}", json={"is_active": False}, headers=me.headers)
+            for me, other in ((first, second), (second, first))))
+        assert sorted(statuses) == [200, 401], (attempt, statuses)
+        with app.app_context():
+            active = db.session.scalar(select(func.count()).select_from(User).where(
+                User.id.in_([uuid.UUID(first.id), uuid.UUID(second.id)]), User.is_active.is_(True)))
+        assert active == 1, (attempt, statuses)
+
+
 def test_admin_sets_a_staff_accounts_language_and_a_refused_change_writes_nothing(world):
     url = f"/api/v1/users/{world.admin.id}"
     assert world.admin.get("/api/v1/users?role=admin").get_json()["items"][0]["language"] is None

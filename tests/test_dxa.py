@@ -16,7 +16,7 @@ from app.dxa.models import DxaFollowUp, DxaResult
 from app.dxa.signals import dxa_result_written
 from app.extensions import db
 from app.reminders.models import Notification
-from tests.factories import World, at, enrolled_patient, long_date_in
+from tests.factories import World, at, at_once, enrolled_patient, long_date_in
 
 
 def today(zone: str = "Europe/London") -> date:
@@ -485,6 +485,32 @@ def test_two_identical_results_at_once_store_one(app):
         open_followups = db.session.scalar(select(func.count()).select_from(DxaFollowUp).where(
             DxaFollowUp.patient_id == uuid.UUID(world.a_id), DxaFollowUp.status.in_(("due", "booked"))))
         assert open_followups == 1
+
+
+@pytest.mark.committing
+def test_one_deletion_answers_204_once_when_sent_several_times_at_once(app):
+    """Four requests at once delete one result: one 204 and three 404s, and one "deleted" is
+    announced (each request had read the row before the first one committed)."""
+    world = World(app.test_client()).build()
+    results = f"/api/v1/patients/{world.a_id}/dxa/results"
+    deleted = []
+
+    def receiver(sender, result, change):
+        if change == "deleted":
+            deleted.append(result.id)
+
+    dxa_result_written.connect(receiver)
+    try:
+        for attempt in range(5):  # a race: several tries, so that one run shows it
+            created = world.coord_a.post(results, json={
+                "scan_date": days_ago(40 + attempt), "site": "lumbar_spine", "bmd": 0.9})
+            assert created.status_code == 201, created.get_json()
+            url = f"{results}/{created.get_json()['id']}"
+            statuses = at_once([lambda: app.test_client().delete(url, headers=world.coord_a.headers).status_code] * 4)
+            assert sorted(statuses) == [204, 404, 404, 404], (attempt, statuses)
+            assert deleted.count(uuid.UUID(created.get_json()["id"])) == 1, attempt
+    finally:
+        dxa_result_written.disconnect(receiver)
 
 
 def test_follow_up_changes_are_announced(world, fresh):

@@ -8,6 +8,7 @@ from app.education.models import EducationContent, EducationModule, ReadingProgr
 from app.education.seed import EDUCATION_DIR, SeedError, load_education, load_references, read_modules
 from app.extensions import db
 from app.common.i18n import LANGUAGES
+from tests.factories import World, at_once
 from tests.test_errors import assert_problem
 
 MODULES = "/api/v1/education/modules"
@@ -213,6 +214,16 @@ def test_recommended_unread_modules_come_first(world):
     assert_problem(world.patient_a.post("/api/v1/patients/me/education/recommendations",
                                         json={"slug": "medicines"}), 403)
     assert_problem(world.coord_a.post(url, json={"slug": "no-such"}), 404)
+
+
+@pytest.mark.committing
+def test_one_withdrawal_answers_204_once_when_sent_several_times_at_once(app):
+    world = World(app.test_client()).build()
+    url = f"/api/v1/patients/{world.a_id}/education/recommendations"
+    assert world.coord_a.post(url, json={"slug": "fes-cycling"}).status_code == 201
+    statuses = at_once([lambda: app.test_client().delete(f"{url}/fes-cycling", headers=world.coord_a.headers)
+                        .status_code] * 4)
+    assert sorted(statuses) == [204, 404, 404, 404], statuses
 
 
 def test_quiz_is_scored_with_explanations_in_the_patient_language(world):

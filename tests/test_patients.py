@@ -1,9 +1,13 @@
+import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 import time_machine
 
 from app.common.types import utcnow
-from tests.factories import PASSWORD, activate, create_patient, enrolled_patient, patient_body, staff
+from app.patients.signals import caregiver_revoking
+from tests.factories import (PASSWORD, World, activate, at_once, caregiver_for, create_patient, enrolled_patient,
+                             patient_body, staff)
 from tests.test_errors import assert_problem
 
 
@@ -128,6 +132,31 @@ def test_caregiver_acts_for_one_patient_and_can_be_revoked(world, client):
     assert world.patient_a.delete(f"/api/v1/patients/me/caregivers/{listed[0]['id']}").status_code == 204
     assert world.caregiver_a.get(f"/api/v1/patients/{world.a_id}").status_code == 404
     assert world.patient_a.get("/api/v1/patients/me/caregivers").get_json()["items"] == []
+
+
+@pytest.mark.committing
+def test_one_revocation_answers_204_once_when_sent_several_times_at_once(app):
+    """Four requests at once revoke one caregiver: one 204 and three 404s, and what the
+    revocation ends (caregiver_revoking, in its transaction) runs once."""
+    client = app.test_client()
+    world = World(client).build()
+    revoked = []
+
+    def receiver(sender, patient_id, caregiver_id, now):
+        revoked.append(caregiver_id)
+
+    caregiver_revoking.connect(receiver)
+    try:
+        for attempt in range(3):  # a race: several tries, so that one run shows it
+            caregiver = caregiver_for(client, world.patient_a, name=f"Carer {attempt}")
+            listed = world.patient_a.get("/api/v1/patients/me/caregivers").get_json()["items"]
+            [link] = [entry["id"] for entry in listed if entry["caregiver_id"] == caregiver.id]
+            url = f"/api/v1/patients/me/caregivers/{link}"
+            statuses = at_once([lambda: app.test_client().delete(url, headers=world.patient_a.headers).status_code] * 4)
+            assert sorted(statuses) == [204, 404, 404, 404], (attempt, statuses)
+            assert revoked.count(uuid.UUID(caregiver.id)) == 1, attempt
+    finally:
+        caregiver_revoking.disconnect(receiver)
 
 
 def test_caregiver_of_two_patients_must_name_one(world, client):

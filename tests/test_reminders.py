@@ -16,7 +16,7 @@ from app.reminders.materialise import materialise
 from app.reminders.models import DeviceToken, Notification
 from app.reminders.service import cancel_pending, enqueue
 from app.reminders.texts import catalogue
-from tests.factories import at, caregiver_for, revoke_caregiver
+from tests.factories import World, at, at_once, caregiver_for, revoke_caregiver
 from tests.reminder_helpers import PushEndpoint, item, patient_with_plan, rows, utc
 
 
@@ -521,6 +521,17 @@ def test_devices_are_registered_listed_and_removed_by_their_account(world):
     assert world.patient_b.delete(f"/api/v1/me/devices/{created.get_json()['id']}").status_code == 404
     assert world.patient_a.delete(f"/api/v1/me/devices/{created.get_json()['id']}").status_code == 204
     assert world.patient_a.get("/api/v1/me/devices").get_json()["meta"]["total"] == 0
+
+
+
+@pytest.mark.committing
+def test_one_device_removal_answers_204_once_when_sent_several_times_at_once(app):
+    world = World(app.test_client()).build()
+    created = world.patient_a.post("/api/v1/me/devices", json={"token": "fcm-token-" + uuid.uuid4().hex,
+                                                               "platform": "android"})
+    url = f"/api/v1/me/devices/{created.get_json()['id']}"
+    statuses = at_once([lambda: app.test_client().delete(url, headers=world.patient_a.headers).status_code] * 4)
+    assert sorted(statuses) == [204, 404, 404, 404], statuses
 
 
 # --- the outbox interface and due notices from lower domains ------------------------------

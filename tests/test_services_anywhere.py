@@ -203,7 +203,7 @@ WRITES = {
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session",
     "auth.change_password", "auth.confirm_password_reset", "auth.fail_login", "auth.request_password_reset",
     "auth.revoke_all_sessions", "auth.update_staff_account", "auth.check_credentials", "auth.open_login",
-    "auth.set_own_language",
+    "auth.set_own_language", "auth.lock_for_deactivation",
     "coordinator.log_contact",
     "calendar.issue_token", "calendar.on_caregiver_revoking", "calendar.on_password_resetting",
     "calendar.revoke_made_by", "calendar.revoke_token",

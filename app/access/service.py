@@ -13,10 +13,11 @@ def create_staff_account(actor, data: dict):
 
 def update_staff_account(actor, user_id, changes: dict):
     """changes: is_active (a deactivated account's tokens stop at once; refused while it is the
-    only active coordinator of a patient), language."""
+    only active coordinator of a patient; an active admin always remains), language."""
     require(actor, ADMINISTER_ACCOUNTS)
     if changes.get("is_active") is False:
-        care_teams.lock_for_deactivation(user_id)
+        auth.lock_for_deactivation(actor, user_id)  # first, always: the admins' rows, in id order
+        care_teams.lock_for_deactivation(user_id)  # then the account's and its patients' rows
     return auth.update_staff_account(actor, user_id, changes)
 
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache, wraps
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.errors import ApiError
@@ -146,6 +146,18 @@ def lock_row(model, key) -> None:
     pk = model.__table__.primary_key.columns.values()[0]
     db.session.execute(select(pk).where(pk == key).with_for_update())
 
+
+
+def delete_row(row) -> bool:
+    """DELETE the loaded row by its id with a statement: False when no row matched, deleted
+    meanwhile (two requests at once both read it before either committed; an ORM delete of a
+    row gone only warns, so each would answer 204 and announce it). The row leaves the session
+    with its values loaded, for what announces the deletion."""
+    model = type(row)
+    deleted = db.session.execute(delete(model).where(model.id == row.id)
+                                 .execution_options(synchronize_session=False)).rowcount == 1
+    db.session.expunge(row)
+    return deleted
 
 @cache
 def _upsert(table, dialect: str, conflict_columns: tuple, update_columns: tuple):

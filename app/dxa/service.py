@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select
 
 from app.access.policy import MANAGE, READ, patient_for
 from app.common.clock import local_date, local_moment
-from app.common.db import insert_ignoring_conflict, lock_row, patient_row_or_404
+from app.common.db import delete_row, insert_ignoring_conflict, lock_row, patient_row_or_404
 from app.common.notices import DueNotice
 from app.common.pagination import Page, paginate
 from app.common.views import Extends
@@ -70,7 +70,8 @@ def delete_result(actor, patient_ref, result_id, now: datetime) -> None:
     """Remove a result entered in error (audited as a write)."""
     patient = patient_for(actor, patient_ref, MANAGE)
     result = _result(patient, result_id)
-    db.session.delete(result)
+    if not delete_row(result):  # deleted by another request at once
+        raise ApiError(404, "No such DXA result for this patient.", title="Not Found")
     _commit()
     dxa_result_written.send(current_app._get_current_object(), result=result, change="deleted")
 

@@ -6,7 +6,7 @@ from sqlalchemy import String, cast, exists, func, select, update
 from sqlalchemy.orm import aliased, defer
 
 from app.access.policy import LOG, MANAGE, READ, patient_for
-from app.common.db import insert_ignoring_conflict
+from app.common.db import delete_row, insert_ignoring_conflict
 from app.common.i18n import choose_language, served_language
 from app.common.pagination import Page, paginate
 from app.common.seed_cache import SeedCache
@@ -232,9 +232,8 @@ def withdraw_recommendation(actor, patient_ref, slug: str) -> None:
     module = module_by_slug(slug)
     rec = db.session.scalar(select(Recommendation).where(
         Recommendation.patient_id == patient.id, Recommendation.module_id == module.id))
-    if rec is None:
+    if rec is None or not delete_row(rec):  # none, or withdrawn by another request at once
         raise ApiError(404, "This module is not recommended to the patient.", title="Not Found")
-    db.session.delete(rec)
     db.session.commit()
 
 

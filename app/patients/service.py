@@ -359,10 +359,11 @@ def caregivers(actor, patient_ref, args: dict | None = None) -> Page:
 def revoke_caregiver(actor, patient_ref, link_id) -> None:
     patient = patient_for(actor, patient_ref, CONSENT, resource=link_id)
     link = db.session.get(CaregiverLink, link_id)
-    if link is None or link.patient_id != patient.id or link.revoked_at:
-        raise ApiError(404, "No such caregiver for this patient.", title="Not Found")
     now = utcnow()
-    link.revoked_at = now
+    if link is None or link.patient_id != patient.id or not db.session.execute(  # or revoked at once
+            update(CaregiverLink).where(CaregiverLink.id == link.id, CaregiverLink.revoked_at.is_(None))
+            .values(revoked_at=now)).rowcount:
+        raise ApiError(404, "No such caregiver for this patient.", title="Not Found")
     # in this transaction: what the caregiver was given for this patient ends with the link
     caregiver_revoking.send(current_app._get_current_object(), patient_id=patient.id,
                             caregiver_id=link.caregiver_id, now=now)

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, update
 from app.access.models import CaregiverLink
 from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient_for, readable_patient_ids
 from app.auth.models import User
-from app.common.db import insert_ignoring_conflict
+from app.common.db import delete_row, insert_ignoring_conflict
 from app.common.i18n import choose_language
 from app.common.pagination import Page, paginate
 from app.common.views import Extends
@@ -292,9 +292,8 @@ def devices(actor, args: dict | None = None) -> Page:
 
 def remove_device(actor, device_id) -> None:
     device = db.session.get(DeviceToken, device_id)
-    if device is None or device.user_id != actor.id:
+    if device is None or device.user_id != actor.id or not delete_row(device):  # or removed at once
         raise ApiError(404, "No such device for this account.", title="Not Found")
-    db.session.delete(device)
     db.session.commit()
 
 
