@@ -147,7 +147,6 @@ def lock_row(model, key) -> None:
     db.session.execute(select(pk).where(pk == key).with_for_update())
 
 
-
 def delete_row(row) -> bool:
     """DELETE the loaded row by its id with a statement: False when no row matched, deleted
     meanwhile (two requests at once both read it before either committed; an ORM delete of a
@@ -158,6 +157,7 @@ def delete_row(row) -> bool:
                                  .execution_options(synchronize_session=False)).rowcount == 1
     db.session.expunge(row)
     return deleted
+
 
 @cache
 def _upsert(table, dialect: str, conflict_columns: tuple, update_columns: tuple):
