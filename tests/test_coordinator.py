@@ -5,6 +5,7 @@ import io
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from app.coordinator.exports import CASELOAD_COLUMNS, unguard
@@ -12,6 +13,7 @@ from app.extensions import db
 from app.rules import service as rules
 from tests.factories import at, enrolled_patient
 from tests.statements import statements_on
+from tests.test_errors import assert_problem
 
 UTC = timezone.utc
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -159,6 +161,15 @@ def test_timeline_contacts_and_follow_up(client, world):
                if r["patient"]["id"] == profile["id"])
     assert row["next_follow_up_on"] == "2027-03-05" and row["follow_up_overdue"] is True
     assert get(patient, f"{url}/timeline", utc(2027, 3, 2, 11)).status_code == 403
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "0001-01-01T05:00:00+06:00"])
+def test_a_contact_at_the_first_moment_of_year_one_in_an_eastern_zone_is_422(world, moment):
+    """Its time in UTC would be before year one: refused as out of the calendar's range, as every
+    date a body gives is, not a 500 when stored."""
+    response = world.coord_a.post(f"/api/v1/patients/{world.a_id}/contacts", json={
+        "channel": "phone", "outcome": "reached", "contacted_at": moment})
+    assert list(assert_problem(response, 422)["errors"]) == ["contacted_at"]
 
 
 def test_fhir_bundle_is_valid_r4(client, world):

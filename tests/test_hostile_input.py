@@ -148,6 +148,46 @@ def test_edge_dates_in_plan_bodies_are_4xx(world, value):
             assert response.mimetype == PROBLEM
 
 
+@pytest.mark.parametrize("value", EDGE_DATES)
+def test_edge_dates_in_every_other_body_are_refused_as_out_of_the_calendar(world, value):
+    """Every date or moment a body gives is bounded like the profile's and the plan's (a moment
+    of year one in an eastern zone is before year one in UTC): a 422 saying the range."""
+    from tests.factories import session_body
+
+    base = f"/api/v1/patients/{world.a_id}"
+    moment = f"{value}T05:00:00+06:00" if value.startswith("0001") else f"{value}T20:00:00-10:00"
+    followup, treatment = f"{base}/dxa/followups/{world.followup_a['id']}", f"{base}/medications/{world.treatment_a['id']}"
+    appointment = {"date": value, "time": "09:30", "place": "Walk Centre"}
+    cases = [
+        (world.coord_a, "post", f"{base}/contacts", {"channel": "phone", "outcome": "reached", "contacted_at": moment}),
+        (world.coord_a, "post", f"{base}/contacts", {"channel": "phone", "outcome": "reached", "follow_up_on": value}),
+        (world.coord_a, "post", f"{base}/dxa/results", {"scan_date": value, "site": "lumbar_spine", "bmd": 0.9}),
+        (world.coord_a, "put", f"{base}/dxa/protocol", {"medically_stable_on": value}),
+        (world.coord_a, "put", f"{base}/dxa/protocol", {"treatment_started_on": value}),
+        (world.coord_a, "post", f"{base}/dxa/followups", {"kind": "interval", "due_date": value}),
+        (world.coord_a, "post", f"{base}/dxa/followups", {"kind": "interval", "due_date": "2027-01-01",
+                                                          "appointment": appointment}),
+        (world.coord_a, "patch", followup, {"due_date": value}),
+        (world.coord_a, "patch", followup, {"appointment": appointment}),
+        (world.coord_a, "patch", followup, {"status": "done", "completed_on": value}),
+        (world.coord_a, "post", f"{base}/medications", {"medicine": "denosumab", "started_on": value}),
+        (world.coord_a, "post", f"{base}/medications", {"medicine": "denosumab", "started_on": "2026-01-01",
+                                                        "end_date": value}),
+        (world.coord_a, "patch", treatment, {"end_date": value}),
+        (world.coord_a, "post", f"{treatment}/doses", {"given_on": value}),
+        (world.coord_a, "post", f"{base}/plans", {"items": [{"exercise": "pressure-relief", "minutes": 2,
+                                                             "days_of_week": ["mon"], "start_date": value}]}),
+        (world.coord_a, "post", f"{base}/plans", {"items": [{"exercise": "pressure-relief", "minutes": 2,
+                                                             "days_of_week": ["mon"], "end_date": value}]}),
+        (world.patient_a, "put", f"/api/v1/patients/me/sessions/{uuid.uuid4()}", session_body(world, started_at=moment)),
+    ]
+    for actor, method, url, body in cases:
+        response = getattr(actor, method)(url, json=body)
+        _assert_4xx_problem(response, method, url, body)
+        assert response.status_code == 422 and "Use a date from 1900-01-01" in response.get_data(as_text=True), (
+            url, body, response.get_json())
+
+
 @pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "posix/Europe/London", "right/UTC",
                                   "../../etc/localtime", "Europe/Nowhere"])
 def test_only_iana_time_zone_names_are_accepted(world, zone):

@@ -250,3 +250,14 @@ def test_fractures_and_clots_before_birth_are_refused_and_a_later_birth_date_too
     both = world.coord_a.patch(url, if_match_of=url, json={
         "date_of_birth": (birth + timedelta(days=401)).isoformat(), "known_fractures": []})
     assert both.status_code == 200, both.get_json()
+
+
+@pytest.mark.parametrize("field", ["known_fractures", "known_clots"])
+@pytest.mark.parametrize("entry,missing", [({"site": "left femur"}, "date"), ({"date": "2026-01-10"}, "site")])
+def test_a_fracture_or_clot_in_a_profile_change_is_whole_or_refused(world, field, entry, missing):
+    """A change leaves out the fields it does not change; a record in its lists is still whole:
+    one without its site or date is refused naming it, as on creation (not a 500, not stored)."""
+    url = f"/api/v1/patients/{world.a_id}"
+    response = world.coord_a.patch(url, json={field: [entry]}, if_match_of=url)
+    assert assert_problem(response, 422)["errors"] == {field: {"0": {missing: ["Missing data for required field."]}}}
+    assert world.coord_a.get(url).get_json()[field] == []

@@ -1,3 +1,4 @@
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -6,6 +7,7 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.common.clock import local_today
 from app.extensions import db
+from app.patients.models import Patient
 from tests.factories import at, enrolled_patient
 from tests.test_errors import assert_problem
 
@@ -99,6 +101,22 @@ def test_recent_fracture_contraindicates_loading_the_limb(client, world, exercis
     assert overridden.get_json()["version_in_force"]["override_reason"] == "Cleared by orthopaedics on review"
     override = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "override"))
     assert override.detail == "recent_fracture" and str(override.patient_id) == profile["id"]
+
+
+def test_a_recent_fracture_stored_without_a_site_still_warns_by_its_date(client, world):
+    """A profile change once stored a fracture without its site (a change now refuses one); the
+    warning names such a record by its date, and the plan is assigned with the override."""
+    recent = (local_today("Asia/Shanghai") - timedelta(days=10)).isoformat()
+    _, profile = enrolled_patient(client, world.coord_a, neurological_level="L2")
+    patient = db.session.get(Patient, uuid.UUID(profile["id"]))
+    patient.known_fractures = [{"date": recent}]
+    db.session.commit()
+    body = {"template": "standing-for-bone"}
+    [warning] = assert_problem(world.coord_a.post(plans_url(profile["id"]), json=body), 409)["warnings"]
+    assert warning["code"] == "recent_fracture" and f": {recent}." in warning["message"], warning
+    overridden = world.coord_a.post(plans_url(profile["id"]), json=body | {
+        "acknowledge_warnings": ["recent_fracture"], "override_reason": "Orthopaedics cleared standing"})
+    assert overridden.status_code == 201, overridden.get_json()
 
 
 def test_old_fracture_does_not_warn(client, world):

@@ -2,6 +2,7 @@ import marshmallow as ma
 
 from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs, PageMeta
+from app.common.validation import calendar_date
 from app.coordinator.caseload import SORTS
 from app.coordinator.models import CHANNELS, OUTCOMES
 from app.coordinator.timeline import KINDS
@@ -22,7 +23,7 @@ class CaseloadFilterArgs(ma.Schema):
     adherence_below = ma.fields.Float(validate=ma.validate.Range(min=0, max=1),
                                       metadata={"description": "Session rate below this (0-1)"})
     adherence_window = ma.fields.Integer(load_default=30, validate=ma.validate.OneOf([7, 30]))
-    no_session_since = ma.fields.Date(metadata={"description": "No session on or after this date"})
+    no_session_since = ma.fields.Date(validate=calendar_date, metadata={"description": "No session on or after this date"})
     overdue = ma.fields.Boolean(metadata={"description": "A contact follow-up, a DXA scan or a dose is overdue"})
     q = ma.fields.String(validate=Length(max=120), metadata={"description": "Part of the name"})
     sort = ma.fields.String(load_default="risk", validate=ma.validate.OneOf(SORTS),
@@ -83,8 +84,8 @@ class ContactInSchema(ma.Schema):
     channel = ma.fields.String(required=True, validate=ma.validate.OneOf(CHANNELS))
     outcome = ma.fields.String(required=True, validate=ma.validate.OneOf(OUTCOMES))
     note = ma.fields.String(validate=Length(max=2000))
-    contacted_at = ma.fields.AwareDateTime(metadata={"description": "Default now"})
-    follow_up_on = ma.fields.Date(metadata={"description": "Patient-local date; you are reminded that morning"})
+    contacted_at = ma.fields.AwareDateTime(validate=calendar_date, metadata={"description": "Default now"})
+    follow_up_on = ma.fields.Date(validate=calendar_date, metadata={"description": "Patient-local date; you are reminded that morning"})
     flag_id = ma.fields.UUID(metadata={"description": "The flag this contact answers"})
 
 

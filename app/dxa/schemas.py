@@ -2,6 +2,7 @@ import marshmallow as ma
 
 from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs
+from app.common.validation import calendar_date
 from app.dxa.models import FOLLOWUP_KINDS, FOLLOWUP_STATUSES, SIDES, SITES
 
 Length = ma.validate.Length
@@ -11,7 +12,7 @@ HHMM = ma.validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM, 24-hou
 
 
 class DxaResultInSchema(ma.Schema):
-    scan_date = ma.fields.Date(required=True, metadata={"description": "Patient-local date of the scan"})
+    scan_date = ma.fields.Date(required=True, validate=calendar_date, metadata={"description": "Patient-local date of the scan"})
     site = ma.fields.String(required=True, validate=OneOf(SITES))
     side = ma.fields.String(validate=OneOf(SIDES), metadata={"description": "left, right, or none (spine); default none"})
     bmd = ma.fields.Float(required=True, allow_nan=False, validate=Range(min=0.05, max=3.0),
@@ -63,21 +64,21 @@ class DxaResultSchema(ma.Schema):
 class DxaResultListArgs(PageArgs):
     site = ma.fields.String(validate=OneOf(SITES))
     side = ma.fields.String(validate=OneOf(SIDES))
-    date_from = ma.fields.Date(data_key="from")
-    date_to = ma.fields.Date(data_key="to")
+    date_from = ma.fields.Date(data_key="from", validate=calendar_date)
+    date_to = ma.fields.Date(data_key="to", validate=calendar_date)
     high_fracture_risk = ma.fields.Boolean()
     lang = LANG_FIELD
 
 
 class DxaProtocolInSchema(ma.Schema):
-    medically_stable_on = ma.fields.Date(allow_none=True, metadata={"description": "Baseline scan is due from this date"})
-    treatment_started_on = ma.fields.Date(allow_none=True, metadata={"description": "The repeat scan is due the protocol's months of treatment after"})
+    medically_stable_on = ma.fields.Date(allow_none=True, validate=calendar_date, metadata={"description": "Baseline scan is due from this date"})
+    treatment_started_on = ma.fields.Date(allow_none=True, validate=calendar_date, metadata={"description": "The repeat scan is due the protocol's months of treatment after"})
     interval_months = ma.fields.Integer(strict=True, validate=Range(min=1, max=120),
                                         metadata={"description": "Then every this many months, within the protocol's 1 to 2 years (default from the protocol)"})
 
 
 class DxaAppointmentSchema(ma.Schema):
-    date = ma.fields.Date(required=True, metadata={"description": "Patient-local"})
+    date = ma.fields.Date(required=True, validate=calendar_date, metadata={"description": "Patient-local"})
     time = ma.fields.String(required=True, validate=HHMM, metadata={"example": "09:30"})
     place = ma.fields.String(required=True, validate=Length(min=1, max=200))
     starts_at = ma.fields.DateTime(dump_only=True, metadata={"description": "The same moment in UTC"})
@@ -109,16 +110,16 @@ class DxaProtocolSchema(ma.Schema):
 
 class DxaFollowUpCreateSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=OneOf(FOLLOWUP_KINDS))
-    due_date = ma.fields.Date(required=True)
+    due_date = ma.fields.Date(required=True, validate=calendar_date)
     appointment = ma.fields.Nested(DxaAppointmentSchema)
 
 
 class DxaFollowUpUpdateSchema(ma.Schema):
-    due_date = ma.fields.Date()
+    due_date = ma.fields.Date(validate=calendar_date)
     appointment = ma.fields.Nested(DxaAppointmentSchema, allow_none=True,
                                    metadata={"description": "Books (or rebooks) it; null unbooks"})
     status = ma.fields.String(validate=OneOf(FOLLOWUP_STATUSES))
-    completed_on = ma.fields.Date(metadata={"description": "With status done: the scan date (default the appointment)"})
+    completed_on = ma.fields.Date(validate=calendar_date, metadata={"description": "With status done: the scan date (default the appointment)"})
 
     @ma.validates_schema
     def _something(self, data, **kwargs):
@@ -129,5 +130,5 @@ class DxaFollowUpUpdateSchema(ma.Schema):
 class DxaFollowUpListArgs(PageArgs):
     status = ma.fields.List(ma.fields.String(validate=OneOf(FOLLOWUP_STATUSES)),
                             metadata={"description": "One or more (repeat the parameter)"})
-    date_from = ma.fields.Date(data_key="from", metadata={"description": "Due on or after"})
-    date_to = ma.fields.Date(data_key="to", metadata={"description": "Due on or before"})
+    date_from = ma.fields.Date(data_key="from", validate=calendar_date, metadata={"description": "Due on or after"})
+    date_to = ma.fields.Date(data_key="to", validate=calendar_date, metadata={"description": "Due on or before"})

@@ -2,6 +2,7 @@ import marshmallow as ma
 
 from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs
+from app.common.validation import calendar_date
 from app.medications.catalogue import medicines
 
 OneOf = ma.validate.OneOf
@@ -9,12 +10,12 @@ OneOf = ma.validate.OneOf
 
 class TreatmentInSchema(ma.Schema):
     medicine = ma.fields.String(required=True, validate=OneOf(list(medicines())))
-    started_on = ma.fields.Date(required=True, metadata={"description": "First dose (interval medicines) or course start"})
-    end_date = ma.fields.Date(allow_none=True, metadata={"description": "Last day; required for a daily course"})
+    started_on = ma.fields.Date(required=True, validate=calendar_date, metadata={"description": "First dose (interval medicines) or course start"})
+    end_date = ma.fields.Date(allow_none=True, validate=calendar_date, metadata={"description": "Last day; required for a daily course"})
 
 
 class TreatmentUpdateSchema(ma.Schema):
-    end_date = ma.fields.Date(required=True, allow_none=True,
+    end_date = ma.fields.Date(required=True, allow_none=True, validate=calendar_date,
                               metadata={"description": "Stop (or change the end of) the treatment; null reopens it"})
 
 
@@ -45,7 +46,7 @@ class TreatmentListArgs(PageArgs):
 
 
 class TreatmentDoseInSchema(ma.Schema):
-    given_on = ma.fields.Date(required=True, metadata={"description": "Patient-local date the dose was given"})
+    given_on = ma.fields.Date(required=True, validate=calendar_date, metadata={"description": "Patient-local date the dose was given"})
 
 
 class TreatmentDoseSchema(ma.Schema):
@@ -63,5 +64,5 @@ class TreatmentDoseRecordedSchema(ma.Schema):
 
 
 class TreatmentDoseListArgs(PageArgs):
-    date_from = ma.fields.Date(data_key="from")
-    date_to = ma.fields.Date(data_key="to")
+    date_from = ma.fields.Date(data_key="from", validate=calendar_date)
+    date_to = ma.fields.Date(data_key="to", validate=calendar_date)

@@ -46,10 +46,12 @@ class PatientCreateSchema(PatientFields):
 
 class PatientUpdateSchema(PatientFields):
     """Every field optional; which fields a patient or caregiver may change is the access
-    policy's field rule (EDIT_PROFILE)."""
+    policy's field rule (EDIT_PROFILE). Partial by name, top level only: partial=True would
+    reach the nested records too (marshmallow passes it down), leaving a fracture or clot
+    without its site or date; a record in a list is whole or refused."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("partial", True)
+        kwargs.setdefault("partial", tuple(self._declared_fields))
         super().__init__(*args, **kwargs)
 
 

@@ -54,7 +54,8 @@ def safety_warnings(patient, exercises: list[Exercise], today: date, language: s
         recent = [f for f in (records or []) if date.fromisoformat(f["date"]) >= since]
         loading = sorted({e.slug for e in exercises if code in e.safety})
         if loading and recent:
-            sites = ", ".join(f"{f['site']} ({f['date']})" for f in recent)
+            # A profile change once stored records without a site: named by their date alone.
+            sites = ", ".join(f"{f['site']} ({f['date']})" if f.get("site") else f["date"] for f in recent)
             warnings.append({
                 "code": code, "requires": "override", "exercises": loading,
                 "message": _message(code, language, months=months, sites=sites, exercises=", ".join(loading)),

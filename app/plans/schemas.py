@@ -20,8 +20,8 @@ class PlanItemInSchema(ma.Schema):
                                   validate=Length(min=1, max=7))
     time_of_day = ma.fields.String(validate=ma.validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$",
                                                                error="Use HH:MM, 24-hour, local time."))
-    start_date = ma.fields.Date()
-    end_date = ma.fields.Date()
+    start_date = ma.fields.Date(validate=calendar_date)
+    end_date = ma.fields.Date(validate=calendar_date)
     notes = ma.fields.String(validate=Length(max=500))
 
     @ma.validates_schema

@@ -35,7 +35,7 @@ class SessionFields(ma.Schema):
     item_key = ma.fields.UUID(metadata={"description": "The plan item done (from the agenda); or give exercise"})
     exercise = ma.fields.String(validate=Length(min=1, max=80),
                                 metadata={"description": "Exercise id or slug, for a session off the plan"})
-    started_at = ma.fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
+    started_at = ma.fields.AwareDateTime(required=True, validate=calendar_date, metadata={"description": "ISO 8601 with offset"})
     duration_minutes = ma.fields.Integer(required=True, strict=True, validate=Range(min=1, max=300))
     measures = ma.fields.Dict(keys=ma.fields.String(), values=MeasureValue(),
                               load_default=dict, metadata={"description": "As the exercise's measures say"})
