@@ -16,7 +16,7 @@ from app.reminders.materialise import materialise
 from app.reminders.models import DeviceToken, Notification
 from app.reminders.service import cancel_pending, enqueue
 from app.reminders.texts import catalogue
-from tests.factories import at, caregiver_for, revoke_caregiver
+from tests.factories import World, at, at_once, caregiver_for, revoke_caregiver
 from tests.reminder_helpers import PushEndpoint, item, patient_with_plan, rows, utc
 
 
@@ -394,6 +394,56 @@ def test_snooze_reminds_again_and_a_session_cancels_the_snoozed_one_too(app_ctx,
             "item_key": first.payload["item_key"], "started_at": moment.isoformat(), "duration_minutes": 5})
     snoozed = db.session.scalar(select(Notification).where(Notification.dedupe_key.like(f"{first.dedupe_key}:snooze:%")))
     assert snoozed.status == "cancelled"
+
+
+def _pending_snoozes(root: str) -> list:
+    return sorted(db.session.scalars(select(Notification.due_at).where(
+        Notification.dedupe_key.like(f"{root}:snooze:%"), Notification.status == "pending")))
+
+
+def test_snoozing_a_reminder_again_does_not_queue_a_second_reminder(app_ctx, world):
+    """A retried snooze (its answer lost, or a double tap a second apart) or a changed mind (30
+    then 60 minutes) leaves one pending reminder, due when the latest snooze said."""
+    url = f"/api/v1/patients/me/notifications/{world.notification_a}/snooze"
+    first = db.session.get(Notification, uuid.UUID(world.notification_a))
+    for seconds, until in ((60, "30m"), (61, "30m"), (120, "60m")):
+        with at(first.created_at + timedelta(seconds=seconds), world.patient_a):
+            response = world.patient_a.post(url, json={"until": until})
+            assert response.status_code == 201, response.get_json()
+    assert _pending_snoozes(first.dedupe_key) == [first.created_at + timedelta(seconds=120, minutes=60)]
+
+
+def test_a_snoozed_reminder_delivered_can_be_snoozed_again_and_still_one_is_pending(app_ctx, world):
+    """The snoozed copy, once delivered, is snoozed like any reminder; a later snooze of the
+    original (or of the copy) then moves that pending one, it does not add another."""
+    patient_actor, patient, first = _delivered(world)
+    snooze = "/api/v1/patients/me/notifications/{}/snooze"
+    with at(first.due_at + timedelta(minutes=2), patient_actor):
+        copy = patient_actor.post(snooze.format(first.id), json={"until": "30m"}).get_json()
+    dispatch(first.due_at + timedelta(minutes=32))
+    with at(first.due_at + timedelta(minutes=33), patient_actor):
+        listed = patient_actor.get("/api/v1/patients/me/notifications").get_json()["items"]
+        assert [n["id"] for n in listed if n["read_at"] is None] == [copy["id"]]
+        again = patient_actor.post(snooze.format(copy["id"]), json={"until": "30m"})
+        assert again.status_code == 201 and again.get_json()["id"] != copy["id"], again.get_json()
+    with at(first.due_at + timedelta(minutes=34), patient_actor):
+        for notification_id in (first.id, copy["id"]):
+            assert patient_actor.post(snooze.format(notification_id), json={"until": "60m"}).status_code == 201
+    assert _pending_snoozes(first.dedupe_key) == [first.due_at + timedelta(minutes=94)]
+    assert db.session.get(Notification, uuid.UUID(copy["id"])).status == "sent"
+
+
+@pytest.mark.committing
+def test_snoozes_sent_at_once_leave_one_pending_reminder(app):
+    world = World(app.test_client()).build()
+    url = f"/api/v1/patients/me/notifications/{world.notification_a}/snooze"
+    headers = world.patient_a.headers
+    answers = at_once([lambda until=until: app.test_client().post(url, json={"until": until}, headers=headers)
+                       .status_code for until in ("30m", "30m", "60m", "60m")])
+    assert answers == [201] * 4
+    with app.app_context():
+        root = db.session.get(Notification, uuid.UUID(world.notification_a)).dedupe_key
+        assert len(_pending_snoozes(root)) == 1
 
 
 def test_snooze_later_today_is_refused_late_in_the_evening(app_ctx, world):
