@@ -446,6 +446,22 @@ def test_snoozes_sent_at_once_leave_one_pending_reminder(app):
         assert len(_pending_snoozes(root)) == 1
 
 
+def test_a_reminder_snoozed_after_its_session_was_logged_is_not_sent(app_ctx, world):
+    """A session cancels what is pending for its occurrence, the snoozed copy too; a snooze made
+    after the session (an old notification answered late) is refused: the exercise is done."""
+    patient_actor, patient, first = _delivered(world)
+    done = first.due_at + timedelta(minutes=5)
+    with at(done, patient_actor):
+        logged = patient_actor.put(f"/api/v1/patients/me/sessions/{uuid.uuid4()}", json={
+            "item_key": first.payload["item_key"], "started_at": done.isoformat(), "duration_minutes": 5})
+        assert logged.status_code == 201, logged.get_json()
+    with at(done + timedelta(minutes=5), patient_actor):
+        snoozed = patient_actor.post(f"/api/v1/patients/me/notifications/{first.id}/snooze", json={"until": "30m"})
+        assert snoozed.status_code == 409 and snoozed.mimetype == "application/problem+json", snoozed.get_json()
+    dispatch(done + timedelta(minutes=40))
+    assert [r.dedupe_key for r in rows(uuid.UUID(patient["id"])) if ":snooze" in r.dedupe_key] == []
+
+
 def test_snooze_later_today_is_refused_late_in_the_evening(app_ctx, world):
     patient_actor, patient, _ = patient_with_plan(world, NOW, [item("21:30")], time_zone="Asia/Shanghai")
     first = rows(uuid.UUID(patient["id"]), "pending")[0]

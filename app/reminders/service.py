@@ -21,7 +21,7 @@ from app.errors import ApiError
 from app.exercises.models import Exercise
 from app.extensions import db
 from app.plans.service import load_specs
-from app.reminders.materialise import materialise, satisfied_by
+from app.reminders.materialise import materialise, satisfied, satisfied_by
 from app.reminders.models import DeviceToken, Notification, NotificationPreference
 from app.reminders.outbox import cancel_pending, enqueue
 from app.reminders.texts import catalogue, render
@@ -263,6 +263,9 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
         if due.astimezone(zone).date() != now.astimezone(zone).date() or due <= now + SNOOZES["30m"]:
             raise ApiError(409, "It is too late in the day to remind you later today; snooze for 30 or 60 minutes.",
                            title="Conflict", errors={"until": ["Too late today."]})
+    if satisfied(row):
+        raise ApiError(409, "This exercise is logged as done already; there is nothing to remind you of.",
+                       title="Conflict", errors={"until": ["Done already."]})
     row.read_at = row.read_at or now
     key = _snooze_key(row)
     values = {"id": uuid.uuid4(), "recipient_user_id": actor.id, "patient_id": patient.id, "kind": row.kind,
