@@ -396,6 +396,72 @@ def test_snooze_reminds_again_and_a_session_cancels_the_snoozed_one_too(app_ctx,
     assert snoozed.status == "cancelled"
 
 
+def _pending_snoozes(root: str) -> list:
+    return sorted(db.session.scalars(select(Notification.due_at).where(
+        Notification.dedupe_key.like(f"{root}:snooze:%"), Notification.status == "pending")))
+
+
+def test_snoozing_a_reminder_again_does_not_queue_a_second_reminder(app_ctx, world):
+    """A retried snooze (its answer lost, or a double tap a second apart) or a changed mind (30
+    then 60 minutes) leaves one pending reminder, due when the latest snooze said."""
+    url = f"/api/v1/patients/me/notifications/{world.notification_a}/snooze"
+    first = db.session.get(Notification, uuid.UUID(world.notification_a))
+    for seconds, until in ((60, "30m"), (61, "30m"), (120, "60m")):
+        with at(first.created_at + timedelta(seconds=seconds), world.patient_a):
+            response = world.patient_a.post(url, json={"until": until})
+            assert response.status_code == 201, response.get_json()
+    assert _pending_snoozes(first.dedupe_key) == [first.created_at + timedelta(seconds=120, minutes=60)]
+
+
+def test_a_snoozed_reminder_delivered_can_be_snoozed_again_and_still_one_is_pending(app_ctx, world):
+    """The snoozed copy, once delivered, is snoozed like any reminder; a later snooze of the
+    original (or of the copy) then moves that pending one, it does not add another."""
+    patient_actor, patient, first = _delivered(world)
+    snooze = "/api/v1/patients/me/notifications/{}/snooze"
+    with at(first.due_at + timedelta(minutes=2), patient_actor):
+        copy = patient_actor.post(snooze.format(first.id), json={"until": "30m"}).get_json()
+    dispatch(first.due_at + timedelta(minutes=32))
+    with at(first.due_at + timedelta(minutes=33), patient_actor):
+        listed = patient_actor.get("/api/v1/patients/me/notifications").get_json()["items"]
+        assert [n["id"] for n in listed if n["read_at"] is None] == [copy["id"]]
+        again = patient_actor.post(snooze.format(copy["id"]), json={"until": "30m"})
+        assert again.status_code == 201 and again.get_json()["id"] != copy["id"], again.get_json()
+    with at(first.due_at + timedelta(minutes=34), patient_actor):
+        for notification_id in (first.id, copy["id"]):
+            assert patient_actor.post(snooze.format(notification_id), json={"until": "60m"}).status_code == 201
+    assert _pending_snoozes(first.dedupe_key) == [first.due_at + timedelta(minutes=94)]
+    assert db.session.get(Notification, uuid.UUID(copy["id"])).status == "sent"
+
+
+@pytest.mark.committing
+def test_snoozes_sent_at_once_leave_one_pending_reminder(app):
+    world = World(app.test_client()).build()
+    url = f"/api/v1/patients/me/notifications/{world.notification_a}/snooze"
+    headers = world.patient_a.headers
+    answers = at_once([lambda until=until: app.test_client().post(url, json={"until": until}, headers=headers)
+                       .status_code for until in ("30m", "30m", "60m", "60m")])
+    assert answers == [201] * 4
+    with app.app_context():
+        root = db.session.get(Notification, uuid.UUID(world.notification_a)).dedupe_key
+        assert len(_pending_snoozes(root)) == 1
+
+
+def test_a_reminder_snoozed_after_its_session_was_logged_is_not_sent(app_ctx, world):
+    """A session cancels what is pending for its occurrence, the snoozed copy too; a snooze made
+    after the session (an old notification answered late) is refused: the exercise is done."""
+    patient_actor, patient, first = _delivered(world)
+    done = first.due_at + timedelta(minutes=5)
+    with at(done, patient_actor):
+        logged = patient_actor.put(f"/api/v1/patients/me/sessions/{uuid.uuid4()}", json={
+            "item_key": first.payload["item_key"], "started_at": done.isoformat(), "duration_minutes": 5})
+        assert logged.status_code == 201, logged.get_json()
+    with at(done + timedelta(minutes=5), patient_actor):
+        snoozed = patient_actor.post(f"/api/v1/patients/me/notifications/{first.id}/snooze", json={"until": "30m"})
+        assert snoozed.status_code == 409 and snoozed.mimetype == "application/problem+json", snoozed.get_json()
+    dispatch(done + timedelta(minutes=40))
+    assert [r.dedupe_key for r in rows(uuid.UUID(patient["id"])) if ":snooze" in r.dedupe_key] == []
+
+
 def test_snooze_later_today_is_refused_late_in_the_evening(app_ctx, world):
     patient_actor, patient, _ = patient_with_plan(world, NOW, [item("21:30")], time_zone="Asia/Shanghai")
     first = rows(uuid.UUID(patient["id"]), "pending")[0]

@@ -11,12 +11,12 @@ number of statements whatever the number of patients.
 import importlib
 import uuid
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.access.models import CaregiverLink
@@ -46,6 +46,22 @@ def satisfied_by(patient_id, item_key, day) -> dict:
     """The cancel_pending filters of the reminder that a session of this plan item on this
     (local) day satisfies."""
     return {"patient_id": patient_id, "kinds": [PLAN_KIND], "occurrence_keys": [plan_occurrence(item_key, day)]}
+
+
+def satisfied(row) -> bool:
+    """Whether a session logged already satisfies this reminder (a plan item's, on its day): the
+    one whose writing would have cancelled it (satisfied_by)."""
+    payload = row.payload or {}
+    if row.kind != PLAN_KIND or row.patient_id is None or not payload.get("item_key") \
+            or not payload.get("local_date"):
+        return False
+    item_key, day = uuid.UUID(payload["item_key"]), date.fromisoformat(payload["local_date"])
+    cancels = satisfied_by(row.patient_id, item_key, day)
+    if row.kind not in cancels["kinds"] or row.occurrence_key not in cancels["occurrence_keys"]:
+        return False
+    return db.session.scalar(select(exists().where(
+        ExerciseSession.patient_id == row.patient_id, ExerciseSession.item_key == item_key,
+        ExerciseSession.local_date == day, ExerciseSession.deleted_at.is_(None))))
 
 
 def notice_sources() -> list:

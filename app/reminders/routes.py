@@ -83,9 +83,10 @@ def mark_read(patient_id, notification_id):
 @authenticate
 @blp.arguments(SnoozeSchema, example={"until": "30m"})
 @blp.response(201, NotificationSchema)
-@blp.alt_response(409, description="Too late in the day for `later_today`")
+@blp.alt_response(409, description="Too late in the day for `later_today`, or the exercise is logged as done already")
 def snooze(data, patient_id, notification_id):
-    """Remind again in 30 or 60 minutes (out of quiet hours), or later today; marks it read."""
+    """Remind again in 30 or 60 minutes (out of quiet hours), or later today; marks it read. One
+    snoozed reminder at a time: snoozing again (the reminder or its snoozed copy) moves it."""
     return service.snooze(current_actor(), patient_id, notification_id, data, utcnow(), requested_language())
 
 

@@ -3,11 +3,12 @@ other domains use (enqueue, cancel_pending: see INTERFACES.md)."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.access.models import CaregiverLink
 from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient_for, readable_patient_ids
@@ -20,7 +21,7 @@ from app.errors import ApiError
 from app.exercises.models import Exercise
 from app.extensions import db
 from app.plans.service import load_specs
-from app.reminders.materialise import materialise, satisfied_by
+from app.reminders.materialise import materialise, satisfied, satisfied_by
 from app.reminders.models import DeviceToken, Notification, NotificationPreference
 from app.reminders.outbox import cancel_pending, enqueue
 from app.reminders.texts import catalogue, render
@@ -262,13 +263,50 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
         if due.astimezone(zone).date() != now.astimezone(zone).date() or due <= now + SNOOZES["30m"]:
             raise ApiError(409, "It is too late in the day to remind you later today; snooze for 30 or 60 minutes.",
                            title="Conflict", errors={"until": ["Too late today."]})
+    if satisfied(row):
+        raise ApiError(409, "This exercise is logged as done already; there is nothing to remind you of.",
+                       title="Conflict", errors={"until": ["Done already."]})
     row.read_at = row.read_at or now
-    key = f"{row.dedupe_key}:snooze:{due.isoformat()}"
-    enqueue(recipient_user_id=actor.id, patient_id=patient.id, kind=row.kind, dedupe_key=key[:300], due_at=due,
-            payload=row.payload, now=now, occurrence_key=row.occurrence_key)
+    key = _snooze_key(row)
+    values = {"id": uuid.uuid4(), "recipient_user_id": actor.id, "patient_id": patient.id, "kind": row.kind,
+              "dedupe_key": key, "occurrence_key": row.occurrence_key, "due_at": due, "status": "pending",
+              "payload": row.payload or {}, "attempts": 0, "materialised": False, "created_at": now}
+    db.session.execute(_snooze_upsert(db.session.get_bind().dialect.name), values)
     db.session.commit()
-    snoozed = db.session.scalar(select(Notification).where(Notification.dedupe_key == key[:300]))
+    snoozed = db.session.scalar(select(Notification).where(Notification.dedupe_key == key))
     return notification_view(snoozed, choose_language(language, patient.language))
+
+
+SNOOZED = ":snooze:"
+
+
+def _snooze_key(row: Notification) -> str:
+    """One snoozed copy at a time per reminder (its recipient's: the original's dedupe key is):
+    <original's dedupe key>:snooze:<n>, where n - 1 copies of it were delivered already. A
+    snooze of the original or of any copy of it, while a copy is pending, moves that one (a
+    retry, a double tap, a changed mind); once it went out, the next snooze makes the next."""
+    root = row.dedupe_key.split(SNOOZED, 1)[0]
+    root = root[:300 - len(SNOOZED) - 6]
+    copies = db.session.scalars(select(Notification.dedupe_key).where(
+        Notification.dedupe_key.startswith(root + SNOOZED, autoescape=True),
+        Notification.status.in_(("sending", "sent", "failed")))).all()
+    delivered = sum(1 for key in copies if key.split(SNOOZED, 1)[0] == root)
+    return f"{root}{SNOOZED}{delivered + 1}"
+
+
+@cache
+def _snooze_upsert(dialect: str):
+    """Insert the snoozed copy, or move the one pending (untried) or cancelled (valid again:
+    consent given again, say) to the latest snooze's time; on the unique dedupe key, so
+    snoozes at once leave one row (the last to commit wins)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Notification.__table__)
+    table = Notification.__table__
+    return stmt.on_conflict_do_update(
+        index_elements=["dedupe_key"],
+        set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload, "status": "pending",
+              "occurrence_key": stmt.excluded.occurrence_key},
+        where=or_(table.c.status == "cancelled", and_(table.c.status == "pending", table.c.attempts == 0)))
 
 
 # --- device tokens ------------------------------------------------------------------------
