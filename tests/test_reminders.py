@@ -18,6 +18,7 @@ from app.reminders.service import cancel_pending, enqueue
 from app.reminders.texts import catalogue
 from tests.factories import World, at, at_once, caregiver_for, revoke_caregiver
 from tests.reminder_helpers import PushEndpoint, item, patient_with_plan, rows, utc
+from tests.test_errors import assert_problem
 
 
 @pytest.fixture
@@ -575,6 +576,26 @@ def test_what_a_caregiver_snoozed_is_not_sent_once_the_patient_withdraws_consent
         dispatch(moment + timedelta(hours=2))
         assert smtp.to(caregiver.email) == [], withdrawal
         assert [r.status for r in rows(pid, recipient=carer) if r.status in ("pending", "sending")] == [], withdrawal
+
+
+def test_a_caregiver_cannot_snooze_a_reminder_back_once_the_patient_withdrew_consent(app_ctx, world, smtp):
+    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+    pid = uuid.UUID(patient["id"])
+    with at(NOW, patient_actor):
+        caregiver = caregiver_for(world.client, patient_actor)
+    with at(NOW, patient_actor, caregiver):
+        assert patient_actor.put("/api/v1/patients/me/notification-preferences", json={
+            "caregivers_receive": True, "channels": {"email": True}}).status_code == 200
+    carer = uuid.UUID(caregiver.id)
+    first = rows(pid, "pending", recipient=carer)[0]
+    dispatch(first.due_at)
+    moment = first.due_at + timedelta(minutes=2)
+    with at(moment, patient_actor, caregiver):
+        assert patient_actor.put("/api/v1/patients/me/notification-preferences",
+                                 json={"caregivers_receive": False}).status_code == 200
+        refused = caregiver.post(f"/api/v1/patients/me/notifications/{first.id}/snooze", json={"until": "30m"})
+        assert assert_problem(refused, 409)["errors"] == {"until": ["Not shared with caregivers now."]}
+    assert [r for r in rows(pid, recipient=carer) if r.status == "pending"] == []
 
 
 def test_devices_are_registered_listed_and_removed_by_their_account(world):

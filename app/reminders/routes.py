@@ -83,7 +83,7 @@ def mark_read(patient_id, notification_id):
 @authenticate
 @blp.arguments(SnoozeSchema, example={"until": "30m"})
 @blp.response(201, NotificationSchema)
-@blp.alt_response(409, description="Too late in the day for `later_today`, or the exercise is logged as done already")
+@blp.alt_response(409, description="Too late in the day for `later_today`, the exercise is logged as done already, or (a caregiver) the patient no longer shares reminders with caregivers")
 def snooze(data, patient_id, notification_id):
     """Remind again in 30 or 60 minutes (out of quiet hours), or later today; marks it read. One
     snoozed reminder at a time: snoozing again (the reminder or its snoozed copy) moves it."""

@@ -266,6 +266,9 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
     if satisfied(row):
         raise ApiError(409, "This exercise is logged as done already; there is nothing to remind you of.",
                        title="Conflict", errors={"until": ["Done already."]})
+    if actor.role == "caregiver" and not (pref and pref.caregivers_receive):
+        raise ApiError(409, "The patient does not share reminders with caregivers now.",
+                       title="Conflict", errors={"until": ["Not shared with caregivers now."]})
     row.read_at = row.read_at or now
     key = _snooze_key(row)
     values = {"id": uuid.uuid4(), "recipient_user_id": actor.id, "patient_id": patient.id, "kind": row.kind,
@@ -288,6 +291,8 @@ def _snooze_key(row: Notification) -> str:
     root = row.dedupe_key.split(SNOOZED, 1)[0]
     root = root[:300 - len(SNOOZED) - 6]
     copies = db.session.scalars(select(Notification.dedupe_key).where(
+        # the recipient's rows about the patient first (an index: LIKE on the key may not use one)
+        Notification.recipient_user_id == row.recipient_user_id, Notification.patient_id == row.patient_id,
         Notification.dedupe_key.startswith(root + SNOOZED, autoescape=True),
         Notification.status.in_(("sending", "sent", "failed")))).all()
     delivered = sum(1 for key in copies if key.split(SNOOZED, 1)[0] == root)
