@@ -12,12 +12,10 @@ import importlib
 import uuid
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import exists, func, or_, select, update
 
 from app.access.models import CaregiverLink
 from app.auth.models import User
@@ -28,6 +26,7 @@ from app.patients.models import Patient
 from app.plans.schedule import days, week_start
 from app.plans.service import load_specs
 from app.reminders.models import Notification, NotificationPreference
+from app.reminders.outbox import rearm_statement
 from app.reminders.timing import at_local, bundled, out_of_quiet, parse_hhmm
 from app.sessions.models import ExerciseSession
 
@@ -160,7 +159,7 @@ def materialise(now: datetime, patient_ids=None) -> dict:
                              "materialised": True, "materialise_run": run, "created_at": now})
     db.session.commit()  # end the read transaction: on SQLite a write must not follow reads in one
     if rows:
-        db.session.execute(_upsert(db.session.get_bind().dialect.name), rows)
+        db.session.execute(rearm_statement(db.session.get_bind().dialect.name, "materialise_run", "materialised"), rows)
     void = (update(Notification)
             .where(Notification.materialised.is_(True), Notification.status == "pending",
                    Notification.attempts == 0, Notification.due_at >= now,
@@ -186,16 +185,3 @@ def _done(first_day, patient_ids, ids):
     return done_days, done_weeks
 
 
-@cache
-def _upsert(dialect: str):
-    """Insert, or bring back up to date a row that is still pending and untried, or cancelled
-    (valid again: e.g. a session deleted, a plan resumed). Sent and failed rows are history."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Notification.__table__)
-    table = Notification.__table__
-    return stmt.on_conflict_do_update(
-        index_elements=["dedupe_key"],
-        set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload, "status": "pending",
-              "materialise_run": stmt.excluded.materialise_run, "materialised": True},
-        where=or_(table.c.status == "cancelled", and_(table.c.status == "pending", table.c.attempts == 0)),
-    )

@@ -1,7 +1,8 @@
 """The outbox's write side for every domain: enqueue (insert-if-absent) and cancel (pending only)."""
 from functools import cache
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import and_, bindparam, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.common.db import insert_ignoring_conflict, transaction_connection
 from app.reminders.models import Notification
@@ -16,6 +17,22 @@ def enqueue(*, recipient_user_id, patient_id, kind: str, dedupe_key: str, due_at
               "payload": payload or {}, "status": "pending", "attempts": 0, "materialised": False,
               "created_at": now}
     return insert_ignoring_conflict(Notification, values, ["dedupe_key"]) == 1
+
+
+@cache
+def rearm_statement(dialect: str, *taken: str):
+    """Insert a row, or on its dedupe key bring back up to date the one still pending and untried,
+    or cancelled (valid again: a session deleted, a plan resumed, consent given again): its due
+    time, payload and the `taken` columns from the new row, pending again. Sent and failed rows
+    are history; rows written at once on one key leave one row (the last to commit wins)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Notification.__table__)
+    table = Notification.__table__
+    return stmt.on_conflict_do_update(
+        index_elements=["dedupe_key"],
+        set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload, "status": "pending",
+              **{name: stmt.excluded[name] for name in taken}},
+        where=or_(table.c.status == "cancelled", and_(table.c.status == "pending", table.c.attempts == 0)))
 
 
 _CANCEL_FILTERS = {"dedupe_keys": "dedupe_key", "occurrence_keys": "occurrence_key", "patient_id": "patient_id",

@@ -3,12 +3,11 @@ other domains use (enqueue, cancel_pending: see INTERFACES.md)."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache, cached_property
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, or_, select, update
 
 from app.access.models import CaregiverLink
 from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient_for, readable_patient_ids
@@ -23,7 +22,7 @@ from app.extensions import db
 from app.plans.service import load_specs
 from app.reminders.materialise import materialise, satisfied, satisfied_by
 from app.reminders.models import DeviceToken, Notification, NotificationPreference
-from app.reminders.outbox import cancel_pending, enqueue
+from app.reminders.outbox import cancel_pending, enqueue, rearm_statement
 from app.reminders.texts import catalogue, render
 from app.reminders.timing import out_of_quiet, parse_hhmm
 
@@ -274,7 +273,8 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
     values = {"id": uuid.uuid4(), "recipient_user_id": actor.id, "patient_id": patient.id, "kind": row.kind,
               "dedupe_key": key, "occurrence_key": row.occurrence_key, "due_at": due, "status": "pending",
               "payload": row.payload or {}, "attempts": 0, "materialised": False, "created_at": now}
-    db.session.execute(_snooze_upsert(db.session.get_bind().dialect.name), values)
+    # one snoozed copy: snoozes at once, or again while it is pending, move it (the latest wins)
+    db.session.execute(rearm_statement(db.session.get_bind().dialect.name, "occurrence_key"), values)
     db.session.commit()
     snoozed = db.session.scalar(select(Notification).where(Notification.dedupe_key == key))
     return notification_view(snoozed, choose_language(language, patient.language))
@@ -297,21 +297,6 @@ def _snooze_key(row: Notification) -> str:
         Notification.status.in_(("sending", "sent", "failed")))).all()
     delivered = sum(1 for key in copies if key.split(SNOOZED, 1)[0] == root)
     return f"{root}{SNOOZED}{delivered + 1}"
-
-
-@cache
-def _snooze_upsert(dialect: str):
-    """Insert the snoozed copy, or move the one pending (untried) or cancelled (valid again:
-    consent given again, say) to the latest snooze's time; on the unique dedupe key, so
-    snoozes at once leave one row (the last to commit wins)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Notification.__table__)
-    table = Notification.__table__
-    return stmt.on_conflict_do_update(
-        index_elements=["dedupe_key"],
-        set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload, "status": "pending",
-              "occurrence_key": stmt.excluded.occurrence_key},
-        where=or_(table.c.status == "cancelled", and_(table.c.status == "pending", table.c.attempts == 0)))
 
 
 # --- device tokens ------------------------------------------------------------------------
