@@ -49,14 +49,13 @@ def satisfied_by(patient_id, item_key, day) -> dict:
 
 def satisfied(row) -> bool:
     """Whether a session logged already satisfies this reminder (a plan item's, on its day): the
-    one whose writing would have cancelled it (satisfied_by)."""
+    one whose writing cancels it (satisfied_by's occurrence)."""
     payload = row.payload or {}
     if row.kind != PLAN_KIND or row.patient_id is None or not payload.get("item_key") \
             or not payload.get("local_date"):
         return False
     item_key, day = uuid.UUID(payload["item_key"]), date.fromisoformat(payload["local_date"])
-    cancels = satisfied_by(row.patient_id, item_key, day)
-    if row.kind not in cancels["kinds"] or row.occurrence_key not in cancels["occurrence_keys"]:
+    if row.occurrence_key != plan_occurrence(item_key, day):
         return False
     return db.session.scalar(select(exists().where(
         ExerciseSession.patient_id == row.patient_id, ExerciseSession.item_key == item_key,

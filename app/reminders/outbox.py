@@ -36,8 +36,8 @@ def rearm_statement(dialect: str, *taken: str):
 
 
 _CANCEL_FILTERS = {"dedupe_keys": "dedupe_key", "occurrence_keys": "occurrence_key", "patient_id": "patient_id",
-                   "kinds": "kind", "recipient_user_id": "recipient_user_id"}
-_ONE_VALUE = ("patient_id", "recipient_user_id")  # the filters of one value; the others take several
+                   "kinds": "kind", "recipient_user_ids": "recipient_user_id"}
+_ONE_VALUE = ("patient_id",)  # the filter of one value; the others take several
 
 
 @cache
@@ -57,24 +57,24 @@ def _cancel_statement(filters: tuple):
     return stmt.values(status="cancelled")
 
 
-def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_keys=None, recipient_user_id=None,
+def cancel_pending(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_keys=None, recipient_user_ids=None,
                    now=None, connection=None) -> int:
     """Cancel pending rows matching every filter given (at least one); returns how many.
     Rows already sending, sent or failed are history and stay as they are. connection: the
     transaction's, when the caller has it (a session write), else it is looked up."""
     stmt, params = cancel_statement(dedupe_keys=dedupe_keys, patient_id=patient_id, kinds=kinds,
-                                    occurrence_keys=occurrence_keys, recipient_user_id=recipient_user_id)
+                                    occurrence_keys=occurrence_keys, recipient_user_ids=recipient_user_ids)
     # On the transaction's connection, after the flush an ORM statement would do.
     runner = connection if connection is not None else transaction_connection()
     return runner.execute(stmt, params).rowcount
 
 
 def cancel_statement(*, dedupe_keys=None, patient_id=None, kinds=None, occurrence_keys=None,
-                     recipient_user_id=None) -> tuple:
+                     recipient_user_ids=None) -> tuple:
     """(statement, parameters) of cancel_pending, for a caller that runs it within a statement of
     its own (a session's insert: app.sessions.signals.write_with_create)."""
     given = {"dedupe_keys": dedupe_keys, "occurrence_keys": occurrence_keys, "patient_id": patient_id,
-             "kinds": kinds, "recipient_user_id": recipient_user_id}
+             "kinds": kinds, "recipient_user_ids": recipient_user_ids}
     given = {name: value if name in _ONE_VALUE else list(value) for name, value in given.items()
              if value is not None}
     if not given:

@@ -84,13 +84,11 @@ def _cancel_withdrawn(patient_id, data: dict, pref: NotificationPreference, now:
     materialiser re-derives only the rows it made, not a snoozed one (a row of its own)."""
     caregivers = list(db.session.scalars(select(CaregiverLink.caregiver_id)
                                          .where(CaregiverLink.patient_id == patient_id)))
-    if data.get("caregivers_receive") is False:
-        for caregiver_id in caregivers:
-            cancel_pending(patient_id=patient_id, recipient_user_id=caregiver_id, now=now)
+    if data.get("caregivers_receive") is False and caregivers:
+        cancel_pending(patient_id=patient_id, recipient_user_ids=caregivers, now=now)
     if data.get("opted_out"):  # the patient's kinds, for the patient and the caregivers (not staff's)
         own = db.session.scalars(select(User.id).where(User.patient_id == patient_id)).all()
-        for user_id in [*own, *caregivers]:
-            cancel_pending(patient_id=patient_id, kinds=pref.opted_out, recipient_user_id=user_id, now=now)
+        cancel_pending(patient_id=patient_id, kinds=pref.opted_out, recipient_user_ids=[*own, *caregivers], now=now)
 
 
 def update_preferences(actor, patient_ref, data: dict, now: datetime, language: str | None = None) -> dict:
@@ -344,7 +342,7 @@ def on_caregiver_revoking(patient_id, caregiver_id, now: datetime) -> int:
     (pending, snoozed, waiting for a retry) is cancelled with it. The dispatcher also cancels,
     when due, a row that reaches the outbox for them after all (a materialiser run that read the
     caregivers before the revocation)."""
-    return cancel_pending(patient_id=patient_id, recipient_user_id=caregiver_id, now=now)
+    return cancel_pending(patient_id=patient_id, recipient_user_ids=[caregiver_id], now=now)
 
 
 def on_session_saving(session, change: str, now: datetime, connection=None) -> None:
