@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from functools import partial
 
 import pytest
 import time_machine
@@ -19,8 +20,8 @@ from app.common.types import utcnow
 from app.extensions import db
 from app.access import care_teams
 from app.access.models import CaregiverLink, CareTeamMember
-from tests.factories import (PASSWORD, Actor, World, activate, bearer, caregiver_for, create_patient, enrolled_patient,
-                             login, staff)
+from tests.factories import (PASSWORD, Actor, World, activate, at_once, bearer, caregiver_for, create_patient,
+                             enrolled_patient, login, staff)
 from tests.test_errors import assert_problem
 
 LOGIN = "/api/v1/auth/login"
@@ -368,21 +369,8 @@ def test_deactivating_the_only_active_coordinator_of_a_patient_is_refused(client
 
 
 def _at_once(app, *requests) -> list:
-    """Send the requests (callables of a test client) from threads at the same moment; their statuses."""
-    barrier = threading.Barrier(len(requests))
-    statuses = {}
-
-    def send(i, request):
-        client = app.test_client()
-        barrier.wait(timeout=30)
-        statuses[i] = request(client).status_code
-
-    threads = [threading.Thread(target=send, args=(i, r)) for i, r in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return [statuses.get(i) for i in range(len(requests))]
+    """The statuses of the requests (callables of a test client, one each), sent at once."""
+    return [response.status_code for response in at_once([partial(request, app.test_client()) for request in requests])]
 
 
 def _active_coordinators(app, patient_id) -> int:

@@ -474,7 +474,10 @@ def test_snooze_later_today_is_refused_late_in_the_evening(app_ctx, world):
                                   json={"until": "60m"}).status_code == 201
 
 
-def test_a_revoked_caregiver_is_not_sent_reminders_queued_before_the_revocation(app_ctx, world, smtp):
+def _caregiver_sent_a_reminder(world):
+    """A patient (Asia/Shanghai) whose plan reminds at 12:00, sharing reminders by e-mail with a
+    caregiver, and the caregiver's first reminder (Monday 12:00) delivered: (the patient's actor,
+    patient id, the caregiver's actor, the caregiver's user id, that row)."""
     patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
     pid = uuid.UUID(patient["id"])
     with at(NOW, patient_actor):
@@ -483,8 +486,13 @@ def test_a_revoked_caregiver_is_not_sent_reminders_queued_before_the_revocation(
         assert patient_actor.put("/api/v1/patients/me/notification-preferences", json={
             "caregivers_receive": True, "channels": {"email": True}}).status_code == 200
     carer = uuid.UUID(caregiver.id)
-    first = rows(pid, "pending", recipient=carer)[0]  # Monday 12:00; Tuesday's is queued too
+    first = rows(pid, "pending", recipient=carer)[0]
     dispatch(first.due_at)
+    return patient_actor, pid, caregiver, carer, first
+
+
+def test_a_revoked_caregiver_is_not_sent_reminders_queued_before_the_revocation(app_ctx, world, smtp):
+    patient_actor, pid, caregiver, carer, first = _caregiver_sent_a_reminder(world)  # Tuesday's is queued too
     assert len(smtp.to(caregiver.email)) == 1 and len(smtp.to(patient_actor.email)) == 1
     moment = first.due_at + timedelta(minutes=2)
     with at(moment, patient_actor, caregiver):
@@ -527,15 +535,7 @@ def test_the_dispatcher_sends_nothing_about_a_patient_to_someone_no_longer_relat
 def test_a_revoked_caregivers_own_inbox_no_longer_shows_what_it_got_about_the_patient(app_ctx, world, smtp):
     """/me/notifications lists what reached the account's inbox about any patient: about a
     patient the account no longer acts for, nothing, and it cannot be opened either."""
-    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
-    pid = uuid.UUID(patient["id"])
-    with at(NOW, patient_actor):
-        caregiver = caregiver_for(world.client, patient_actor)
-    with at(NOW, patient_actor, caregiver):
-        assert patient_actor.put("/api/v1/patients/me/notification-preferences",
-                                 json={"caregivers_receive": True}).status_code == 200
-    first = rows(pid, "pending", recipient=uuid.UUID(caregiver.id))[0]
-    dispatch(first.due_at)
+    patient_actor, _pid, caregiver, _carer, first = _caregiver_sent_a_reminder(world)
     moment = first.due_at + timedelta(minutes=1)
     with at(moment, caregiver):
         before = caregiver.get("/api/v1/me/notifications").get_json()
@@ -552,16 +552,7 @@ def test_a_revoked_caregivers_own_inbox_no_longer_shows_what_it_got_about_the_pa
 def test_what_a_caregiver_snoozed_is_not_sent_once_the_patient_withdraws_consent_or_opts_out(app_ctx, world, smtp):
     """A snoozed reminder is a row of its own, which the materialiser did not make: turning
     caregivers_receive off, or opting out of its kind, cancels it too (and the next day's)."""
-    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
-    pid = uuid.UUID(patient["id"])
-    with at(NOW, patient_actor):
-        caregiver = caregiver_for(world.client, patient_actor)
-    with at(NOW, patient_actor, caregiver):
-        assert patient_actor.put("/api/v1/patients/me/notification-preferences", json={
-            "caregivers_receive": True, "channels": {"email": True}}).status_code == 200
-    carer = uuid.UUID(caregiver.id)
-    first = rows(pid, "pending", recipient=carer)[0]
-    dispatch(first.due_at)
+    patient_actor, pid, caregiver, carer, first = _caregiver_sent_a_reminder(world)
     for hours, withdrawal in ((0, {"caregivers_receive": False}), (3, {"opted_out": ["plan_reminder"]})):
         moment = first.due_at + timedelta(hours=hours, minutes=2)
         with at(moment, patient_actor, caregiver):
@@ -579,16 +570,7 @@ def test_what_a_caregiver_snoozed_is_not_sent_once_the_patient_withdraws_consent
 
 
 def test_a_caregiver_cannot_snooze_a_reminder_back_once_the_patient_withdrew_consent(app_ctx, world, smtp):
-    patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
-    pid = uuid.UUID(patient["id"])
-    with at(NOW, patient_actor):
-        caregiver = caregiver_for(world.client, patient_actor)
-    with at(NOW, patient_actor, caregiver):
-        assert patient_actor.put("/api/v1/patients/me/notification-preferences", json={
-            "caregivers_receive": True, "channels": {"email": True}}).status_code == 200
-    carer = uuid.UUID(caregiver.id)
-    first = rows(pid, "pending", recipient=carer)[0]
-    dispatch(first.due_at)
+    patient_actor, pid, caregiver, carer, first = _caregiver_sent_a_reminder(world)
     moment = first.due_at + timedelta(minutes=2)
     with at(moment, patient_actor, caregiver):
         assert patient_actor.put("/api/v1/patients/me/notification-preferences",
