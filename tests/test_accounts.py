@@ -290,6 +290,30 @@ def test_a_password_reset_ends_the_push_registrations_of_the_account(client, wor
     assert world.patient_b.get("/api/v1/me/devices").get_json()["meta"]["total"] == 1
 
 
+def test_a_password_change_ends_the_push_registrations_of_the_other_logins(client, world):
+    """A change ends the account's other logins (whoever had the old password may hold one): the
+    phones they registered stop getting the account's pushes, in the change's transaction. The
+    phone of the login that changed it keeps its reminders, as does a phone another login first
+    registered and this login registered again (the app on it logged in again). Another account's
+    devices stay."""
+    actor, other = world.patient_a, Actor(client, world.patient_a.email)  # two logins of one account
+    mine, theirs, moved, elsewhere = ({"token": "fcm-token-" + uuid.uuid4().hex, "platform": "android"}
+                                      for _ in range(4))
+    assert actor.post("/api/v1/me/devices", json=mine).status_code == 201
+    assert other.post("/api/v1/me/devices", json=theirs).status_code == 201
+    assert other.post("/api/v1/me/devices", json=moved).status_code == 201
+    assert actor.post("/api/v1/me/devices", json=moved).status_code == 200
+    assert world.patient_b.post("/api/v1/me/devices", json=elsewhere).status_code == 201
+    changed = actor.post("/api/v1/auth/password", json={"current_password": PASSWORD,
+                                                        "new_password": "a-brand-new-passphrase-77"})
+    assert changed.status_code == 204, changed.get_json()
+    kept = actor.get("/api/v1/me/devices").get_json()
+    assert kept["meta"]["total"] == 2
+    assert world.patient_b.get("/api/v1/me/devices").get_json()["meta"]["total"] == 1
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "password_changed", AuditEvent.actor_id == uuid.UUID(actor.id))) == 1
+
+
 def test_reset_mail_speaks_chinese_when_asked(client, world, smtp):
     _request_reset(client, world.patient_a.email, **{"Accept-Language": "zh-CN,zh;q=0.9"})
     message = smtp.to(world.patient_a.email)[0]

@@ -205,7 +205,7 @@ WRITES = {
     "auth.revoke_all_sessions", "auth.update_staff_account", "auth.check_credentials", "auth.open_login",
     "auth.set_own_language", "auth.lock_for_deactivation",
     "coordinator.log_contact",
-    "calendar.issue_token", "calendar.on_caregiver_revoking", "calendar.on_password_resetting",
+    "calendar.issue_token", "calendar.on_caregiver_revoking", "calendar.on_password_replacing",
     "calendar.revoke_made_by", "calendar.revoke_token",
     "dxa.create_followup", "dxa.create_result", "dxa.delete_result", "dxa.plan_next", "dxa.put_protocol",
     "dxa.update_followup",
