@@ -106,6 +106,7 @@ READS = {
     "adherence.agenda_week": lambda w: (_user(w.caregiver_a), "me", None, "en"),
     "adherence.weekly_summary": lambda w: (_user(w.coord_a), w.a_id, None, "zh-CN"),
     "audit.list_events": lambda w: (uuid.UUID(w.a_id),),
+    "auth.account_unavailable": lambda w: (),
     "auth.check_not_locked": lambda w: (w.coord_a.email, utcnow()),
     "calendar.feed_status": lambda w: (_user(w.patient_a), "me"),
     "calendar.ics": lambda w: (_patient_a(w), "en"),

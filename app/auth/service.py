@@ -312,8 +312,12 @@ def lock_for_deactivation(actor: User, user_id) -> None:
     admins = db.session.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True))
                                 .order_by(User.id).with_for_update())
     if actor.id not in set(admins):
-        raise ApiError(401, "The account is not available.", title="Unauthorized",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise account_unavailable()
+
+
+def account_unavailable() -> ApiError:
+    """The 401 of an actor whose account was deactivated after its token was checked."""
+    return ApiError(401, "The account is not available.", title="Unauthorized", headers={"WWW-Authenticate": "Bearer"})
 
 
 def _set_language(actor: User, user: User, language: str) -> None:
