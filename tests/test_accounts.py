@@ -20,8 +20,10 @@ from app.common.types import utcnow
 from app.extensions import db
 from app.access import care_teams
 from app.access.models import CaregiverLink, CareTeamMember
+from app.patients import service as patients_service
+from app.patients.models import Patient
 from tests.factories import (PASSWORD, Actor, World, activate, at_once, bearer, caregiver_for, create_patient,
-                             enrolled_patient, login, staff)
+                             enrolled_patient, login, patient_body, staff)
 from tests.test_errors import assert_problem
 
 LOGIN = "/api/v1/auth/login"
@@ -290,6 +292,30 @@ def test_a_password_reset_ends_the_push_registrations_of_the_account(client, wor
     assert world.patient_b.get("/api/v1/me/devices").get_json()["meta"]["total"] == 1
 
 
+def test_a_password_change_ends_the_push_registrations_of_the_other_logins(client, world):
+    """A change ends the account's other logins (whoever had the old password may hold one): the
+    phones they registered stop getting the account's pushes, in the change's transaction. The
+    phone of the login that changed it keeps its reminders, as does a phone another login first
+    registered and this login registered again (the app on it logged in again). Another account's
+    devices stay."""
+    actor, other = world.patient_a, Actor(client, world.patient_a.email)  # two logins of one account
+    mine, theirs, moved, elsewhere = ({"token": "fcm-token-" + uuid.uuid4().hex, "platform": "android"}
+                                      for _ in range(4))
+    assert actor.post("/api/v1/me/devices", json=mine).status_code == 201
+    assert other.post("/api/v1/me/devices", json=theirs).status_code == 201
+    assert other.post("/api/v1/me/devices", json=moved).status_code == 201
+    assert actor.post("/api/v1/me/devices", json=moved).status_code == 200
+    assert world.patient_b.post("/api/v1/me/devices", json=elsewhere).status_code == 201
+    changed = actor.post("/api/v1/auth/password", json={"current_password": PASSWORD,
+                                                        "new_password": "a-brand-new-passphrase-77"})
+    assert changed.status_code == 204, changed.get_json()
+    kept = actor.get("/api/v1/me/devices").get_json()
+    assert kept["meta"]["total"] == 2
+    assert world.patient_b.get("/api/v1/me/devices").get_json()["meta"]["total"] == 1
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "password_changed", AuditEvent.actor_id == uuid.UUID(actor.id))) == 1
+
+
 def test_reset_mail_speaks_chinese_when_asked(client, world, smtp):
     _request_reset(client, world.patient_a.email, **{"Accept-Language": "zh-CN,zh;q=0.9"})
     message = smtp.to(world.patient_a.email)[0]
@@ -422,6 +448,83 @@ def test_a_removal_and_a_deactivation_at_once_cannot_leave_a_patient_without_an_
                                           headers=headers))
     assert sorted(statuses) in ([200, 409], [204, 409]), statuses
     assert _active_coordinators(app, world.a_id) == 1
+
+
+@pytest.fixture
+def assignment_meets_deactivation(monkeypatch):
+    """A request that gives a coordinator a patient (a new patient of theirs, or a place on a care
+    team), right after it checked that the coordinator is active, meets a deactivation of that
+    coordinator that has counted its patients (care_teams._alone): unlocked, the deactivation
+    commits before the assignment writes. Under the coordinator's row lock one of them waits for
+    the other's commit, and the other goes on alone after a second. The argument: the function of
+    app.patients.service the assignment meets right before (the first after its check)."""
+    meeting = threading.Barrier(2)
+
+    def meet():
+        try:
+            meeting.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+
+    def met_after(function):
+        def then_meet(*args, **kwargs):
+            found = function(*args, **kwargs)
+            meet()
+            return found
+        return then_meet
+
+    def meet_before(function):
+        def met_then(*args, **kwargs):
+            meet()
+            return function(*args, **kwargs)
+        return met_then
+
+    monkeypatch.setattr(care_teams, "_alone", met_after(care_teams._alone))
+    return lambda name: monkeypatch.setattr(patients_service, name, meet_before(getattr(patients_service, name)))
+
+
+@pytest.mark.committing
+def test_a_coordinator_deactivated_while_creating_a_patient_leaves_it_no_patient_without_an_active_one(
+        app, assignment_meets_deactivation):
+    """The coordinator's token was checked at the request's start, perhaps before the
+    deactivation: the new patient, whose one coordinator it is, would have no active one."""
+    client = app.test_client()
+    world = World(client).build()
+    coordinator = staff(client, "coordinator")  # no patients yet: it may be deactivated
+    assignment_meets_deactivation("_not_after_today")  # create_patient's first step after its check
+    statuses = _at_once(app, lambda c: c.post("/api/v1/patients", json=patient_body(), headers=coordinator.headers),
+                        lambda c: c.patch(f"/api/v1/users/{coordinator.id}", json={"is_active": False},
+                                          headers=world.admin.headers))
+    assert sorted(statuses) in ([200, 401], [201, 409]), statuses
+    with app.app_context():
+        created = db.session.scalars(select(Patient.id).where(Patient.created_by_id == uuid.UUID(coordinator.id))).all()
+    assert all(_active_coordinators(app, str(patient_id)) == 1 for patient_id in created), statuses
+
+
+@pytest.mark.committing
+def test_a_coordinator_deactivated_while_joining_a_care_team_is_not_added(app, assignment_meets_deactivation,
+                                                                           monkeypatch):
+    """add_to_care_team adds only an active coordinator: one deactivated between its check and
+    its write would join the team after its deactivation (409 or 422 in the right order)."""
+    client = app.test_client()
+    world = World(client).build()
+    joining = staff(client, "coordinator")
+    assignment_meets_deactivation("insert_ignoring_conflict")
+    insert, active_at_write = patients_service.insert_ignoring_conflict, []
+
+    def insert_then_look(model, values, *args, **kwargs):
+        inserted = insert(model, values, *args, **kwargs)
+        if model is CareTeamMember:  # a new statement: it sees what committed meanwhile
+            active_at_write.append(db.session.scalar(select(User.is_active).where(User.id == values["coordinator_id"])))
+        return inserted
+
+    monkeypatch.setattr(patients_service, "insert_ignoring_conflict", insert_then_look)
+    headers = world.admin.headers
+    statuses = _at_once(app, lambda c: c.post(f"/api/v1/patients/{world.a_id}/care-team",
+                                              json={"coordinator_id": joining.id}, headers=headers),
+                        lambda c: c.patch(f"/api/v1/users/{joining.id}", json={"is_active": False}, headers=headers))
+    assert sorted(statuses) in ([200, 201], [200, 422]), statuses
+    assert active_at_write == ([True] if 201 in statuses else []), statuses
 
 
 @pytest.mark.committing

@@ -12,7 +12,7 @@ from app.auth.models import User
 from app.calendar.models import CalendarFeed
 from app.common.clock import local_today
 from app.extensions import db
-from tests.factories import Actor, caregiver_for, revoke_caregiver
+from tests.factories import PASSWORD, Actor, caregiver_for, revoke_caregiver
 from tests.test_accounts import RESET, _code, _request_reset, _shape
 from tests.test_errors import assert_problem
 
@@ -184,3 +184,21 @@ def test_a_password_reset_revokes_the_feed_tokens_its_account_made(client, world
     assert_like_an_unknown_token(client, world.a_id, own)
     patient = Actor(client, world.patient_a.email, password="a-brand-new-passphrase-77")
     assert patient.get("/api/v1/patients/me/calendar-feed").get_json() == {"active": False, "created_at": None}
+
+
+def test_a_password_change_revokes_the_feed_tokens_the_other_logins_made(client, world):
+    """Whoever had the old password may have made a feed token in their login: the change ends
+    it with the login. A token the changing login made is the account holder's and stays."""
+    book(world, today() + timedelta(days=5))
+    patient, other = world.patient_a, Actor(client, world.patient_a.email)  # two logins of one account
+    theirs = issue(other)["token"]
+    new = "a-brand-new-passphrase-77"
+    changed = patient.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": new})
+    assert changed.status_code == 204, changed.get_json()
+    assert_like_an_unknown_token(client, world.a_id, theirs)
+    assert patient.get("/api/v1/patients/me/calendar-feed").get_json() == {"active": False, "created_at": None}
+    own = issue(patient)["token"]
+    Actor(client, patient.email, password=new)  # another login, ended by the next change
+    again = patient.post("/api/v1/auth/password", json={"current_password": new, "new_password": new + "x"})
+    assert again.status_code == 204, again.get_json()
+    assert len(events(client.get(feed_url(world.a_id, own)))) == 2

@@ -5,6 +5,10 @@ coordinator's account, is refused (409) when a patient would be left with none w
 Both lock the rows of the patients concerned first (SELECT ... FOR UPDATE, in id order), and
 count after the lock, so two such changes at once cannot each count the other's coordinator
 and both go through (SQLite needs no lock: a write transaction there holds the database's).
+Giving a coordinator a patient (a new patient, a place on a care team) locks the coordinator's
+account row, as its deactivation does before the patients' rows, and checks under that lock
+that it is still active: a deactivation at once either commits first and is seen, or waits
+and counts the new patient.
 """
 from sqlalchemy import func, select
 
@@ -39,6 +43,16 @@ def _alone(patient_ids, coordinator_id) -> int:
                      User.is_active.is_(True)))
     return db.session.scalar(select(func.count()).select_from(patient)
                              .where(patient.id.in_(patient_ids), patient.id.not_in(others)))
+
+
+def lock_joining(coordinator_id) -> bool:
+    """Before coordinator_id gets a patient, in the same transaction and before any patient's row
+    is locked (the order of a deactivation, which locks the admins' rows, then the account's,
+    then its patients'; an assignment locks no admin's): lock its account's row; whether it is
+    an active coordinator, read under the lock."""
+    lock_row(User, coordinator_id)
+    return db.session.execute(select(User.id).where(User.id == coordinator_id, User.role == "coordinator",
+                                                    User.is_active.is_(True))).first() is not None
 
 
 def lock_for_removal(patient_id, coordinator_id) -> None:

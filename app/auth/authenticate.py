@@ -231,3 +231,8 @@ def refresh_token_login() -> tuple[AuthSession, uuid.UUID]:
 
 def current_login() -> AuthSession:
     return db.session.get(AuthSession, g.auth_session_id)
+
+
+def current_login_id():
+    """The id of the request's login (what it makes for the account may end with the login)."""
+    return g.auth_session_id

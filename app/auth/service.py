@@ -15,7 +15,7 @@ from app.auth import throttle
 from app.auth.models import ROLES, AuthSession, PasswordReset, RefreshToken, User
 from app.auth.passwords import dummy_hash, hash_password, password_problems, verify_password
 from app.auth.reset import reset_mail
-from app.auth.signals import password_resetting
+from app.auth.signals import password_replacing
 from app.common.i18n import LANGUAGES
 from app.common.mail import Mail
 from app.common.types import utcnow
@@ -192,7 +192,8 @@ def revoke_all_sessions(user: User, reason: str, *, keep: AuthSession | None = N
 
 def change_password(actor: User, session: AuthSession, current: str, new: str, now) -> None:
     """Needs the current password (a wrong one counts towards the lockout); every other login
-    of the account is revoked, this one stays."""
+    of the account is revoked, with the feed tokens and push registrations it made; this one
+    stays, with its own."""
     check_not_locked(actor.email, now)
     if not verify_password(actor.password_hash, current):
         fail_login(actor.email, actor, now, ApiError(
@@ -200,8 +201,14 @@ def change_password(actor: User, session: AuthSession, current: str, new: str, n
             errors={"current_password": ["The current password is wrong."]}))
     _set_password(actor, new)
     revoke_all_sessions(actor, "password_changed", keep=session)
+    _announce_password_replacing(actor, now, keep=session)  # what the other logins made ends with them
     audit.record("password_changed", actor, patient_id=actor.patient_id)
     db.session.commit()
+
+
+def _announce_password_replacing(user: User, now, keep: AuthSession | None = None) -> None:
+    password_replacing.send(current_app._get_current_object(), user=user, now=now,
+                            keep_login=keep.id if keep is not None else None)
 
 
 def _set_password(user: User, new: str) -> None:
@@ -271,7 +278,7 @@ def confirm_password_reset(email: str, code: str, new: str, now) -> None:
                        type_slug="invalid-reset-code", errors={"code": ["Already used."]})
     _set_password(user, new)
     revoke_all_sessions(user, "password_reset")
-    password_resetting.send(current_app._get_current_object(), user=user, now=now)  # its feed tokens, push devices too
+    _announce_password_replacing(user, now)  # its feed tokens, push devices too
     throttle.clear(user.email)
     audit.record("password_reset", user, patient_id=user.patient_id)
     db.session.commit()
@@ -305,8 +312,12 @@ def lock_for_deactivation(actor: User, user_id) -> None:
     admins = db.session.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True))
                                 .order_by(User.id).with_for_update())
     if actor.id not in set(admins):
-        raise ApiError(401, "The account is not available.", title="Unauthorized",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise account_unavailable()
+
+
+def account_unavailable() -> ApiError:
+    """The 401 of an actor whose account was deactivated after its token was checked."""
+    return ApiError(401, "The account is not available.", title="Unauthorized", headers={"WWW-Authenticate": "Bearer"})
 
 
 def _set_language(actor: User, user: User, language: str) -> None:

@@ -3,16 +3,16 @@ from app.extensions import api
 
 
 def register(app) -> None:
-    from app.auth.signals import password_resetting
+    from app.auth.signals import password_replacing
     from app.calendar import models  # noqa: F401  (for Alembic)
     from app.calendar.routes import blp
-    from app.calendar.service import on_caregiver_revoking, on_password_resetting
+    from app.calendar.service import on_caregiver_revoking, on_password_replacing
     from app.patients.signals import caregiver_revoking
 
     api.spec.components.security_scheme(  # for phone calendars, which subscribe without a login
         "feedToken", {"type": "apiKey", "in": "query", "name": "token"})
     api.register_blueprint(blp)
-    # a token made by a caregiver for the patient, or by an account whose password was reset,
-    # is revoked in that transaction (and is not served once its maker's access has ended)
+    # a token made by a caregiver for the patient, or by an account whose password was reset
+    # (or, in another login, changed), is revoked in that transaction (and is not served once its maker's access has ended)
     caregiver_revoking.connect(on_caregiver_revoking)
-    password_resetting.connect(on_password_resetting)
+    password_replacing.connect(on_password_replacing)

@@ -1,6 +1,6 @@
 from flask import Response
 
-from app.auth.authenticate import authenticate, current_actor, optional_actor
+from app.auth.authenticate import authenticate, current_actor, current_login_id, optional_actor
 from app.calendar import service
 from app.calendar.schemas import FeedArgs, FeedStatusSchema, FeedTokenSchema
 from app.common.types import utcnow
@@ -45,7 +45,7 @@ def feed_status(patient_id):
 @blp.response(201, FeedTokenSchema)
 def issue_token(patient_id):
     """Create or rotate the feed token (the previous one stops working). The patient or a caregiver."""
-    return service.issue_token(current_actor(), patient_id, utcnow())
+    return service.issue_token(current_actor(), patient_id, utcnow(), current_login_id())
 
 
 @blp.route("/calendar-feed", methods=["DELETE"])

@@ -45,15 +45,17 @@ def feed_status(actor, patient_ref) -> dict:
     return {"active": active, "created_at": feed.created_at if active else None}
 
 
-def issue_token(actor, patient_ref, now: datetime) -> dict:
-    """Create the feed token, or rotate it (the old one stops working). Shown once."""
+def issue_token(actor, patient_ref, now: datetime, login_id=None) -> dict:
+    """Create the feed token, or rotate it (the old one stops working). Shown once. login_id:
+    the actor's login it is made in (a password change in another login revokes it)."""
     patient = patient_for(actor, patient_ref, LOG)
     token = secrets.token_urlsafe(32)
-    values = {"patient_id": patient.id, "token_hash": _hash(token), "created_by_id": actor.id, "created_at": now}
+    values = {"patient_id": patient.id, "token_hash": _hash(token), "created_by_id": actor.id, "created_at": now,
+              "session_id": login_id}
     if not insert_ignoring_conflict(CalendarFeed, values, ["patient_id"]):
         feed = db.session.get(CalendarFeed, patient.id, with_for_update=True)
-        feed.token_hash, feed.created_by_id, feed.created_at, feed.revoked_at = \
-            values["token_hash"], actor.id, now, None
+        feed.token_hash, feed.created_by_id, feed.created_at, feed.session_id, feed.revoked_at = \
+            values["token_hash"], actor.id, now, login_id, None
     db.session.commit()
     return {"token": token, "path": f"/api/v1/patients/{patient.id}/calendar.ics?token={token}",
             "created_at": now}
@@ -67,12 +69,15 @@ def revoke_token(actor, patient_ref, now: datetime) -> None:
     db.session.commit()
 
 
-def revoke_made_by(user_id, now: datetime, patient_id=None) -> int:
-    """Revoke the live feed tokens user_id made (of one patient, or of all): in the caller's
-    transaction, for a caregiver's revocation or a password reset of the account."""
+def revoke_made_by(user_id, now: datetime, patient_id=None, keep_login=None) -> int:
+    """Revoke the live feed tokens user_id made (of one patient, or of all; but those made in
+    the login keep_login): in the caller's transaction, for a caregiver's revocation or a password
+    reset or change of the account."""
     stmt = update(CalendarFeed).where(CalendarFeed.created_by_id == user_id, CalendarFeed.revoked_at.is_(None))
     if patient_id is not None:
         stmt = stmt.where(CalendarFeed.patient_id == patient_id)
+    if keep_login is not None:
+        stmt = stmt.where(CalendarFeed.session_id.is_distinct_from(keep_login))
     return db.session.execute(stmt.values(revoked_at=now).execution_options(synchronize_session=False)).rowcount
 
 
@@ -80,8 +85,8 @@ def on_caregiver_revoking(app, patient_id=None, caregiver_id=None, now=None, **_
     revoke_made_by(caregiver_id, now, patient_id=patient_id)
 
 
-def on_password_resetting(app, user=None, now=None, **_) -> None:
-    revoke_made_by(user.id, now)
+def on_password_replacing(app, user=None, now=None, keep_login=None, **_) -> None:
+    revoke_made_by(user.id, now, keep_login=keep_login)
 
 
 def _maker_still_may_issue(feed: CalendarFeed) -> bool:

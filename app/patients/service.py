@@ -68,6 +68,8 @@ def create_patient(actor, data: dict, now: datetime) -> dict:
     _dates_possible(None, data)
     data["known_fractures"] = _fractures_json(data.get("known_fractures", []))
     data["known_clots"] = _fractures_json(data.get("known_clots", []))
+    if not care_teams.lock_joining(actor.id):  # deactivated since its token was checked
+        raise auth.account_unavailable()
     patient = Patient(**data, created_by_id=actor.id)
     db.session.add(patient)
     db.session.flush()
@@ -316,11 +318,10 @@ def _care_team_page(patient_id, args: dict) -> Page:
 
 def add_to_care_team(actor, patient_ref, coordinator_id) -> Page:
     patient = patient_for(actor, patient_ref, ADMINISTER, resource=coordinator_id)
-    coordinator = db.session.get(User, coordinator_id)
-    if coordinator is None or coordinator.role != "coordinator" or not coordinator.is_active:
+    if not care_teams.lock_joining(coordinator_id):
         raise ApiError(422, "No active coordinator has this id.",
                        errors={"coordinator_id": ["No active coordinator has this id."]})
-    insert_ignoring_conflict(CareTeamMember, {"patient_id": patient.id, "coordinator_id": coordinator.id,
+    insert_ignoring_conflict(CareTeamMember, {"patient_id": patient.id, "coordinator_id": coordinator_id,
                                               "added_at": utcnow()}, ["patient_id", "coordinator_id"])
     db.session.commit()
     return _care_team_page(patient.id, {"per_page": MAX_PER_PAGE})

@@ -1,4 +1,4 @@
-from app.auth.authenticate import authenticate, current_actor
+from app.auth.authenticate import authenticate, current_actor, current_login_id
 from app.common.i18n import LanguageArgs
 from app.common.pagination import PageArgs, page_of
 from app.common.types import utcnow
@@ -114,7 +114,7 @@ def mark_mine_read(notification_id):
 @devices_blp.alt_response(201, schema=DeviceSchema, description="Registered")
 def register_device(data):
     """Register the app's push token (FCM) for this account; sending it again is safe."""
-    device, created = service.register_device(current_actor(), data, utcnow())
+    device, created = service.register_device(current_actor(), data, utcnow(), current_login_id())
     return device, 201 if created else 200
 
 

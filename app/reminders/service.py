@@ -299,13 +299,15 @@ def _snooze_key(row: Notification) -> str:
 
 # --- device tokens ------------------------------------------------------------------------
 
-def register_device(actor, data: dict, now: datetime) -> tuple[DeviceToken, bool]:
-    """Register the app's push token for this account (a token moves to whoever registers it last)."""
+def register_device(actor, data: dict, now: datetime, login_id=None) -> tuple[DeviceToken, bool]:
+    """Register the app's push token for this account, in the actor's login login_id (a token
+    moves to whoever registers it last, and to that login)."""
     created = insert_ignoring_conflict(DeviceToken, {"id": uuid.uuid4(), "user_id": actor.id, "token": data["token"],
-                                                     "platform": data["platform"], "created_at": now}, ["token"]) == 1
+                                                     "platform": data["platform"], "created_at": now,
+                                                     "session_id": login_id}, ["token"]) == 1
     device = db.session.scalar(select(DeviceToken).where(DeviceToken.token == data["token"]))
-    if not created and (device.user_id != actor.id or device.platform != data["platform"]):
-        device.user_id, device.platform = actor.id, data["platform"]
+    if not created and (device.user_id, device.platform, device.session_id) != (actor.id, data["platform"], login_id):
+        device.user_id, device.platform, device.session_id = actor.id, data["platform"], login_id
     db.session.commit()
     return device, created
 
@@ -325,10 +327,15 @@ def remove_device(actor, device_id) -> None:
 
 # --- what other domains' signals void ----------------------------------------------------
 
-def forget_devices(user_id) -> int:
-    """A password reset's: the account's push registrations end with its logins (whoever had the
-    password may have registered a phone); in the caller's transaction."""
-    return db.session.execute(DeviceToken.__table__.delete().where(DeviceToken.user_id == user_id)).rowcount
+def forget_devices(user_id, keep_login=None) -> int:
+    """A password reset's or change's: the account's push registrations end with its logins
+    (whoever had the password may have registered a phone), but those of the login keep_login
+    (the change's own: the account holder's phone keeps its reminders); in the caller's
+    transaction."""
+    stmt = DeviceToken.__table__.delete().where(DeviceToken.user_id == user_id)
+    if keep_login is not None:
+        stmt = stmt.where(DeviceToken.session_id.is_distinct_from(keep_login))
+    return db.session.execute(stmt).rowcount
 
 
 def on_session_written(session, change: str, now: datetime) -> None:
