@@ -17,6 +17,7 @@ from sqlalchemy.orm import DeclarativeBase
 from webargs.flaskparser import FlaskParser
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
+from app.common.validation import fields_with_nul
 from app.errors import ProblemSchema, problem_response
 
 
@@ -69,6 +70,16 @@ class Parser(FlaskParser):
                 kept.clear()
             kept[key] = found
         return dict(found)
+
+    def pre_load(self, location_data, *, schema, req, location):
+        """A text with a NUL anywhere in a body or a query string is refused by field, before the
+        schema (fields_with_nul): PostgreSQL cannot store one and SQLite can, so both databases
+        give one answer. Fields a schema names in `checked_on_their_own` (a batch's items, each
+        answered alone) are left to their own schema."""
+        errors = fields_with_nul(location_data, skip=getattr(schema, "checked_on_their_own", ()))
+        if errors:
+            raise ma.ValidationError(errors)
+        return location_data
 
     def _raw_load_json(self, req):
         """The body as the request hook parsed it (app/__init__._json_only: by app.json, once, the

@@ -268,3 +268,30 @@ def test_the_text_shortcut_answers_as_the_walk(text, refused, as_bytes):
         except BodyError:
             got = True
         assert got is refused, encoding
+
+
+def test_a_nul_in_any_body_or_query_text_is_a_422_naming_the_field_on_both_databases(world):
+    """PostgreSQL text cannot hold a NUL and SQLite can: without one check before the schemas,
+    the same body was stored by one database and refused by the other's error. Now every body
+    and query string with a NUL in a text (a value, a key, a nested one) is refused by field,
+    and nothing is stored."""
+    base = f"/api/v1/patients/{world.a_id}"
+    before = world.coord_a.get(f"{base}/contacts").get_json()
+    cases = [
+        (world.coord_a, "post", f"{base}/contacts", {"channel": "phone", "outcome": "reached", "note": "a\x00b"}, "note"),
+        (world.coord_a, "patch", base, {"display_name": "Li\x00 Wei"}, "display_name"),
+        (world.coord_a, "post", f"{base}/medications", {"medicine": "denosumab", "started_on": "2026-01-01",
+                                                        "note": "\x00"}, "note"),
+        (world.patient_a, "put", "/api/v1/patients/me/notification-preferences", {"quiet_hours": {"start\x00": "22:00"}},
+         "quiet_hours"),
+    ]
+    for actor, method, url, body, field in cases:
+        response = getattr(actor, method)(url, json=body)
+        _assert_4xx_problem(response, method, url)
+        assert response.status_code == 422, (url, response.get_json())
+        assert field in response.get_json()["errors"], (url, response.get_json())
+    assert world.coord_a.get(f"{base}/contacts").get_json() == before
+    assert world.coord_a.get(base).get_json()["display_name"] != "Li\x00 Wei"
+    response = world.coord_a.get("/api/v1/caseload?q=li%00wei")
+    _assert_4xx_problem(response, "caseload")
+    assert response.status_code == 422 and "q" in response.get_json()["errors"], response.get_json()

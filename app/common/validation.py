@@ -1,4 +1,5 @@
 """Field validators shared by the schemas."""
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
@@ -34,15 +35,16 @@ def calendar_date(value) -> None:
 NUL_MESSAGE = "Text cannot contain the NUL character (\\u0000)."
 
 
-def fields_with_nul(raw) -> dict:
-    """The field errors of a body's top-level fields holding a NUL anywhere (in a text, a key, a
-    nested value): PostgreSQL text cannot store one, SQLite can, so refusing it here gives both
-    databases one answer, and a batch item with one is refused on its own (not the batch by the
-    database's error)."""
-    if not isinstance(raw, dict):
+def fields_with_nul(raw, skip=()) -> dict:
+    """The field errors of a body's (or query string's) top-level fields holding a NUL anywhere
+    (in a text, a key, a nested value), but those in skip: PostgreSQL text cannot store one,
+    SQLite can, so refusing it here gives both databases one answer, and a batch item with one
+    is refused on its own (not the batch by the database's error). A top-level name with a NUL
+    is no field's: the schema refuses it as unknown."""
+    if not isinstance(raw, Mapping):
         return {}
     return {field: [NUL_MESSAGE] for field, value in raw.items()
-            if isinstance(field, str) and "\0" not in field and _holds_nul(value)}
+            if isinstance(field, str) and "\0" not in field and field not in skip and _holds_nul(value)}
 
 
 def _holds_nul(value) -> bool:

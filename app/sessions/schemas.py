@@ -87,6 +87,7 @@ class AsIs(ma.fields.Nested):
 
 
 class BatchInSchema(ma.Schema):
+    checked_on_their_own = ("sessions",)  # (each item by BatchItemSchema: app/extensions.Parser.pre_load)
     sessions = ma.fields.List(AsIs(BatchItemSchema), required=True, validate=Length(min=1, max=MAX_BATCH),
                               metadata={"description": f"Up to {MAX_BATCH} sessions, each with its id; "
                                                        "each is answered on its own"})
