@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import date, timedelta
 from itertools import compress
 
-from app.adherence.loading import _day_of  # the dates as the product reads them
+from app.adherence.loading import _ordinal_of  # the dates as the product reads them
 
 _PACKED = {  # (patient, item ids, local dates, minutes, last start), one row per patient
     "sqlite": "SELECT patient_id, group_concat(coalesce(item_key, '')), group_concat(local_date), "
@@ -50,7 +50,7 @@ def least_python(dbapi_connection, dialect: str, start: date, today: date) -> di
     out = {}
     for patient, keys_text, days_text, minutes_text, last in rows:
         keys = keys_text.split(",")
-        days = [parsed.get(t) or parsed.setdefault(t, _day_of(t)) for t in days_text.split(",")]
+        days = [parsed.get(t) or parsed.setdefault(t, date.fromordinal(_ordinal_of(t))) for t in days_text.split(",")]
         minutes = list(map(int, minutes_text.split(",")))
         answers, due_all, done_all = [], 0, 0
         for key, per_week, mask in items.get(patient, ()):

@@ -103,19 +103,19 @@ _packed = dialect_function(
 
 # A date as text: on SQLite as stored (YYYY-MM-DD); on PostgreSQL as days since 1970-01-01,
 # which it writes as cheaply as an integer (to_char costs a fifth of the statement there, and a
-# date's own text depends on the session's DateStyle). _day_of reads either.
+# date's own text depends on the session's DateStyle). _ordinal_of reads either.
 _day_text = dialect_function(
     "_day_text", String(), "A date as text: YYYY-MM-DD (SQLite) or days since 1970-01-01 (PostgreSQL).",
     default="{}", postgresql="CAST(({} - DATE '1970-01-01') AS TEXT)")
 _EPOCH = date(1970, 1, 1).toordinal()
 
 
-def _day_of(text: str) -> date:
-    return date.fromisoformat(text) if len(text) == 10 else date.fromordinal(_EPOCH + int(text))
+def _ordinal_of(text: str) -> int:
+    return date.fromisoformat(text).toordinal() if len(text) == 10 else _EPOCH + int(text)
 
 
 # A batch reads a few hundred distinct days and minutes, hundreds of thousands of times.
-_DAYS, _MINUTE_COUNTS = ParsedOnce(_day_of, kept=20_000), ParsedOnce(int, kept=20_000)
+_DAYS, _MINUTE_COUNTS = ParsedOnce(_ordinal_of, kept=20_000), ParsedOnce(int, kept=20_000)
 
 
 def _tally_statement(ids, bounded_below: bool):
@@ -146,7 +146,7 @@ def _tallies_through(ids):
     return _tally_statement(ids, False)
 
 
-def _tally(item_keys: str, local_dates: str, minutes_each: str) -> Tally:
+def _tally(item_keys: str, local_dates: str, minutes_each: str, base: int | None) -> Tally:
     keys = item_keys.split(",")
     days = list(map(_DAYS.__getitem__, local_dates.split(",")))
     minutes = list(map(_MINUTE_COUNTS.__getitem__, minutes_each.split(",")))
@@ -161,7 +161,7 @@ def _tally(item_keys: str, local_dates: str, minutes_each: str) -> Tally:
             if key:
                 chosen = list(map(key.__eq__, keys))
                 groups[as_uuid(key)] = (list(compress(days, chosen)), list(compress(minutes, chosen)))
-    return Tally.of_columns(days, minutes, groups)
+    return Tally.of_columns(days, minutes, groups, base)
 
 
 def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
@@ -173,9 +173,10 @@ def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     if start is not None:
         params["start"] = start
     by_patient, latest = {}, {}
+    base = None if start is None else start.toordinal()  # one base for the batch: its masks are shared
     for patient, item_keys, local_dates, minutes_each, started in core_rows(statement, params).all():
         patient = as_uuid(patient)
-        by_patient[patient] = _tally(item_keys, local_dates, minutes_each)
+        by_patient[patient] = _tally(item_keys, local_dates, minutes_each, base)
         latest[patient] = _moment(started)
     return by_patient, latest
 

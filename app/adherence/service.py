@@ -15,7 +15,7 @@ from app.errors import ApiError
 from app.exercises.service import ServedExercise, exercises_by_id
 from app.extensions import db
 from app.patients.models import Patient
-from app.plans.schedule import days, stretch_on, week_start, week_stretches, window
+from app.plans.schedule import days, levels_of, stretch_on, week_start, week_stretches, window
 from app.sessions import content
 
 DATA_DAYS = 30  # days_with_data_last_30
@@ -109,7 +109,7 @@ def adherence(actor, patient_ref, args: dict | None = None) -> dict:
 def _week_planned(specs, monday: date) -> int:
     """Everything the week plans, as the plans now stand (its days still to come included)."""
     sunday = monday + timedelta(days=6)
-    fixed = sum(len(entry.fixed) for entry in window(specs, monday, sunday, sunday).values())
+    fixed = sum(entry.fixed_due for entry in window(specs, monday, sunday, sunday).values())
     return fixed + sum(stretch.planned for stretch in week_stretches(specs, monday))
 
 
@@ -163,8 +163,10 @@ def _agenda_items(specs, day: date, logged_by_day: dict, stretches: list, exerci
             }
             if item.weekly:
                 stretch = stretch_on(specs, item, day, stretches)
-                per_day = {d: len(logged_by_day.get((d, item.item_key), ())) for d in stretch.days}
-                done_week = stretch.counted(per_day, through=day)
+                base = stretch.week.toordinal()
+                levels = levels_of([d.toordinal() - base for d in stretch.days
+                                    for _ in logged_by_day.get((d, item.item_key), ())])
+                done_week = stretch.counted(levels, base, through=day)
                 entry |= {"sessions_per_week": item.sessions_per_week, "planned_this_week": stretch.planned,
                           "done_this_week": done_week, "remaining_this_week": stretch.planned - done_week}
             items.append(entry)

@@ -30,7 +30,7 @@ from app.common.sql_functions import dialect_function
 from app.extensions import db
 from app.plans import service as plans
 from app.plans.loading import AT, core_rows, matches, patients_statement, spec_branch, specs_from_rows, specs_statement
-from app.plans.schedule import Calendar, week_start
+from app.plans.schedule import NOTHING_LOGGED, Calendar, Logged, joined_levels, week_start
 
 RULES_VERSION = 1
 REFRESH_DAYS = 7    # a checkpoint is advanced when it is this far behind the settled day
@@ -162,39 +162,44 @@ def _loaded_from(checkpoints: dict, todays: dict, earliest: date) -> tuple[dict,
 
 
 def _counted(specs: dict, usable: dict, loaded_from: date, tallies: dict, last: dict, todays: dict) -> History:
-    by_day = {pid: tally.by_item for pid, tally in tallies.items()}
     calendars = {pid: Calendar(specs.get(pid, [])) for pid in todays}
     streaks, unfinished = {}, {}
     for pid, today in todays.items():
         checkpoint = usable.get(pid)
         reach = checkpoint is not None and week_start(checkpoint[0] + DAY) >= loaded_from
         first = checkpoint[0] + DAY if reach else loaded_from
-        count, ended = walk(calendars[pid], by_day.get(pid, {}), today, today, first)
+        count, ended = walk(calendars[pid], tallies.get(pid, NOTHING_LOGGED), today, today, first)
         if ended or reach:
             streaks[pid] = count if ended else count + checkpoint[1]
         else:
             unfinished[pid] = count
     if unfinished:
-        _finish(unfinished, todays, calendars, by_day, usable, loaded_from, streaks)
+        _finish(unfinished, todays, calendars, tallies, usable, loaded_from, streaks)
     return History(specs, {}, loaded_from, streaks, last, calendars, tallies)
 
 
-def _finish(unfinished: dict, todays, calendars, by_day, usable, loaded_from: date, streaks: dict) -> None:
+def _finish(unfinished: dict, todays, calendars, tallies, usable, loaded_from: date, streaks: dict) -> None:
     """The streaks that reach back before the loaded sessions: one query for all of them."""
     lows = [week_start(usable[pid][0] + DAY) if pid in usable else None for pid in unfinished]
     low = None if None in lows else min(lows)
     older = loading.tallies(list(unfinished), low, loaded_from - DAY)[0]
     for pid, count in unfinished.items():
-        logged = _joined(older[pid].by_item, by_day.get(pid, {})) if pid in older else by_day.get(pid, {})
+        newer = tallies.get(pid, NOTHING_LOGGED)
+        logged = _joined(older[pid], newer) if pid in older else newer
         checkpoint = usable.get(pid)
         more, ended = walk(calendars[pid], logged, todays[pid], loaded_from - DAY,
                            checkpoint[0] + DAY if checkpoint else None)
         streaks[pid] = count + more + (checkpoint[1] if checkpoint and not ended else 0)
 
 
-def _joined(older: dict, newer: dict) -> dict:
-    """Two by_item counts of days that do not overlap, as one."""
-    return {key: {**older.get(key, {}), **newer.get(key, {})} for key in older.keys() | newer.keys()}
+def _joined(older: Logged, newer: Logged) -> Logged:
+    """The sessions of two reads whose days do not overlap (older's first), as one."""
+    if newer.base is None:
+        return older
+    shift = newer.base - older.base
+    levels = {key: joined_levels(older.levels.get(key, ()), newer.levels.get(key, ()), shift)
+              for key in older.levels.keys() | newer.levels.keys()}
+    return Logged(older.base, levels)
 
 
 # --- kept up to date by the session writes ------------------------------------------------
@@ -288,7 +293,7 @@ def advance(patient_id, touched: date, change: str, now: datetime, check_only: b
     specs = plans.load_specs([patient_id]).get(patient_id, [])
     first = base.settled_through + DAY if base is not None else None
     logged = loading.tallies([patient_id], week_start(first) if first else None, target)[0].get(patient_id)
-    count, ended = walk(specs, logged.by_item if logged else {}, target + DAY, target, first)
+    count, ended = walk(specs, logged or NOTHING_LOGGED, target + DAY, target, first)
     days = count if ended or base is None else count + base.streak_days
     upsert(StreakCheckpoint, {"patient_id": patient_id, "settled_through": target, "streak_days": days,
                               "rules_version": RULES_VERSION, "computed_at": now}, ["patient_id"])

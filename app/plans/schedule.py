@@ -51,10 +51,10 @@ breaks nothing; it ends at the first plan's start (app/adherence/metrics.py: wal
 session is the last one ever logged, however old.
 """
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache, partial
-from itertools import chain, repeat
 from typing import NamedTuple
 
 
@@ -266,17 +266,96 @@ def per_day(per_week: int) -> int:
     return -(-per_week // 7)
 
 
-def _capped(sessions_by_day: dict, days, cap: int, through: date | None = None) -> int:
-    """Sessions on the days (up to through), at most cap a day."""
-    if through is not None:
-        days = [day for day in days if day <= through]
-    found = map(sessions_by_day.get, days, _ZEROS)
-    if cap == 1:  # (counts are never negative: min(count, 1) is bool(count))
-        return sum(map(bool, found))
-    return sum(map(min, found, repeat(cap)))
+# --- days as bits ----------------------------------------------------------------------------
+# What was logged is counted from bit masks of days: bit i stands for the day whose ordinal is
+# base + i. An item's sessions are its levels: levels[k] holds the days with more than k sessions
+# (levels[0] the days with any), so "at most cap a day" over a set of days is the sum of the
+# first cap levels' bits in the set's mask. One AND and one bit count per level replace a look-up
+# per day; the masks of the days the plans expect are shared by every patient of a batch.
+
+class Logged(NamedTuple):
+    """Sessions by item as levels of day bits (app/adherence/metrics.py: Tally has the same two)."""
+
+    base: int | None  # the ordinal of bit 0 (None: nothing logged)
+    levels: dict      # {item_key: (mask of days with more than 0 sessions, more than 1, ...)}
 
 
-_ZEROS = repeat(0)  # endless and stateless: shared
+NOTHING_LOGGED = Logged(None, {})
+
+
+def levels_of(offsets: list) -> tuple[int, ...]:
+    """An item's levels from the bit offsets of its sessions, one offset per session."""
+    if not offsets:
+        return ()
+    distinct = set(offsets)
+    first = sum(map((1).__lshift__, distinct))  # distinct bits: the sum is their OR
+    if len(distinct) == len(offsets):
+        return (first,)
+    per_day = Counter(offsets)
+    levels = [first]
+    for k in range(2, max(per_day.values()) + 1):
+        levels.append(sum(1 << offset for offset, n in per_day.items() if n >= k))
+    return tuple(levels)
+
+
+def joined_levels(older: tuple, newer: tuple, shift: int) -> tuple:
+    """Two items' levels over days that do not overlap, newer's bit 0 being older's bit shift."""
+    longer = max(len(older), len(newer))
+    older, newer = (*older, *(0,) * (longer - len(older))), (*newer, *(0,) * (longer - len(newer)))
+    return tuple(a | (b << shift) for a, b in zip(older, newer))
+
+
+def shifted(mask: int, offset: int) -> int:
+    """mask moved offset bits up (down when negative: bits below 0 are dropped)."""
+    return mask << offset if offset >= 0 else mask >> -offset
+
+
+def capped(levels: tuple, mask: int, cap: int) -> int:
+    """Sessions on the days of mask, at most cap a day."""
+    if cap == 1:
+        return (levels[0] & mask).bit_count() if levels else 0
+    return sum((level & mask).bit_count() for level in levels[:cap])
+
+
+def span_mask(first: int, last: int, base: int) -> int:
+    """The days first to last (ordinals), as bits from base."""
+    return shifted((1 << (last - first + 1)) - 1, first - base) if last >= first else 0
+
+
+@lru_cache(maxsize=4096)
+def weekday_pattern(weekday: int, count: int, mask: int) -> int:
+    """Bits 0 to count - 1 for the days from one with this weekday, set on the days whose weekday
+    is in mask (bit 0 Monday): seven bits of the mask turned to start on that weekday, repeated."""
+    turned = sum(1 << k for k in range(7) if mask >> ((weekday + k) % 7) & 1)
+    blocks = -(-count // 7)
+    return ((1 << 7 * blocks) - 1) // 127 * turned & ((1 << count) - 1)
+
+
+@lru_cache(maxsize=8192)
+def days_mask(days: tuple[date, ...], base: int) -> int:
+    """The days, as bits from base (shared by the patients of a batch, whose masks share a base)."""
+    mask = 0
+    for day in days:
+        offset = day.toordinal() - base
+        if offset >= 0:
+            mask |= 1 << offset
+    return mask
+
+
+_WEEK = 0b1111111
+
+
+def weeks_counted(levels: tuple, offset: int, weeks: int, per_week: int, cap: int) -> int:
+    """The sessions that count over the whole weeks from bit offset: at most cap a day and
+    per_week a week."""
+    if not levels:
+        return 0
+    if cap == 1:
+        bits = shifted(levels[0], -offset)
+        return sum(min(per_week, (bits >> 7 * week & _WEEK).bit_count()) for week in range(weeks))
+    moved = [shifted(level, -offset) for level in levels[:cap]]
+    return sum(min(per_week, sum((bits >> 7 * week & _WEEK).bit_count() for bits in moved))
+               for week in range(weeks))
 
 
 class Stretch(NamedTuple):
@@ -298,11 +377,14 @@ class Stretch(NamedTuple):
         return cls(item_key, week, sessions_per_week, minutes, days, item, prorated(sessions_per_week, len(days)),
                    per_day(sessions_per_week))
 
-    def counted(self, sessions_by_day: dict, through: date | None = None) -> int:
-        """Sessions that count for the stretch ({date: sessions that day}), up to through."""
-        if not sessions_by_day:
+    def counted(self, levels: tuple, base: int, through: date | None = None) -> int:
+        """Sessions that count for the stretch (the item's levels of day bits from base), up to through."""
+        if not levels:
             return 0
-        return min(self.planned, _capped(sessions_by_day, self.days, self.cap, through))
+        mask = days_mask(self.days, base)
+        if through is not None:
+            mask &= span_mask(base, through.toordinal(), base)
+        return min(self.planned, capped(levels, mask, self.cap))
 
 
 def week_stretches(plans: list[PlanSpec] | Calendar, monday: date) -> list[Stretch]:
@@ -314,12 +396,6 @@ def week_stretches(plans: list[PlanSpec] | Calendar, monday: date) -> list[Stret
 def _week_days(monday: date) -> tuple[date, ...]:
     """The seven days of the week starting on monday (shared by every patient of a batch)."""
     return tuple(monday + timedelta(days=k) for k in range(7))
-
-
-@lru_cache(maxsize=1024)
-def _run_days(monday: date, weeks: int) -> tuple[date, ...]:
-    """The days of the weeks from monday (shared by every patient of a batch)."""
-    return tuple(monday + timedelta(days=k) for k in range(timedelta(weeks=weeks).days))
 
 
 def _week_stretches(plans: Calendar, monday: date) -> list[Stretch]:
@@ -363,55 +439,54 @@ class Quota(NamedTuple):
         planned = stretch.planned if days is stretch.days else prorated(stretch.sessions_per_week, len(days))
         return cls(stretch, days, ahead, planned, max(0, planned - ahead))
 
-    def counted(self, sessions_by_day: dict) -> int:
-        if not sessions_by_day:
+    def counted(self, levels: tuple, base: int) -> int:
+        if not levels:
             return 0
-        return min(self.planned, _capped(sessions_by_day, self.days, self.stretch.cap))
+        return min(self.planned, capped(levels, days_mask(self.days, base), self.stretch.cap))
 
 
 @dataclass(slots=True)
 class ItemWindow:
-    item: ItemSpec                                   # as in force on its last day in the window
-    fixed: list = field(default_factory=list)        # [(date, minutes)] days-of-week days due
-    quotas: list = field(default_factory=list)       # [Quota]
-    # Runs of whole past weeks of one segment, all due: (their days, weeks, N, cap, minutes), so
-    # that k identical weeks are counted by C over their days, not by k Quotas.
+    item: ItemSpec        # as in force on its last day in the window
+    base: int             # the ordinal of the masks' bit 0
+    fixed_due: int = 0    # days-of-week days due
+    fixed_minutes: int = 0
+    fixed_mask: int = 0   # those days as bits from base
+    quotas: list = field(default_factory=list)  # [Quota]
+    # Runs of whole past weeks of one segment, all due: (the first Monday as a bit offset from
+    # base, weeks, N, cap, minutes), so that k identical weeks are counted as one run, not k Quotas.
     runs: list = field(default_factory=list)
 
 
-@lru_cache(maxsize=1024)
-def _mask_offsets(weekday: int, mask: int) -> tuple[int, ...]:
-    """The offsets 0 to 6 from a day with this weekday of the weekdays in the mask."""
-    return tuple(k for k in range(7) if mask >> ((weekday + k) % 7) & 1)
-
-
 @lru_cache(maxsize=4096)
-def _fixed_days(first: date, weekday: int, count: int, mask: int, minutes: int) -> tuple:
-    """((date, minutes), ...) of the mask's weekdays among the count days from first, in date
-    order (patients of a batch share their windows' days: worked out once for all of them)."""
-    start = first.toordinal()
-    ordinals = [range(start + k, start + count, 7) for k in _mask_offsets(weekday, mask)]
-    if not ordinals:  # (no weekday bit set)
-        return ()
-    days = map(date.fromordinal, sorted(chain.from_iterable(ordinals)) if len(ordinals) > 1 else ordinals[0])
-    return tuple(zip(days, repeat(minutes)))
+def _fixed_days(weekday: int, count: int, mask: int) -> tuple[int, int]:
+    """(how many, their bits from the first) of the mask's weekdays among the count days from a
+    day of this weekday (patients of a batch share their windows' days: worked out once)."""
+    pattern = weekday_pattern(weekday, count, mask)
+    return pattern.bit_count(), pattern
 
 
-def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date) -> dict:
-    """{item_key: ItemWindow} for the items in force on some day of [start, end] (end <= today)."""
+def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date, base: int | None = None) -> dict:
+    """{item_key: ItemWindow} for the items in force on some day of [start, end] (end <= today),
+    its masks as bits from base (an ordinal; by default start's Monday's)."""
     plans = calendar(plans)  # each day's items are read again for the weeks' stretches
+    if base is None:
+        base = week_start(start).toordinal()
     result: dict = {}
     for first, last, items in plans.spans(start, end):
         weekday, count = first.weekday(), (last - first).days + 1
         for item in items:
             entry = result.get(item.item_key)
             if entry is None:
-                entry = result[item.item_key] = ItemWindow(item)
+                entry = result[item.item_key] = ItemWindow(item, base)
             else:
                 entry.item = item
             mask = item.days_mask
-            if mask and not item.weekly:  # its weekdays in the run, in date order
-                entry.fixed += _fixed_days(first, weekday, count, mask, item.minutes)
+            if mask and not item.weekly:  # its weekdays in the run
+                due, pattern = _fixed_days(weekday, count, mask)
+                entry.fixed_due += due
+                entry.fixed_minutes += due * item.minutes
+                entry.fixed_mask |= shifted(pattern, first.toordinal() - base)
     monday = week_start(start)
     while monday <= end:
         sunday = monday + _SIX_DAYS
@@ -420,11 +495,11 @@ def window(plans: list[PlanSpec] | Calendar, start: date, end: date, today: date
             if run is not None:
                 weeks, weekly = run
                 if weekly:
-                    run_days = _run_days(monday, weeks)
+                    offset = monday.toordinal() - base
                     for key, per_week, minutes, _item, _planned, cap in weekly:
                         entry = result.get(key)
                         if entry is not None:
-                            entry.runs.append((run_days, weeks, per_week, cap, minutes))
+                            entry.runs.append((offset, weeks, per_week, cap, minutes))
                 monday += timedelta(weeks=weeks)
                 continue
         last = sunday if monday <= today <= sunday and end == today else end
