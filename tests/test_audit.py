@@ -96,3 +96,19 @@ def test_the_audit_trail_shows_an_admin_no_clinical_override_reason(client, worl
     # The care team still reads the reason with the plan.
     read = world.coord_a.get(f"{plans_url(profile['id'])}/{plan['id']}").get_json()
     assert read["version_in_force"]["override_reason"] == "Reviewed again with the haematologist"
+
+
+def test_the_origin_of_an_unrouted_request_masks_its_path_as_the_access_log_does(app):
+    """No unrouted request records an audit event today (each is a 404 or 405, and the hook
+    records nothing for an error answer), so the origin the hook builds for one is checked
+    directly: what any event under it would store as its route is the masked path, never an
+    e-mail address or an id a careless client put in it."""
+    from app.audit import origin
+    path = "/api/v1/patients/someone@example.com/sessions/3f2b6c1e-8d4a-4f0e-9b7a-2c5d1e0f9a8b"
+    with app.test_request_context(path, method="POST"):
+        app.preprocess_request()
+        route = origin.current_origin().route
+    assert route == "/api/v1/patients/<masked>/sessions/<masked>"
+    with app.test_request_context("/api/v1/patients/me", method="GET"):
+        app.preprocess_request()
+        assert origin.current_origin().route == "/api/v1/patients/<patient_id>"  # a routed one: its rule

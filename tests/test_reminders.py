@@ -328,6 +328,8 @@ def test_push_server_errors_are_retried(app, app_ctx, world):
 
 def test_slow_delivery_hands_back_what_it_cannot_send_before_its_claim_could_expire(app, app_ctx, world):
     pid, due, now = uuid.UUID(world.a_id), utc(2020, 1, 1), utc(2020, 1, 1, 0, 1)  # before anything else is due
+    assert world.patient_a.put("/api/v1/patients/me/notification-preferences",
+                               json={"caregivers_receive": True}).status_code == 200  # the caregiver's row goes too
     for user in (world.patient_a.id, world.caregiver_a.id):
         enqueue(recipient_user_id=uuid.UUID(user), patient_id=pid, kind="plan_reminder", dedupe_key=f"slow:{user}",
                 due_at=due, payload={}, now=due)
@@ -578,6 +580,59 @@ def test_a_caregiver_cannot_snooze_a_reminder_back_once_the_patient_withdrew_con
         refused = caregiver.post(f"/api/v1/patients/me/notifications/{first.id}/snooze", json={"until": "30m"})
         assert assert_problem(refused, 409)["errors"] == {"until": ["Not shared with caregivers now."]}
     assert [r for r in rows(pid, recipient=carer) if r.status == "pending"] == []
+
+
+def _queued_late(recipients, pid, kind="plan_reminder") -> None:
+    """What a materialiser run that read the preferences before they changed writes after:
+    a row due now for each recipient about the patient."""
+    for user in recipients:
+        enqueue(recipient_user_id=uuid.UUID(user), patient_id=pid, kind=kind, dedupe_key=f"late:{user}",
+                due_at=NOW + timedelta(hours=4), payload={}, now=NOW)
+    db.session.commit()
+
+
+@pytest.mark.parametrize("change", [{"caregivers_receive": False}, {"opted_out": ["plan_reminder"]}])
+def test_the_dispatcher_sends_a_caregiver_nothing_the_patient_no_longer_shares(app_ctx, world, smtp, change):
+    """A row for a caregiver that reaches the outbox after the patient stopped sharing it (consent
+    withdrawn, or the kind opted out) is cancelled when due, with the reason, not sent."""
+    patient_actor, pid, caregiver, carer, first = _caregiver_sent_a_reminder(world)
+    with at(first.due_at, patient_actor):
+        changed = patient_actor.put("/api/v1/patients/me/notification-preferences", json=change)
+        assert changed.status_code == 200, changed.get_json()
+    _queued_late([caregiver.id], pid)
+    smtp.clear()
+    dispatch(NOW + timedelta(hours=4, minutes=1))
+    assert smtp.to(caregiver.email) == []
+    [late] = [r for r in rows(pid, recipient=carer) if r.dedupe_key.startswith("late:")]
+    assert (late.status, late.channel, late.sent_at, late.attempts) == ("cancelled", None, None, 0)
+    assert late.last_error == "not sent: the patient does not share this reminder with caregivers"
+
+
+def test_the_dispatcher_sends_a_caregiver_what_the_patient_shares(app_ctx, world, smtp):
+    patient_actor, pid, caregiver, carer, first = _caregiver_sent_a_reminder(world)
+    _queued_late([caregiver.id], pid)
+    smtp.clear()
+    dispatch(NOW + timedelta(hours=4, minutes=1))
+    [late] = [r for r in rows(pid, recipient=carer) if r.dedupe_key.startswith("late:")]
+    assert late.status == "sent" and len(smtp.to(caregiver.email)) == 1
+
+
+def test_the_consent_check_at_send_time_runs_the_same_statements_for_one_caregiver_or_several(app_ctx, world, smtp):
+    from tests.statements import statements_on
+    counts = []
+    for how_many in (1, 3):
+        patient_actor, patient, _ = patient_with_plan(world, NOW, [item("12:00")], time_zone="Asia/Shanghai")
+        pid = uuid.UUID(patient["id"])
+        with at(NOW, patient_actor):
+            caregivers = [caregiver_for(world.client, patient_actor, name=f"Carer {n}") for n in range(how_many)]
+        db.session.execute(Notification.__table__.update().where(Notification.status == "pending")
+                           .values(status="cancelled"))  # only the rows below are due
+        _queued_late([c.id for c in caregivers], pid)
+        with statements_on(db.session.get_bind()) as counted:
+            dispatch(NOW + timedelta(hours=4, minutes=1))
+        counts.append(counted.n)
+        assert {r.status for r in rows(pid) if r.dedupe_key.startswith("late:")} == {"cancelled"}
+    assert counts[0] == counts[1], counts
 
 
 def test_devices_are_registered_listed_and_removed_by_their_account(world):

@@ -1,3 +1,4 @@
+import sqlite3
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -173,6 +174,61 @@ def test_a_nul_byte_in_one_batch_item_refuses_that_item_only(world, now):
     alone = put(world.patient_a, str(uuid.uuid4()), body(world, note="felt fine\x00"))
     assert "note" in assert_problem(alone, 422)["errors"]
     assert count_sessions() == before + 2
+
+
+def _poisoned(monkeypatch, kind: str, note: str) -> None:
+    """The item whose note is `note` makes the database refuse its insert, for real, inside its
+    savepoint: IntegrityError, the feed position of the item before it (the patient's positions
+    are unique); DataError, on PostgreSQL a minutes value past its integer, on SQLite a text past
+    the connection's length limit (lifted again for the next item)."""
+    from app.sessions import service
+    original = service._values
+
+    def values(ctx, data, body_hash, resolved):
+        out = original(ctx, data, body_hash, resolved)
+        driver = ctx.feed.connection.connection.dbapi_connection
+        if ctx.feed.connection.dialect.name == "sqlite":
+            driver.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000_000)
+        if data.get("note") != note:
+            return out
+        if kind == "integrity":
+            return {**out, "feed_position": out["feed_position"] - 1}
+        if ctx.feed.connection.dialect.name == "postgresql":
+            return {**out, "duration_minutes": 2**31}
+        driver.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, len(note) - 1)
+        return out
+
+    monkeypatch.setattr(service, "_values", values)
+
+
+@pytest.mark.parametrize("kind,status,title", [("integrity", 409, "Conflict with stored data"),
+                                               ("data", 422, "Value refused by the database")])
+def test_a_database_error_in_one_batch_item_refuses_that_item_only(world, now, monkeypatch, kind, status, title):
+    """The database refusing one item's write (its savepoint rolled back) answers that item, and
+    the batch's transaction goes on: the items after it are stored, with its audit row. The log
+    names the error's class only, not its SQL or the values it quotes."""
+    from tests.log_capture import SUITE_LOG
+    note = f"poisoned {uuid.uuid4()} " + "x" * 100
+    _poisoned(monkeypatch, kind, note)
+    audited = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    before, logged = count_sessions(), len(SUITE_LOG.lines)
+    items = [dict(body(world, duration_minutes=31 + i, note=note if i == 1 else "fine"), id=str(uuid.uuid4()))
+             for i in range(3)]
+    response = world.patient_a.post(f"{SESSIONS}/batch", json={"sessions": items})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    out = response.get_json()
+    assert [r["status"] for r in out["results"]] == ["created", "error", "created"]
+    problem = out["results"][1]["problem"]
+    assert (problem["status"], problem["title"]) == (status, title)
+    assert note not in response.get_data(as_text=True) and "INSERT" not in problem["detail"]
+    assert count_sessions() == before + 2
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == audited + 1
+    assert world.patient_a.get(f"{SESSIONS}/{items[2]['id']}").status_code == 200
+    lines = SUITE_LOG.lines[logged:]
+    error_class = {"integrity": "IntegrityError", "data": "DataError"}[kind]
+    assert any(error_class in line for line in lines), lines
+    assert not any(note in line or items[1]["id"] in line or "INSERT" in line for line in lines)
+    SUITE_LOG.remember(None, {"note": note})
 
 
 def test_batch_size_is_capped(world, now):

@@ -357,6 +357,27 @@ def test_batches_with_the_same_ids_in_opposite_orders_answer_every_item(app, liv
 
 
 @pytest.mark.committing
+def test_two_patients_batches_creating_the_same_new_ids_at_once_answer_every_item(app, live):
+    """Two patients' devices (so no shared feed lock) create sessions with the same new ids at
+    once, in opposite orders: per id one batch stores it and the other answers that item 409;
+    neither batch fails as a whole (the insert skips a taken id, never raising IntegrityError)."""
+    n = 30
+    ids = [str(uuid.uuid4()) for _ in range(n)]
+    a_items = [dict(_body(live, minutes_ago=30 + i), id=sid) for i, sid in enumerate(ids)]
+    started = (datetime.now(timezone.utc) - timedelta(minutes=20)).isoformat()
+    b_items = [{"id": sid, "exercise": "pressure-relief", "started_at": started, "duration_minutes": 5}
+               for sid in reversed(ids)]
+    answered = at_once([lambda: _send(app, "post", f"{SESSIONS}/batch", live.patient_a.headers, {"sessions": a_items}),
+                        lambda: _send(app, "post", f"{SESSIONS}/batch", live.patient_b.headers, {"sessions": b_items})])
+    assert [status for status, _ in answered] == [200, 200], answered
+    results = [{r["id"]: r for r in out["results"]} for _, out in answered]
+    for sid in ids:
+        pair = [results[0][sid], results[1][sid]]
+        assert sorted(r["status"] for r in pair) == ["created", "error"], pair
+        assert next(r for r in pair if r["status"] == "error")["problem"]["status"] == 409
+
+
+@pytest.mark.committing
 def test_concurrent_writers_and_two_followers_lose_nothing(app, live):
     """Patient and caregiver devices create, edit, delete and batch at once while two followers
     replay the feed: every acknowledged write reaches both, and both end equal to the server."""

@@ -3,6 +3,7 @@ write that recorded nothing itself, and writing the reads after the response is 
 from flask import g, request
 
 from app.audit import origin, service
+from app.errors import route_of
 from app.extensions import db
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -12,9 +13,9 @@ def register_audit_hooks(app) -> None:
     @app.before_request
     def _origin():
         req, state = request._get_current_object(), g._get_current_object()
-        rule = req.url_rule
         state.audit_origin_token = origin.set_origin(origin.Origin(
-            method=req.method, route=rule.rule if rule else req.path[:200],
+            # an unrouted path masked as in the access log: it may hold an e-mail or an id
+            method=req.method, route=route_of(req),
             request_id=getattr(state, "request_id", None),
             client_address=(req.remote_addr or "")[:45] or None))
 

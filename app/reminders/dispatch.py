@@ -7,8 +7,9 @@ token; rows left "sending" by a dispatcher that died are put back after
 DISPATCH_CLAIM_TIMEOUT_SECONDS. Rows for one recipient in a batch go out as one message.
 Delivery is at least once: a dispatcher killed between handing a message to SMTP or FCM and
 recording it would have that row sent again after the claim timeout. A row whose recipient may
-no longer have it (an account deactivated, or no longer related to the row's patient: a revoked
-caregiver) is cancelled when it comes due, not sent.
+no longer have it (an account deactivated, no longer related to the row's patient: a revoked
+caregiver, or a caregiver the patient no longer shares that kind with) is cancelled when it comes
+due, not sent.
 """
 import logging
 import time
@@ -31,6 +32,7 @@ log = logging.getLogger("standstrong.reminders")
 N = Notification
 RECIPIENT_DEACTIVATED = "not sent: the recipient's account is deactivated"
 RECIPIENT_UNRELATED = "not sent: the recipient no longer acts for the patient"
+NOT_SHARED = "not sent: the patient does not share this reminder with caregivers"
 
 
 def reclaim(now: datetime) -> int:
@@ -63,9 +65,16 @@ def claim(now: datetime, limit: int, token: uuid.UUID) -> list:
     return rows
 
 
-def _recipients(rows) -> tuple[dict, set]:
-    """The recipients of rows by user id, and the ids of the rows about a patient to whom their
-    recipient has no relation now (the access policy's): those are not to be sent."""
+def shared_with_caregivers(pref: NotificationPreference | None, kind: str) -> bool:
+    """Whether the patient's preferences send reminders of this kind to their caregivers: their
+    consent, and the kind not opted out (what the materialiser queues for caregivers)."""
+    return bool(pref and pref.caregivers_receive) and kind not in (pref.opted_out or [])
+
+
+def _recipients(rows) -> tuple[dict, dict]:
+    """The recipients of rows by user id, and the ids of the rows not to be sent, by why: about a
+    patient to whom their recipient has no relation now (the access policy's), or to a caregiver
+    of a patient who does not share that kind with caregivers now."""
     user_ids = {r.recipient_user_id for r in rows}
     patient_ids = {r.patient_id for r in rows if r.patient_id}
     users = db.session.execute(select(User.id, User.email, User.role, User.patient_id, User.language, User.is_active)
@@ -77,6 +86,9 @@ def _recipients(rows) -> tuple[dict, set]:
     languages = dict(db.session.execute(select(Patient.id, Patient.language).where(Patient.id.in_(patient_ids))).all())
     prefs = {p.patient_id: p for p in db.session.scalars(
         select(NotificationPreference).where(NotificationPreference.patient_id.in_(patient_ids)))}
+    not_shared = {r.id for r in rows if r.patient_id and r.id not in unrelated and r.recipient_user_id in by_id
+                  and by_id[r.recipient_user_id].role == "caregiver"
+                  and not shared_with_caregivers(prefs.get(r.patient_id), r.kind)}
     about = {r.recipient_user_id: r.patient_id for r in rows}
     out = {}
     for user in users:
@@ -92,7 +104,7 @@ def _recipients(rows) -> tuple[dict, set]:
         for device_id, user_id, token in db.session.execute(
                 select(DeviceToken.id, DeviceToken.user_id, DeviceToken.token).where(DeviceToken.user_id.in_(push_users))):
             out[user_id].devices.append((device_id, token))
-    return out, unrelated
+    return out, {RECIPIENT_UNRELATED: unrelated, NOT_SHARED: not_shared}
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -101,13 +113,14 @@ def _backoff(attempts: int) -> timedelta:
 
 def deliver(rows, now: datetime, token: uuid.UUID) -> dict:
     """Send claimed rows (one message per recipient and set of channels already done)."""
-    recipients, unrelated = _recipients(rows)
+    recipients, withheld = _recipients(rows)
     db.session.commit()  # end the read transaction: on SQLite the writes below then wait their turn
     groups = defaultdict(list)
     voided = defaultdict(list)  # why -> ids of rows not to be sent (never tried)
     for row in rows:
-        if row.id in unrelated:
-            voided[RECIPIENT_UNRELATED].append(row.id)
+        why = next((why for why, ids in withheld.items() if row.id in ids), None)
+        if why:
+            voided[why].append(row.id)
         else:
             groups[(row.recipient_user_id, row.channel or "")].append(row)
     sent = defaultdict(list)  # channels string -> ids

@@ -2,6 +2,7 @@
 the sync feed, and the urgent safety answers."""
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -11,6 +12,7 @@ import marshmallow as ma
 from flask import current_app
 from sqlalchemy import bindparam, cast, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from app.audit import rows as audit_rows
 from app.audit import service as audit
@@ -31,6 +33,7 @@ from app.sessions.schemas import BatchItemSchema, SessionSchema
 from app.sessions import signals
 from app.sessions.signals import session_saving, session_written
 
+log = logging.getLogger("standstrong.sessions")
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
@@ -496,31 +499,67 @@ def _base_revision(field_value: int | None, if_match: int | None) -> int | None:
 def batch(actor, patient_ref, raw_items: list, language: str | None = None) -> dict:
     ctx = _patient_and_context(actor, patient_ref, language).preload()
     ctx.stored_ids = _stored_ids(ctx.patient, raw_items)
-    schema = BatchItemSchema()
-    results = []
-    for index, raw in enumerate(raw_items):
-        sid = raw.get("id") if isinstance(raw, dict) else None
-        try:
-            data = schema.load(raw)
-        except ma.ValidationError as error:
-            results.append(_failed(index, sid, 422, "Validation failed", error.messages))
-            continue
-        session_id = data.pop("id")
-        try:
-            with db.session.begin_nested():
-                session, status = _upsert(ctx, session_id, data, data.pop("base_revision", None))
-        except ApiError as error:
-            results.append(_failed(index, str(session_id), error.code, error.title or error.name,
-                                   error.errors, error.description, error.type_slug, error.extra))
-            continue
-        results.append({"index": index, "id": str(session_id), "status": status,
-                        "session": view(session, ctx.language), "problem": None})
+    results, loaded = _loaded(raw_items)
+    # Written in id order, not the batch's: two batches creating the same new ids (two patients',
+    # whose feed locks differ) then wait on each other's inserts in one order, never in a cycle
+    # (PostgreSQL's deadlock, which failed one of them). One id sent twice keeps its order.
+    for index, session_id, data in sorted(loaded, key=lambda item: (item[1], item[0])):
+        results[index] = _batch_item(ctx, index, session_id, data)
     _commit(ctx)
     _announce(ctx)
     counts = {}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
     return {"results": results, "counts": counts}
+
+
+def _loaded(raw_items: list) -> tuple[list, list]:
+    """(the results so far: the problem of each item that does not load, None for the others;
+    (index, id, data) of the items that load)."""
+    schema = BatchItemSchema()
+    results, loaded = [None] * len(raw_items), []
+    for index, raw in enumerate(raw_items):
+        try:
+            data = schema.load(raw)
+        except ma.ValidationError as error:
+            sid = raw.get("id") if isinstance(raw, dict) else None
+            results[index] = _failed(index, sid, 422, "Validation failed", error.messages)
+            continue
+        loaded.append((index, data.pop("id"), data))
+    return results, loaded
+
+
+def _batch_item(ctx: _Context, index: int, session_id, data: dict) -> dict:
+    """One item written in its own savepoint: its result, or its problem (the others unaffected)."""
+    try:
+        # The connection's savepoint, not the db session's: that one is emitted only when the
+        # session itself runs a statement, and an item's statements run on the connection (a
+        # refused one would then abort PostgreSQL's whole transaction, every item with it).
+        with ctx.feed.connection.begin_nested():
+            session, status = _upsert(ctx, session_id, data, data.pop("base_revision", None))
+    except ApiError as error:
+        return _failed(index, str(session_id), error.code, error.title or error.name,
+                       error.errors, error.description, error.type_slug, error.extra)
+    except SQLAlchemyError as error:  # its savepoint is rolled back: the transaction goes on
+        return _refused_by_database(index, session_id, error)
+    return {"index": index, "id": str(session_id), "status": status,
+            "session": view(session, ctx.language), "problem": None}
+
+
+_REFUSALS = (  # (error class, status, title, detail) of an item the database refused
+    (IntegrityError, 409, "Conflict with stored data",
+     "This session conflicts with data stored meanwhile; read the session and send it again."),
+    (DataError, 422, "Value refused by the database", "A value of this session is out of the range the database stores."),
+    (SQLAlchemyError, 503, "Not stored", "The database did not store this session; send it again shortly."),
+)
+
+
+def _refused_by_database(index: int, session_id, error: SQLAlchemyError) -> dict:
+    """A batch item whose write the database refused: its own problem, the others unaffected.
+    The log names the error's class only: its message quotes the statement and the row's values."""
+    log.warning("batch item %d not stored: %s", index, type(error).__name__)
+    _, status, title, detail = next(refusal for refusal in _REFUSALS if isinstance(error, refusal[0]))
+    return _failed(index, session_id, status, title, detail=detail)
 
 
 def _stored_ids(patient, raw_items: list) -> set:
