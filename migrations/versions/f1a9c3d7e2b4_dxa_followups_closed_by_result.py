@@ -1,7 +1,7 @@
 """dxa follow-ups: closed_by_result, so that deleting a scan's last result reopens the follow-up it closed
 
 Revision ID: f1a9c3d7e2b4
-Revises: e3b7c41d9a20
+Revises: a9c4e2f7b1d3
 Create Date: 2026-12-03 14:00:00
 
 A follow-up closed before this column existed counts as closed by hand: deleting a result
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f1a9c3d7e2b4'
-down_revision = 'e3b7c41d9a20'
+down_revision = 'a9c4e2f7b1d3'
 branch_labels = None
 depends_on = None
 
