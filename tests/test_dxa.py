@@ -297,6 +297,139 @@ def test_missed_is_owed_again_and_closed_follow_ups_stay_closed(world, fresh):
     assert extra.status_code == 201 and extra.get_json()["status"] == "booked"
 
 
+# --- a result deleted: the follow-ups go back to what the remaining scans make them ---------------
+
+def _followup_rows(actor, pid):
+    return sorted((f["id"], f["kind"], f["status"], f["due_date"], f["completed_on"])
+                  for f in _followups(actor, pid))
+
+
+def _delete_result(coord, pid, result_id):
+    response = coord.delete(f"/api/v1/patients/{pid}/dxa/results/{result_id}")
+    assert response.status_code == 204, response.get_json()
+
+
+def _pending_followup_reminders(app, pid) -> list[str]:
+    """The occurrence keys of the patient's pending DXA follow-up reminders, once the
+    materialiser has run for the patient now."""
+    from app.reminders.materialise import materialise
+
+    with app.app_context():
+        materialise(datetime.now(timezone.utc), patient_ids=[uuid.UUID(pid)])
+        return sorted(db.session.scalars(select(Notification.occurrence_key).where(
+            Notification.patient_id == uuid.UUID(pid), Notification.kind == "dxa_followup_due",
+            Notification.status == "pending")))
+
+
+def test_deleting_a_result_entered_in_error_reopens_the_follow_up_it_closed(app, world):
+    """A scan for today entered on the wrong patient and deleted at once: the follow-up it closed
+    is open again as it was (the scan the patient still owes), the next one it planned is gone;
+    the patient is reminded of the one owed on its due date and the overdue rule sees it."""
+    from app.reminders.dispatch import dispatch
+    from app.reminders.materialise import materialise
+
+    pid, zone = world.a_id, world.profile_a["time_zone"]
+    before = _followup_rows(world.coord_a, pid)
+    entered = post_result(world.coord_a, pid, scan_date=today(zone).isoformat(), bmd=0.70)
+    assert _followup_rows(world.coord_a, pid) != before  # the result closed the follow-up, planned a next
+
+    _delete_result(world.coord_a, pid, entered["id"])
+
+    assert _followup_rows(world.coord_a, pid) == before
+    for actor, ref in ((world.coord_a, pid), (world.patient_a, "me")):
+        assert actor.get(f"/api/v1/patients/{ref}/dxa/protocol").get_json()["next_followup"]["id"] \
+            == world.followup_a["id"]
+    due = date.fromisoformat(world.followup_a["due_date"])
+    reminder_at = local_moment(due, "09:00", zone)
+    with app.app_context():
+        with at(reminder_at - timedelta(minutes=5)):
+            materialise(reminder_at - timedelta(minutes=5), patient_ids=[uuid.UUID(pid)])
+        with at(reminder_at):
+            dispatch(reminder_at)
+        overdue = dxa.overdue_followups([uuid.UUID(pid)], 30, reminder_at + timedelta(days=40))
+    assert [str(o["followup_id"]) for o in overdue] == [world.followup_a["id"]]
+    with at(reminder_at + timedelta(minutes=1), world.patient_a):
+        inbox = world.patient_a.get("/api/v1/patients/me/notifications?kind=dxa_followup_due").get_json()["items"]
+    assert len(inbox) == 1, inbox
+    with app.app_context():
+        assert db.session.scalar(select(Notification.occurrence_key).where(
+            Notification.patient_id == uuid.UUID(pid), Notification.kind == "dxa_followup_due")) \
+            == f"dxa-followup-due:{world.followup_a['id']}:{due.isoformat()}"
+
+
+def test_the_reminder_of_the_follow_up_a_deleted_result_closed_comes_back(app, world, fresh):
+    """Baseline owed (overdue: reminded at the next nine o'clock); a scan five days ago closes it
+    and plans the repeat (also overdue, so reminded next); the scan deleted, the baseline's
+    reminder is pending again and the repeat's is cancelled."""
+    _, pid = fresh
+    world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol", json={
+        "medically_stable_on": days_ago(60), "treatment_started_on": days_ago(400)})
+    [baseline] = _followups(world.coord_a, pid)
+    owed = [f"dxa-followup-due:{baseline['id']}:{days_ago(60)}"]
+    assert _pending_followup_reminders(app, pid) == owed
+    entered = post_result(world.coord_a, pid, scan_date=days_ago(5))
+    [repeat] = _followups(world.coord_a, pid, "?status=due")
+    assert (repeat["kind"], repeat["due_date"]) == ("repeat", days_ago(4))
+    assert _pending_followup_reminders(app, pid) == [f"dxa-followup-due:{repeat['id']}:{days_ago(4)}"]
+
+    _delete_result(world.coord_a, pid, entered["id"])
+
+    assert [(f["id"], f["status"], f["completed_on"]) for f in _followups(world.coord_a, pid)] \
+        == [(baseline["id"], "due", None)]
+    assert _pending_followup_reminders(app, pid) == owed
+
+
+def test_a_result_deleted_beside_another_of_the_same_scan_changes_no_follow_up(world, fresh):
+    _, pid = fresh
+    post_result(world.coord_a, pid, scan_date=days_ago(400))
+    hip = post_result(world.coord_a, pid, site="total_hip", side="left", scan_date=days_ago(30))
+    post_result(world.coord_a, pid, site="distal_femur", side="left", scan_date=days_ago(30))
+    before = _followup_rows(world.coord_a, pid)
+
+    _delete_result(world.coord_a, pid, hip["id"])  # the scan of 30 days ago keeps its knee
+
+    assert _followup_rows(world.coord_a, pid) == before
+
+
+def test_a_deleted_result_before_a_later_one_replans_from_the_scans_left(world, fresh):
+    """Scans 400 and 30 days ago: the next is the interval after the second. The first deleted,
+    the one left is the first scan: the next is the repeat 12 months after it, as recording only
+    it would have planned; the follow-up the later scan closed stays closed."""
+    _, pid = fresh
+    first = post_result(world.coord_a, pid, scan_date=days_ago(400))
+    post_result(world.coord_a, pid, scan_date=days_ago(30))
+    [closed] = _followups(world.coord_a, pid, "?status=done")
+    assert (closed["kind"], closed["completed_on"]) == ("repeat", days_ago(30))
+
+    _delete_result(world.coord_a, pid, first["id"])
+
+    items = _followups(world.coord_a, pid)
+    assert [(f["kind"], f["status"], f["due_date"]) for f in items][0] == (
+        "repeat", "due", (today() - timedelta(days=30) + relativedelta(months=12)).isoformat())
+    assert [(f["id"], f["status"], f["completed_on"]) for f in items][1:] == [(closed["id"], "done", days_ago(30))]
+
+
+def test_a_deleted_result_keeps_the_next_follow_up_once_it_is_booked(world, fresh):
+    """The next scan booked since: the booking is the patient's, so it stays the open follow-up;
+    the one the deleted result closed cannot be open beside it and is cancelled, so the scan
+    that never happened is no longer counted."""
+    _, pid = fresh
+    post_result(world.coord_a, pid, scan_date=days_ago(400))
+    [first_repeat] = _followups(world.coord_a, pid)
+    wrong = post_result(world.coord_a, pid, scan_date=days_ago(30))
+    [planned] = _followups(world.coord_a, pid, "?status=due")
+    _book(world.coord_a, pid, planned["id"], today() + timedelta(days=20))
+
+    _delete_result(world.coord_a, pid, wrong["id"])
+
+    assert [(f["id"], f["status"], f["completed_on"]) for f in _followups(world.coord_a, pid)] == [
+        (planned["id"], "booked", None), (first_repeat["id"], "cancelled", None)]
+    # The scan of 30 days ago is gone: a follow-up may be due before it again.
+    moved = world.coord_a.patch(f"/api/v1/patients/{pid}/dxa/followups/{planned['id']}",
+                                json={"due_date": days_ago(100)})
+    assert moved.status_code == 200, moved.get_json()
+
+
 # --- due_notices: 14 days and 1 day before an appointment, and due unbooked ------------------------
 
 def _book(coord, pid, followup_id, day: date, time: str = "10:00"):

@@ -12,7 +12,8 @@ from app.config import BASE_DIR
 from app.dxa import service as dxa
 from app.medications import service as medications
 from app.medications.signals import dose_recorded, treatment_changed
-from tests.factories import enrolled_patient
+from tests.factories import World, at_once, enrolled_patient
+from tests.test_errors import assert_problem
 
 
 def today() -> date:
@@ -100,6 +101,48 @@ def test_stopping_a_treatment_ends_its_schedule(world, fresh):
     assert yesterday.get_json()["status"] == "ended"
     assert [t["id"] for t in world.coord_a.get(f"{base}?active=false").get_json()["items"]] == [treatment["id"]]
     assert world.coord_a.post(base, json={"medicine": "denosumab", "started_on": today().isoformat()}).status_code == 201
+
+
+def test_reopening_an_ended_treatment_while_its_successor_runs_is_refused(world):
+    """Course 1 ended, course 2 started: reopening course 1 (end_date null) would leave two active
+    treatments of one medicine, two schedules of reminders, calendar events and overdue checks
+    for one injection. Refused as a second one is on create."""
+    base = f"/api/v1/patients/{world.a_id}/medications"
+    today = local_today(world.profile_a["time_zone"])
+    first = world.treatment_a["id"]
+    ended = world.coord_a.patch(f"{base}/{first}", json={"end_date": (today - timedelta(days=1)).isoformat()})
+    assert ended.status_code == 200, ended.get_json()
+    second = world.coord_a.post(base, json={"medicine": "denosumab", "started_on": today.isoformat()})
+    assert second.status_code == 201, second.get_json()
+
+    reopened = world.coord_a.patch(f"{base}/{first}", json={"end_date": None})
+    extended = world.coord_a.patch(f"{base}/{first}", json={"end_date": (today + timedelta(days=30)).isoformat()})
+
+    active = world.coord_a.get(f"{base}?active=true&medicine=denosumab").get_json()["items"]
+    assert_problem(reopened, 409)
+    assert_problem(extended, 409)
+    assert [t["id"] for t in active] == [second.get_json()["id"]]
+
+
+@pytest.mark.committing
+def test_a_reopening_and_a_new_treatment_at_once_leave_one_active(app):
+    world = World(app.test_client()).build()
+    base = f"/api/v1/patients/{world.a_id}/medications"
+    today = local_today(world.profile_a["time_zone"])
+    headers = world.coord_a.headers
+    ended = world.treatment_a["id"]
+    for attempt in range(5):  # a race: several tries, so that one run shows it
+        stopped = world.coord_a.patch(f"{base}/{ended}", json={"end_date": (today - timedelta(days=1)).isoformat()})
+        assert stopped.status_code == 200, (attempt, stopped.get_json())
+        reopen, create = at_once([
+            lambda: app.test_client().patch(f"{base}/{ended}", json={"end_date": None}, headers=headers),
+            lambda: app.test_client().post(base, json={"medicine": "denosumab",
+                                                       "started_on": (today - timedelta(days=10)).isoformat()},
+                                           headers=headers)])
+        assert sorted([reopen.status_code, create.status_code]) in ([200, 409], [201, 409]), attempt
+        active = world.coord_a.get(f"{base}?active=true&medicine=denosumab").get_json()["items"]
+        assert len(active) == 1, (attempt, active)
+        ended = active[0]["id"]
 
 
 def test_bad_doses_are_refused(world, fresh):

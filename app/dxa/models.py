@@ -1,7 +1,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.types import UTCDateTime, created_at, utcnow, uuid_pk
@@ -65,6 +65,9 @@ class DxaFollowUp(db.Model):
     appointment_time: Mapped[str | None] = mapped_column(String(5))  # "HH:MM"
     appointment_place: Mapped[str | None] = mapped_column(String(200))
     completed_on: Mapped[date | None] = mapped_column(Date)
+    # Done because a result of a new scan was entered (not closed by hand): deleting that scan's
+    # last result opens it again.
+    closed_by_result: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

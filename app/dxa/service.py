@@ -67,11 +67,15 @@ def create_result(actor, patient_ref, data: dict, now: datetime, language: str) 
 
 
 def delete_result(actor, patient_ref, result_id, now: datetime) -> None:
-    """Remove a result entered in error (audited as a write)."""
+    """Remove a result entered in error (audited as a write); the last result of a scan date
+    takes back what entering it did to the follow-ups."""
     patient = patient_for(actor, patient_ref, MANAGE)
+    lock_row(Patient, patient.id)  # the follow-ups are rewritten, as by a result's write
     result = _result(patient, result_id)
     if not delete_row(result):  # deleted by another request at once
         raise ApiError(404, "No such DXA result for this patient.", title="Not Found")
+    if not _has_results_on(patient.id, result.scan_date):
+        _take_back_scan(patient, result.scan_date, actor, now)
     _commit()
     dxa_result_written.send(current_app._get_current_object(), result=result, change="deleted")
 
@@ -258,10 +262,50 @@ def _complete_open_followup(patient, scan_date: date, earlier_scans: set[date], 
     if open_followup is not None:
         open_followup.status = "done"
         open_followup.completed_on = scan_date
+        open_followup.closed_by_result = True
         open_followup.updated_at = now
         _changed(open_followup, "updated")
     db.session.flush()
     plan_next(patient, actor, now)
+
+
+def _has_results_on(patient_id, scan_date: date) -> bool:
+    return db.session.scalar(select(DxaResult.id).where(DxaResult.patient_id == patient_id,
+                                                        DxaResult.scan_date == scan_date).limit(1)) is not None
+
+
+def _take_back_scan(patient, scan_date: date, actor, now) -> None:
+    """The inverse of _complete_open_followup once scan_date has no result left: the next
+    follow-up the protocol planned from it goes (unless booked or moved since), the follow-up it
+    closed opens again as it was, or, a later scan or another open follow-up being there, is
+    cancelled; then the next is planned from the scans left, as recording them would have."""
+    planned = _open_as_planned(patient.id, _scan_dates(patient.id) | {scan_date})
+    if planned is not None:
+        delete_row(planned)
+        _changed(planned, "deleted")
+    closed = db.session.scalar(select(DxaFollowUp).where(
+        DxaFollowUp.patient_id == patient.id, DxaFollowUp.status == "done",
+        DxaFollowUp.completed_on == scan_date, DxaFollowUp.closed_by_result.is_(True)))
+    if closed is not None:
+        closed.status, closed.completed_on, closed.closed_by_result = "cancelled", None, False
+        closed.updated_at = now
+        db.session.flush()
+        later = [day for day in _scan_dates(patient.id) if day > scan_date]
+        if not later and _open_followup(patient.id) is None:
+            closed.status = "booked" if closed.appointment_date else "due"
+        _changed(closed, "updated")
+    db.session.flush()
+    plan_next(patient, actor, now)
+
+
+def _open_as_planned(patient_id, scan_dates: set[date]) -> DxaFollowUp | None:
+    """The open follow-up if it is the one the protocol plans after these scans and nothing has
+    happened to it (not booked, its due date not moved)."""
+    open_followup = _open_followup(patient_id)
+    nxt = _planned(patient_id, scan_dates)
+    if open_followup is None or nxt is None or open_followup.status != "due":
+        return None
+    return open_followup if (open_followup.kind, open_followup.due_date) == (nxt.kind, nxt.due_date) else None
 
 
 _CHANGED = "dxa.followups_changed"

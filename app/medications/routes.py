@@ -60,6 +60,7 @@ def get_treatment(args, patient_id, treatment_id):
 @blp.arguments(TreatmentUpdateSchema, example={"end_date": "2027-01-01"})
 @blp.arguments(LanguageArgs, location="query")
 @blp.response(200, TreatmentSchema)
+@blp.alt_response(409, description="Reopened, the treatment would run beside another of the same medicine")
 def update_treatment(data, args, patient_id, treatment_id):
     now = utcnow()
     treatment, patient = service.update_treatment(current_actor(), patient_id, treatment_id, data, now)

@@ -25,6 +25,18 @@ def _active(today: date):
     return or_(BoneTreatment.end_date.is_(None), BoneTreatment.end_date >= today)
 
 
+def _refuse_a_second_active(patient, medicine: str, today: date, other_than=None) -> None:
+    """One active treatment per medicine (the caller holds the patient's lock): two would give two
+    schedules of reminders, calendar events and overdue checks for one injection."""
+    others = select(BoneTreatment.id).where(BoneTreatment.patient_id == patient.id,
+                                            BoneTreatment.medicine == medicine, _active(today))
+    if other_than is not None:
+        others = others.where(BoneTreatment.id != other_than)
+    if db.session.scalar(others.limit(1)):
+        raise ApiError(409, "This medicine is already being recorded for the patient; end that treatment first.",
+                       title="Conflict")
+
+
 def create_treatment(actor, patient_ref, data: dict, now: datetime) -> tuple:
     patient = patient_for(actor, patient_ref, MANAGE)
     lock_row(Patient, patient.id)  # one active treatment per medicine, also with two requests at once
@@ -38,11 +50,7 @@ def create_treatment(actor, patient_ref, data: dict, now: datetime) -> tuple:
     if data["started_on"] < patient.date_of_birth:
         raise ApiError(422, "A treatment cannot start before the patient's birth.", errors={"started_on": [
             f"Must be {patient.date_of_birth.isoformat()} (the date of birth) or later."]})
-    clash = db.session.scalar(select(BoneTreatment.id).where(
-        BoneTreatment.patient_id == patient.id, BoneTreatment.medicine == data["medicine"], _active(today)))
-    if clash:
-        raise ApiError(409, "This medicine is already being recorded for the patient; end that treatment first.",
-                       title="Conflict")
+    _refuse_a_second_active(patient, data["medicine"], today)
     treatment = BoneTreatment(patient_id=patient.id, medicine=data["medicine"], started_on=data["started_on"],
                               end_date=end, created_by_id=actor.id, created_at=now, updated_at=now)
     treatment.next_due_on = catalogue.next_due(treatment.medicine, treatment.started_on, None, end)
@@ -64,7 +72,7 @@ def get_treatment(actor, patient_ref, treatment_id) -> tuple:
 def update_treatment(actor, patient_ref, treatment_id, data: dict, now: datetime) -> tuple:
     """Set or change the end date (stopping a treatment ends its reminders)."""
     patient = patient_for(actor, patient_ref, MANAGE)
-    lock_row(Patient, patient.id)
+    lock_row(Patient, patient.id)  # one active treatment per medicine, also with a create at once
     treatment = _treatment(patient, treatment_id)
     end = data["end_date"]
     if end is None and catalogue.medicines()[treatment.medicine]["schedule"] == "daily_course":
@@ -72,6 +80,9 @@ def update_treatment(actor, patient_ref, treatment_id, data: dict, now: datetime
     if end is not None and end < max(treatment.started_on, treatment.last_dose_on or treatment.started_on):
         raise ApiError(422, "The end date is on or after the start and the last dose.",
                        errors={"end_date": ["Before the start or the last dose."]})
+    today = local_date(now, patient.time_zone)
+    if end is None or end >= today:  # reopened or still running: not beside another active one
+        _refuse_a_second_active(patient, treatment.medicine, today, other_than=treatment.id)
     treatment.end_date = end
     _refresh(treatment, now)
     db.session.commit()
