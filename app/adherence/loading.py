@@ -48,7 +48,7 @@ def tally_and_last(rows) -> tuple[Tally | None, datetime | None]:
     logged, last = [], None
     for row in rows:
         if row[0] == SESSION_ROW:
-            logged.append((row[_ITEM], row[_DAY], row[_MINUTES]))
+            logged.append((row[_ITEM], row[_DAY].toordinal(), row[_MINUTES]))
         elif row[0] == LAST_STARTED_ROW and row[_STARTED] is not None:
             last = _moment(row[_STARTED])
     return (Tally.of_rows(logged) if logged else None), last

@@ -59,9 +59,9 @@ class Tally:
 
     @classmethod
     def of_rows(cls, rows) -> "Tally":
-        """The sessions as (item_key or None, date, minutes)."""
+        """The sessions as (item_key or None, day's ordinal, minutes)."""
         tally = cls.__new__(cls)
-        tally._fill(*_columns((key, day.toordinal(), spent) for key, day, spent in rows), None)
+        tally._fill(*_columns(rows), None)
         return tally
 
     @classmethod
