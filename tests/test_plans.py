@@ -80,6 +80,21 @@ def test_item_by_item_for_a_low_injury_has_no_warning(world, lumbar):
     assert patient.get(plans_url("me")).get_json()["meta"]["total"] == 1
 
 
+def test_a_plan_item_naming_its_exercise_by_an_upper_case_uuid_is_accepted(world, lumbar):
+    """Clients that print UUIDs in upper case (Swift's uuidString, .NET) name an exercise by its
+    id: the plan and a new version of it take it as the exercise it is."""
+    url = plans_url(lumbar[1]["id"])
+    exercise = world.coord_a.get("/api/v1/exercises/fes-cycling").get_json()
+    created = world.coord_a.post(url, json={"items": [item(exercise["id"].upper(), minutes=20)]})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["version_in_force"]["items"][0]["exercise_id"] == exercise["id"]
+    plan_url = f"{url}/{created.get_json()['id']}"
+    changed = world.coord_a.post(f"{plan_url}/versions", if_match_of=plan_url, json={"items": [
+        item(exercise["id"].upper(), minutes=25), item("passive-standing")]})
+    assert changed.status_code == 201, changed.get_json()
+    assert [i["exercise_slug"] for i in changed.get_json()["versions"][-1]["items"]] == ["fes-cycling", "passive-standing"]
+
+
 @pytest.mark.parametrize("exercise,warned", [("passive-standing", True), ("standing-vibration", True),
                                               ("fes-cycling", True), ("passive-range-of-motion", True),
                                               ("upper-body-exercise", False)])

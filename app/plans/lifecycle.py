@@ -19,6 +19,7 @@ from app.common.types import utcnow
 from app.common.views import Extends
 from app.errors import ApiError
 from app.exercises.models import Exercise
+from app.exercises.service import exercise_key
 from app.extensions import db
 from app.plans.models import DAY_NAMES, Plan, PlanItem, PlanPause, PlanVersion
 from app.plans.safety import check_safety, safety_warnings
@@ -76,26 +77,23 @@ def _days_mask(days: list[str] | None) -> int | None:
     return sum(1 << DAY_NAMES.index(day) for day in days)
 
 
-def _resolve_exercises(refs: list[str]) -> dict[str, Exercise]:
-    ids, slugs = [], []
-    for ref in refs:
-        try:
-            ids.append(uuid.UUID(ref))
-        except ValueError:
-            slugs.append(ref)
+def _resolve_exercises(refs: list[str]) -> dict[uuid.UUID | str, Exercise]:
+    """Exercise by exercise_key (id or slug) of each reference."""
+    keys = {exercise_key(ref) for ref in refs}
+    ids = [key for key in keys if isinstance(key, uuid.UUID)]
+    slugs = [key for key in keys if not isinstance(key, uuid.UUID)]
     found = db.session.scalars(select(Exercise).where(or_(Exercise.id.in_(ids), Exercise.slug.in_(slugs))))
-    by_ref = {}
+    by_key = {}
     for exercise in found:
-        by_ref[exercise.slug] = exercise
-        by_ref[str(exercise.id)] = exercise
-    return by_ref
+        by_key[exercise.slug] = by_key[exercise.id] = exercise
+    return by_key
 
 
 def _build_items(items_in: list[dict], default_start: date, previous_keys: set | None) -> list[PlanItem]:
     exercises = _resolve_exercises([i["exercise"] for i in items_in])
     errors, items, keys = {}, [], set()
     for position, data in enumerate(items_in):
-        exercise = exercises.get(str(data["exercise"]))
+        exercise = exercises.get(exercise_key(data["exercise"]))
         key = data.get("item_key")
         if exercise is None:
             errors[position] = {"exercise": ["No exercise with this id or slug."]}
