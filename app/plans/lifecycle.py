@@ -59,8 +59,14 @@ class PlanOn(Extends):
         return etag_of(self.plan.id, self.plan.revision, self.status, in_force.number if in_force else None)
 
 
+def has_ended(plan: Plan, today: date) -> bool:
+    """Its last day is before the patient's today (a plan ending today still runs today; an
+    end date ahead is scheduled, and the plan runs until then)."""
+    return plan.ended_on is not None and plan.ended_on < today
+
+
 def plan_status(plan: Plan, today: date) -> str:
-    if plan.ended_on is not None and plan.ended_on < today:
+    if has_ended(plan, today):
         return "ended"
     if plan.start_date > today:
         return "scheduled"
@@ -160,6 +166,18 @@ def _not_before_today(value: date, today: date, field: str) -> None:
                        errors={field: [f"Must be {today.isoformat()} (the patient's today) or later."]})
 
 
+def _running(plan: Plan, today: date, detail: str = "This plan has ended.") -> None:
+    if has_ended(plan, today):
+        raise ApiError(409, detail, title="Conflict")
+
+
+def _not_after_the_end(plan: Plan, value: date, field: str) -> None:
+    """A change the plan's scheduled end would never let start."""
+    if plan.ended_on is not None and value > plan.ended_on:
+        raise ApiError(422, "This plan ends before the change would start.",
+                       errors={field: [f"Must be {plan.ended_on.isoformat()} (the plan's last day) or earlier."]})
+
+
 def _items_in(data: dict) -> tuple[list[dict], object]:
     """The items asked for: a template's (and the template), or the items given."""
     if "template" in data:
@@ -227,8 +245,8 @@ def add_version(actor, patient_ref, plan_id, data: dict, if_match=None, language
     if effective < latest.effective_from:
         raise ApiError(422, "A new version starts on or after the latest one.",
                        errors={"effective_from": [f"Must be {latest.effective_from.isoformat()} or later."]})
-    if plan.ended_on is not None:
-        raise ApiError(409, "This plan has ended; assign a new plan instead.", title="Conflict")
+    _running(plan, today, "This plan has ended; assign a new plan instead.")
+    _not_after_the_end(plan, effective, "effective_from")
     items = _build_items(_items_in(data)[0], effective, {i.item_key for i in latest.items})
     codes = check_safety(actor, patient, items, data, today, language)
     plan.versions.append(PlanVersion(number=latest.number + 1, effective_from=effective,
@@ -242,8 +260,8 @@ def pause(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
     patient, today, plan = _change(actor, patient_ref, plan_id, if_match)
     start = data.get("start_date") or today
     _not_before_today(start, today, "start_date")
-    if plan.ended_on is not None:
-        raise ApiError(409, "This plan has ended.", title="Conflict")
+    _running(plan, today)
+    _not_after_the_end(plan, start, "start_date")
     if any(p.end_date is None for p in plan.pauses):
         raise ApiError(409, "This plan is already paused; resume it first.", title="Conflict")
     plan.pauses.append(PlanPause(start_date=start, reason=data["reason"], created_by_id=actor.id))
@@ -254,6 +272,7 @@ def resume(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
     patient, today, plan = _change(actor, patient_ref, plan_id, if_match)
     on = data.get("on") or today
     _not_before_today(on, today, "on")
+    _running(plan, today)
     open_pause = next((p for p in plan.pauses if p.end_date is None), None)
     if open_pause is None:
         raise ApiError(409, "This plan is not paused.", title="Conflict")
@@ -269,13 +288,16 @@ def end(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
     patient, today, plan = _change(actor, patient_ref, plan_id, if_match)
     on = data.get("on") or today
     _not_before_today(on, today, "on")
+    _running(plan, today, "This plan has already ended.")
     if plan.ended_on is not None:
-        raise ApiError(409, "This plan has already ended.", title="Conflict")
+        raise ApiError(409, f"This plan already ends: {plan.ended_on.isoformat()} is its last day.", title="Conflict")
     plan.ended_on = on - timedelta(days=1)
     plan.end_reason = data["reason"]
-    for p in plan.pauses:
-        if p.end_date is None:
-            p.end_date = max(p.start_date, plan.ended_on)
+    if has_ended(plan, today):
+        # An end ahead leaves an open pause open, so the plan can still be resumed until then.
+        for p in plan.pauses:
+            if p.end_date is None:
+                p.end_date = max(p.start_date, plan.ended_on)
     return _changed(plan, "ended", today)
 
 
