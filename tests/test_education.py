@@ -216,6 +216,36 @@ def test_recommended_unread_modules_come_first(world):
     assert_problem(world.coord_a.post(url, json={"slug": "no-such"}), 404)
 
 
+def test_recommending_a_module_again_answers_the_note_the_patient_sees(world):
+    """A second recommendation without a note keeps the stored one, and says so."""
+    url = f"/api/v1/patients/{world.a_id}/education/recommendations"
+    note = "Read this before Monday's call please"
+    first = world.coord_a.post(url, json={"slug": "keep-going", "note": note})
+    assert first.status_code == 201, first.get_json()
+
+    again = world.coord_a.post(url, json={"slug": "keep-going"})
+
+    [shown] = [i["recommendation_note"] for i in patient_education(world.patient_a)["items"] if i["slug"] == "keep-going"]
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json() == {"slug": "keep-going", "note": note} and shown == note
+
+
+def test_a_repeated_recommendation_replaces_its_note_or_clears_it_with_null(world):
+    url = f"/api/v1/patients/{world.a_id}/education/recommendations"
+
+    def shown():
+        return next(i["recommendation_note"] for i in patient_education(world.patient_a)["items"]
+                    if i["slug"] == "keep-going")
+
+    world.coord_a.post(url, json={"slug": "keep-going", "note": "first"})
+    replaced = world.coord_a.post(url, json={"slug": "keep-going", "note": "second"})
+    assert (replaced.status_code, replaced.get_json()["note"], shown()) == (201, "second", "second")
+    cleared = world.coord_a.post(url, json={"slug": "keep-going", "note": None})
+    assert (cleared.status_code, cleared.get_json()["note"], shown()) == (201, None, None)
+    kept = world.coord_a.post(url, json={"slug": "keep-going"})
+    assert (kept.get_json()["note"], shown()) == (None, None)
+
+
 @pytest.mark.committing
 def test_one_withdrawal_answers_204_once_when_sent_several_times_at_once(app):
     world = World(app.test_client()).build()

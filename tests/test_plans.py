@@ -80,6 +80,21 @@ def test_item_by_item_for_a_low_injury_has_no_warning(world, lumbar):
     assert patient.get(plans_url("me")).get_json()["meta"]["total"] == 1
 
 
+def test_a_plan_item_naming_its_exercise_by_an_upper_case_uuid_is_accepted(world, lumbar):
+    """Clients that print UUIDs in upper case (Swift's uuidString, .NET) name an exercise by its
+    id: the plan and a new version of it take it as the exercise it is."""
+    url = plans_url(lumbar[1]["id"])
+    exercise = world.coord_a.get("/api/v1/exercises/fes-cycling").get_json()
+    created = world.coord_a.post(url, json={"items": [item(exercise["id"].upper(), minutes=20)]})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["version_in_force"]["items"][0]["exercise_id"] == exercise["id"]
+    plan_url = f"{url}/{created.get_json()['id']}"
+    changed = world.coord_a.post(f"{plan_url}/versions", if_match_of=plan_url, json={"items": [
+        item(exercise["id"].upper(), minutes=25), item("passive-standing")]})
+    assert changed.status_code == 201, changed.get_json()
+    assert [i["exercise_slug"] for i in changed.get_json()["versions"][-1]["items"]] == ["fes-cycling", "passive-standing"]
+
+
 @pytest.mark.parametrize("exercise,warned", [("passive-standing", True), ("standing-vibration", True),
                                               ("fes-cycling", True), ("passive-range-of-motion", True),
                                               ("upper-body-exercise", False)])
@@ -196,10 +211,60 @@ def test_pause_resume_and_end(world, lumbar):
         ended = world.coord_a.post(f"{url}/{plan['id']}/end", if_match_of=f"{url}/{plan['id']}", json={"on": "2027-03-09", "reason": "goal met"}).get_json()
         assert ended["ended_on"] == "2027-03-08" and ended["status"] == "active"
         assert_problem(world.coord_a.post(f"{url}/{plan['id']}/end", if_match_of=f"{url}/{plan['id']}", json={"reason": "again"}), 409)
-        assert_problem(world.coord_a.post(f"{url}/{plan['id']}/versions", if_match_of=f"{url}/{plan['id']}", json={"items": [item()]}), 409)
     with at(MONDAY + timedelta(days=8), world.coord_a):
         assert world.coord_a.get(f"{url}/{plan['id']}").get_json()["status"] == "ended"
+        assert_problem(world.coord_a.post(f"{url}/{plan['id']}/versions", if_match_of=f"{url}/{plan['id']}", json={"items": [item()]}), 409)
         assert world.coord_a.get(f"{url}?status=ended").get_json()["meta"]["total"] == 1
+
+
+def test_a_plan_with_an_end_date_ahead_can_still_be_paused_while_it_runs(world):
+    """The programme ends at the end of next month; meanwhile the patient goes to hospital."""
+    plan_url = f"{plans_url(world.a_id)}/{world.plan_a['id']}"
+    today = local_today(world.profile_a["time_zone"])
+    ended = world.coord_a.post(f"{plan_url}/end", json={"on": (today + timedelta(days=40)).isoformat(),
+                                                         "reason": "programme ends"}, if_match_of=plan_url)
+    assert ended.status_code == 200, ended.get_json()
+    assert ended.get_json()["status"] == "active"
+
+    paused = world.coord_a.post(f"{plan_url}/pause", json={"reason": "hospital stay"}, if_match_of=plan_url)
+
+    assert paused.status_code == 200, paused.get_json()
+    assert paused.get_json()["status"] == "paused"
+
+
+def test_a_plan_ending_ahead_is_paused_resumed_and_changed_until_its_last_day(world, lumbar):
+    """Ends on 2027-03-11: 03-10 is its last day, and it runs until then."""
+    url = plans_url(lumbar[1]["id"])
+    with at(MONDAY, world.coord_a):
+        plan_url = f"{url}/{world.coord_a.post(url, json={'items': [item()]}).get_json()['id']}"
+        paused = world.coord_a.post(f"{plan_url}/pause", if_match_of=plan_url, json={"reason": "hospital stay"})
+        assert paused.status_code == 200, paused.get_json()
+        ended = world.coord_a.post(f"{plan_url}/end", if_match_of=plan_url, json={"on": "2027-03-11", "reason": "programme ends"})
+        assert ended.get_json()["ended_on"] == "2027-03-10" and ended.get_json()["status"] == "paused"
+    with at(MONDAY + timedelta(days=2), world.coord_a):
+        resumed = world.coord_a.post(f"{plan_url}/resume", if_match_of=plan_url, json={})
+        assert resumed.status_code == 200, resumed.get_json()
+        assert resumed.get_json()["status"] == "active"
+        assert resumed.get_json()["pauses"][0]["end_date"] == "2027-03-02"
+        changed = world.coord_a.post(f"{plan_url}/versions", if_match_of=plan_url, json={
+            "effective_from": "2027-03-10", "items": [item(minutes=45)]})
+        assert changed.status_code == 201, changed.get_json()
+        after_end = assert_problem(world.coord_a.post(f"{plan_url}/versions", if_match_of=plan_url, json={
+            "effective_from": "2027-03-11", "items": [item(minutes=30)]}), 422)
+        assert "effective_from" in after_end["errors"]
+        late_pause = assert_problem(world.coord_a.post(f"{plan_url}/pause", if_match_of=plan_url, json={
+            "start_date": "2027-03-11", "reason": "holiday"}), 422)
+        assert "start_date" in late_pause["errors"]
+        assert_problem(world.coord_a.post(f"{plan_url}/end", if_match_of=plan_url, json={"reason": "again"}), 409)
+    with at(MONDAY + timedelta(days=9), world.coord_a):  # 03-10, its last day
+        last_day = world.coord_a.post(f"{plan_url}/pause", if_match_of=plan_url, json={"reason": "unwell"})
+        assert last_day.status_code == 200, last_day.get_json()
+        assert last_day.get_json()["status"] == "paused"
+    with at(MONDAY + timedelta(days=10), world.coord_a):  # 03-11: it has ended
+        assert world.coord_a.get(plan_url).get_json()["status"] == "ended"
+        assert "ended" in assert_problem(world.coord_a.post(f"{plan_url}/resume", if_match_of=plan_url, json={}), 409)["detail"]
+        assert_problem(world.coord_a.post(f"{plan_url}/pause", if_match_of=plan_url, json={"reason": "again"}), 409)
+        assert_problem(world.coord_a.post(f"{plan_url}/versions", if_match_of=plan_url, json={"items": [item()]}), 409)
 
 
 def test_patient_and_caregiver_read_but_do_not_write(world):

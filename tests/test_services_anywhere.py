@@ -159,6 +159,7 @@ READS = {
                                                   _patient_a(w).injury_date),
     "medications.treatment_view": lambda w: (_treatment(w), _patient_a(w), _now(), "en"),
     "medications.treatment_views": lambda w: ([_treatment(w)], {uuid.UUID(w.a_id): "Asia/Shanghai"}, _now(), "zh-CN"),
+    "exercises.exercise_key": lambda w: (str(_exercise(w).id).upper(),),
     "exercises.exercises_by_id": lambda w: ([_exercise(w).id],),
     "exercises.get_exercise": lambda w: ("fes-cycling", "zh-CN"),
     "patients.care_team": lambda w: (_user(w.coord_a), w.a_id),

@@ -153,6 +153,18 @@ def test_batch_answers_each_item_and_loses_none(world, now):
     assert again["counts"] == {"unchanged": 3}
 
 
+def test_a_session_naming_its_exercise_by_an_upper_case_uuid_is_logged_alone_and_in_a_batch(world, now):
+    """Clients that print UUIDs in upper case (Swift's uuidString) name the exercise by its id."""
+    exercise = world.patient_a.get("/api/v1/exercises/passive-range-of-motion").get_json()
+    data = {"exercise": exercise["id"].upper(), "started_at": (NOW - timedelta(hours=1)).isoformat(),
+            "duration_minutes": 15}
+    alone = put(world.patient_a, str(uuid.uuid4()), data)
+    assert alone.status_code == 201, alone.get_json()
+    assert alone.get_json()["exercise_id"] == exercise["id"]
+    batch = world.patient_a.post(f"{SESSIONS}/batch", json={"sessions": [dict(data, id=str(uuid.uuid4()))]})
+    assert batch.get_json()["counts"] == {"created": 1}, batch.get_json()
+
+
 def test_a_nul_byte_in_one_batch_item_refuses_that_item_only(world, now):
     """PostgreSQL text cannot hold a NUL (SQLite can): an item with one, in its note or in any
     text the lookups use, is refused on its own, the same on both databases; the rest land."""

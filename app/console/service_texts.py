@@ -23,6 +23,7 @@ KNOWN = (
     _l("History is kept as it was: changes take effect today or later."),
     _l("A new version starts on or after the latest one."),
     _l("This plan has ended; assign a new plan instead."),
+    _l("This plan ends before the change would start."),
     _l("No such plan for this patient."),
     # DXA follow-ups
     _l("This patient already has an open DXA follow-up; change that one."),

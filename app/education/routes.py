@@ -119,8 +119,10 @@ def record_progress(data, patient_id, slug):
 @patient_blp.arguments(RecommendationInSchema, example={"slug": "keep-going", "note": "Before your standing programme"})
 @patient_blp.response(201, RecommendationSchema)
 def recommend(data, patient_id):
-    """A coordinator recommends a module (for example safety before standing starts)."""
-    return service.recommend(current_actor(), patient_id, data["slug"], data.get("note"))
+    """A coordinator recommends a module (for example safety before standing starts).
+    Recommending it again answers 201 too: a note replaces the stored one, a null note clears
+    it, no note keeps it. The answer is the recommendation as stored (the note the patient sees)."""
+    return service.recommend(current_actor(), patient_id, data)
 
 
 @patient_blp.route("/recommendations/<slug>", methods=["DELETE"])

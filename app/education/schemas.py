@@ -91,12 +91,14 @@ class ProgressSchema(ma.Schema):
 
 class RecommendationInSchema(ma.Schema):
     slug = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
-    note = ma.fields.String(validate=ma.validate.Length(max=300), allow_none=True)
+    note = ma.fields.String(validate=ma.validate.Length(max=300), allow_none=True, metadata={
+        "description": "For the patient. On a module already recommended: a note replaces the stored "
+                       "one, null clears it, leaving it out keeps it"})
 
 
 class RecommendationSchema(ma.Schema):
     slug = ma.fields.String()
-    note = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True, metadata={"description": "The note stored, the one the patient sees"})
 
 
 class QuizAnswersSchema(ma.Schema):

@@ -214,17 +214,23 @@ def record_progress(actor, patient_ref, slug: str, status: str) -> dict:
             "opened_at": row.opened_at, "completed_at": row.completed_at, "version_read": row.version_read}
 
 
-def recommend(actor, patient_ref, slug: str, note: str | None) -> dict:
+def recommend(actor, patient_ref, data: dict) -> dict:
+    """data: slug, and note: a note replaces the stored one, null clears it; a recommendation
+    again without a note keeps it (and its first date, its place in the patient's list). Answers
+    the recommendation as stored."""
     patient = patient_for(actor, patient_ref, MANAGE)
-    module = module_by_slug(slug)
+    module = module_by_slug(data["slug"])
     insert_ignoring_conflict(Recommendation, {
-        "patient_id": patient.id, "module_id": module.id, "recommended_by_id": actor.id, "note": note, "created_at": utcnow(),
+        "patient_id": patient.id, "module_id": module.id, "recommended_by_id": actor.id,
+        "note": data.get("note"), "created_at": utcnow(),
     }, ["patient_id", "module_id"])
-    if note is not None:
-        db.session.execute(update(Recommendation).where(
-            Recommendation.patient_id == patient.id, Recommendation.module_id == module.id).values(note=note))
+    note = data["note"] if "note" in data else Recommendation.note
+    stored = db.session.execute(update(Recommendation).where(
+        Recommendation.patient_id == patient.id, Recommendation.module_id == module.id)
+        .values(note=note).returning(Recommendation.note).execution_options(synchronize_session=False)).first()
     db.session.commit()
-    return {"slug": slug, "note": note}
+    # No row: withdrawn by a request at the same moment, after this one stored it.
+    return {"slug": module.slug, "note": stored.note if stored else data.get("note")}
 
 
 def withdraw_recommendation(actor, patient_ref, slug: str) -> None:

@@ -50,11 +50,21 @@ def get_exercise(ref: str, language: str) -> ServedExercise:
     return ServedExercise(_exercise(ref), language)
 
 
-def _exercise(ref: str) -> Exercise:
+def exercise_key(ref: str) -> uuid.UUID | str:
+    """What an exercise reference names: its id, as a UUID (so in any case the client writes
+    it), or else its slug. Look exercises up and match them back by this, never by the text."""
     try:
-        exercise = db.session.get(Exercise, uuid.UUID(ref))
+        return uuid.UUID(ref)
     except ValueError:
-        exercise = db.session.scalar(select(Exercise).where(Exercise.slug == ref))
+        return ref
+
+
+def _exercise(ref: str) -> Exercise:
+    key = exercise_key(ref)
+    if isinstance(key, uuid.UUID):
+        exercise = db.session.get(Exercise, key)
+    else:
+        exercise = db.session.scalar(select(Exercise).where(Exercise.slug == key))
     if exercise is None:
         raise ApiError(404, f"No exercise '{ref}'.", title="Not Found")
     return exercise

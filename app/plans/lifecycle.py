@@ -19,6 +19,7 @@ from app.common.types import utcnow
 from app.common.views import Extends
 from app.errors import ApiError
 from app.exercises.models import Exercise
+from app.exercises.service import exercise_key
 from app.extensions import db
 from app.plans.models import DAY_NAMES, Plan, PlanItem, PlanPause, PlanVersion
 from app.plans.safety import check_safety, safety_warnings
@@ -58,8 +59,14 @@ class PlanOn(Extends):
         return etag_of(self.plan.id, self.plan.revision, self.status, in_force.number if in_force else None)
 
 
+def has_ended(plan: Plan, today: date) -> bool:
+    """Its last day is before the patient's today (a plan ending today still runs today; an
+    end date ahead is scheduled, and the plan runs until then)."""
+    return plan.ended_on is not None and plan.ended_on < today
+
+
 def plan_status(plan: Plan, today: date) -> str:
-    if plan.ended_on is not None and plan.ended_on < today:
+    if has_ended(plan, today):
         return "ended"
     if plan.start_date > today:
         return "scheduled"
@@ -76,26 +83,23 @@ def _days_mask(days: list[str] | None) -> int | None:
     return sum(1 << DAY_NAMES.index(day) for day in days)
 
 
-def _resolve_exercises(refs: list[str]) -> dict[str, Exercise]:
-    ids, slugs = [], []
-    for ref in refs:
-        try:
-            ids.append(uuid.UUID(ref))
-        except ValueError:
-            slugs.append(ref)
+def _resolve_exercises(refs: list[str]) -> dict[uuid.UUID | str, Exercise]:
+    """Exercise by exercise_key (id or slug) of each reference."""
+    keys = {exercise_key(ref) for ref in refs}
+    ids = [key for key in keys if isinstance(key, uuid.UUID)]
+    slugs = [key for key in keys if not isinstance(key, uuid.UUID)]
     found = db.session.scalars(select(Exercise).where(or_(Exercise.id.in_(ids), Exercise.slug.in_(slugs))))
-    by_ref = {}
+    by_key = {}
     for exercise in found:
-        by_ref[exercise.slug] = exercise
-        by_ref[str(exercise.id)] = exercise
-    return by_ref
+        by_key[exercise.slug] = by_key[exercise.id] = exercise
+    return by_key
 
 
 def _build_items(items_in: list[dict], default_start: date, previous_keys: set | None) -> list[PlanItem]:
     exercises = _resolve_exercises([i["exercise"] for i in items_in])
     errors, items, keys = {}, [], set()
     for position, data in enumerate(items_in):
-        exercise = exercises.get(str(data["exercise"]))
+        exercise = exercises.get(exercise_key(data["exercise"]))
         key = data.get("item_key")
         if exercise is None:
             errors[position] = {"exercise": ["No exercise with this id or slug."]}
@@ -160,6 +164,18 @@ def _not_before_today(value: date, today: date, field: str) -> None:
     if value < today:
         raise ApiError(422, "History is kept as it was: changes take effect today or later.",
                        errors={field: [f"Must be {today.isoformat()} (the patient's today) or later."]})
+
+
+def _running(plan: Plan, today: date, detail: str = "This plan has ended.") -> None:
+    if has_ended(plan, today):
+        raise ApiError(409, detail, title="Conflict")
+
+
+def _not_after_the_end(plan: Plan, value: date, field: str) -> None:
+    """A change the plan's scheduled end would never let start."""
+    if plan.ended_on is not None and value > plan.ended_on:
+        raise ApiError(422, "This plan ends before the change would start.",
+                       errors={field: [f"Must be {plan.ended_on.isoformat()} (the plan's last day) or earlier."]})
 
 
 def _items_in(data: dict) -> tuple[list[dict], object]:
@@ -229,8 +245,8 @@ def add_version(actor, patient_ref, plan_id, data: dict, if_match=None, language
     if effective < latest.effective_from:
         raise ApiError(422, "A new version starts on or after the latest one.",
                        errors={"effective_from": [f"Must be {latest.effective_from.isoformat()} or later."]})
-    if plan.ended_on is not None:
-        raise ApiError(409, "This plan has ended; assign a new plan instead.", title="Conflict")
+    _running(plan, today, "This plan has ended; assign a new plan instead.")
+    _not_after_the_end(plan, effective, "effective_from")
     items = _build_items(_items_in(data)[0], effective, {i.item_key for i in latest.items})
     codes = check_safety(actor, patient, items, data, today, language)
     plan.versions.append(PlanVersion(number=latest.number + 1, effective_from=effective,
@@ -244,8 +260,8 @@ def pause(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
     patient, today, plan = _change(actor, patient_ref, plan_id, if_match)
     start = data.get("start_date") or today
     _not_before_today(start, today, "start_date")
-    if plan.ended_on is not None:
-        raise ApiError(409, "This plan has ended.", title="Conflict")
+    _running(plan, today)
+    _not_after_the_end(plan, start, "start_date")
     if any(p.end_date is None for p in plan.pauses):
         raise ApiError(409, "This plan is already paused; resume it first.", title="Conflict")
     plan.pauses.append(PlanPause(start_date=start, reason=data["reason"], created_by_id=actor.id))
@@ -256,6 +272,7 @@ def resume(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
     patient, today, plan = _change(actor, patient_ref, plan_id, if_match)
     on = data.get("on") or today
     _not_before_today(on, today, "on")
+    _running(plan, today)
     open_pause = next((p for p in plan.pauses if p.end_date is None), None)
     if open_pause is None:
         raise ApiError(409, "This plan is not paused.", title="Conflict")
@@ -271,13 +288,16 @@ def end(actor, patient_ref, plan_id, data: dict, if_match=None) -> PlanOn:
     patient, today, plan = _change(actor, patient_ref, plan_id, if_match)
     on = data.get("on") or today
     _not_before_today(on, today, "on")
+    _running(plan, today, "This plan has already ended.")
     if plan.ended_on is not None:
-        raise ApiError(409, "This plan has already ended.", title="Conflict")
+        raise ApiError(409, f"This plan already ends: {plan.ended_on.isoformat()} is its last day.", title="Conflict")
     plan.ended_on = on - timedelta(days=1)
     plan.end_reason = data["reason"]
-    for p in plan.pauses:
-        if p.end_date is None:
-            p.end_date = max(p.start_date, plan.ended_on)
+    if has_ended(plan, today):
+        # An end ahead leaves an open pause open, so the plan can still be resumed until then.
+        for p in plan.pauses:
+            if p.end_date is None:
+                p.end_date = max(p.start_date, plan.ended_on)
     return _changed(plan, "ended", today)
 
 

@@ -89,7 +89,8 @@ def get_plan(args, patient_id, plan_id):
                               "has ended")
 @changes_the_plan
 def add_version(data, patient_id, plan_id):
-    """Change the plan from a date: the new version holds the whole item list."""
+    """Change the plan from a date: the new version holds the whole item list. A plan with an
+    end ahead changes until its last day: a version starting after it is refused (422)."""
     return _with_etag(service.add_version(current_actor(), patient_id, plan_id, data, request.if_match,
                                           requested_language()))
 
@@ -100,7 +101,8 @@ def add_version(data, patient_id, plan_id):
 @blp.response(200, PlanSchema, headers=ETAG_HEADER)
 @changes_the_plan
 def pause(data, patient_id, plan_id):
-    """Pause (hospital stay, pressure injury, illness): paused days expect nothing."""
+    """Pause (hospital stay, pressure injury, illness): paused days expect nothing. A plan with
+    an end ahead pauses until its last day: a pause starting after it is refused (422)."""
     return _with_etag(service.pause(current_actor(), patient_id, plan_id, data, request.if_match), 200)
 
 
@@ -119,4 +121,6 @@ def resume(data, patient_id, plan_id):
 @blp.response(200, PlanSchema, headers=ETAG_HEADER)
 @changes_the_plan
 def end(data, patient_id, plan_id):
+    """End the plan: on (default today) is the first day without it. A plan ends once (409 when
+    it has an end already)."""
     return _with_etag(service.end(current_actor(), patient_id, plan_id, data, request.if_match), 200)

@@ -24,6 +24,7 @@ from app.common.pagination import Page, paginate
 from app.common.types import utcnow
 from app.errors import TYPE_BASE, ApiError, _slug, describe
 from app.exercises.models import Exercise
+from app.exercises.service import exercise_key
 from app.extensions import db
 from app.plans.models import Plan, PlanItem, PlanVersion
 from app.sessions import content
@@ -48,7 +49,7 @@ class _Context:
     language: str
     preloaded: bool = False
     items: dict = field(default_factory=dict)      # item_key -> (plan_id, exercise row)
-    exercises: dict = field(default_factory=dict)  # id, str(id) and slug -> exercise row
+    exercises: dict = field(default_factory=dict)  # exercise_key (id or slug) -> exercise row
     written: list = field(default_factory=list)    # (session, change) to announce after commit
     feed: "FeedCounter | None" = None                   # the patient's change counter, once locked
     stored_ids: set | None = None                  # a batch: which of its ids the patient has
@@ -68,7 +69,7 @@ class _Context:
         return self.feed.connection.execute(stmt, params)
 
     def _remember(self, exercise) -> None:
-        self.exercises[exercise.id] = self.exercises[str(exercise.id)] = self.exercises[exercise.slug] = exercise
+        self.exercises[exercise.id] = self.exercises[exercise.slug] = exercise
 
     def item(self, key):
         if not self.preloaded and key not in self.items:
@@ -79,16 +80,14 @@ class _Context:
         return self.items.get(key)
 
     def exercise(self, ref: str):
-        if not self.preloaded and ref not in self.exercises:
+        key = exercise_key(ref)
+        if not self.preloaded and key not in self.exercises:
             exercises = Exercise.__table__
-            try:
-                condition = exercises.c.id == uuid.UUID(ref)
-            except ValueError:
-                condition = exercises.c.slug == ref
-            row = self.execute(_exercises().where(condition)).first()
+            column = exercises.c.id if isinstance(key, uuid.UUID) else exercises.c.slug
+            row = self.execute(_exercises().where(column == key)).first()
             if row:
                 self._remember(_ExerciseRow(*row))
-        return self.exercises.get(ref)
+        return self.exercises.get(key)
 
 
 @cache
