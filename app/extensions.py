@@ -1,4 +1,5 @@
 """Extensions are created once here and bound to the app in create_app."""
+from collections.abc import Mapping
 from functools import wraps
 from inspect import iscoroutinefunction
 
@@ -17,7 +18,6 @@ from sqlalchemy.orm import DeclarativeBase
 from webargs.flaskparser import FlaskParser
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
-from app.common.validation import fields_with_nul
 from app.errors import ProblemSchema, problem_response
 
 
@@ -44,6 +44,35 @@ class Api(_Api):
 
 
 _IMMUTABLE = (str, int, float, bool, type(None))
+
+NUL_MESSAGE = "Text cannot contain the NUL character (\\u0000)."
+
+
+def fields_with_nul(raw, skip=()) -> dict:
+    """The field errors of a body's (or query string's) top-level fields holding a NUL anywhere
+    (in a text, a key, a nested value), but those in skip: PostgreSQL text cannot store one,
+    SQLite can, so refusing it here gives both databases one answer, and a batch item with one
+    is refused on its own (not the batch by the database's error). A top-level name with a NUL
+    is no field's: the schema refuses it as unknown."""
+    if not isinstance(raw, Mapping):
+        return {}
+    return {field: [NUL_MESSAGE] for field, value in raw.items()
+            if isinstance(field, str) and "\0" not in field and field not in skip and _holds_nul(value)}
+
+
+def _holds_nul(value) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\0" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 class Parser(FlaskParser):

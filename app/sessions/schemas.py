@@ -2,9 +2,10 @@ import marshmallow as ma
 
 from app.common.i18n import LANG_FIELD
 from app.common.pagination import PageArgs
-from app.common.validation import calendar_date, fields_with_nul
+from app.common.validation import calendar_date
 from app.education.schemas import ReferenceSchema
 from app.errors import ProblemSchema
+from app.extensions import fields_with_nul
 from app.sessions.content import symptom_codes
 
 Range = ma.validate.Range
@@ -185,6 +186,7 @@ class SessionListArgs(PageArgs):
 
 
 class ChangesArgs(ma.Schema):
+    checked_on_their_own = ("since",)  # any text that is no cursor, a NUL too, is a cursor-invalid 422
     since = ma.fields.String(validate=Length(max=200),
                              metadata={"description": "`next_cursor` from the last call; omit to start from "
                                                       "the beginning. Opaque, bound to this patient."})
