@@ -22,6 +22,7 @@ from app.access import care_teams
 from app.access.models import CaregiverLink, CareTeamMember
 from app.patients import service as patients_service
 from app.patients.models import Patient
+from app.reminders.models import DeviceToken
 from tests.factories import (PASSWORD, Actor, World, activate, at_once, bearer, caregiver_for, create_patient,
                              enrolled_patient, login, patient_body, staff)
 from tests.test_errors import assert_problem
@@ -314,6 +315,88 @@ def test_a_password_change_ends_the_push_registrations_of_the_other_logins(clien
     assert world.patient_b.get("/api/v1/me/devices").get_json()["meta"]["total"] == 1
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "password_changed", AuditEvent.actor_id == uuid.UUID(actor.id))) == 1
+
+
+def _device(actor) -> dict:
+    body = {"token": "fcm-token-" + uuid.uuid4().hex, "platform": "android"}
+    assert actor.post("/api/v1/me/devices", json=body).status_code == 201
+    return body
+
+
+def _device_tokens(user_id) -> set:
+    return set(db.session.scalars(select(DeviceToken.token).where(DeviceToken.user_id == uuid.UUID(user_id))))
+
+
+def test_a_logout_ends_the_push_registrations_made_in_that_login(client, world):
+    """A phone that logged out (a shared family phone, a handed-back clinic tablet) stops getting
+    the patient's reminder texts: what it registered in that login goes with the logout. The
+    account's other logins keep theirs."""
+    leaving, staying = Actor(client, world.patient_a.email), world.patient_a  # two logins of one account
+    theirs, mine = _device(leaving), _device(staying)
+    assert leaving.post("/api/v1/auth/logout").status_code == 204
+    assert _device_tokens(world.patient_a.id) == {mine["token"]}
+    assert staying.get("/api/v1/me/devices").get_json()["meta"]["total"] == 1
+
+
+def test_a_reused_refresh_token_ends_the_push_registrations_of_its_login(client, world):
+    """A refresh token used twice means the login was stolen: it is revoked, and the phones
+    registered in it (the thief's, perhaps) stop getting the account's pushes with it."""
+    stolen = Actor(client, world.patient_a.email)
+    theirs, mine = _device(stolen), _device(world.patient_a)
+    spent = stolen.tokens["refresh_token"]
+    assert client.post("/api/v1/auth/refresh", headers=bearer(spent)).status_code == 200
+    reuse = client.post("/api/v1/auth/refresh", headers=bearer(spent))
+    assert assert_problem(reuse, 401)["type"].endswith("refresh-token-reused")
+    assert _device_tokens(world.patient_a.id) == {mine["token"]}
+
+
+def test_a_deactivation_ends_the_push_registrations_of_the_account(client, world):
+    """A switched-off account gets no pushes, and a reactivation does not bring back the phones
+    its earlier logins registered: the app registers again after its next login."""
+    coordinator = staff(client, "coordinator")
+    _device(coordinator)
+    assert world.admin.patch(f"/api/v1/users/{coordinator.id}", json={"is_active": False}).status_code == 200
+    assert _device_tokens(coordinator.id) == set()
+    assert world.admin.patch(f"/api/v1/users/{coordinator.id}", json={"is_active": True}).status_code == 200
+    assert Actor(client, coordinator.email).get("/api/v1/me/devices").get_json()["meta"]["total"] == 0
+
+
+@pytest.mark.committing
+def test_a_device_registered_while_its_login_logs_out_does_not_survive(app, monkeypatch):
+    """The registration's login check passes, then the logout of that login commits before the
+    registration writes (forced: the registration waits for it, a second at most). Unlocked,
+    the device row is written after the logout deleted its login's devices, and the phone keeps
+    getting pushes. It must not survive (PostgreSQL: the registration answers 401; SQLite: the
+    registration holds the write lock, so the logout comes after it and deletes it)."""
+    from app.reminders import routes as reminder_routes
+
+    world = World(app.test_client()).build()
+    leaving = Actor(app.test_client(), world.patient_a.email)
+    checked, logged_out = threading.Event(), threading.Event()
+    login_id = reminder_routes.current_login_id
+
+    def checked_then_wait():
+        checked.set()
+        logged_out.wait(timeout=1)
+        return login_id()
+
+    monkeypatch.setattr(reminder_routes, "current_login_id", checked_then_wait)
+    body = {"token": "fcm-token-" + uuid.uuid4().hex, "platform": "android"}
+
+    def log_out():
+        checked.wait(timeout=5)
+        try:
+            return app.test_client().post("/api/v1/auth/logout", headers=leaving.headers)
+        finally:
+            logged_out.set()
+
+    registered, out = at_once([lambda: app.test_client().post("/api/v1/me/devices", json=body, headers=leaving.headers),
+                               log_out])
+    assert out.status_code == 204
+    on_postgresql = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    assert registered.status_code == (401 if on_postgresql else 201), registered.get_json()
+    with app.app_context():
+        assert db.session.scalar(select(DeviceToken.id).where(DeviceToken.token == body["token"])) is None
 
 
 def test_reset_mail_speaks_chinese_when_asked(client, world, smtp):

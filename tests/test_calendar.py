@@ -12,7 +12,7 @@ from app.auth.models import User
 from app.calendar.models import CalendarFeed
 from app.common.clock import local_today
 from app.extensions import db
-from tests.factories import PASSWORD, Actor, caregiver_for, revoke_caregiver
+from tests.factories import PASSWORD, Actor, bearer, caregiver_for, revoke_caregiver
 from tests.test_accounts import RESET, _code, _request_reset, _shape
 from tests.test_errors import assert_problem
 
@@ -202,3 +202,30 @@ def test_a_password_change_revokes_the_feed_tokens_the_other_logins_made(client,
     again = patient.post("/api/v1/auth/password", json={"current_password": new, "new_password": new + "x"})
     assert again.status_code == 204, again.get_json()
     assert len(events(client.get(feed_url(world.a_id, own)))) == 2
+
+
+def test_a_logout_leaves_the_feed_tokens_its_login_made(client, world):
+    """A calendar subscription is meant to outlive an app login: the phone's calendar keeps the
+    appointments after the app logged out (the token ends by its revocation, a password change
+    or reset, or a stolen login)."""
+    book(world, today() + timedelta(days=5))
+    leaving = Actor(client, world.patient_a.email)
+    token = issue(leaving)["token"]
+    assert leaving.post("/api/v1/auth/logout").status_code == 204
+    assert len(events(client.get(feed_url(world.a_id, token)))) == 2
+    assert world.patient_a.get("/api/v1/patients/me/calendar-feed").get_json()["active"] is True
+
+
+def test_a_reused_refresh_token_revokes_the_feed_tokens_its_login_made(client, world):
+    """A refresh token used twice means the login was stolen: a feed token made in it (the thief's
+    window on the patient's appointments) ends with it, in its transaction. One another account
+    made stays."""
+    book(world, today() + timedelta(days=5))
+    stolen = Actor(client, world.caregiver_a.email)
+    theirs, elsewhere = issue(stolen)["token"], issue(world.patient_b)["token"]  # one feed per patient
+    spent = stolen.tokens["refresh_token"]
+    assert client.post("/api/v1/auth/refresh", headers=bearer(spent)).status_code == 200
+    assert client.post("/api/v1/auth/refresh", headers=bearer(spent)).status_code == 401
+    assert_like_an_unknown_token(client, world.a_id, theirs)
+    assert world.patient_a.get("/api/v1/patients/me/calendar-feed").get_json() == {"active": False, "created_at": None}
+    assert client.get(feed_url(world.b_id, elsewhere)).status_code == 200

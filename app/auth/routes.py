@@ -70,7 +70,8 @@ def login(data):
 def refresh():
     """Send the refresh token as Bearer: a new pair; the old refresh token is spent.
 
-    Presenting a spent refresh token again revokes the whole login.
+    Presenting a spent refresh token again revokes the whole login (it was stolen), with the
+    push registrations and calendar feed tokens made in it.
     """
     return service.refresh(*refresh_token_login())
 
@@ -79,7 +80,12 @@ def refresh():
 @authenticate
 @blp.response(204)
 def logout():
-    """Revoke this login: its access and refresh tokens stop working."""
+    """Revoke this login and the push registrations made in it.
+
+    Its access and refresh tokens stop working, and a logged-out phone gets no more reminders.
+    Calendar feed tokens made in it stay: a calendar subscription is meant to outlive an app
+    login (revoke one with DELETE /patients/{patient_id}/calendar-feed).
+    """
     service.logout(current_login())
 
 

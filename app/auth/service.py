@@ -15,7 +15,7 @@ from app.auth import throttle
 from app.auth.models import ROLES, AuthSession, PasswordReset, RefreshToken, User
 from app.auth.passwords import dummy_hash, hash_password, password_problems, verify_password
 from app.auth.reset import reset_mail
-from app.auth.signals import password_replacing
+from app.auth.signals import logins_ending
 from app.common.i18n import LANGUAGES
 from app.common.mail import Mail
 from app.common.types import utcnow
@@ -148,7 +148,7 @@ def refresh(session: AuthSession, jti: uuid.UUID) -> dict:
         .values(used_at=utcnow())
     ).rowcount
     if spent != 1:
-        revoke_session(session, "refresh_reuse")
+        revoke_session(session, "refresh_reuse", compromised=True)  # stolen: what it made ends with it
         db.session.commit()
         raise ApiError(401, "This refresh token was already used; the login is revoked. Log in again.",
                        title="Unauthorized", type_slug="refresh-token-reused")
@@ -157,16 +157,43 @@ def refresh(session: AuthSession, jti: uuid.UUID) -> dict:
     return tokens | {"user": session.user}
 
 
-def revoke_session(session: AuthSession, reason: str) -> None:
+def revoke_session(session: AuthSession, reason: str, *, compromised: bool = False) -> None:
+    """Revoke one login, with what it made (logins_ending): its push registrations, and when
+    compromised (a stolen login) its feed tokens too; in the caller's transaction."""
     if session.revoked_at is None:
-        session.revoked_at = utcnow()
+        now = utcnow()
+        session.revoked_at = now
         session.revoked_reason = reason
         audit.record("logout" if reason == "logout" else "revoke", session.user, detail=reason)
+        db.session.flush()  # the login's row is written (so locked) before what it made is looked for
+        _announce_logins_ending(session.user, now, compromised=compromised, logins=[session.id])
 
 
 def logout(session: AuthSession) -> None:
+    """The account holder's own: the phone's push registrations made in this login end with it
+    (a shared or handed-back phone must not keep getting the patient's reminder texts); its
+    calendar feed tokens stay, since a calendar subscription is meant to outlive an app login."""
     revoke_session(session, "logout")
     db.session.commit()
+
+
+def hold_login(actor: User, login_id, now) -> None:
+    """Before something is made in the actor's login login_id for the account (a push
+    registration, a feed token), in the same transaction: hold the login's row (FOR SHARE) and
+    check under it that the login is still live, else 401. A revocation at once either waits
+    for this commit and then ends what was made, or has committed and is seen here: nothing
+    outlives its login by being made as it ends. The account's row is held first (FOR KEY
+    SHARE, as the new row's foreign key would hold it): a deactivation locks the account before
+    its logins, and this takes them in the same order. SQLite needs no lock (one writer)."""
+    if login_id is None:
+        return
+    db.session.execute(select(User.id).where(User.id == actor.id).with_for_update(read=True, key_share=True))
+    live = db.session.execute(select(AuthSession.id).where(
+        AuthSession.id == login_id, AuthSession.user_id == actor.id, AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > now).with_for_update(read=True)).first()
+    if live is None:
+        raise ApiError(401, "The token was revoked; log in again.", title="Unauthorized",
+                       headers={"WWW-Authenticate": "Bearer"})
 
 
 def list_users(role=None, q=None):
@@ -180,14 +207,24 @@ def list_users(role=None, q=None):
 
 # --- passwords ------------------------------------------------------------------------------
 
-def revoke_all_sessions(user: User, reason: str, *, keep: AuthSession | None = None) -> int:
-    """Revoke every open login of user (but keep); their tokens fail from the next request."""
+def revoke_all_sessions(user: User, reason: str, now, *, keep: AuthSession | None = None) -> int:
+    """Revoke every open login of user (but keep); their tokens fail from the next request. For
+    a compromise or the account's end (a password reset or change, a deactivation): what any of
+    the account's logins made ends too (logins_ending), all but what keep made; in the caller's
+    transaction."""
     stmt = (update(AuthSession)
             .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
             .values(revoked_at=utcnow(), revoked_reason=reason))
     if keep is not None:
         stmt = stmt.where(AuthSession.id != keep.id)
-    return db.session.execute(stmt).rowcount
+    revoked = db.session.execute(stmt).rowcount
+    _announce_logins_ending(user, now, compromised=True, logins=None, keep_login=keep.id if keep is not None else None)
+    return revoked
+
+
+def _announce_logins_ending(user: User, now, *, compromised: bool, logins, keep_login=None) -> None:
+    logins_ending.send(current_app._get_current_object(), user=user, now=now, compromised=compromised,
+                       logins=logins, keep_login=keep_login)
 
 
 def change_password(actor: User, session: AuthSession, current: str, new: str, now) -> None:
@@ -200,15 +237,9 @@ def change_password(actor: User, session: AuthSession, current: str, new: str, n
             422, "The current password is wrong.", title="Validation failed",
             errors={"current_password": ["The current password is wrong."]}))
     _set_password(actor, new)
-    revoke_all_sessions(actor, "password_changed", keep=session)
-    _announce_password_replacing(actor, now, keep=session)  # what the other logins made ends with them
+    revoke_all_sessions(actor, "password_changed", now, keep=session)  # with what the other logins made
     audit.record("password_changed", actor, patient_id=actor.patient_id)
     db.session.commit()
-
-
-def _announce_password_replacing(user: User, now, keep: AuthSession | None = None) -> None:
-    password_replacing.send(current_app._get_current_object(), user=user, now=now,
-                            keep_login=keep.id if keep is not None else None)
 
 
 def _set_password(user: User, new: str) -> None:
@@ -277,8 +308,7 @@ def confirm_password_reset(email: str, code: str, new: str, now) -> None:
         raise ApiError(422, "This code was just used. Ask for a new one.", title="Invalid code",
                        type_slug="invalid-reset-code", errors={"code": ["Already used."]})
     _set_password(user, new)
-    revoke_all_sessions(user, "password_reset")
-    _announce_password_replacing(user, now)  # its feed tokens, push devices too
+    revoke_all_sessions(user, "password_reset", now)  # its feed tokens, push devices too
     throttle.clear(user.email)
     audit.record("password_reset", user, patient_id=user.patient_id)
     db.session.commit()
@@ -344,6 +374,6 @@ def _set_active(actor: User, user: User, active: bool) -> None:
     if user.is_active != active:
         user.is_active = active
         if not active:
-            revoke_all_sessions(user, "deactivated")
+            revoke_all_sessions(user, "deactivated", utcnow())  # its feed tokens, push devices too
         audit.record("account_deactivated" if not active else "account_reactivated", actor,
                      resource_id=user.id)

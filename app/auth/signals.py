@@ -1,12 +1,19 @@
-"""Auth announces a password reset or change; higher domains (calendar, reminders) subscribe. Auth imports none of them."""
+"""Auth announces that logins end; higher domains (calendar, reminders) subscribe. Auth imports
+none of them."""
 from blinker import Namespace
 
 _signals = Namespace()
 
-# Sent inside the reset's or change's transaction, right before its commit (the account's logins
-# are revoked in it too, all but keep_login): what a receiver adds there commits with it. A
-# receiver only adds statements; it never commits, and an error fails the reset or change.
-# What a revoked login made for the account (feed tokens, push registrations) ends with it.
-# sender: the app; kwargs: user (User), now, keep_login (the id of the login that stays, the
-# change's own; None for a reset, which keeps none).
-password_replacing = _signals.signal("password-replacing")
+# Sent inside the transaction that revokes the logins, right before its commit: what a receiver
+# adds there commits with it. A receiver only adds statements; it never commits, and an error
+# fails the revocation. What an ended login made for the account ends with it:
+# - its push registrations, always (a phone that logged out must not keep getting the
+#   patient's reminder texts);
+# - its calendar feed tokens only when compromised: a stolen login (a reused refresh token), a
+#   password reset or change (whoever had the old password), a switched-off account. A plain
+#   logout (the account holder's own, or the console's sign-in again) leaves them: a calendar
+#   subscription is meant to outlive an app login.
+# sender: the app; kwargs: user (User), now, compromised (bool), logins (the ids of the logins
+# that end; None: every login of the account, and what even an earlier one or none made), and
+# keep_login (with logins None: the id of the login that stays, a password change's own).
+logins_ending = _signals.signal("logins-ending")

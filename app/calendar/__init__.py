@@ -3,16 +3,18 @@ from app.extensions import api
 
 
 def register(app) -> None:
-    from app.auth.signals import password_replacing
+    from app.auth.signals import logins_ending
     from app.calendar import models  # noqa: F401  (for Alembic)
     from app.calendar.routes import blp
-    from app.calendar.service import on_caregiver_revoking, on_password_replacing
+    from app.calendar.service import on_caregiver_revoking, on_logins_ending
     from app.patients.signals import caregiver_revoking
 
     api.spec.components.security_scheme(  # for phone calendars, which subscribe without a login
         "feedToken", {"type": "apiKey", "in": "query", "name": "token"})
     api.register_blueprint(blp)
-    # a token made by a caregiver for the patient, or by an account whose password was reset
-    # (or, in another login, changed), is revoked in that transaction (and is not served once its maker's access has ended)
+    # a token made by a caregiver for the patient, by an account whose password was reset or that
+    # was switched off, in a login found stolen, or (by a password change) in another login, is
+    # revoked in that transaction (and is not served once its maker's access has ended); a plain
+    # logout leaves it
     caregiver_revoking.connect(on_caregiver_revoking)
-    password_replacing.connect(on_password_replacing)
+    logins_ending.connect(on_logins_ending)

@@ -17,7 +17,8 @@ class CalendarFeed(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at()
-    # The maker's login: a password change of the maker's account keeps the token only when the
-    # changing login made it (see DeviceToken.session_id).
+    # The maker's login: the token ends when that login is found stolen (a reused refresh token),
+    # not by its logout; a password change of the maker's account keeps it only when the changing
+    # login made it (see DeviceToken.session_id).
     session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("auth_sessions.id", ondelete="SET NULL"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from app.access.policy import LOG, READ, patient_for, still_may
 from app.audit import service as audit
+from app.auth import service as auth
 from app.auth.models import User
 from app.calendar.models import CalendarFeed
 from app.common.db import insert_ignoring_conflict
@@ -47,8 +48,10 @@ def feed_status(actor, patient_ref) -> dict:
 
 def issue_token(actor, patient_ref, now: datetime, login_id=None) -> dict:
     """Create the feed token, or rotate it (the old one stops working). Shown once. login_id:
-    the actor's login it is made in (a password change in another login revokes it)."""
+    the actor's login it is made in (a password change in another login, or that login found
+    stolen, revokes it; it is made only while that login is live, hold_login)."""
     patient = patient_for(actor, patient_ref, LOG)
+    auth.hold_login(actor, login_id, now)
     token = secrets.token_urlsafe(32)
     values = {"patient_id": patient.id, "token_hash": _hash(token), "created_by_id": actor.id, "created_at": now,
               "session_id": login_id}
@@ -69,13 +72,16 @@ def revoke_token(actor, patient_ref, now: datetime) -> None:
     db.session.commit()
 
 
-def revoke_made_by(user_id, now: datetime, patient_id=None, keep_login=None) -> int:
-    """Revoke the live feed tokens user_id made (of one patient, or of all; but those made in
-    the login keep_login): in the caller's transaction, for a caregiver's revocation or a password
-    reset or change of the account."""
+def revoke_made_by(user_id, now: datetime, patient_id=None, logins=None, keep_login=None) -> int:
+    """Revoke the live feed tokens user_id made (of one patient, or of all; only those made in
+    logins, if given; but those made in the login keep_login): in the caller's transaction, for a
+    caregiver's revocation, a stolen login, or a password reset or change or a deactivation of
+    the account."""
     stmt = update(CalendarFeed).where(CalendarFeed.created_by_id == user_id, CalendarFeed.revoked_at.is_(None))
     if patient_id is not None:
         stmt = stmt.where(CalendarFeed.patient_id == patient_id)
+    if logins is not None:
+        stmt = stmt.where(CalendarFeed.session_id.in_(logins))
     if keep_login is not None:
         stmt = stmt.where(CalendarFeed.session_id.is_distinct_from(keep_login))
     return db.session.execute(stmt.values(revoked_at=now).execution_options(synchronize_session=False)).rowcount
@@ -85,8 +91,11 @@ def on_caregiver_revoking(app, patient_id=None, caregiver_id=None, now=None, **_
     revoke_made_by(caregiver_id, now, patient_id=patient_id)
 
 
-def on_password_replacing(app, user=None, now=None, keep_login=None, **_) -> None:
-    revoke_made_by(user.id, now, keep_login=keep_login)
+def on_logins_ending(app, user=None, now=None, compromised=False, logins=None, keep_login=None, **_) -> None:
+    """A compromised login's feed tokens end with it; a plain logout leaves them, since a
+    calendar subscription is meant to outlive an app login (the phone's calendar app keeps it)."""
+    if compromised:
+        revoke_made_by(user.id, now, logins=logins, keep_login=keep_login)
 
 
 def _maker_still_may_issue(feed: CalendarFeed) -> bool:

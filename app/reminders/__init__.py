@@ -81,10 +81,12 @@ def _on_caregiver_revoking(app, patient_id=None, caregiver_id=None, now=None, **
     on_caregiver_revoking(patient_id, caregiver_id, now)  # in the revocation's transaction: an error fails it
 
 
-def _on_password_replacing(app, user=None, now=None, keep_login=None, **_):
+def _on_logins_ending(app, user=None, logins=None, keep_login=None, **_):
     from app.reminders.service import forget_devices
 
-    forget_devices(user.id, keep_login=keep_login)  # in the reset's or change's transaction: an error fails it
+    # compromised or not: a phone whose login ended gets no more pushes (in the revocation's
+    # transaction: an error fails it)
+    forget_devices(user.id, logins=logins, keep_login=keep_login)
 
 
 def _on_plan_changed(app, plan=None, change=None, **_):
@@ -105,7 +107,7 @@ def register(app) -> None:
     from app.common.jobs import Job, register_job
     from app.common.types import utcnow
     from app.extensions import api
-    from app.auth.signals import password_replacing
+    from app.auth.signals import logins_ending
     from app.patients.signals import caregiver_revoking
     from app.plans.signals import plan_changed
     from app.reminders import models  # noqa: F401  (for Alembic)
@@ -120,7 +122,7 @@ def register(app) -> None:
     write_with_create(CANCEL_WITH_CREATE, _cancel_with_create, _cancel_params)
     plan_changed.connect(_on_plan_changed)
     caregiver_revoking.connect(_on_caregiver_revoking)
-    password_replacing.connect(_on_password_replacing)
+    logins_ending.connect(_on_logins_ending)
 
     from app.reminders.dispatch import dispatch
     from app.reminders.materialise import materialise

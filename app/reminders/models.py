@@ -36,8 +36,9 @@ class DeviceToken(db.Model):
     token: Mapped[str] = mapped_column(String(512), unique=True)
     platform: Mapped[str] = mapped_column(String(10))  # android | ios | web
     created_at: Mapped[datetime] = created_at()
-    # The login that registered it last: a password change keeps only the changing login's
-    # devices (the others' logins end; whoever had the old password may hold one of them).
+    # The login that registered it last: the device ends with it (its logout, or its end by a
+    # stolen refresh token); a password change keeps only the changing login's devices (the
+    # others' logins end; whoever had the old password may hold one of them).
     session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("auth_sessions.id", ondelete="SET NULL"))
 
 

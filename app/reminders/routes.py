@@ -130,5 +130,5 @@ def list_devices(args):
 @authenticate
 @devices_blp.response(204)
 def remove_device(device_id):
-    """Forget a device (on logout or when the app is removed)."""
+    """Forget a device (when the app is removed; a logout forgets those registered in its login)."""
     service.remove_device(current_actor(), device_id)

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select, update
 
 from app.access.models import CaregiverLink
 from app.access.policy import ANSWER_NOTIFICATIONS, READ, SET_REMINDERS, patient_for, readable_patient_ids
+from app.auth import service as auth
 from app.auth.models import User
 from app.common.db import delete_row, insert_ignoring_conflict
 from app.common.i18n import choose_language
@@ -301,13 +302,17 @@ def _snooze_key(row: Notification) -> str:
 
 def register_device(actor, data: dict, now: datetime, login_id=None) -> tuple[DeviceToken, bool]:
     """Register the app's push token for this account, in the actor's login login_id (a token
-    moves to whoever registers it last, and to that login)."""
+    moves to whoever registers it last, and to that login). It is made only while that login is
+    live (hold_login): one logging out at once ends it too, or answers it 401."""
+    auth.hold_login(actor, login_id, now)
     created = insert_ignoring_conflict(DeviceToken, {"id": uuid.uuid4(), "user_id": actor.id, "token": data["token"],
                                                      "platform": data["platform"], "created_at": now,
                                                      "session_id": login_id}, ["token"]) == 1
     device = db.session.scalar(select(DeviceToken).where(DeviceToken.token == data["token"]))
     if not created and (device.user_id, device.platform, device.session_id) != (actor.id, data["platform"], login_id):
         device.user_id, device.platform, device.session_id = actor.id, data["platform"], login_id
+    db.session.flush()
+    db.session.expunge(device)  # answered as written: a logout at once may delete it right after the commit
     db.session.commit()
     return device, created
 
@@ -327,12 +332,15 @@ def remove_device(actor, device_id) -> None:
 
 # --- what other domains' signals void ----------------------------------------------------
 
-def forget_devices(user_id, keep_login=None) -> int:
-    """A password reset's or change's: the account's push registrations end with its logins
-    (whoever had the password may have registered a phone), but those of the login keep_login
-    (the change's own: the account holder's phone keeps its reminders); in the caller's
-    transaction."""
+def forget_devices(user_id, logins=None, keep_login=None) -> int:
+    """The account's push registrations end with the logins that made them, in the caller's
+    transaction: those of logins (a logout's, a stolen login's), or with logins None all of the
+    account's (a password reset or change, a deactivation: whoever had the password may have
+    registered a phone) but those of the login keep_login (a change's own: the account holder's
+    phone keeps its reminders)."""
     stmt = DeviceToken.__table__.delete().where(DeviceToken.user_id == user_id)
+    if logins is not None:
+        stmt = stmt.where(DeviceToken.session_id.in_(logins))
     if keep_login is not None:
         stmt = stmt.where(DeviceToken.session_id.is_distinct_from(keep_login))
     return db.session.execute(stmt).rowcount
