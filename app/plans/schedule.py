@@ -272,6 +272,8 @@ def per_day(per_week: int) -> int:
 # (levels[0] the days with any), so "at most cap a day" over a set of days is the sum of the
 # first cap levels' bits in the set's mask. One AND and one bit count per level replace a look-up
 # per day; the masks of the days the plans expect are shared by every patient of a batch.
+# An item_key names one item on any day (plans/lifecycle gives each plan's items keys of their
+# own, carried only to that plan's later versions): a day is one bit per key, counted once.
 
 class Logged(NamedTuple):
     """Sessions by item as levels of day bits (app/adherence/metrics.py: Tally has the same two)."""
