@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.common.notices import DueNotice
 from app.extensions import db
@@ -695,3 +695,48 @@ def test_every_kind_has_subject_and_text_in_both_languages():
     for kind, texts in catalogue().items():
         for language in ("en", "zh-CN"):
             assert texts[language]["subject"].strip() and texts[language]["text"].strip(), (kind, language)
+
+
+def _run_once_before(engine, marker: str, action):
+    """Run action (in its own thread, to its end) the first time this thread's connection is about
+    to execute a statement containing marker: another request landing at that point."""
+    import threading
+
+    state = {"done": False}
+    here = threading.get_ident()
+
+    def hook(conn, cursor, statement, parameters, context, executemany):
+        if not state["done"] and threading.get_ident() == here and marker in statement:
+            state["done"] = True
+            other = threading.Thread(target=action)
+            other.start()
+            other.join(timeout=60)
+
+    event.listen(engine, "before_cursor_execute", hook)
+    return lambda: event.remove(engine, "before_cursor_execute", hook)
+
+
+@pytest.mark.committing
+def test_a_push_token_handed_over_while_its_old_account_logs_out_is_registered(app):
+    """A family phone: the patient logs out and the caregiver logs in on it. The app registers the
+    phone's token for the caregiver while the patient's logout is deleting the token's old
+    registration (PostgreSQL: the insert-if-absent found the row, the logout deleted it, and the
+    registration read none: a 500, and the caregiver's phone got no pushes). It is registered."""
+    from tests.factories import World
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: the logout waits for the registration")
+    world = World(app.test_client()).build()
+    token = "fcm-shared-family-phone"
+    assert world.patient_a.post("/api/v1/me/devices", json={"token": token, "platform": "android"}).status_code == 201
+    patient_headers = world.patient_a.headers
+    stop = _run_once_before(engine, "FROM device_tokens",
+                            lambda: app.test_client().post("/api/v1/auth/logout", headers=patient_headers))
+    try:
+        response = world.caregiver_a.post("/api/v1/me/devices", json={"token": token, "platform": "android"})
+    finally:
+        stop()
+    assert response.status_code in (200, 201), (response.status_code, response.get_data(as_text=True)[:300])
+    assert [d["id"] for d in world.caregiver_a.get("/api/v1/me/devices").get_json()["items"]] == [response.get_json()["id"]]

@@ -305,10 +305,16 @@ def register_device(actor, data: dict, now: datetime, login_id=None) -> tuple[De
     moves to whoever registers it last, and to that login). It is made only while that login is
     live (hold_login): one logging out at once ends it too, or answers it 401."""
     auth.hold_login(actor, login_id, now)
-    created = insert_ignoring_conflict(DeviceToken, {"id": uuid.uuid4(), "user_id": actor.id, "token": data["token"],
-                                                     "platform": data["platform"], "created_at": now,
-                                                     "session_id": login_id}, ["token"]) == 1
-    device = db.session.scalar(select(DeviceToken).where(DeviceToken.token == data["token"]))
+    for _attempt in range(3):  # again when the row it found was deleted before it was read (its old account's logout)
+        created = insert_ignoring_conflict(DeviceToken, {
+            "id": uuid.uuid4(), "user_id": actor.id, "token": data["token"], "platform": data["platform"],
+            "created_at": now, "session_id": login_id}, ["token"]) == 1
+        device = db.session.scalar(select(DeviceToken).where(DeviceToken.token == data["token"]))
+        if device is not None:
+            break
+    else:
+        raise ApiError(503, "The device was not registered; send it again.", title="Service Unavailable",
+                       headers={"Retry-After": "1"})
     if not created and (device.user_id, device.platform, device.session_id) != (actor.id, data["platform"], login_id):
         device.user_id, device.platform, device.session_id = actor.id, data["platform"], login_id
     db.session.flush()
