@@ -449,6 +449,26 @@ def test_every_result_deleted_in_either_order_gives_back_the_baseline_owed(world
     assert _followup_rows(world.coord_a, pid) == before
 
 
+def test_a_deleted_scan_between_two_others_hands_what_it_closed_to_the_next(world, fresh):
+    """Scans 700, 400 and 30 days ago: the repeat closed by the second, the interval after it by
+    the third, the next interval due. The second deleted, the third is the repeat scan: the repeat
+    is closed by it, the interval planned after the deleted scan is cancelled (no scan took it)
+    and the next interval, still what the scans left plan, keeps its id."""
+    _, pid = fresh
+    post_result(world.coord_a, pid, scan_date=days_ago(700))
+    middle = post_result(world.coord_a, pid, scan_date=days_ago(400))
+    post_result(world.coord_a, pid, scan_date=days_ago(30))
+    by_kind = {f["kind"]: f for f in _followups(world.coord_a, pid, "?status=done")}
+    [next_one] = _followups(world.coord_a, pid, "?status=due")
+
+    _delete_result(world.coord_a, pid, middle["id"])
+
+    assert _followup_rows(world.coord_a, pid) == sorted([
+        (by_kind["repeat"]["id"], "repeat", "done", by_kind["repeat"]["due_date"], days_ago(30)),
+        (by_kind["interval"]["id"], "interval", "cancelled", by_kind["interval"]["due_date"], None),
+        (next_one["id"], "interval", "due", next_one["due_date"], None)])
+
+
 def test_an_older_scan_entered_late_and_deleted_leaves_the_open_follow_up_as_it_is(world, fresh):
     """Scans 400 and 30 days ago, the interval after the latest due. A scan of 200 days ago
     entered late changes no follow-up (it is history); deleted as a mistake, it changes none
