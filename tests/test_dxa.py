@@ -430,6 +430,65 @@ def test_a_deleted_result_keeps_the_next_follow_up_once_it_is_booked(world, fres
     assert moved.status_code == 200, moved.get_json()
 
 
+@pytest.mark.parametrize("earliest_first", [True, False])
+def test_every_result_deleted_in_either_order_gives_back_the_baseline_owed(world, fresh, earliest_first):
+    """Two scans entered on the wrong patient (the baseline 450 days ago, a repeat 30 days ago)
+    and deleted, in either order: the patient owes the baseline again, as before anything was
+    entered, not a repeat planned from a scan that no longer exists beside a cancelled baseline."""
+    _, pid = fresh
+    world.coord_a.put(f"/api/v1/patients/{pid}/dxa/protocol", json={
+        "medically_stable_on": days_ago(600), "treatment_started_on": days_ago(500)})
+    before = _followup_rows(world.coord_a, pid)
+    assert [(kind, status) for _, kind, status, *_ in before] == [("baseline", "due")]
+    first = post_result(world.coord_a, pid, scan_date=days_ago(450))
+    second = post_result(world.coord_a, pid, scan_date=days_ago(30))
+
+    for entered in (first, second) if earliest_first else (second, first):
+        _delete_result(world.coord_a, pid, entered["id"])
+
+    assert _followup_rows(world.coord_a, pid) == before
+
+
+def test_a_deleted_scan_between_two_others_hands_what_it_closed_to_the_next(world, fresh):
+    """Scans 700, 400 and 30 days ago: the repeat closed by the second, the interval after it by
+    the third, the next interval due. The second deleted, the third is the repeat scan: the repeat
+    is closed by it, the interval planned after the deleted scan is cancelled (no scan took it)
+    and the next interval, still what the scans left plan, keeps its id."""
+    _, pid = fresh
+    post_result(world.coord_a, pid, scan_date=days_ago(700))
+    middle = post_result(world.coord_a, pid, scan_date=days_ago(400))
+    post_result(world.coord_a, pid, scan_date=days_ago(30))
+    by_kind = {f["kind"]: f for f in _followups(world.coord_a, pid, "?status=done")}
+    [next_one] = _followups(world.coord_a, pid, "?status=due")
+
+    _delete_result(world.coord_a, pid, middle["id"])
+
+    assert _followup_rows(world.coord_a, pid) == sorted([
+        (by_kind["repeat"]["id"], "repeat", "done", by_kind["repeat"]["due_date"], days_ago(30)),
+        (by_kind["interval"]["id"], "interval", "cancelled", by_kind["interval"]["due_date"], None),
+        (next_one["id"], "interval", "due", next_one["due_date"], None)])
+
+
+def test_an_older_scan_entered_late_and_deleted_leaves_the_open_follow_up_as_it_is(world, fresh):
+    """Scans 400 and 30 days ago, the interval after the latest due. A scan of 200 days ago
+    entered late changes no follow-up (it is history); deleted as a mistake, it changes none
+    either: the open follow-up keeps its id, so the coordinator can still book the one on screen."""
+    _, pid = fresh
+    post_result(world.coord_a, pid, scan_date=days_ago(400))
+    post_result(world.coord_a, pid, scan_date=days_ago(30))
+    before = _followup_rows(world.coord_a, pid)
+    late = post_result(world.coord_a, pid, scan_date=days_ago(200))
+    assert _followup_rows(world.coord_a, pid) == before
+    [open_id] = [f["id"] for f in _followups(world.coord_a, pid, "?status=due")]
+
+    _delete_result(world.coord_a, pid, late["id"])
+
+    assert _followup_rows(world.coord_a, pid) == before
+    booked = world.coord_a.patch(f"/api/v1/patients/{pid}/dxa/followups/{open_id}", json={
+        "appointment": {"date": days_ago(-20), "time": "10:00", "place": "Room 3"}})
+    assert booked.status_code == 200, booked.get_json()
+
+
 # --- due_notices: 14 days and 1 day before an appointment, and due unbooked ------------------------
 
 def _book(coord, pid, followup_id, day: date, time: str = "10:00"):

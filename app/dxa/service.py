@@ -156,7 +156,8 @@ def result_views(results: list[DxaResult], language: str) -> list[ResultWithChan
 def _scan_dates(patient_id) -> set[date]:
     results = db.session.scalars(select(DxaResult.scan_date).where(DxaResult.patient_id == patient_id))
     done = db.session.scalars(select(DxaFollowUp.completed_on).where(
-        DxaFollowUp.patient_id == patient_id, DxaFollowUp.status == "done", DxaFollowUp.completed_on.isnot(None)))
+        DxaFollowUp.patient_id == patient_id, DxaFollowUp.status == "done", DxaFollowUp.completed_on.isnot(None),
+        DxaFollowUp.closed_by_result.is_(False)))  # a result's closure is on its result's date
     return set(results) | set(done)
 
 
@@ -275,37 +276,73 @@ def _has_results_on(patient_id, scan_date: date) -> bool:
 
 
 def _take_back_scan(patient, scan_date: date, actor, now) -> None:
-    """The inverse of _complete_open_followup once scan_date has no result left: the next
-    follow-up the protocol planned from it goes (unless booked or moved since), the follow-up it
-    closed opens again as it was, or, a later scan or another open follow-up being there, is
-    cancelled; then the next is planned from the scans left, as recording them would have."""
-    planned = _open_as_planned(patient.id, _scan_dates(patient.id) | {scan_date})
-    if planned is not None:
-        delete_row(planned)
-        _changed(planned, "deleted")
-    closed = db.session.scalar(select(DxaFollowUp).where(
-        DxaFollowUp.patient_id == patient.id, DxaFollowUp.status == "done",
-        DxaFollowUp.completed_on == scan_date, DxaFollowUp.closed_by_result.is_(True)))
-    if closed is not None:
-        closed.status, closed.completed_on, closed.closed_by_result = "cancelled", None, False
-        closed.updated_at = now
-        db.session.flush()
-        later = [day for day in _scan_dates(patient.id) if day > scan_date]
-        if not later and _open_followup(patient.id) is None:
-            closed.status = "booked" if closed.appointment_date else "due"
-        _changed(closed, "updated")
+    """Once scan_date has no result left, the follow-ups become what the scans left plan: the open
+    one stays if it is what they plan (or booked, or moved by hand to a date of the right kind); the
+    follow-ups closed by a scan gone open again as they were if one is what is owed, else are
+    cancelled; then the next is planned from the scans left, as recording only them would have."""
+    left = _scan_dates(patient.id)
+    orphans = _closed_by_scans_gone(patient.id, left)
+    later = sorted(day for day in left if day > scan_date)
+    if later:
+        orphans = _hand_over_closure(patient.id, orphans, scan_date, later[0], now)
+    nxt = _planned(patient.id, left)
+    _drop_open_not_owed(patient.id, nxt, _planned(patient.id, left | {scan_date}))
+    _reopen_or_cancel(orphans, nxt if _open_followup(patient.id) is None else None, left, now)
     db.session.flush()
     plan_next(patient, actor, now)
 
 
-def _open_as_planned(patient_id, scan_dates: set[date]) -> DxaFollowUp | None:
-    """The open follow-up if it is the one the protocol plans after these scans and nothing has
-    happened to it (not booked, its due date not moved)."""
+def _closed_by_scans_gone(patient_id, scan_dates: set[date]) -> list[DxaFollowUp]:
+    return [f for f in db.session.scalars(select(DxaFollowUp).where(
+        DxaFollowUp.patient_id == patient_id, DxaFollowUp.status == "done",
+        DxaFollowUp.closed_by_result.is_(True)).order_by(DxaFollowUp.due_date))
+        if f.completed_on not in scan_dates]
+
+
+def _hand_over_closure(patient_id, orphans: list[DxaFollowUp], scan_date: date, later: date,
+                       now) -> list[DxaFollowUp]:
+    """The follow-up scan_date closed is closed by the next scan left instead, as if scan_date had
+    never been recorded; the one that scan closed (planned after scan_date) is the orphan then."""
+    gone = [f for f in orphans if f.completed_on == scan_date]
+    if not gone:
+        return orphans
+    moved = gone[-1]
+    freed = db.session.scalar(select(DxaFollowUp).where(
+        DxaFollowUp.patient_id == patient_id, DxaFollowUp.status == "done",
+        DxaFollowUp.completed_on == later, DxaFollowUp.closed_by_result.is_(True)).limit(1))
+    moved.completed_on, moved.updated_at = later, now
+    _changed(moved, "updated")
+    return [f for f in orphans if f is not moved] + ([freed] if freed is not None else [])
+
+
+def _drop_open_not_owed(patient_id, nxt: content.NextScan | None, planned_with_gone: content.NextScan | None) -> None:
+    """The open follow-up goes unless it is what the scans left plan, is booked, or is of the kind
+    they plan on a date moved by hand (neither what they plan nor what the deleted scan planned)."""
     open_followup = _open_followup(patient_id)
-    nxt = _planned(patient_id, scan_dates)
-    if open_followup is None or nxt is None or open_followup.status != "due":
-        return None
-    return open_followup if (open_followup.kind, open_followup.due_date) == (nxt.kind, nxt.due_date) else None
+    if open_followup is None or open_followup.status != "due":
+        return
+    if nxt is not None and open_followup.kind == nxt.kind and (
+            open_followup.due_date == nxt.due_date
+            or planned_with_gone is None or open_followup.due_date != planned_with_gone.due_date):
+        return
+    delete_row(open_followup)
+    _changed(open_followup, "deleted")
+
+
+def _reopen_or_cancel(orphans: list[DxaFollowUp], owed: content.NextScan | None, scan_dates: set[date],
+                      now) -> None:
+    """The latest orphan of the kind owed opens again as it was (due on the date planned if its own
+    is no longer after the latest scan left); the others are cancelled, no scan having closed them."""
+    reopened = next((f for f in reversed(orphans) if owed is not None and f.kind == owed.kind), None)
+    for followup in orphans:
+        followup.completed_on, followup.closed_by_result, followup.updated_at = None, False, now
+        if followup is reopened:
+            followup.status = "booked" if followup.appointment_date else "due"
+            if followup.status == "due" and scan_dates and followup.due_date <= max(scan_dates):
+                followup.due_date = owed.due_date
+        else:
+            followup.status = "cancelled"
+        _changed(followup, "updated")
 
 
 _CHANGED = "dxa.followups_changed"
