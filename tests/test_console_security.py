@@ -192,6 +192,16 @@ def test_a_nul_in_any_console_form_is_refused_by_its_field_on_both_databases(app
     assert console.get("/console/?q=a%00b").status_code == 400
 
 
+@pytest.mark.parametrize("email, password", [("a\x00b@example.org", "x\x00"), ("\x00", PASSWORD),
+                                             ("coord-a\x00", PASSWORD), ("coord-a", "wrong\x00")])
+def test_a_sign_in_with_a_nul_is_any_failed_sign_in_on_both_databases(app, world, email, password):
+    """Not a 422 naming the field (PostgreSQL's refusal) where SQLite says 401: one answer, which
+    tells nothing of the account."""
+    email = email.replace("coord-a", world.coord_a.email)
+    r = Console(app).sign_in(email, password, expect=401)
+    assert "E-mail or password is wrong." in r.get_data(as_text=True)
+
+
 def test_routing_errors_under_the_console_are_pages(app, world):
     console = signed_in(app, world.coord_a)
     for method, url, status in (("GET", "/console/logout", 405), ("GET", f"/console/patients/{world.a_id}/contacts", 405),
