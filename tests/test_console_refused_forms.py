@@ -119,3 +119,30 @@ def test_a_refused_resolve_keeps_the_note(app, world):
                      data={"outcome": "contacted_patient", "note": "x" * 2001})
     page = html.unescape(r.get_data(as_text=True))
     assert r.status_code == 422 and '<option value="contacted_patient" selected>' in page
+
+
+def test_a_nul_in_a_contact_note_is_refused_by_its_field_on_both_databases(app, world):
+    """A call note pasted from a PDF carries a NUL. The API refuses it by the field before the
+    schema; the console's forms must too: on SQLite it was stored with the NUL (served as is to
+    every client and export), on PostgreSQL the coordinator got a bare "Please check the form"
+    naming no field, with everything typed gone. Both: the form again (422), the note's problem
+    by the field, the note as typed, nothing stored."""
+    console = signed_in(app, world.coord_a)
+    response = console.post(f"/console/patients/{world.a_id}/contacts",
+                            data=contact(note="Called: stood 20 min\x00 dizzy after"))
+    stored = world.coord_a.get(f"/api/v1/patients/{world.a_id}/contacts").get_json()["items"]
+    assert [c["note"] for c in stored] == []
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422 and "NUL" in page and "stood 20 min" in page, response.status_code
+    assert "Note: Text cannot contain the NUL character" in page
+
+
+def test_a_nul_in_a_resolve_note_is_refused_in_the_pages_language(app, world):
+    console = signed_in(app, world.coord_a)
+    assert console.post("/console/language", data={"language": "zh-CN"}).status_code == 302
+    r = console.post(f"/console/patients/{world.a_id}/flags/{world.flag_a}/resolve",
+                     data={"outcome": "contacted_patient", "note": "stood 20 min\x00 dizzy after"})
+    page = html.unescape(r.get_data(as_text=True))
+    assert r.status_code == 422 and "文本不能包含 NUL 字符" in page and "stood 20 min" in page
+    active = world.coord_a.get(f"/api/v1/patients/{world.a_id}/flags").get_json()["items"]
+    assert str(world.flag_a) in [f["id"] for f in active]

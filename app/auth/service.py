@@ -20,7 +20,7 @@ from app.common.i18n import LANGUAGES
 from app.common.mail import Mail
 from app.common.types import utcnow
 from app.errors import ApiError, retry_after
-from app.extensions import db
+from app.extensions import db, fields_with_nul
 
 
 STAFF_ROLES = ("coordinator", "admin")
@@ -67,7 +67,10 @@ def create_user(*, email: str, password: str, role: str, display_name: str,
 
 def check_credentials(email: str, password: str, now) -> User:
     """The active account with this address and password, or the 401/423 of a failed login
-    (the failure counted). The API's login and the console's sign-in both pass here."""
+    (the failure counted). The API's login and the console's sign-in both pass here. An address
+    with a NUL is no account's and PostgreSQL cannot even look it up: the 401, nothing counted."""
+    if fields_with_nul({"email": email}):
+        raise _bad_credentials()
     email = normalise_email(email)
     user = db.session.scalar(select(User).where(User.email == email))
     check_not_locked(email, now)

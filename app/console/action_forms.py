@@ -2,7 +2,6 @@
 plan, book a DXA scan, record a dose. They read the post; the API's schemas and services then
 judge it (app/console/pages/actions.py), so no rule is written twice. Labels are lazy."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     HiddenField,
@@ -17,6 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.console.forms import ConsoleForm
 from app.coordinator.models import CHANNELS, OUTCOMES
 from app.dxa.models import FOLLOWUP_KINDS
 
@@ -54,7 +54,7 @@ class PickedTime(TimeField):
             raise ValueError(str(NOT_A_TIME)) from None
 
 
-class ContactForm(FlaskForm):
+class ContactForm(ConsoleForm):
     channel = SelectField(_l("Channel"), id="contact-channel", choices=_choices(CHANNELS, CHANNEL_LABELS),
                           validators=[InputRequired(REQUIRED)])
     outcome = SelectField(_l("Outcome"), id="contact-outcome", choices=_choices(OUTCOMES, OUTCOME_LABELS),
@@ -65,7 +65,7 @@ class ContactForm(FlaskForm):
     submit = SubmitField(_l("Log the contact"), id="contact-submit")
 
 
-class PlanTemplatePicker(FlaskForm):
+class PlanTemplatePicker(ConsoleForm):
     """A GET form (no token): which template to look at before assigning it."""
 
     class Meta:
@@ -79,7 +79,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class PlanForm(FlaskForm):
+class PlanForm(ConsoleForm):
     template = HiddenField(validators=[InputRequired(REQUIRED)], id="plan-template-slug")
     # The plan being changed and the ETag of the version the page showed (empty: assign a new plan).
     plan_id = HiddenField(id="plan-plan-id")
@@ -92,7 +92,7 @@ class PlanForm(FlaskForm):
     submit = SubmitField(_l("Assign this plan"), id="plan-submit")
 
 
-class DxaBookingForm(FlaskForm):
+class DxaBookingForm(ConsoleForm):
     followup_id = HiddenField(id="dxa-followup-id")  # the open follow-up the page showed (empty: none was open)
     kind = SelectField(_l("Kind of scan"), id="dxa-kind", choices=_choices(FOLLOWUP_KINDS, KIND_LABELS),
                        validators=[Optional()])
@@ -106,7 +106,7 @@ class DxaBookingForm(FlaskForm):
     submit = SubmitField(_l("Book the scan"), id="dxa-submit")
 
 
-class DoseForm(FlaskForm):
+class DoseForm(ConsoleForm):
     treatment_id = SelectField(_l("Treatment"), id="dose-treatment-id", choices=[], validate_choice=False,
                                validators=[InputRequired(REQUIRED)])
     given_on = PickedDate(_l("Date given"), id="dose-given-on", validators=[InputRequired(REQUIRED)],

@@ -40,6 +40,8 @@ KNOWN = (
     # the API schemas (marshmallow)
     _l("Missing data for required field."),
     _l("Not a valid date."),
+    # the API's request parser (app.extensions.NUL_MESSAGE), which the console's forms share
+    _l("Text cannot contain the NUL character (\\u0000)."),
 )
 
 

@@ -5,7 +5,6 @@ import uuid
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from marshmallow import EXCLUDE
 from sqlalchemy import select
 from wtforms import SelectField, TextAreaField
@@ -19,6 +18,7 @@ from app.common.pagination import paginate
 from app.common.types import utcnow
 from app.console import evidence, identity
 from app.console.blueprint import bp
+from app.console.forms import ConsoleForm
 from app.console.i18n import page_language
 from app.console.labels import outcome_label
 from app.console.pages.query import load_args, pager
@@ -53,7 +53,7 @@ def prime_staff_names(ids) -> None:
         names.update(db.session.execute(select(User.id, User.display_name).where(User.id.in_(wanted))).all())
 
 
-class FlagResolveForm(FlaskForm):
+class FlagResolveForm(ConsoleForm):
     outcome = SelectField(_l("Outcome"), validators=[DataRequired()],
                           choices=[SelectChoice(value=o, label=o) for o in COORDINATOR_OUTCOMES])
     note = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=2000)])

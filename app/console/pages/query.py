@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from app.errors import ApiError
+from app.extensions import fields_with_nul
 
 
 def load_args(schema, list_keys=(), defaults=None, means_any=None) -> dict:
@@ -21,6 +22,9 @@ def load_args(schema, list_keys=(), defaults=None, means_any=None) -> dict:
         elif key in (means_any or {}):
             raw.pop(key, None)
     try:
+        nul = fields_with_nul(raw)  # as the API's parser: PostgreSQL cannot compare with one
+        if nul:
+            raise ValidationError(nul)
         return schema.load(raw)
     except ValidationError as error:
         fields = ", ".join(sorted(error.messages))
