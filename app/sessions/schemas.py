@@ -5,7 +5,6 @@ from app.common.pagination import PageArgs
 from app.common.validation import calendar_date
 from app.education.schemas import ReferenceSchema
 from app.errors import ProblemSchema
-from app.extensions import fields_with_nul
 from app.sessions.content import symptom_codes
 
 Range = ma.validate.Range
@@ -52,13 +51,6 @@ class SessionFields(ma.Schema):
                                  "Required to change a stored session: a stale one answers 409 with the "
                                  "current version, none 428. Not needed to create or to resend."})
 
-    @ma.pre_load
-    def _no_nul(self, raw, **kwargs):
-        errors = fields_with_nul(raw)
-        if errors:
-            raise ma.ValidationError(errors)
-        return raw
-
     @ma.validates_schema
     def _what(self, data, **kwargs):
         if ("item_key" in data) == ("exercise" in data):
@@ -88,7 +80,7 @@ class AsIs(ma.fields.Nested):
 
 
 class BatchInSchema(ma.Schema):
-    checked_on_their_own = ("sessions",)  # (each item by BatchItemSchema: app/extensions.Parser.pre_load)
+    checked_on_their_own = ("sessions",)  # each item on its own, by the batch (app/sessions/service.py: _loaded)
     sessions = ma.fields.List(AsIs(BatchItemSchema), required=True, validate=Length(min=1, max=MAX_BATCH),
                               metadata={"description": f"Up to {MAX_BATCH} sessions, each with its id; "
                                                        "each is answered on its own"})

@@ -25,7 +25,7 @@ from app.common.types import utcnow
 from app.errors import TYPE_BASE, ApiError, _slug, describe
 from app.exercises.models import Exercise
 from app.exercises.service import exercise_key
-from app.extensions import db
+from app.extensions import db, fields_with_nul
 from app.plans.models import Plan, PlanItem, PlanVersion
 from app.sessions import content
 from app.sessions.feed import FeedCounter, encode_cursor, read_cursor
@@ -519,6 +519,9 @@ def _loaded(raw_items: list) -> tuple[list, list]:
     results, loaded = [None] * len(raw_items), []
     for index, raw in enumerate(raw_items):
         try:
+            nul = fields_with_nul(raw)  # the request parser's check, item by item (BatchInSchema)
+            if nul:
+                raise ma.ValidationError(nul)
             data = schema.load(raw)
         except ma.ValidationError as error:
             sid = raw.get("id") if isinstance(raw, dict) else None
