@@ -20,7 +20,7 @@ from app.common.i18n import LANGUAGES
 from app.common.mail import Mail
 from app.common.types import utcnow
 from app.errors import ApiError, retry_after
-from app.extensions import db, fields_with_nul
+from app.extensions import db
 
 
 STAFF_ROLES = ("coordinator", "admin")
@@ -69,7 +69,7 @@ def check_credentials(email: str, password: str, now) -> User:
     """The active account with this address and password, or the 401/423 of a failed login
     (the failure counted). The API's login and the console's sign-in both pass here. An address
     with a NUL is no account's and PostgreSQL cannot even look it up: the 401, nothing counted."""
-    if fields_with_nul({"email": email}):
+    if "\0" in email:
         raise _bad_credentials()
     email = normalise_email(email)
     user = db.session.scalar(select(User).where(User.email == email))
@@ -217,7 +217,7 @@ def revoke_all_sessions(user: User, reason: str, now, *, keep: AuthSession | Non
     transaction."""
     stmt = (update(AuthSession)
             .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow(), revoked_reason=reason))
+            .values(revoked_at=now, revoked_reason=reason))
     if keep is not None:
         stmt = stmt.where(AuthSession.id != keep.id)
     revoked = db.session.execute(stmt).rowcount
