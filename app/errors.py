@@ -199,6 +199,20 @@ def _db_error_summary(error) -> str:
     return " ".join(str(part) for part in (type(orig).__name__, code, constraint) if part)
 
 
+def client_refusal(error) -> ApiError | None:
+    """What a statement the database refused is to the client, when it is the client's: a race on
+    a unique key, a conflict (409); a value the database cannot store, bad input (422); None for
+    any other error (the database's own trouble). The handlers below and a batch's items answer
+    with it alike."""
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    if isinstance(error, IntegrityError):
+        return ApiError(409, "This conflicts with data stored meanwhile; read it and retry.", title="Conflict")
+    if isinstance(error, DataError):
+        return ApiError(422, "A value is out of the range the database stores.", title="Validation failed")
+    return None
+
+
 def register_error_handlers(app):
     from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
@@ -211,14 +225,12 @@ def register_error_handlers(app):
     @app.errorhandler(IntegrityError)
     def _integrity(error):
         log.warning("integrity error on %s %s: %s", request.method, route_of(request), _db_error_summary(error))
-        return problem_response(ApiError(409, "This conflicts with data stored meanwhile; read it and retry.",
-                                         title="Conflict"))
+        return problem_response(client_refusal(error))
 
     @app.errorhandler(DataError)
     def _data(error):
         log.warning("data error on %s %s: %s", request.method, route_of(request), _db_error_summary(error))
-        return problem_response(ApiError(422, "A value is out of the range the database stores.",
-                                         title="Validation failed"))
+        return problem_response(client_refusal(error))
 
     # The database is down, restarting or unreachable (or, on SQLite, stayed locked past the
     # busy timeout): the client may retry; the pool reconnects by itself (pool_pre_ping).

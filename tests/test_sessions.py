@@ -213,8 +213,7 @@ def _poisoned(monkeypatch, kind: str, note: str) -> None:
     monkeypatch.setattr(service, "_values", values)
 
 
-@pytest.mark.parametrize("kind,status,title", [("integrity", 409, "Conflict with stored data"),
-                                               ("data", 422, "Value refused by the database")])
+@pytest.mark.parametrize("kind,status,title", [("integrity", 409, "Conflict"), ("data", 422, "Validation failed")])
 def test_a_database_error_in_one_batch_item_refuses_that_item_only(world, now, monkeypatch, kind, status, title):
     """The database refusing one item's write (its savepoint rolled back) answers that item, and
     the batch's transaction goes on: the items after it are stored, with its audit row. The log

@@ -12,7 +12,7 @@ import marshmallow as ma
 from flask import current_app
 from sqlalchemy import bindparam, cast, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.audit import rows as audit_rows
 from app.audit import service as audit
@@ -22,7 +22,7 @@ from app.common.db import insert_ignoring_conflict, transaction_connection, writ
 from app.common.i18n import choose_language
 from app.common.pagination import Page, paginate
 from app.common.types import utcnow
-from app.errors import TYPE_BASE, ApiError, _slug, describe
+from app.errors import TYPE_BASE, ApiError, _slug, client_refusal, describe
 from app.exercises.models import Exercise
 from app.exercises.service import exercise_key
 from app.extensions import db, fields_with_nul
@@ -548,20 +548,14 @@ def _batch_item(ctx: _Context, index: int, session_id, data: dict) -> dict:
             "session": view(session, ctx.language), "problem": None}
 
 
-_REFUSALS = (  # (error class, status, title, detail) of an item the database refused
-    (IntegrityError, 409, "Conflict with stored data",
-     "This session conflicts with data stored meanwhile; read the session and send it again."),
-    (DataError, 422, "Value refused by the database", "A value of this session is out of the range the database stores."),
-    (SQLAlchemyError, 503, "Not stored", "The database did not store this session; send it again shortly."),
-)
-
-
 def _refused_by_database(index: int, session_id, error: SQLAlchemyError) -> dict:
-    """A batch item whose write the database refused: its own problem, the others unaffected.
-    The log names the error's class only: its message quotes the statement and the row's values."""
+    """A batch item whose write the database refused: the problem the same session alone would
+    get (errors.client_refusal), else a 503 to send it again; the others unaffected. The log names
+    the error's class only: its message quotes the statement and the row's values."""
     log.warning("batch item %d not stored: %s", index, type(error).__name__)
-    _, status, title, detail = next(refusal for refusal in _REFUSALS if isinstance(error, refusal[0]))
-    return _failed(index, session_id, status, title, detail=detail)
+    problem = client_refusal(error) or ApiError(503, "The database did not store this session; send it again shortly.",
+                                                title="Not stored")
+    return _failed(index, session_id, problem.code, problem.title, detail=problem.description)
 
 
 def _stored_ids(patient, raw_items: list) -> set:
