@@ -85,9 +85,12 @@ def _tune_sqlite(engine) -> None:
     workers, and writers that queue for the write lock (app/common/db.py) and take it up front
     instead of failing half-way."""
 
+    from app.sessions.rollups import ss_bump
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
+        dbapi_connection.create_function("ss_bump", 3, ss_bump, deterministic=True)  # the rollups' (PostgreSQL: a migration's)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")

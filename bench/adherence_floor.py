@@ -18,7 +18,12 @@ from collections import Counter
 from datetime import date, timedelta
 from itertools import compress
 
-from app.adherence.loading import _ordinal_of  # the dates as the product reads them
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+def _ordinal_of(text: str) -> int:
+    """A date as the packed reads below give it: YYYY-MM-DD (SQLite) or days since 1970 (PostgreSQL)."""
+    return date.fromisoformat(text).toordinal() if len(text) == 10 else _EPOCH + int(text)
 
 _PACKED = {  # (patient, item ids, local dates, minutes, last start), one row per patient
     "sqlite": "SELECT patient_id, group_concat(coalesce(item_key, '')), group_concat(local_date), "

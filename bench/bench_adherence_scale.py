@@ -31,6 +31,7 @@ from app.exercises.models import Exercise  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.patients.models import Patient  # noqa: E402
 from app.plans.models import Plan, PlanItem, PlanVersion  # noqa: E402
+from app.sessions import rollups  # noqa: E402
 from app.sessions.models import ExerciseSession, SessionFeed  # noqa: E402
 from adherence_floor import least_python, least_sql  # noqa: E402
 from harness import fresh_database, kept_database  # noqa: E402
@@ -80,6 +81,7 @@ def populate(n: int, today: date) -> int:
                         (ExerciseSession, sessions), (SessionFeed, feeds)):
         for i in range(0, len(rows), 5000):
             db.session.execute(insert(model), rows[i:i + 5000])
+    rollups.rebuild(db.session.connection(), [p["id"] for p in patients])  # as the session writes keep them
     db.session.commit()
     return len(sessions)
 

@@ -308,24 +308,6 @@ def test_the_sql_monday_after_a_day_is_the_python_rule_on_every_weekday(app):
     assert {day.weekday() for day in days} == set(range(7))
 
 
-def test_the_packed_reads_day_text_is_the_date_whatever_the_servers_time_zone(app):
-    """adherence_many's packed sessions carry each local date as text (on PostgreSQL, days since
-    1970), read back by _ordinal_of: nothing in between may go through timestamptz, where the
-    session's TimeZone could move it (Pacific/Apia had no 30 December 2011: to_char of a date
-    once gave the 31st), nor be a date's own text, which the session's DateStyle writes."""
-    from sqlalchemy import Date, literal, select, text
-
-    from app.adherence.loading import _day_text, _ordinal_of
-    days = [date(1969, 12, 1), date(2011, 12, 30), date(2026, 12, 31), date(2028, 2, 29)]
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("SET LOCAL TimeZone = 'Pacific/Apia'"))
-            db.session.execute(text("SET LOCAL DateStyle = 'SQL, DMY'"))
-        found = [db.session.execute(select(_day_text(literal(day, Date)))).scalar_one() for day in days]
-        db.session.rollback()
-    assert [_ordinal_of(text) for text in found] == [day.toordinal() for day in days]
-
-
 def test_one_patients_adherence_is_one_statement_in_every_situation(client, world, app):
     """Plans, checkpoint, the sessions from the checkpoint's Monday or the window's, and the last
     session (however old) in one statement; a streak reaching back before them costs one more."""

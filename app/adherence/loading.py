@@ -1,17 +1,16 @@
 """The logged sessions adherence reads: one query for any number of patients."""
 from datetime import date, datetime
-from itertools import compress
 
-from sqlalchemy import String, bindparam, case, cast, func, select, type_coerce
+from sqlalchemy import String, bindparam, case, func, select, type_coerce
 
+from app.adherence.day_counts import DayCounts
 from app.adherence.metrics import Tally
-from app.common.memo import ParsedOnce
-from app.common.sql_functions import dialect_function
 from app.common.types import UTCDateTime
 from app.exercises.service import LIBRARY
 from app.plans.loading import (AT, as_uuid, core_rows, id_text, matches, patients_statement, spec_branch,
                                specs_from_rows, specs_statement)
-from app.sessions.models import ExerciseSession
+from app.sessions.models import ExerciseSession, SessionDayRollup
+from app.sessions.rollups import BLOCK_DAYS
 
 # Core columns, not the ORM's: the statements below return plain rows (app/plans/loading.py).
 _SESSION = ExerciseSession.__table__.c
@@ -96,89 +95,56 @@ def last_started(patient_ids: list, before: date) -> dict:
     return {patient_id: started for patient_id, started in rows}
 
 
-_packed = dialect_function(
-    "_packed", String(), "A group's values as one comma-separated text, in no particular order (the same for "
-    "every aggregate of the query: _tally_statement).",
-    default="group_concat({})", postgresql="string_agg({}, ',')")
-
-# A date as text: on SQLite as stored (YYYY-MM-DD); on PostgreSQL as days since 1970-01-01,
-# which it writes as cheaply as an integer (to_char costs a fifth of the statement there, and a
-# date's own text depends on the session's DateStyle). _ordinal_of reads either.
-_day_text = dialect_function(
-    "_day_text", String(), "A date as text: YYYY-MM-DD (SQLite) or days since 1970-01-01 (PostgreSQL).",
-    default="{}", postgresql="CAST(({} - DATE '1970-01-01') AS TEXT)")
-_EPOCH = date(1970, 1, 1).toordinal()
+def _rollups_statement(ids, bounded_below: bool):
+    # The day rollups (app/sessions/rollups.py) of the blocks holding [start, end]: a few rows per
+    # patient and plan item, whatever the number of sessions.
+    rollup = SessionDayRollup.__table__.c
+    stmt = (select(id_text(rollup.patient_id), id_text(rollup.item_key), rollup.block, rollup.counts,
+                   rollup.minutes, type_coerce(rollup.last_started_at, String))
+            .where(matches(rollup.patient_id, ids), rollup.block <= bindparam("last_block")))
+    return stmt.where(rollup.block >= bindparam("first_block")) if bounded_below else stmt
 
 
-def _ordinal_of(text: str) -> int:
-    return date.fromisoformat(text).toordinal() if len(text) == 10 else _EPOCH + int(text)
+def _rollups_from(ids):
+    return _rollups_statement(ids, True)
 
 
-# A batch reads a few hundred distinct days and minutes, hundreds of thousands of times.
-_DAYS, _MINUTE_COUNTS = ParsedOnce(_ordinal_of, kept=20_000), ParsedOnce(int, kept=20_000)
-
-
-def _tally_statement(ids, bounded_below: bool):
-    # One row per patient, its sessions packed into three texts: item ids ('' for an off-plan
-    # session), local dates and minutes, comma-separated, so that hundreds of thousands of
-    # sessions reach Python as a few thousand rows, split and converted by C (str.split, map),
-    # with no Python step per session. The three line up: both databases feed each row of a
-    # group to every aggregate of the query in turn, so each sees the group's rows in the same
-    # order (how both run aggregates, not a documented promise: tests/test_adherence_tallies.py
-    # holds them to it, and a DISTINCT, ORDER BY or FILTER on one of them would break it); no
-    # value is NULL (a NULL would be left out). Three aggregates, not one of joined texts: on
-    # SQLite joining cost 15 to 35 per cent more of the statement (two measurements). The start
-    # times as the driver gives them (SQLite: text), converted once per patient.
-    raw = _SESSION
-    stmt = (select(id_text(raw.patient_id), _packed(func.coalesce(id_text(raw.item_key), "")),
-                   _packed(_day_text(raw.local_date)), _packed(cast(raw.duration_minutes, String)),
-                   func.max(type_coerce(raw.started_at, String)))
-            .where(matches(raw.patient_id, ids), raw.deleted_at.is_(None), raw.local_date <= bindparam("end"))
-            .group_by(raw.patient_id))
-    return stmt.where(raw.local_date >= bindparam("start")) if bounded_below else stmt
-
-
-def _tallies_from(ids):
-    return _tally_statement(ids, True)
-
-
-def _tallies_through(ids):
-    return _tally_statement(ids, False)
-
-
-def _tally(item_keys: str, local_dates: str, minutes_each: str, base: int | None) -> Tally:
-    keys = item_keys.split(",")
-    days = list(map(_DAYS.__getitem__, local_dates.split(",")))
-    minutes = list(map(_MINUTE_COUNTS.__getitem__, minutes_each.split(",")))
-    distinct = set(keys)
-    groups = {}
-    if len(distinct) == 1:
-        key = keys[0]
-        if key:
-            groups[as_uuid(key)] = (days, minutes)
-    else:
-        for key in distinct:
-            if key:
-                chosen = list(map(key.__eq__, keys))
-                groups[as_uuid(key)] = (list(compress(days, chosen)), list(compress(minutes, chosen)))
-    return Tally.of_columns(days, minutes, groups, base)
+def _rollups_through(ids):
+    return _rollups_statement(ids, False)
 
 
 def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
     """({patient_id: Tally}, {patient_id: when their last session started}) of the sessions with
-    local dates in [start, end] (start None: from the first), for the patients who have any.
-    patient_ids: a list or a SELECT of ids. One query, one row per patient."""
-    statement, params = patients_statement(_tallies_through if start is None else _tallies_from, patient_ids)
-    params["end"] = end
+    local dates in [start, end] (start None: from the first), for the patients who have any,
+    read from the sessions' day rollups. patient_ids: a list or a SELECT of ids. One query, a
+    few rows per patient and plan item."""
+    statement, params = patients_statement(_rollups_through if start is None else _rollups_from, patient_ids)
+    params["last_block"] = end.toordinal() // BLOCK_DAYS
     if start is not None:
-        params["start"] = start
-    by_patient, latest = {}, {}
-    base = None if start is None else start.toordinal()  # one base for the batch: its masks are shared
-    for patient, item_keys, local_dates, minutes_each, started in core_rows(statement, params).all():
-        patient = as_uuid(patient)
-        by_patient[patient] = _tally(item_keys, local_dates, minutes_each, base)
-        latest[patient] = _moment(started)
-    return by_patient, latest
+        params["first_block"] = start.toordinal() // BLOCK_DAYS
+    blocks: dict = {}
+    latest: dict = {}
+    for patient, item_key, block, counts, minutes, started in core_rows(statement, params).all():
+        found = blocks.get(patient)
+        if found is None:
+            found = blocks[patient] = {}
+        item = found.get(item_key)
+        if item is None:
+            found[item_key] = [(block, counts, minutes)]
+        else:
+            item.append((block, counts, minutes))
+        if started is not None and (patient not in latest or started > latest[patient]):
+            latest[patient] = started  # (the same text form for every row: compared as text)
+    # one base for the batch: its masks are shared
+    low, high = (None if start is None else start.toordinal()), end.toordinal()
+    by_patient, last = {}, {}
+    for patient, by_item in blocks.items():
+        tally = DayCounts({as_uuid(key): rows for key, rows in by_item.items()}, low, high)
+        if tally._any:
+            patient_id = as_uuid(patient)
+            by_patient[patient_id] = tally
+            last[patient_id] = _moment(latest[patient])
+    return by_patient, last
 
 
 def _moment(value) -> datetime:

@@ -57,3 +57,17 @@ class SessionFeed(db.Model):
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
                                                   primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SessionDayRollup(db.Model):
+    """A plan item's sessions (off-plan ones under a nil key) counted by day over a block of days:
+    derived data, kept by the session writes in their transaction (app/sessions/rollups.py)."""
+
+    __tablename__ = "session_day_rollups"
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
+    item_key: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # ordinal // BLOCK_DAYS
+    counts: Mapped[str] = mapped_column(Text)   # a character a day: its sessions (rollups.code)
+    minutes: Mapped[str] = mapped_column(Text)  # a character a day: their minutes
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

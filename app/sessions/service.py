@@ -27,7 +27,7 @@ from app.exercises.models import Exercise
 from app.exercises.service import exercise_key
 from app.extensions import db, fields_with_nul
 from app.plans.models import Plan, PlanItem, PlanVersion
-from app.sessions import content
+from app.sessions import content, rollups
 from app.sessions.feed import FeedCounter, encode_cursor, read_cursor
 from app.sessions.models import ExerciseSession
 from app.sessions.schemas import BatchItemSchema, SessionSchema
@@ -265,21 +265,27 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None,
             if carrying_audit:
                 params.update(audit_rows.carried_params(ctx.audit_row))
                 ctx.audit_row = None
+            if dialect == "postgresql":
+                params.update(rollups.ride_params(values))
             row = ctx.execute(_insert_on_plan_statement(dialect, carrying_audit, riders), params).first()
             if row is not None:
                 values.update(plan_id=row.plan_id, exercise_id=row.exercise_id)
                 if riders:
                     ctx.ridden = {**(ctx.ridden or {}), session_id: _rider_names(riders)}
             inserted = row is not None
+            counted = dialect == "postgresql"  # the day's rollup rode with the insert
         else:
             resolved = resolved or _looked_up(ctx, data)
             values.update(_values(ctx, data, body_hash, resolved))
             # Insert-if-absent: a resend, or the same id from another patient at the same moment, cannot 500.
             inserted = insert_ignoring_conflict(ExerciseSession, values, ["id"], ctx.feed.connection) == 1
+            counted = False
         if inserted:
             if ctx.stored_ids is not None:
                 ctx.stored_ids.add(session_id)
             fresh = _snapshot(values)
+            if not counted:
+                rollups.added(ctx.feed.connection, fresh)
             ctx.written.append((fresh, "created"))
             return fresh, "created"
         ctx.feed.give_back()
@@ -302,6 +308,7 @@ def _upsert(ctx: _Context, session_id: uuid.UUID, data: dict, base: int | None,
     values = {**_values(ctx, data, body_hash, resolved), "revision": session.revision + 1}
     ctx.execute(_edit_statement(), {"edited_id": session_id, **values})
     edited = _snapshot({**stored._mapping, **values})
+    rollups.moved(ctx.feed.connection, session, edited)
     ctx.written.append((edited, "updated"))
     return edited, "updated"
 
@@ -321,13 +328,14 @@ def _insert_on_plan_statement(dialect: str, carrying_audit: bool = False, riders
     """INSERT ... SELECT: the session, with the plan and exercise of its plan item (the latest
     version's), only if the item is one of the patient's plans; ON CONFLICT (id) DO NOTHING.
     Returns the plan and exercise of a row inserted, no row otherwise. Built once per dialect.
-    PostgreSQL: the insert is a WITH of a SELECT of what it returns, beside the riders'
-    writes (signals.write_with_create; run only if a row was inserted) and, with carrying_audit,
+    PostgreSQL: the insert is a WITH of a SELECT of what it returns, beside the day's rollup
+    (rollups.ride_with_insert) and the riders' writes (signals.write_with_create), both run only
+    if a row was inserted, and, with carrying_audit,
     the INSERT of the write's audit row (audit.rows.carried_insert); data-modifying WITHs run
     once, referenced or not, on the statement's one snapshot. There the session's parameters are
     named _NEW + column: a WITH's UPDATE or INSERT would take a parameter named as one of its
     table's columns for a value to set. Keep its SQL under 4 kB and its parameters at most 50
-    (about 3.1 kB and 42 now): psycopg parses the text of a longer one again on every execution
+    (about 3.9 kB and 45 now, with the reminders' rider and the audit row): psycopg parses the text of a longer one again on every execution
     (_queries.MAX_CACHED_STATEMENT_LENGTH/_PARAMS), some 700 calls a PUT."""
     sessions = ExerciseSession.__table__
     items, versions, plans = PlanItem.__table__, PlanVersion.__table__, Plan.__table__
@@ -354,6 +362,7 @@ def _insert_on_plan_statement(dialect: str, carrying_audit: bool = False, riders
     inserted = stmt.cte("inserted")
     stmt = select(inserted.c.plan_id, inserted.c.exercise_id)
     only_if_inserted = exists(select(inserted.c.plan_id))
+    stmt = stmt.add_cte(rollups.ride_with_insert(only_if_inserted, _NEW).cte("rollup"))
     for name, build, _params in riders:
         stmt = stmt.add_cte(build(only_if_inserted).cte(f"ride_{name}"))
     if carrying_audit:
@@ -607,6 +616,8 @@ def delete_session(actor, patient_ref, session_id, language: str | None = None, 
     session.revision += 1
     session.feed_position = ctx.feed.next()
     audit.record("delete_session", actor, patient_id=patient.id, resource_id=session.id)
+    db.session.flush()  # the row deleted before its day's rollup reads the block's latest start again
+    rollups.removed(ctx.feed.connection, session)
     ctx.feed.save()
     db.session.commit()
     session_written.send(current_app._get_current_object(), session=session, change="deleted")
