@@ -100,6 +100,11 @@ class DayCounts(Tally):
 
 def _joined(blocks: list, low: int, high: int) -> tuple[str, str]:
     """(counts, minutes) of the blocks as one text each, from day low to day high."""
+    if len(blocks) == 1:  # the usual case: a window inside one block
+        first, counts, minutes = blocks[0]
+        start, stop = low - first * BLOCK_DAYS, high - first * BLOCK_DAYS + 1
+        if start >= 0:
+            return counts[start:stop], minutes[start:stop]
     blocks = sorted(blocks)
     first = blocks[0][0]
     counts, minutes, expected = [], [], first

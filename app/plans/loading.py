@@ -15,7 +15,10 @@ from app.common.memo import ParsedOnce
 from app.plans.models import Plan, PlanItem, PlanPause, PlanVersion
 from app.plans.schedule import ItemSpec, PlanSpec
 
-_UUIDS = ParsedOnce(uuid.UUID, kept=50_000, fixed={None: None})  # {id as text: uuid.UUID}
+# {id as text: uuid.UUID}. Adherence for 10,000 patients reads some 85,000 distinct ids (patients,
+# plans, items, keys); a memo smaller than a batch is cleared in the middle of it, and every id is
+# then parsed again and compared by UUID.__eq__ (10-30% of the batch's CPU). About 32 MB when full.
+_UUIDS = ParsedOnce(uuid.UUID, kept=150_000, fixed={None: None})
 
 
 class KnownUuid(TypeDecorator):

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.common.types import UTCDateTime
 from app.sessions.models import ExerciseSession, SessionDayRollup
 
-BLOCK_DAYS = 128
+BLOCK_DAYS = 256
 OFF_PLAN = uuid.UUID(int=0)  # the item_key of sessions of no plan item
 MOST = 1_000_000             # a day's count or minutes stop here (a session's minutes are at most 300)
 ZERO = "0"

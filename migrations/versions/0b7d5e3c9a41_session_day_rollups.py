@@ -20,7 +20,7 @@ down_revision = 'f1a9c3d7e2b4'
 branch_labels = None
 depends_on = None
 
-BLOCK_DAYS = 128                                  # app/sessions/rollups.py, as of this revision
+BLOCK_DAYS = 256                                  # app/sessions/rollups.py, as of this revision
 OFF_PLAN = uuid.UUID(int=0)
 _GAP_FROM, _GAP, _MOST = 0xD800, 0x800, 1_000_000
 
