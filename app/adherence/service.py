@@ -15,10 +15,18 @@ from app.errors import ApiError
 from app.exercises.service import ServedExercise, exercises_by_id
 from app.extensions import db
 from app.patients.models import Patient
+from app.plans.loading import core_rows, known_uuid
 from app.plans.schedule import days, levels_of, stretch_on, week_start, week_stretches, window
 from app.sessions import content
 
 DATA_DAYS = 30  # days_with_data_last_30
+
+
+def _patients_and_zones(patient_ids) -> list:
+    """(id, time_zone) of the patients; the ids from the memo the batch's other reads use, so
+    that its many look-ups by patient find the same objects (no UUID.__eq__)."""
+    return core_rows(select(known_uuid(Patient.id, "id"), Patient.time_zone)
+                     .where(Patient.id.in_(patient_ids))).all()
 
 
 def _history(patient_ids, todays: dict, earliest: date) -> streaks.History:
@@ -40,7 +48,7 @@ def adherence_many(patient_ids, window_days: int) -> dict:
     patient_ids may be a list or a SELECT of ids. At most seven queries whatever the number of
     patients (streaks.load).
     """
-    patients = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
+    patients = _patients_and_zones(patient_ids)
     todays = {p.id: local_today(p.time_zone) for p in patients}
     if not todays:
         return {}
@@ -61,7 +69,7 @@ def history_many(patient_ids, now: datetime, days_back: int) -> tuple[dict, stre
     the earliest today, streaks and last sessions however old). patient_ids: a list, or a SELECT
     of ids (e.g. scoped by the access policy). At most seven queries whatever the number of
     patients; window_metrics then reads it without a query."""
-    patients = db.session.execute(select(Patient.id, Patient.time_zone).where(Patient.id.in_(patient_ids))).all()
+    patients = _patients_and_zones(patient_ids)
     todays = {p.id: local_date(now, p.time_zone) for p in patients}
     if not todays:
         return {}, None
