@@ -333,15 +333,15 @@ def update_staff_account(actor: User, user_id, changes: dict) -> User:
     return user
 
 
-def lock_for_deactivation(actor: User, user_id) -> None:
-    """Before a staff account is deactivated, in the same transaction and before any other lock:
-    lock the rows of the active admins (SELECT ... FOR UPDATE, in id order: two deactivations at
-    once wait for each other, never deadlock), then check under the lock that the actor is still
-    one of them: its token was checked at the request's start, perhaps before another admin's
-    deactivation of it committed (401). So an active admin always remains: the actor, who cannot
-    deactivate itself. SQLite needs no lock: a write transaction there holds the database's."""
-    if user_id == actor.id:
-        return  # refused by _set_active
+def lock_admins(actor: User) -> None:
+    """Before an admin changes accounts (a deactivation, a reactivation, a language, a new
+    account), in the same transaction and before any other lock: lock the rows of the active
+    admins (SELECT ... FOR UPDATE, in id order: two deactivations at once wait for each other,
+    never deadlock), then check under the lock that the actor is still one of them: its token was
+    checked at the request's start, perhaps before another admin's deactivation of it committed
+    (401). So an active admin always remains (the actor, who cannot deactivate itself), and a
+    deactivated one changes nothing after its deactivation. SQLite needs no lock: a write
+    transaction there holds the database's."""
     admins = db.session.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True))
                                 .order_by(User.id).with_for_update())
     if actor.id not in set(admins):
