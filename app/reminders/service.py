@@ -26,6 +26,7 @@ from app.reminders.models import DeviceToken, Notification, NotificationPreferen
 from app.reminders.outbox import cancel_pending, enqueue, rearm_statement
 from app.reminders.texts import catalogue, render
 from app.reminders.timing import out_of_quiet, parse_hhmm
+from app.sessions.feed import hold_writes
 
 __all__ = ["enqueue", "cancel_pending", "materialise"]
 
@@ -261,6 +262,9 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
         if due.astimezone(zone).date() != now.astimezone(zone).date() or due <= now + SNOOZES["30m"]:
             raise ApiError(409, "It is too late in the day to remind you later today; snooze for 30 or 60 minutes.",
                            title="Conflict", errors={"until": ["Too late today."]})
+    # a session of the reminder written at once commits before it is looked for, or waits for
+    # the snooze's commit and then cancels its copy too (its cancel of the occurrence's pending rows)
+    hold_writes(patient.id)
     if satisfied(row):
         raise ApiError(409, "This exercise is logged as done already; there is nothing to remind you of.",
                        title="Conflict", errors={"until": ["Done already."]})
