@@ -791,3 +791,35 @@ def test_a_snooze_at_once_with_the_session_it_reminds_of_leaves_nothing_pending(
         pending = db.session.scalars(select(Notification.dedupe_key).where(
             Notification.occurrence_key == occurrence, Notification.status == "pending")).all()
     assert pending == [], (answered, pending)
+
+
+@pytest.mark.parametrize("snoozing", ["copy", "original"])
+def test_a_snooze_moves_the_reminder_of_a_copy_waiting_for_a_retry(app, app_ctx, world, smtp, snoozing):
+    """The snoozed copy reached the inbox, its e-mail failed and waits for a retry; the patient
+    snoozes it (or the original) again for an hour: one reminder is pending, due in an hour on
+    every channel, and the retry of the one answered is not sent meanwhile."""
+    patient_actor, patient, first = _delivered(world)
+    with at(NOW, patient_actor):
+        patient_actor.put("/api/v1/patients/me/notification-preferences", json={"channels": {"email": True}})
+    snooze = "/api/v1/patients/me/notifications/{}/snooze"
+    with at(first.due_at + timedelta(minutes=2), patient_actor):
+        copy = patient_actor.post(snooze.format(first.id), json={"until": "30m"}).get_json()
+    saved = app.config["MAIL_PORT"]
+    app.config.update(MAIL_PORT=1)  # nothing listens there
+    try:
+        dispatch(first.due_at + timedelta(minutes=32))
+    finally:
+        app.config.update(MAIL_PORT=saved)
+    retrying = db.session.get(Notification, uuid.UUID(copy["id"]))
+    assert (retrying.status, retrying.channel, retrying.attempts) == ("pending", "inbox", 1)
+    moment = first.due_at + timedelta(minutes=33)
+    with at(moment, patient_actor):
+        again = patient_actor.post(snooze.format(copy["id"] if snoozing == "copy" else first.id), json={"until": "60m"})
+        assert again.status_code == 201, again.get_json()
+        assert again.get_json()["due_at"].startswith((moment + timedelta(minutes=60)).isoformat()[:16])
+    assert _pending_snoozes(first.dedupe_key) == [moment + timedelta(minutes=60)]
+    smtp.clear()
+    assert dispatch(moment + timedelta(minutes=5))["sent"] == 0 and smtp.messages == []  # the retry's time
+    dispatch(moment + timedelta(minutes=60))
+    assert len(smtp.to(patient_actor.email)) == 1
+    assert _pending_snoozes(first.dedupe_key) == []
