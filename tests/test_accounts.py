@@ -14,6 +14,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
+from app.auth import service as auth_service
 from app.auth.models import User
 from app.auth.service import create_user
 from app.common.types import utcnow
@@ -699,3 +700,32 @@ def test_an_admin_deactivated_while_changing_an_account_is_refused(app, monkeypa
         if acted == 401:
             assert (target_row.is_active, target_row.language) == (action != "reactivate", None)
             assert not db.session.scalar(select(func.count()).select_from(User).where(User.display_name == "Dr New"))
+
+
+@pytest.mark.committing
+def test_two_reset_requests_at_once_leave_one_live_code_and_its_tries(app, smtp, monkeypatch):
+    """Each request spends the codes before it, then adds its own: at once (PostgreSQL) neither
+    saw the other's, two codes stayed live, and once the newer one died of wrong tries the other
+    took its place with tries of its own. Here both have made their code when they go on (the
+    second waits up to a second for the first)."""
+    client = app.test_client()
+    actor = staff(client, "coordinator")
+    meeting, new_code = threading.Barrier(2), auth_service._new_reset_code
+
+    def made_then_meet():
+        code = new_code()
+        try:
+            meeting.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+        return code
+
+    monkeypatch.setattr(auth_service, "_new_reset_code", made_then_meet)
+    assert _at_once(app, *(lambda c: _request_reset(c, actor.email) for _ in range(2))) == [202, 202]
+    codes = [_code(message) for message in smtp.to(actor.email)]
+    assert len(codes) == 2, codes
+    body = {"email": actor.email, "new_password": "a-brand-new-passphrase-77"}
+    for _ in range(5):
+        assert client.post(f"{RESET}/confirm", json=body | {"code": "AAAAAAAA"}).status_code == 422
+    assert [client.post(f"{RESET}/confirm", json=body | {"code": code}).status_code for code in codes] == [422, 422]
+    assert login(client, actor.email)["user"]["id"] == actor.id  # the old password still works
