@@ -14,11 +14,13 @@ import time_machine
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
+from app.auth import service as auth_service
 from app.auth.models import User
 from app.auth.service import create_user
 from app.common.types import utcnow
 from app.extensions import db
 from app.access import care_teams
+from app.access import service as access_service
 from app.access.models import CaregiverLink, CareTeamMember
 from app.patients import service as patients_service
 from app.patients.models import Patient
@@ -641,3 +643,89 @@ def test_admin_sets_a_staff_accounts_language_and_a_refused_change_writes_nothin
         "email": "chen@clinic.example.org", "password": "a long passphrase 2026", "role": "coordinator",
         "display_name": "Dr Chen", "language": "zh-CN"})
     assert created.status_code == 201 and created.get_json()["language"] == "zh-CN"
+
+
+@pytest.mark.committing
+@pytest.mark.parametrize("action", ["reactivate", "language", "create"])
+def test_an_admin_deactivated_while_changing_an_account_is_refused(app, monkeypatch, action):
+    """The admin's token was checked at the request's start, before another admin's deactivation
+    of it committed: the change it goes on to make must not commit after that (401), as a
+    deactivation's under the lock of the active admins' rows. On SQLite the requests run one
+    after the other (the write lock from their start), in either order."""
+    client = app.test_client()
+    acting, deactivating = staff(client, "admin"), staff(client, "admin")
+    target = staff(client, "coordinator")
+    if action == "reactivate":
+        assert acting.patch(f"/api/v1/users/{target.id}", json={"is_active": False}).status_code == 200
+    met, deactivated, seen = threading.Barrier(2), threading.Event(), []
+
+    def hooked(function):
+        def run(actor, *args, **kwargs):
+            if str(actor.id) == deactivating.id:
+                try:
+                    return function(actor, *args, **kwargs)
+                finally:
+                    deactivated.set()
+            try:
+                met.wait(timeout=1)  # the acting admin's token is checked: let the deactivation commit
+            except threading.BrokenBarrierError:
+                pass
+            seen.append(deactivated.wait(timeout=1))  # (SQLite: it waits for this request's write lock)
+            return function(actor, *args, **kwargs)
+        return run
+
+    monkeypatch.setattr(access_service, "update_staff_account", hooked(access_service.update_staff_account))
+    monkeypatch.setattr(access_service, "create_staff_account", hooked(access_service.create_staff_account))
+
+    def act(c):
+        if action == "create":
+            return c.post("/api/v1/users", headers=acting.headers, json={
+                "email": f"new-{uuid.uuid4().hex[:6]}@clinic.example.org", "password": "a long passphrase 2026",
+                "role": "coordinator", "display_name": "Dr New"})
+        return c.patch(f"/api/v1/users/{target.id}", headers=acting.headers,
+                       json={"is_active": True} if action == "reactivate" else {"language": "zh-CN"})
+
+    def deactivate(c):
+        try:
+            met.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+        return c.patch(f"/api/v1/users/{acting.id}", json={"is_active": False}, headers=deactivating.headers)
+
+    acted, refused = _at_once(app, act, deactivate)
+    assert refused == 200, (acted, refused)
+    assert acted == (401 if seen == [True] else 201 if action == "create" else 200), (acted, seen)
+    with app.app_context():
+        target_row = db.session.get(User, uuid.UUID(target.id))
+        if acted == 401:
+            assert (target_row.is_active, target_row.language) == (action != "reactivate", None)
+            assert not db.session.scalar(select(func.count()).select_from(User).where(User.display_name == "Dr New"))
+
+
+@pytest.mark.committing
+def test_two_reset_requests_at_once_leave_one_live_code_and_its_tries(app, smtp, monkeypatch):
+    """Each request spends the codes before it, then adds its own: at once (PostgreSQL) neither
+    saw the other's, two codes stayed live, and once the newer one died of wrong tries the other
+    took its place with tries of its own. Here both have made their code when they go on (the
+    second waits up to a second for the first)."""
+    client = app.test_client()
+    actor = staff(client, "coordinator")
+    meeting, new_code = threading.Barrier(2), auth_service._new_reset_code
+
+    def made_then_meet():
+        code = new_code()
+        try:
+            meeting.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+        return code
+
+    monkeypatch.setattr(auth_service, "_new_reset_code", made_then_meet)
+    assert _at_once(app, *(lambda c: _request_reset(c, actor.email) for _ in range(2))) == [202, 202]
+    codes = [_code(message) for message in smtp.to(actor.email)]
+    assert len(codes) == 2, codes
+    body = {"email": actor.email, "new_password": "a-brand-new-passphrase-77"}
+    for _ in range(5):
+        assert client.post(f"{RESET}/confirm", json=body | {"code": "AAAAAAAA"}).status_code == 422
+    assert [client.post(f"{RESET}/confirm", json=body | {"code": code}).status_code for code in codes] == [422, 422]
+    assert login(client, actor.email)["user"]["id"] == actor.id  # the old password still works

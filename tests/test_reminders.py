@@ -1,7 +1,9 @@
 """Reminders: materialising in local time (DST, quiet hours, done items, plan changes),
 bundling, preferences, the inbox, snooze, and delivery by e-mail and push."""
+import threading
 import uuid
 from datetime import timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -740,3 +742,84 @@ def test_a_push_token_handed_over_while_its_old_account_logs_out_is_registered(a
         stop()
     assert response.status_code in (200, 201), (response.status_code, response.get_data(as_text=True)[:300])
     assert [d["id"] for d in world.caregiver_a.get("/api/v1/me/devices").get_json()["items"]] == [response.get_json()["id"]]
+
+
+@pytest.mark.committing
+@pytest.mark.parametrize("snoozed_before", [False, True])
+def test_a_snooze_at_once_with_the_session_it_reminds_of_leaves_nothing_pending(app, snoozed_before):
+    """The snooze checks that no session satisfies the reminder, then queues its copy; the
+    session's write cancels what is pending of its occurrence. At once (PostgreSQL), the snooze
+    read before the session committed and wrote after its cancel: a new copy, or one the write
+    cancelled brought back, would remind of an exercise logged already. Here the snooze comes
+    right after the write's cancel, and the write waits up to a second for it before committing."""
+    from app.sessions.signals import session_saving
+    client = app.test_client()
+    world = World(client).build()
+    with app.app_context():
+        patient_actor, patient, first = _delivered(world)
+        occurrence = first.occurrence_key
+    moment = first.due_at + timedelta(minutes=5)
+    url = f"/api/v1/patients/me/notifications/{first.id}/snooze"
+    cancelled, snoozed = threading.Event(), threading.Event()
+
+    def write_waits_for_the_snooze(_app, session=None, **_kwargs):
+        cancelled.set()
+        snoozed.wait(timeout=1)
+
+    def snooze(c):
+        cancelled.wait(timeout=5)
+        try:
+            return c.post(url, json={"until": "30m"}, headers=headers).status_code
+        finally:
+            snoozed.set()
+
+    def log(c):
+        return c.put(f"/api/v1/patients/me/sessions/{uuid.uuid4()}", headers=headers, json={
+            "item_key": first.payload["item_key"], "started_at": moment.isoformat(), "duration_minutes": 5}).status_code
+
+    with at(moment, patient_actor):
+        headers = patient_actor.headers
+        if snoozed_before:
+            assert client.post(url, json={"until": "30m"}, headers=headers).status_code == 201
+        session_saving.connect(write_waits_for_the_snooze)
+        try:
+            logged, answered = at_once([partial(log, app.test_client()), partial(snooze, app.test_client())])
+        finally:
+            session_saving.disconnect(write_waits_for_the_snooze)
+    assert logged == 201 and answered in (201, 409), (logged, answered)
+    with app.app_context():
+        pending = db.session.scalars(select(Notification.dedupe_key).where(
+            Notification.occurrence_key == occurrence, Notification.status == "pending")).all()
+    assert pending == [], (answered, pending)
+
+
+@pytest.mark.parametrize("snoozing", ["copy", "original"])
+def test_a_snooze_moves_the_reminder_of_a_copy_waiting_for_a_retry(app, app_ctx, world, smtp, snoozing):
+    """The snoozed copy reached the inbox, its e-mail failed and waits for a retry; the patient
+    snoozes it (or the original) again for an hour: one reminder is pending, due in an hour on
+    every channel, and the retry of the one answered is not sent meanwhile."""
+    patient_actor, patient, first = _delivered(world)
+    with at(NOW, patient_actor):
+        patient_actor.put("/api/v1/patients/me/notification-preferences", json={"channels": {"email": True}})
+    snooze = "/api/v1/patients/me/notifications/{}/snooze"
+    with at(first.due_at + timedelta(minutes=2), patient_actor):
+        copy = patient_actor.post(snooze.format(first.id), json={"until": "30m"}).get_json()
+    saved = app.config["MAIL_PORT"]
+    app.config.update(MAIL_PORT=1)  # nothing listens there
+    try:
+        dispatch(first.due_at + timedelta(minutes=32))
+    finally:
+        app.config.update(MAIL_PORT=saved)
+    retrying = db.session.get(Notification, uuid.UUID(copy["id"]))
+    assert (retrying.status, retrying.channel, retrying.attempts) == ("pending", "inbox", 1)
+    moment = first.due_at + timedelta(minutes=33)
+    with at(moment, patient_actor):
+        again = patient_actor.post(snooze.format(copy["id"] if snoozing == "copy" else first.id), json={"until": "60m"})
+        assert again.status_code == 201, again.get_json()
+        assert again.get_json()["due_at"].startswith((moment + timedelta(minutes=60)).isoformat()[:16])
+    assert _pending_snoozes(first.dedupe_key) == [moment + timedelta(minutes=60)]
+    smtp.clear()
+    assert dispatch(moment + timedelta(minutes=5))["sent"] == 0 and smtp.messages == []  # the retry's time
+    dispatch(moment + timedelta(minutes=60))
+    assert len(smtp.to(patient_actor.email)) == 1
+    assert _pending_snoozes(first.dedupe_key) == []

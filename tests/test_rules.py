@@ -353,3 +353,27 @@ def test_the_rules_in_force_are_listed_without_the_dxa_domain(world, monkeypatch
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
         rules = {r["id"]: r for r in response.get_json()["items"]}
         assert rules["knee_bmd_low_while_loading"]["parameters"]["sites"]
+
+
+def test_an_edit_that_keeps_a_reviewed_sessions_alert_does_not_raise_it_again(p):
+    """The on-write rules' dedup by the trigger's write time: an edit of the session whose
+    dysreflexia signs the coordinator reviewed (its duration corrected, the same answers) is the
+    same trigger, not a new episode; an edit that adds a sign, or a new session, is one."""
+    logged = p.log(utc(2027, 3, 2, 10), symptoms=["pounding_headache"])
+    [flag] = p.flags(utc(2027, 3, 2, 11), "status=active&rule=dysreflexia_signs")
+    assert p.post(utc(2027, 3, 2, 12), f"{flag['id']}/resolve", {"outcome": "referred", "note": "GP saw him"}).status_code == 200
+    body = {"item_key": p.key, "started_at": utc(2027, 3, 2, 10).isoformat(), "symptoms": ["pounding_headache"]}
+
+    def edit(when, revision, **changes):
+        with at(when, p.patient):
+            response = p.patient.put(f"{p.url}/sessions/{logged['id']}",
+                                     json=body | {"duration_minutes": 30, "base_revision": revision} | changes)
+        assert response.status_code == 200, response.get_json()
+
+    edit(utc(2027, 3, 2, 13), 1, duration_minutes=25)
+    p.sweep(utc(2027, 3, 2, 14))
+    assert not p.flags(utc(2027, 3, 2, 14), "status=active&rule=dysreflexia_signs")
+    edit(utc(2027, 3, 2, 15), 2, duration_minutes=25, symptoms=["pounding_headache", "flushing_or_sweating"])
+    [again] = p.flags(utc(2027, 3, 2, 15), "status=active&rule=dysreflexia_signs")
+    assert again["reopened_from_id"] == flag["id"] and again["evidence"]["symptoms"] == ["pounding_headache",
+                                                                                         "flushing_or_sweating"]

@@ -205,7 +205,7 @@ WRITES = {
     "auth.create_user", "auth.login", "auth.logout", "auth.refresh", "auth.revoke_session", "auth.hold_login",
     "auth.change_password", "auth.confirm_password_reset", "auth.fail_login", "auth.request_password_reset",
     "auth.revoke_all_sessions", "auth.update_staff_account", "auth.check_credentials", "auth.open_login",
-    "auth.set_own_language", "auth.lock_for_deactivation",
+    "auth.set_own_language", "auth.lock_admins",
     "coordinator.log_contact",
     "calendar.issue_token", "calendar.on_caregiver_revoking", "calendar.on_logins_ending",
     "calendar.revoke_made_by", "calendar.revoke_token",

@@ -8,15 +8,17 @@ from app.common.pagination import Page, paginate
 
 def create_staff_account(actor, data: dict):
     require(actor, ADMINISTER_ACCOUNTS)
+    auth.lock_admins(actor)  # 401 when the actor was deactivated since its token was checked
     return auth.create_user(**data, by=actor)
 
 
 def update_staff_account(actor, user_id, changes: dict):
     """changes: is_active (a deactivated account's tokens stop at once; refused while it is the
-    only active coordinator of a patient; an active admin always remains), language."""
+    only active coordinator of a patient; an active admin always remains), language. Every change, as a deactivation, is made by an admin still active under the lock of
+    the active admins' rows: one deactivated by another since its token was checked is answered 401."""
     require(actor, ADMINISTER_ACCOUNTS)
+    auth.lock_admins(actor)  # first, always: the admins' rows, in id order (401: the actor deactivated since)
     if changes.get("is_active") is False:
-        auth.lock_for_deactivation(actor, user_id)  # first, always: the admins' rows, in id order
         care_teams.lock_for_deactivation(user_id)  # then the account's and its patients' rows
     return auth.update_staff_account(actor, user_id, changes)
 

@@ -16,6 +16,7 @@ from app.auth.models import ROLES, AuthSession, PasswordReset, RefreshToken, Use
 from app.auth.passwords import dummy_hash, hash_password, password_problems, verify_password
 from app.auth.reset import reset_mail
 from app.auth.signals import logins_ending
+from app.common.db import lock_row
 from app.common.i18n import LANGUAGES
 from app.common.mail import Mail
 from app.common.types import utcnow
@@ -255,11 +256,13 @@ def _set_password(user: User, new: str) -> None:
 def request_password_reset(email: str, language: str, now) -> Mail | None:
     """A one-time code for an active account with this address, and the e-mail that carries it
     (None when there is no such account: the caller answers the same either way). The code
-    replaces any earlier one."""
+    replaces any earlier one: requests at once take their turns on the account's row, so that
+    each spends the code of the one before it."""
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active:
         return None
     code = _new_reset_code()
+    lock_row(User, user.id)  # (a confirmation locks it first too: no deadlock on the code's row)
     db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id,
                                                    PasswordReset.used_at.is_(None)).values(used_at=now))
     minutes = current_app.config["PASSWORD_RESET_TTL_MINUTES"]
@@ -289,6 +292,7 @@ def confirm_password_reset(email: str, code: str, new: str, now) -> None:
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     reset = None
     if user is not None and user.is_active:
+        lock_row(User, user.id)  # the request's order: the account's row, then its codes' rows
         reset = db.session.scalar(
             select(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None),
                                         PasswordReset.expires_at > now)
@@ -333,15 +337,15 @@ def update_staff_account(actor: User, user_id, changes: dict) -> User:
     return user
 
 
-def lock_for_deactivation(actor: User, user_id) -> None:
-    """Before a staff account is deactivated, in the same transaction and before any other lock:
-    lock the rows of the active admins (SELECT ... FOR UPDATE, in id order: two deactivations at
-    once wait for each other, never deadlock), then check under the lock that the actor is still
-    one of them: its token was checked at the request's start, perhaps before another admin's
-    deactivation of it committed (401). So an active admin always remains: the actor, who cannot
-    deactivate itself. SQLite needs no lock: a write transaction there holds the database's."""
-    if user_id == actor.id:
-        return  # refused by _set_active
+def lock_admins(actor: User) -> None:
+    """Before an admin changes accounts (a deactivation, a reactivation, a language, a new
+    account), in the same transaction and before any other lock: lock the rows of the active
+    admins (SELECT ... FOR UPDATE, in id order: two deactivations at once wait for each other,
+    never deadlock), then check under the lock that the actor is still one of them: its token was
+    checked at the request's start, perhaps before another admin's deactivation of it committed
+    (401). So an active admin always remains (the actor, who cannot deactivate itself), and a
+    deactivated one changes nothing after its deactivation. SQLite needs no lock: a write
+    transaction there holds the database's."""
     admins = db.session.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True))
                                 .order_by(User.id).with_for_update())
     if actor.id not in set(admins):

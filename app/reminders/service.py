@@ -26,6 +26,7 @@ from app.reminders.models import DeviceToken, Notification, NotificationPreferen
 from app.reminders.outbox import cancel_pending, enqueue, rearm_statement
 from app.reminders.texts import catalogue, render
 from app.reminders.timing import out_of_quiet, parse_hhmm
+from app.sessions.feed import hold_writes
 
 __all__ = ["enqueue", "cancel_pending", "materialise"]
 
@@ -261,6 +262,9 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
         if due.astimezone(zone).date() != now.astimezone(zone).date() or due <= now + SNOOZES["30m"]:
             raise ApiError(409, "It is too late in the day to remind you later today; snooze for 30 or 60 minutes.",
                            title="Conflict", errors={"until": ["Too late today."]})
+    # a session of the reminder written at once commits before it is looked for, or waits for
+    # the snooze's commit and then cancels its copy too (its cancel of the occurrence's pending rows)
+    hold_writes(patient.id)
     if satisfied(row):
         raise ApiError(409, "This exercise is logged as done already; there is nothing to remind you of.",
                        title="Conflict", errors={"until": ["Done already."]})
@@ -268,7 +272,9 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
         raise ApiError(409, "The patient does not share reminders with caregivers now.",
                        title="Conflict", errors={"until": ["Not shared with caregivers now."]})
     row.read_at = row.read_at or now
-    key = _snooze_key(row)
+    key, retrying = _snooze_key(row)
+    if retrying:
+        cancel_pending(dedupe_keys=retrying, now=now)
     values = {"id": uuid.uuid4(), "recipient_user_id": actor.id, "patient_id": patient.id, "kind": row.kind,
               "dedupe_key": key, "occurrence_key": row.occurrence_key, "due_at": due, "status": "pending",
               "payload": row.payload or {}, "attempts": 0, "materialised": False, "created_at": now}
@@ -282,20 +288,24 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
 SNOOZED = ":snooze:"
 
 
-def _snooze_key(row: Notification) -> str:
+def _snooze_key(row: Notification) -> tuple[str, list]:
     """One snoozed copy at a time per reminder (its recipient's: the original's dedupe key is):
-    <original's dedupe key>:snooze:<n>, where n - 1 copies of it were delivered already. A
-    snooze of the original or of any copy of it, while a copy is pending, moves that one (a
-    retry, a double tap, a changed mind); once it went out, the next snooze makes the next."""
+    <original's dedupe key>:snooze:<n>, where n - 1 copies of it went out already (were tried:
+    sent, failed, being sent, or waiting for a retry). A snooze of the original or of any copy
+    of it, while a copy is pending untried, moves that one (a retry, a double tap, a changed
+    mind); once it went out, the next snooze makes the next. Also the keys of the copies waiting
+    for a retry (in the inbox already, a channel failed): the snooze answers them, so their
+    retry is cancelled with it."""
     root = row.dedupe_key.split(SNOOZED, 1)[0]
     root = root[:300 - len(SNOOZED) - 6]
-    copies = db.session.scalars(select(Notification.dedupe_key).where(
+    copies = db.session.execute(select(Notification.dedupe_key, Notification.status).where(
         # the recipient's rows about the patient first (an index: LIKE on the key may not use one)
         Notification.recipient_user_id == row.recipient_user_id, Notification.patient_id == row.patient_id,
         Notification.dedupe_key.startswith(root + SNOOZED, autoescape=True),
-        Notification.status.in_(("sending", "sent", "failed")))).all()
-    delivered = sum(1 for key in copies if key.split(SNOOZED, 1)[0] == root)
-    return f"{root}{SNOOZED}{delivered + 1}"
+        or_(Notification.status.in_(("sending", "sent", "failed")), Notification.attempts > 0))).all()
+    copies = [copy for copy in copies if copy.dedupe_key.split(SNOOZED, 1)[0] == root]
+    retrying = [copy.dedupe_key for copy in copies if copy.status == "pending"]
+    return f"{root}{SNOOZED}{len(copies) + 1}", retrying
 
 
 # --- device tokens ------------------------------------------------------------------------

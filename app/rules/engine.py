@@ -88,6 +88,8 @@ def _decide(rule: Rule, pid, finding, paused: bool, latest, now: datetime, plan:
         known = latest.last_event_at if latest is not None else None
         if known is not None and finding.event_at is not None and finding.event_at <= known:
             return  # this trigger is already on a flag (open or reviewed)
+        if latest is not None and finding.evidence == latest.evidence:
+            return  # written again, the same trigger: an edit of its session that kept its answers
     if is_active:
         new_event = rule.runs == "on_write"
         if new_event or finding.evidence != latest.evidence or finding.severity != latest.severity:

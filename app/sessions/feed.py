@@ -65,6 +65,15 @@ class FeedCounter:
             self.stored = self.position
 
 
+def hold_writes(patient_id) -> None:
+    """For another domain's write that depends on the patient's sessions read in its own
+    transaction (a snooze queues a reminder only while no session satisfies it): the patient's
+    feed lock, taken before that read and held to its commit. A session write under way then
+    commits first (what it wrote is read after it), or waits for this one's commit (and then
+    sees, and cancels, what it queued)."""
+    FeedCounter.lock(patient_id)
+
+
 _RIDERS: dict = {}  # name -> build(patient_id parameter): the scalar subqueries it reads
 
 
