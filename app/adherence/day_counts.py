@@ -17,20 +17,6 @@ _LEVEL = [bytes(49 if c - _CODE_OF_ZERO > k else 48 for c in range(256)) for k i
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
-class _Days:
-    """One item's days from `first` (an ordinal): each day's count and minutes as its character
-    code (48 + value, past the surrogates: rollups.code), summed over a window by C."""
-
-    __slots__ = ("first", "counts", "minutes")
-
-    def __init__(self, first: int, counts, minutes):
-        self.first, self.counts, self.minutes = first, counts, minutes
-
-    def total(self, codes, start: int, end: int) -> int:
-        low, high = max(start - self.first, 0), min(end - self.first + 1, len(codes))
-        return sum(codes[low:high]) - _CODE_OF_ZERO * (high - low) if high > low else 0
-
-
 def _codes(text: str):
     values = array("I", text.encode("utf-32-le"))
     if _BIG_ENDIAN:
@@ -44,55 +30,66 @@ class DayCounts(Tally):
     """A Tally (base, levels, sessions_within, minutes_within, days_within) of the rollup rows of
     one patient: {item_key: [(block, counts, minutes)]}, cut to the days [low, high] (ordinals;
     low None: from the first block's first Monday). Its levels are built at once (the counting
-    reads them), its running totals on the first window asked."""
+    reads them); a window's sums on the first question about it, all of them at once (a window's
+    minutes per item, its minutes and its sessions: what the metrics ask of each window)."""
 
-    __slots__ = ("_any", "_texts", "_day_totals")
+    __slots__ = ("_any", "_texts")
 
     def __init__(self, blocks_by_item: dict, low: int | None, high: int):
         if low is None:
             first = min(block for blocks in blocks_by_item.values() for block, _c, _m in blocks) * BLOCK_DAYS
             low = first - (first - 1) % 7  # its Monday (ordinal 1 is a Monday)
         self.base = low
-        self.levels, self._texts, self._day_totals, self._running = {}, {}, None, {}
+        self.levels, self._texts, self._running = {}, [], {}
         self._any = 0
         for key, blocks in blocks_by_item.items():
             counts, minutes = _joined(blocks, low, high)
             if not counts:
                 continue
-            self._texts[key] = (counts, minutes)
             if counts.isascii():
-                raw = counts.encode("ascii")
-                top = max(raw) - _CODE_OF_ZERO
-                reversed_raw = raw[::-1]
-                levels = tuple(int(reversed_raw.translate(_LEVEL[k]), 2) for k in range(top))
+                counts = counts.encode("ascii")
+                top = max(counts) - _CODE_OF_ZERO
+                reversed_counts = counts[::-1]
+                levels = tuple(int(reversed_counts.translate(_LEVEL[k]), 2) for k in range(top))
             else:
                 levels = _levels_slowly(counts)
+                counts = _codes(counts)
             if not levels:
                 continue
+            self._texts.append((key, counts, minutes))
             self._any |= levels[0]
             if key != OFF_PLAN:
                 self.levels[key] = levels
 
-    def _totals(self) -> dict:
-        found = self._day_totals
+    def _sums(self, start, end) -> tuple[dict, int, int]:
+        """({item_key: minutes}, minutes, sessions) of the days [start, end]."""
+        window = (start, end)
+        found = self._running.get(window)
         if found is None:
-            found = self._day_totals = {}
-            for key, (counts, minutes) in self._texts.items():
-                found[key] = _Days(self.base, counts.encode("ascii") if counts.isascii() else _codes(counts),
-                                   _codes(minutes))
+            low, high = max(start.toordinal() - self.base, 0), end.toordinal() - self.base + 1
+            by_item, minutes, sessions = {}, 0, 0
+            if high > low:
+                for key, counts, text in self._texts:
+                    try:
+                        spent = text[low:high].encode("latin-1")  # under 208 minutes a day: a byte each
+                    except UnicodeEncodeError:
+                        spent = _codes(text[low:high])
+                    item_minutes = sum(spent) - _CODE_OF_ZERO * len(spent)
+                    by_item[key] = item_minutes
+                    minutes += item_minutes
+                    logged = counts[low:high]
+                    sessions += sum(logged) - _CODE_OF_ZERO * len(logged)
+            found = self._running[window] = (by_item, minutes, sessions)
         return found
 
     def sessions_within(self, start, end) -> int:
-        low, high = start.toordinal(), end.toordinal()
-        return sum(days.total(days.counts, low, high) for days in self._totals().values())
+        return self._sums(start, end)[2]
 
     def minutes_within(self, start, end, item_key=None) -> int:
-        low, high = start.toordinal(), end.toordinal()
-        totals = self._totals()
+        sums = self._sums(start, end)
         if item_key is None:
-            return sum(days.total(days.minutes, low, high) for days in totals.values())
-        days = totals.get(item_key)
-        return days.total(days.minutes, low, high) if days is not None and item_key != OFF_PLAN else 0
+            return sums[1]
+        return sums[0].get(item_key, 0) if item_key != OFF_PLAN else 0
 
     def days_within(self, start, end) -> int:
         return (self._any & span_mask(start.toordinal(), end.toordinal(), self.base)).bit_count()
