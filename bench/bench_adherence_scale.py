@@ -1,6 +1,7 @@
 """Adherence for 1,000 and 10,000 patients with 90 days of sessions: time and SQL statements.
 
-In-process against a real database (SQLite file, PostgreSQL), bulk-loaded with Core inserts.
+In-process against a real database (SQLite file, PostgreSQL), bulk-loaded with Core inserts, and the
+sessions' day rollups counted from them (what the session writes keep; adherence_many reads them).
 Each patient: one plan (standing 5 a week, FES on Mon/Wed/Fri), sessions over 90 days at a
 personal adherence between 30% and 100%. Figures, not assertions. Each line ends with the ratio to
 one raw SQL GROUP BY over the same 90 days of session rows (issue 14's yardstick), and to the least
