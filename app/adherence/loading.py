@@ -113,11 +113,14 @@ def _rollups_through(ids):
     return _rollups_statement(ids, False)
 
 
-def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
+def tallies(patient_ids, start: date | None, end: date, last_sessions: bool = True) -> tuple[dict, dict]:
     """({patient_id: Tally}, {patient_id: when their last session started}) of the sessions with
     local dates in [start, end] (start None: from the first), for the patients who have any,
     read from the sessions' day rollups. patient_ids: a list or a SELECT of ids. One query, a
-    few rows per patient and plan item."""
+    few rows per patient and plan item; one more when a block read holds a session dated after
+    end (logged before midnight, starting just after it): a block's latest start is then not
+    the last of the days read, and those patients' are read from the sessions (last_sessions
+    False: the caller reads no last sessions, and none are read again)."""
     statement, params = patients_statement(_rollups_through if start is None else _rollups_from, patient_ids)
     params["last_block"] = end.toordinal() // BLOCK_DAYS
     if start is not None:
@@ -152,7 +155,7 @@ def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
                 recheck.append(patient_id)
             else:
                 last[patient_id] = _moment(latest[patient])
-    if recheck:  # (rare: a session logged just before midnight that starts after it) one more query
+    if recheck and last_sessions:  # (rare: a session logged just before midnight that starts after it) one more query
         found = last_started(recheck, end + timedelta(days=1))
         last |= {pid: _moment(found[pid]) for pid in recheck if pid in found}
     return by_patient, last
