@@ -205,3 +205,38 @@ def test_the_recount_command_finds_and_mends_rollups_changed_by_hand(client, wor
     assert checked.exit_code == 1 and int(checked.output.split()[0]) >= 1, checked.output
     assert runner.invoke(args=["sessions", "recount-rollups"]).exit_code == 0
     assert_rollups_match_sessions(app)
+
+
+def test_adherence_of_many_patients_says_the_last_session_the_one_patient_read_says(client, world, app):
+    """A block's latest start is the latest of all its days: a session dated after today (logged
+    just before midnight, starting within the five minutes ahead allowed) or, after a move of time
+    zone, one on an earlier day that started later, is not the last session of the days read."""
+    from app.adherence.service import adherence_many
+
+    tz = "Europe/London"
+    h = PatientHistory(client, world, tz, ITEMS, START)
+    day = START + timedelta(days=10)
+    with h.on(day, 23, 57):
+        h.log(local(day, 9, 0, tz), 0, 30)
+        h.log(local(day + timedelta(days=1), 0, 1, tz), 0, 30)  # four minutes ahead: tomorrow's date
+        one = h.patient.get(f"{h.url}/adherence?window=7").get_json()
+        with app.app_context():
+            many = adherence_many([uuid.UUID(h.profile["id"])], 7)[uuid.UUID(h.profile["id"])]
+    assert one["last_session_at"] == local(day, 9, 0, tz).isoformat().replace("+00:00", "Z")
+    assert many["last_session_at"].isoformat().replace("+00:00", "Z") == one["last_session_at"]
+
+
+def test_the_recount_check_finds_a_latest_start_changed_by_hand(client, world, app):
+    h = PatientHistory(client, world, "Europe/Paris", ITEMS, START)
+    day = START + timedelta(days=5)
+    with h.on(day, 21):
+        h.log(local(day, 9, 0, "Europe/Paris"), 0, 30)
+    with app.app_context():
+        db.session.execute(SessionDayRollup.__table__.update().values(
+            last_started_at=datetime(2020, 1, 1, tzinfo=timezone.utc)))
+        db.session.commit()
+    runner = app.test_cli_runner()
+    checked = runner.invoke(args=["sessions", "recount-rollups", "--check"])
+    assert checked.exit_code == 1, checked.output
+    assert runner.invoke(args=["sessions", "recount-rollups"]).exit_code == 0
+    assert_rollups_match_sessions(app)

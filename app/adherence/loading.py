@@ -1,5 +1,5 @@
 """The logged sessions adherence reads: one query for any number of patients."""
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import String, bindparam, case, func, select, type_coerce
 
@@ -10,7 +10,7 @@ from app.exercises.service import LIBRARY
 from app.plans.loading import (AT, as_uuid, core_rows, id_text, matches, patients_statement, spec_branch,
                                specs_from_rows, specs_statement)
 from app.sessions.models import ExerciseSession, SessionDayRollup
-from app.sessions.rollups import BLOCK_DAYS
+from app.sessions.rollups import BLOCK_DAYS, ZERO
 
 # Core columns, not the ORM's: the statements below return plain rows (app/plans/loading.py).
 _SESSION = ExerciseSession.__table__.c
@@ -113,18 +113,26 @@ def _rollups_through(ids):
     return _rollups_statement(ids, False)
 
 
-def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
+def tallies(patient_ids, start: date | None, end: date, last_sessions: bool = True) -> tuple[dict, dict]:
     """({patient_id: Tally}, {patient_id: when their last session started}) of the sessions with
     local dates in [start, end] (start None: from the first), for the patients who have any,
     read from the sessions' day rollups. patient_ids: a list or a SELECT of ids. One query, a
-    few rows per patient and plan item."""
+    few rows per patient and plan item; one more when a block read holds a session dated after
+    end (logged before midnight, starting just after it): a block's latest start is then not
+    the last of the days read, and those patients' are read from the sessions (last_sessions
+    False: the caller reads no last sessions, and none are read again)."""
     statement, params = patients_statement(_rollups_through if start is None else _rollups_from, patient_ids)
     params["last_block"] = end.toordinal() // BLOCK_DAYS
     if start is not None:
         params["first_block"] = start.toordinal() // BLOCK_DAYS
     blocks: dict = {}
     latest: dict = {}
+    ahead = set()  # patients with a session dated after end in a block read: its latest start may be that one
+    high = end.toordinal()
     for patient, item_key, block, counts, minutes, started in core_rows(statement, params).all():
+        after = high - block * BLOCK_DAYS + 1
+        if after < BLOCK_DAYS and counts[after:].strip(ZERO):
+            ahead.add(patient)
         found = blocks.get(patient)
         if found is None:
             found = blocks[patient] = {}
@@ -136,14 +144,20 @@ def tallies(patient_ids, start: date | None, end: date) -> tuple[dict, dict]:
         if started is not None and (patient not in latest or started > latest[patient]):
             latest[patient] = started  # (the same text form for every row: compared as text)
     # one base for the batch: its masks are shared
-    low, high = (None if start is None else start.toordinal()), end.toordinal()
-    by_patient, last = {}, {}
+    low = None if start is None else start.toordinal()
+    by_patient, last, recheck = {}, {}, []
     for patient, by_item in blocks.items():
         tally = DayCounts({as_uuid(key): rows for key, rows in by_item.items()}, low, high)
         if tally._any:
             patient_id = as_uuid(patient)
             by_patient[patient_id] = tally
-            last[patient_id] = _moment(latest[patient])
+            if patient in ahead:
+                recheck.append(patient_id)
+            else:
+                last[patient_id] = _moment(latest[patient])
+    if recheck and last_sessions:  # (rare: a session logged just before midnight that starts after it) one more query
+        found = last_started(recheck, end + timedelta(days=1))
+        last |= {pid: _moment(found[pid]) for pid in recheck if pid in found}
     return by_patient, last
 
 

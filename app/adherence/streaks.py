@@ -182,7 +182,7 @@ def _finish(unfinished: dict, todays, calendars, tallies, usable, loaded_from: d
     """The streaks that reach back before the loaded sessions: one query for all of them."""
     lows = [week_start(usable[pid][0] + DAY) if pid in usable else None for pid in unfinished]
     low = None if None in lows else min(lows)
-    older = loading.tallies(list(unfinished), low, loaded_from - DAY)[0]
+    older = loading.tallies(list(unfinished), low, loaded_from - DAY, last_sessions=False)[0]
     for pid, count in unfinished.items():
         newer = tallies.get(pid, NOTHING_LOGGED)
         logged = _joined(older[pid], newer) if pid in older else newer
@@ -292,7 +292,8 @@ def advance(patient_id, touched: date, change: str, now: datetime, check_only: b
         return True
     specs = plans.load_specs([patient_id]).get(patient_id, [])
     first = base.settled_through + DAY if base is not None else None
-    logged = loading.tallies([patient_id], week_start(first) if first else None, target)[0].get(patient_id)
+    logged = loading.tallies([patient_id], week_start(first) if first else None, target,
+                             last_sessions=False)[0].get(patient_id)
     count, ended = walk(specs, logged or NOTHING_LOGGED, target + DAY, target, first)
     days = count if ended or base is None else count + base.streak_days
     upsert(StreakCheckpoint, {"patient_id": patient_id, "settled_through": target, "streak_days": days,

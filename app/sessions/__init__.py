@@ -41,9 +41,11 @@ def register(app) -> None:
 
 
 def _differing(stored: list, recounted: list) -> int:
-    """How many (patient, item, block) the two lists of rollup rows count differently."""
+    """How many (patient, item, block) the two lists of rollup rows count differently (their
+    days or their latest start)."""
     def keyed(rows):
-        return {(r["patient_id"], r["item_key"], r["block"]): (r["counts"], r["minutes"]) for r in rows}
+        return {(r["patient_id"], r["item_key"], r["block"]): (r["counts"], r["minutes"], r["last_started_at"])
+                for r in rows}
 
     a, b = keyed(stored), keyed(recounted)
     return sum(a.get(key) != b.get(key) for key in a.keys() | b.keys())
