@@ -729,3 +729,15 @@ def test_two_reset_requests_at_once_leave_one_live_code_and_its_tries(app, smtp,
         assert client.post(f"{RESET}/confirm", json=body | {"code": "AAAAAAAA"}).status_code == 422
     assert [client.post(f"{RESET}/confirm", json=body | {"code": code}).status_code for code in codes] == [422, 422]
     assert login(client, actor.email)["user"]["id"] == actor.id  # the old password still works
+
+
+def test_account_search_ignores_case_of_non_ascii_letters(world):
+    """GET /users?q= folds case as Python does, on SQLite too (its LIKE folds ASCII only)."""
+    created = world.admin.post("/api/v1/users", json={
+        "email": "elodie@clinic.example.org", "password": "a long passphrase 2026", "role": "coordinator",
+        "display_name": "Élodie Durand"})
+    assert created.status_code == 201
+    for q in ("élodie", "ÉLODIE", "ELODIE@"):
+        listed = world.admin.get("/api/v1/users", query_string={"q": q}).get_json()["items"]
+        assert [u["id"] for u in listed] == [created.get_json()["id"]], q
+
