@@ -631,7 +631,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one_active(app):
 
 def test_admin_sets_a_staff_accounts_language_and_a_refused_change_writes_nothing(world):
     url = f"/api/v1/users/{world.admin.id}"
-    assert world.admin.get("/api/v1/users?role=admin").get_json()["items"][0]["language"] is None
+    assert world.admin.get("/api/v1/users?role=admin").get_json()["items"][0]["language"] == "en"  # unset: English
     assert_problem(world.admin.patch(url, json={}), 422)
     assert_problem(world.admin.patch(url, json={"language": "fr"}), 422)
     # deactivating oneself is refused: the language sent with it is not stored either
@@ -741,3 +741,11 @@ def test_account_search_ignores_case_of_non_ascii_letters(world):
         listed = world.admin.get("/api/v1/users", query_string={"q": q}).get_json()["items"]
         assert [u["id"] for u in listed] == [created.get_json()["id"]], q
 
+
+def test_a_staff_account_never_given_a_language_answers_english(world):
+    """users.language unset means English (README): GET /users says so, not null; patients and
+    caregivers read in a patient's language and have none of their own."""
+    rows = {u["id"]: u for u in world.admin.get("/api/v1/users?per_page=100").get_json()["items"]}
+    assert rows[world.coord_a.id]["language"] == "en" and rows[world.admin.id]["language"] == "en"
+    assert rows[world.patient_a.id]["language"] is None and rows[world.caregiver_a.id]["language"] is None
+    assert world.admin.patch(f"/api/v1/users/{world.coord_a.id}", json={"language": "zh-CN"}).get_json()["language"] == "zh-CN"
