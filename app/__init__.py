@@ -80,6 +80,10 @@ def register_extensions(app: Flask) -> None:
     install(api, app)  # every operation finished by one set of rules (app/openapi.py)
 
 
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
 def _tune_sqlite(engine) -> None:
     """Real transactions on SQLite (pysqlite's own handling breaks SAVEPOINT), WAL for several
     workers, and writers that queue for the write lock (app/common/db.py) and take it up front
@@ -91,6 +95,9 @@ def _tune_sqlite(engine) -> None:
     def _connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         dbapi_connection.create_function("ss_bump", 3, ss_bump, deterministic=True)  # the rollups' (PostgreSQL: a migration's)
+        # lower() as Python's (the caseload's search), not ASCII only: icontains (lower() LIKE lower())
+        # then finds "Élodie" by "élodie" as PostgreSQL's ILIKE does
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")

@@ -631,7 +631,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one_active(app):
 
 def test_admin_sets_a_staff_accounts_language_and_a_refused_change_writes_nothing(world):
     url = f"/api/v1/users/{world.admin.id}"
-    assert world.admin.get("/api/v1/users?role=admin").get_json()["items"][0]["language"] is None
+    assert world.admin.get("/api/v1/users?role=admin").get_json()["items"][0]["language"] == "en"  # unset: English
     assert_problem(world.admin.patch(url, json={}), 422)
     assert_problem(world.admin.patch(url, json={"language": "fr"}), 422)
     # deactivating oneself is refused: the language sent with it is not stored either
@@ -729,3 +729,23 @@ def test_two_reset_requests_at_once_leave_one_live_code_and_its_tries(app, smtp,
         assert client.post(f"{RESET}/confirm", json=body | {"code": "AAAAAAAA"}).status_code == 422
     assert [client.post(f"{RESET}/confirm", json=body | {"code": code}).status_code for code in codes] == [422, 422]
     assert login(client, actor.email)["user"]["id"] == actor.id  # the old password still works
+
+
+def test_account_search_ignores_case_of_non_ascii_letters(world):
+    """GET /users?q= folds case as Python does, on SQLite too (its LIKE folds ASCII only)."""
+    created = world.admin.post("/api/v1/users", json={
+        "email": "elodie@clinic.example.org", "password": "a long passphrase 2026", "role": "coordinator",
+        "display_name": "Élodie Durand"})
+    assert created.status_code == 201
+    for q in ("élodie", "ÉLODIE", "ELODIE@"):
+        listed = world.admin.get("/api/v1/users", query_string={"q": q}).get_json()["items"]
+        assert [u["id"] for u in listed] == [created.get_json()["id"]], q
+
+
+def test_a_staff_account_never_given_a_language_answers_english(world):
+    """users.language unset means English (README): GET /users says so, not null; patients and
+    caregivers read in a patient's language and have none of their own."""
+    rows = {u["id"]: u for u in world.admin.get("/api/v1/users?per_page=100").get_json()["items"]}
+    assert rows[world.coord_a.id]["language"] == "en" and rows[world.admin.id]["language"] == "en"
+    assert rows[world.patient_a.id]["language"] is None and rows[world.caregiver_a.id]["language"] is None
+    assert world.admin.patch(f"/api/v1/users/{world.coord_a.id}", json={"language": "zh-CN"}).get_json()["language"] == "zh-CN"

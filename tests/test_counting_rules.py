@@ -117,7 +117,7 @@ def test_nothing_due_yet_is_not_nothing_planned(client, world):
     tz = "Asia/Shanghai"
     h = PatientHistory(client, world, tz, [standing(3)], d(9), language="zh-CN")
     with h.on(d(10), 8):
-        week = h.weekly()
+        week = h.weekly(lang="zh-CN")  # the coordinator reads in their own language (English) unless asking
         item = h.agenda()["items"][0]
     assert (week["planned_sessions"], week["week_planned_sessions"], week["session_rate"]) == (0, 3, None)
     assert week["message"] == "本周计划训练3次，接下来的几天都来得及完成。"

@@ -103,3 +103,35 @@ def test_every_list_answers_the_envelope_and_pages(world):
 def test_a_page_past_the_end_is_empty_with_the_total(world):
     body = world.patient_a.get("/api/v1/symptoms?page=50&per_page=5").get_json()
     assert body["items"] == [] and body["meta"]["total"] == 12 and body["meta"]["next_page"] is None
+
+
+def _flag(world, rule_id, severity, opened_at):
+    from app.extensions import db
+    from app.rules.models import Flag, active_key
+
+    with world.client.application.app_context():
+        flag = Flag(patient_id=uuid.UUID(world.a_id), rule_id=rule_id, severity=severity, status="open",
+                    active_key=active_key(world.a_id, rule_id), opened_at=opened_at, last_seen_at=opened_at,
+                    evidence={})
+        db.session.add(flag)
+        db.session.commit()
+        return str(flag.id)
+
+
+def test_next_url_keeps_every_value_of_a_repeated_filter(world):
+    """GET /flags?severity=info&severity=urgent&per_page=1: the page's next_url is the same list's
+    next page, every value of a repeated parameter kept (not only the first)."""
+    from datetime import datetime, timedelta, timezone
+    from urllib.parse import parse_qs, urlsplit
+
+    now = datetime.now(timezone.utc)
+    info = _flag(world, "few_data_days", "info", now - timedelta(hours=1))
+    urgent = _flag(world, "repeated_pain", "urgent", now - timedelta(hours=2))
+    first = world.coord_a.get("/api/v1/flags?severity=info&severity=urgent&per_page=1").get_json()
+    assert first["meta"]["total"] == 2 and [f["id"] for f in first["items"]] == [info]
+    next_url = first["meta"]["next_url"]
+    query = parse_qs(urlsplit(next_url).query)
+    assert sorted(query["severity"]) == ["info", "urgent"] and query["page"] == ["2"], next_url
+    assert query["per_page"] == ["1"], next_url
+    second = world.coord_a.get(next_url).get_json()
+    assert [f["id"] for f in second["items"]] == [urgent] and second["meta"]["total"] == 2

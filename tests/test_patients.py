@@ -261,3 +261,15 @@ def test_a_fracture_or_clot_in_a_profile_change_is_whole_or_refused(world, field
     response = world.coord_a.patch(url, json={field: [entry]}, if_match_of=url)
     assert assert_problem(response, 422)["errors"] == {field: {"0": {missing: ["Missing data for required field."]}}}
     assert world.coord_a.get(url).get_json()[field] == []
+
+
+def test_patient_search_ignores_case_of_non_ascii_letters_like_the_caseload(world):
+    """A coordinator searching "élodie" (or "ÉLODIE") finds "Élodie Durand" in GET /patients, as
+    GET /caseload?q= does (Python's lower()); SQLite's LIKE/lower() fold ASCII letters only."""
+    created = create_patient(world.coord_a, display_name="Élodie Durand", language="en", time_zone="Europe/Paris")
+    pid = created["patient"]["id"]
+    caseload = world.coord_a.get("/api/v1/caseload", query_string={"q": "élodie"}).get_json()["items"]
+    assert [row["patient"]["id"] for row in caseload] == [pid]
+    for q in ("élodie", "ÉLODIE", "LODIE DUR"):
+        listed = world.coord_a.get("/api/v1/patients", query_string={"q": q}).get_json()["items"]
+        assert [p["id"] for p in listed] == [pid], q

@@ -11,6 +11,7 @@ from flask import g
 from sqlalchemy import event, select
 
 from app.common.notices import DueNotice
+from app.common.types import utcnow
 from app.extensions import db
 from app.reminders import materialise as materialiser
 from app.reminders.dispatch import dispatch
@@ -823,3 +824,36 @@ def test_a_snooze_moves_the_reminder_of_a_copy_waiting_for_a_retry(app, app_ctx,
     dispatch(moment + timedelta(minutes=60))
     assert len(smtp.to(patient_actor.email)) == 1
     assert _pending_snoozes(first.dedupe_key) == []
+
+
+def _follow_up_delivered(app_ctx, coord, patient_id):
+    now = utcnow()
+    enqueue(recipient_user_id=uuid.UUID(coord.id), patient_id=uuid.UUID(patient_id), kind="contact_follow_up",
+            dedupe_key=f"follow-up:{coord.id}", due_at=now, now=now,
+            payload={"follow_up_on": now.date().isoformat(), "contact_id": str(uuid.uuid4())})
+    db.session.commit()
+    dispatch(now)
+
+
+def test_a_coordinators_inbox_is_in_the_accounts_language(app_ctx, world):
+    """A zh-CN coordinator reads the follow-up reminder in Chinese in GET /me/notifications (as its
+    e-mail went), with no ?lang nor Accept-Language; ?lang still wins."""
+    coord = world.coord_a
+    assert world.admin.patch(f"/api/v1/users/{coord.id}", json={"language": "zh-CN"}).status_code == 200
+    _follow_up_delivered(app_ctx, coord, world.a_id)
+    [item] = coord.get("/api/v1/me/notifications?kind=contact_follow_up").get_json()["items"]
+    assert "随访" in item["text"], item["text"]
+    [english] = coord.get("/api/v1/me/notifications?kind=contact_follow_up&lang=en").get_json()["items"]
+    assert "随访" not in english["text"], english["text"]
+
+
+def test_a_coordinators_inbox_about_a_patient_is_in_the_coordinators_language(app_ctx, world):
+    """GET /patients/{id}/notifications for a coordinator lists their own notifications about the
+    patient: in the coordinator's language (English, never set), not the patient's (zh-CN)."""
+    coord = world.coord_a
+    _follow_up_delivered(app_ctx, coord, world.a_id)
+    [item] = coord.get(f"/api/v1/patients/{world.a_id}/notifications").get_json()["items"]
+    assert "随访" not in item["text"] and item["kind"] == "contact_follow_up", item["text"]
+    assert world.admin.patch(f"/api/v1/users/{coord.id}", json={"language": "zh-CN"}).status_code == 200
+    [item] = coord.get(f"/api/v1/patients/{world.a_id}/notifications").get_json()["items"]
+    assert "随访" in item["text"], item["text"]

@@ -377,3 +377,23 @@ def test_an_edit_that_keeps_a_reviewed_sessions_alert_does_not_raise_it_again(p)
     [again] = p.flags(utc(2027, 3, 2, 15), "status=active&rule=dysreflexia_signs")
     assert again["reopened_from_id"] == flag["id"] and again["evidence"]["symptoms"] == ["pounding_headache",
                                                                                          "flushing_or_sweating"]
+
+
+def test_flags_and_rules_read_in_the_coordinators_language(world):
+    """A coordinator whose account is zh-CN reads flags and rules in Chinese without ?lang or
+    Accept-Language; one never given a language reads English whatever the patient's (zh-CN)."""
+    now = datetime.now(UTC)
+    with world.client.application.app_context():
+        flag = Flag(patient_id=uuid.UUID(world.a_id), rule_id="few_data_days", severity="info", status="open",
+                    active_key=active_key(world.a_id, "few_data_days"), opened_at=now, last_seen_at=now, evidence={})
+        db.session.add(flag)
+        db.session.commit()
+    coord = world.coord_a
+    for path in ("/api/v1/flags", f"/api/v1/patients/{world.a_id}/flags"):
+        assert {f["language"] for f in coord.get(path).get_json()["items"]} == {"en"}, path
+    assert world.admin.patch(f"/api/v1/users/{coord.id}", json={"language": "zh-CN"}).status_code == 200
+    for path in ("/api/v1/flags", f"/api/v1/patients/{world.a_id}/flags"):
+        assert {f["language"] for f in coord.get(path).get_json()["items"]} == {"zh-CN"}, path
+    english = coord.get("/api/v1/rules?lang=en").get_json()["items"]
+    chinese = coord.get("/api/v1/rules").get_json()["items"]
+    assert chinese[0]["title"] != english[0]["title"]

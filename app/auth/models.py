@@ -4,10 +4,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.common.i18n import DEFAULT_LANGUAGE
 from app.common.types import UTCDateTime, created_at, uuid_pk
 from app.extensions import db
 
 ROLES = ("patient", "caregiver", "coordinator", "admin")
+STAFF_ROLES = ("coordinator", "admin")
 
 
 class User(db.Model):
@@ -27,6 +29,12 @@ class User(db.Model):
     # profile, and a caregiver reads in the patient's.
     language: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = created_at()
+
+    @property
+    def staff_language(self) -> str | None:
+        """The language a staff account reads in (its e-mails, inbox, flags): its own, unset
+        English; None for a patient or caregiver, who read in a patient's."""
+        return (self.language or DEFAULT_LANGUAGE) if self.role in STAFF_ROLES else None
 
 
 class LoginThrottle(db.Model):

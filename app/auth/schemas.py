@@ -24,8 +24,9 @@ class UserSchema(ma.Schema):
     role = ma.fields.String(dump_only=True)
     display_name = ma.fields.String(dump_only=True)
     is_active = ma.fields.Boolean(dump_only=True)
-    language = ma.fields.String(dump_only=True, allow_none=True, metadata={
-        "description": "Staff: the language of their e-mails (null: English)"})
+    language = ma.fields.String(dump_only=True, allow_none=True, attribute="staff_language", metadata={
+        "description": "Staff: the language of their e-mails, inbox, flags and rules (English unless set); "
+                       "null for patients and caregivers, who read in the patient's language"})
     created_at = ma.fields.DateTime(dump_only=True)
 
 

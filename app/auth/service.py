@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit import service as audit
 from app.auth import throttle
-from app.auth.models import ROLES, AuthSession, PasswordReset, RefreshToken, User
+from app.auth.models import ROLES, STAFF_ROLES, AuthSession, PasswordReset, RefreshToken, User
 from app.auth.passwords import dummy_hash, hash_password, password_problems, verify_password
 from app.auth.reset import reset_mail
 from app.auth.signals import logins_ending
@@ -23,8 +23,6 @@ from app.common.types import utcnow
 from app.errors import ApiError, retry_after
 from app.extensions import db
 
-
-STAFF_ROLES = ("coordinator", "admin")
 
 
 def normalise_email(email: str) -> str:

@@ -46,12 +46,13 @@ class Page:
 
     @property
     def meta(self) -> dict:
-        """Dumped by the web layer: the next link is the request's own URL with the next page."""
+        """Dumped by the web layer: the next link is the request's own URL with the next page
+        (every value of a repeated parameter kept: ?severity=info&severity=urgent)."""
         next_url = None
         if self.next_page and has_request_context():
-            args = request.args.to_dict()
-            args.update(page=self.next_page, per_page=self.per_page)
-            next_url = f"{request.path}?{urlencode(args)}"
+            args = request.args.to_dict(flat=False)
+            args.update(page=[self.next_page], per_page=[self.per_page])
+            next_url = f"{request.path}?{urlencode(args, doseq=True)}"
         return {"page": self.page, "per_page": self.per_page, "total": self.total,
                 "next_page": self.next_page, "next_url": next_url}
 

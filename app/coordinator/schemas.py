@@ -27,8 +27,9 @@ class CaseloadFilterArgs(ma.Schema):
     overdue = ma.fields.Boolean(metadata={"description": "A contact follow-up, a DXA scan or a dose is overdue"})
     q = ma.fields.String(validate=Length(max=120), metadata={"description": "Part of the name"})
     sort = ma.fields.String(load_default="risk", validate=ma.validate.OneOf(SORTS),
-                            metadata={"description": "risk: urgent, warning, info flags, overdue follow-up, "
-                                                     "lowest 7-day rate first"})
+                            metadata={"description": "risk: the most urgent, then warning, then info flags; "
+                                                     "anything overdue (a contact follow-up, a DXA scan or a dose); "
+                                                     "then the longest without a session (never first), then the name"})
 
 
 class CaseloadArgs(CaseloadFilterArgs, PageArgs):

@@ -372,9 +372,10 @@ def revoke_caregiver(actor, patient_ref, link_id) -> None:
 
 
 def language_for(actor, wanted: str | None) -> str:
-    """The language to answer this actor in: the one asked for, else a patient's own."""
-    if wanted:
-        return wanted
+    """The language to answer this actor in: the one asked for, else a staff account's own
+    (requested_language already puts it in wanted), else a patient's own."""
+    if wanted or getattr(actor, "staff_language", None):
+        return wanted or actor.staff_language
     patient_language = None
     if actor is not None and actor.patient_id:
         patient_language = db.session.scalar(select(Patient.language).where(Patient.id == actor.patient_id))
