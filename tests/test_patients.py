@@ -159,6 +159,28 @@ def test_one_revocation_answers_204_once_when_sent_several_times_at_once(app):
         caregiver_revoking.disconnect(receiver)
 
 
+@pytest.mark.committing
+def test_two_caregiver_invitations_taken_at_once_with_one_new_address_both_link(app):
+    """A new caregiver takes two patients' invitations at once (two taps, two codes) with the same
+    new address and password: both 201, as one after the other (the first makes the account, the
+    second links it with the password), one account caring for both patients; not a 409 "An
+    account with this e-mail address exists" from the second's insert."""
+    world = World(app.test_client()).build()
+    for attempt in range(3):  # a race: several tries, so that one run shows it
+        codes = [actor.post("/api/v1/patients/me/caregivers/invitations", json={"relationship_note": "x"})
+                 .get_json()["code"] for actor in (world.patient_a, world.patient_b)]
+        email = f"carer-at-once-{attempt}@example.org"
+        answers = at_once([
+            (lambda code=code: app.test_client().post("/api/v1/auth/activate", json={
+                "code": code, "email": email, "password": PASSWORD, "display_name": "Twin Taps"}))
+            for code in codes])
+        assert [a.status_code for a in answers] == [201, 201], (attempt, [a.get_json() for a in answers])
+        mes = [app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {a.get_json()['access_token']}"})
+               .get_json() for a in answers]
+        assert mes[0]["id"] == mes[1]["id"], attempt  # one account
+        assert sorted(p["id"] for p in mes[0]["caring_for"]) == sorted([world.a_id, world.b_id]), attempt
+
+
 def test_caregiver_of_two_patients_must_name_one(world, client):
     second_patient, profile = enrolled_patient(client, world.coord_a)
     code = second_patient.post("/api/v1/patients/me/caregivers/invitations", json={}).get_json()["code"]

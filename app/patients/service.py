@@ -28,7 +28,7 @@ from app.auth.models import User
 from app.auth.passwords import dummy_hash, password_problems, verify_password
 from app.common.clock import local_date
 from app.common.conditional import advance_revision, require_match
-from app.common.db import insert_ignoring_conflict
+from app.common.db import insert_ignoring_conflict, lock_address
 from app.common.i18n import choose_language
 from app.common.pagination import MAX_PER_PAGE, Page, paginate
 from app.common.types import utcnow
@@ -262,6 +262,7 @@ def _existing_account(invitation: Invitation, email: str, password: str, display
             raise ApiError(409, "An account with this e-mail address exists.", title="Conflict")
         return None
     auth.check_not_locked(email, now)
+    lock_address(email)  # one activation at a time per address: a second one at once links the account
     user = db.session.scalar(select(User).where(User.email == email))
     stored = user.password_hash if user else dummy_hash()  # the same work for every address
     if verify_password(stored, password) and user is not None and user.is_active:
