@@ -7,7 +7,7 @@ import time_machine
 from app.common.types import utcnow
 from app.patients.signals import caregiver_revoking
 from tests.factories import (PASSWORD, World, activate, at_once, caregiver_for, create_patient, enrolled_patient,
-                             patient_body, staff)
+                             patient_body, revoke_caregiver, staff)
 from tests.test_errors import assert_problem
 
 
@@ -179,6 +179,24 @@ def test_two_caregiver_invitations_taken_at_once_with_one_new_address_both_link(
                .get_json() for a in answers]
         assert mes[0]["id"] == mes[1]["id"], attempt  # one account
         assert sorted(p["id"] for p in mes[0]["caring_for"]) == sorted([world.a_id, world.b_id]), attempt
+
+
+def test_a_revoked_caregiver_cannot_relink_with_a_code_issued_before_the_revocation(world, client):
+    """A code the patient made before revoking a caregiver (a spare one, kept) does not undo the
+    revocation: 409, the code unused, no access; a code made after it relinks them."""
+    invite = "/api/v1/patients/me/caregivers/invitations"
+    carer = world.caregiver_a
+    spare = world.patient_a.post(invite, json={"relationship_note": "son"}).get_json()["code"]
+    revoke_caregiver(world.patient_a, carer)
+    body = {"code": spare, "email": carer.email, "password": PASSWORD}
+    refused = client.post("/api/v1/auth/activate", json=body)
+    assert assert_problem(refused, 409)["detail"].startswith("This code was made before"), refused.get_json()
+    assert world.caregiver_a.get(f"/api/v1/patients/{world.a_id}").status_code == 404
+    other = activate(client, spare, display_name="Someone else")  # the code itself is still good
+    assert other.get(f"/api/v1/patients/{world.a_id}").status_code == 200
+    fresh = world.patient_a.post(invite, json={"relationship_note": "son"}).get_json()["code"]
+    assert client.post("/api/v1/auth/activate", json={**body, "code": fresh}).status_code == 201
+    assert world.caregiver_a.get(f"/api/v1/patients/{world.a_id}").status_code == 200
 
 
 def test_caregiver_of_two_patients_must_name_one(world, client):

@@ -244,7 +244,7 @@ def activate(code: str, email: str, password: str, display_name: str | None) -> 
     else:
         user = existing or auth.create_user(email=email, password=password, role="caregiver",
                                             display_name=display_name, commit=False)
-        _link_caregiver(patient.id, user, invitation.relationship_note)
+        _link_caregiver(patient.id, user, invitation)
     audit.record("activate", user, patient_id=patient.id, resource_id=invitation.id)
     db.session.commit()
     return user
@@ -289,17 +289,22 @@ def _new_caregiver_refusal(email: str, password: str, display_name: str | None) 
     return None
 
 
-def _link_caregiver(patient_id, user: User, relationship_note) -> None:
+def _link_caregiver(patient_id, user: User, invitation: Invitation) -> None:
+    """Link the caregiver by the invitation, or relink them if the patient revoked them: only by
+    a code made after the revocation (one made before, kept, does not undo it)."""
     link = db.session.scalar(select(CaregiverLink).where(
         CaregiverLink.patient_id == patient_id, CaregiverLink.caregiver_id == user.id))
     if link is None:
         db.session.add(CaregiverLink(patient_id=patient_id, caregiver_id=user.id,
-                                     relationship_note=relationship_note))
+                                     relationship_note=invitation.relationship_note))
     elif link.revoked_at is None:
         raise ApiError(409, "You already care for this patient.", title="Conflict")
+    elif invitation.created_at <= link.revoked_at:
+        raise ApiError(409, "This code was made before the patient ended your access; "
+                       "ask the patient for a new one.", title="Conflict")
     else:
         link.revoked_at = None
-        link.relationship_note = relationship_note
+        link.relationship_note = invitation.relationship_note
 
 
 # --- care team ----------------------------------------------------------------------------
