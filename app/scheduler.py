@@ -32,7 +32,7 @@ from app.extensions import db
 
 log = logging.getLogger("standstrong.scheduler")
 LEADER = "leader"
-ADVISORY_KEY = 0x5354_414E_4453  # "STANDS": the one advisory lock this app takes
+ADVISORY_KEY = 0x5354_414E_4453  # "STANDS": the one session-level advisory lock this app takes
 MISFIRE_GRACE_SECONDS = 60
 
 

@@ -163,6 +163,36 @@ def test_timeline_contacts_and_follow_up(client, world):
     assert get(patient, f"{url}/timeline", utc(2027, 3, 2, 11)).status_code == 403
 
 
+def test_a_contact_after_the_follow_up_date_ends_the_overdue_follow_up(client, world):
+    """A follow-up set for 5 March is still due after a contact on 3 March (before its date), and
+    ended by the contact on 5 March that answers it: not overdue on 6 March, not under
+    ?overdue=true, no next follow-up."""
+    coord = world.coord_a
+    _, profile = enrolled_patient(client, coord, display_name="Follow Up Fay", time_zone="Europe/London",
+                                  language="en")
+    url = f"/api/v1/patients/{profile['id']}/contacts"
+
+    def row(moment):
+        with at(moment, coord):
+            rows = coord.get("/api/v1/caseload?per_page=100").get_json()["items"]
+            overdue = coord.get("/api/v1/caseload?overdue=true&per_page=100").get_json()["items"]
+        return (next(r for r in rows if r["patient"]["id"] == profile["id"]),
+                profile["id"] in [r["patient"]["id"] for r in overdue])
+
+    with at(utc(2027, 3, 2, 10), coord):
+        assert coord.post(url, json={"channel": "phone", "outcome": "reached",
+                                     "follow_up_on": "2027-03-05"}).status_code == 201
+    with at(utc(2027, 3, 3, 10), coord):
+        assert coord.post(url, json={"channel": "message", "outcome": "reached"}).status_code == 201
+    early, listed = row(utc(2027, 3, 6, 12))
+    assert early["next_follow_up_on"] == "2027-03-05" and early["follow_up_overdue"] is True and listed
+    with at(utc(2027, 3, 5, 11), coord):
+        assert coord.post(url, json={"channel": "phone", "outcome": "reached",
+                                     "note": "Followed up: all well"}).status_code == 201
+    answered, listed = row(utc(2027, 3, 6, 12))
+    assert answered["next_follow_up_on"] is None and answered["follow_up_overdue"] is False and not listed
+
+
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "0001-01-01T05:00:00+06:00"])
 def test_a_contact_at_the_first_moment_of_year_one_in_an_eastern_zone_is_422(world, moment):
     """Its time in UTC would be before year one: refused as out of the calendar's range, as every

@@ -7,7 +7,7 @@ import time_machine
 from app.common.types import utcnow
 from app.patients.signals import caregiver_revoking
 from tests.factories import (PASSWORD, World, activate, at_once, caregiver_for, create_patient, enrolled_patient,
-                             patient_body, staff)
+                             patient_body, revoke_caregiver, staff)
 from tests.test_errors import assert_problem
 
 
@@ -157,6 +157,46 @@ def test_one_revocation_answers_204_once_when_sent_several_times_at_once(app):
             assert revoked.count(uuid.UUID(caregiver.id)) == 1, attempt
     finally:
         caregiver_revoking.disconnect(receiver)
+
+
+@pytest.mark.committing
+def test_two_caregiver_invitations_taken_at_once_with_one_new_address_both_link(app):
+    """A new caregiver takes two patients' invitations at once (two taps, two codes) with the same
+    new address and password: both 201, as one after the other (the first makes the account, the
+    second links it with the password), one account caring for both patients; not a 409 "An
+    account with this e-mail address exists" from the second's insert."""
+    world = World(app.test_client()).build()
+    for attempt in range(3):  # a race: several tries, so that one run shows it
+        codes = [actor.post("/api/v1/patients/me/caregivers/invitations", json={"relationship_note": "x"})
+                 .get_json()["code"] for actor in (world.patient_a, world.patient_b)]
+        email = f"carer-at-once-{attempt}@example.org"
+        answers = at_once([
+            (lambda code=code: app.test_client().post("/api/v1/auth/activate", json={
+                "code": code, "email": email, "password": PASSWORD, "display_name": "Twin Taps"}))
+            for code in codes])
+        assert [a.status_code for a in answers] == [201, 201], (attempt, [a.get_json() for a in answers])
+        mes = [app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {a.get_json()['access_token']}"})
+               .get_json() for a in answers]
+        assert mes[0]["id"] == mes[1]["id"], attempt  # one account
+        assert sorted(p["id"] for p in mes[0]["caring_for"]) == sorted([world.a_id, world.b_id]), attempt
+
+
+def test_a_revoked_caregiver_cannot_relink_with_a_code_issued_before_the_revocation(world, client):
+    """A code the patient made before revoking a caregiver (a spare one, kept) does not undo the
+    revocation: 409, the code unused, no access; a code made after it relinks them."""
+    invite = "/api/v1/patients/me/caregivers/invitations"
+    carer = world.caregiver_a
+    spare = world.patient_a.post(invite, json={"relationship_note": "son"}).get_json()["code"]
+    revoke_caregiver(world.patient_a, carer)
+    body = {"code": spare, "email": carer.email, "password": PASSWORD}
+    refused = client.post("/api/v1/auth/activate", json=body)
+    assert assert_problem(refused, 409)["detail"].startswith("This code was made before"), refused.get_json()
+    assert world.caregiver_a.get(f"/api/v1/patients/{world.a_id}").status_code == 404
+    other = activate(client, spare, display_name="Someone else")  # the code itself is still good
+    assert other.get(f"/api/v1/patients/{world.a_id}").status_code == 200
+    fresh = world.patient_a.post(invite, json={"relationship_note": "son"}).get_json()["code"]
+    assert client.post("/api/v1/auth/activate", json={**body, "code": fresh}).status_code == 201
+    assert world.caregiver_a.get(f"/api/v1/patients/{world.a_id}").status_code == 200
 
 
 def test_caregiver_of_two_patients_must_name_one(world, client):

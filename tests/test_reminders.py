@@ -585,6 +585,23 @@ def test_a_caregiver_cannot_snooze_a_reminder_back_once_the_patient_withdrew_con
     assert [r for r in rows(pid, recipient=carer) if r.status == "pending"] == []
 
 
+def test_a_caregivers_snooze_of_a_kind_the_patient_no_longer_shares_is_refused_not_silently_dropped(
+        app_ctx, world, smtp):
+    """The patient shares reminders with caregivers, then opts out of plan reminders: a caregiver's
+    snooze of one delivered before is refused (409), as when consent is withdrawn, not answered
+    201 and then cancelled by the dispatcher as not shared."""
+    patient_actor, pid, caregiver, carer, first = _caregiver_sent_a_reminder(world)
+    moment = first.due_at + timedelta(minutes=2)
+    with at(moment, patient_actor, caregiver):
+        assert patient_actor.put("/api/v1/patients/me/notification-preferences",
+                                 json={"opted_out": ["plan_reminder"]}).status_code == 200
+        refused = caregiver.post(f"/api/v1/patients/me/notifications/{first.id}/snooze", json={"until": "30m"})
+        assert assert_problem(refused, 409)["errors"] == {"until": ["Not shared with caregivers now."]}
+        own = patient_actor.get("/api/v1/patients/me/notification-preferences").get_json()
+        assert own["caregivers_receive"] is True and own["opted_out"] == ["plan_reminder"]
+    assert [r for r in rows(pid, recipient=carer) if r.status == "pending"] == []
+
+
 def _queued_late(recipients, pid, kind="plan_reminder") -> None:
     """What a materialiser run that read the preferences before they changed writes after:
     a row due now for each recipient about the patient."""

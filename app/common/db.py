@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache, wraps
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.errors import ApiError
@@ -145,6 +145,19 @@ def lock_row(model, key) -> None:
     (SQLite needs nothing: a write transaction there already holds the database lock)."""
     pk = model.__table__.primary_key.columns.values()[0]
     db.session.execute(select(pk).where(pk == key).with_for_update())
+
+
+ADDRESS_LOCKS = 0x5353_4541  # "SSEA": the key space of lock_address (two-key advisory locks)
+
+
+def lock_address(email: str) -> None:
+    """Serialise, until the transaction ends, the writes that decide what an e-mail address's
+    account is (two activations with one new address at once: the second waits, then sees the
+    account the first made). PostgreSQL: a transaction-level advisory lock on the address's
+    hash; SQLite needs nothing (a write transaction there already holds the database lock)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:email))"),
+                           {"space": ADDRESS_LOCKS, "email": email})
 
 
 def delete_row(row) -> bool:

@@ -34,12 +34,30 @@ def _flags(ids) -> dict:
     return out
 
 
-def _follow_ups(ids) -> dict:
-    """{patient_id: the follow-up date of the latest contact that set one}."""
-    ranked = (select(ContactLog.patient_id, ContactLog.follow_up_on, func.row_number().over(
-        partition_by=ContactLog.patient_id, order_by=(ContactLog.contacted_at.desc(), ContactLog.id.desc())
-    ).label("rank")).where(ContactLog.patient_id.in_(ids), ContactLog.follow_up_on.is_not(None)).subquery())
-    return dict(db.session.execute(select(ranked.c.patient_id, ranked.c.follow_up_on).where(ranked.c.rank == 1)).all())
+def _latest_contacts(ids, *where) -> dict:
+    """{patient_id: (id, contacted_at, follow_up_on) of their latest contact matching where}."""
+    ranked = (select(ContactLog.patient_id, ContactLog.id, ContactLog.contacted_at, ContactLog.follow_up_on,
+                     func.row_number().over(partition_by=ContactLog.patient_id,
+                                            order_by=(ContactLog.contacted_at.desc(), ContactLog.id.desc())
+                                            ).label("rank"))
+              .where(ContactLog.patient_id.in_(ids), *where).subquery())
+    return {row.patient_id: (row.id, row.contacted_at, row.follow_up_on) for row in db.session.execute(
+        select(ranked.c.patient_id, ranked.c.id, ranked.c.contacted_at, ranked.c.follow_up_on)
+        .where(ranked.c.rank == 1))}
+
+
+def _follow_ups(ids, time_zones: dict) -> dict:
+    """{patient_id: the follow-up date of the latest contact that set one}, unless a later
+    contact was made on or after that date (the patient's local date): that contact answered it,
+    and the follow-up ends (logging another follow-up date sets the next one)."""
+    latest, setting = _latest_contacts(ids), _latest_contacts(ids, ContactLog.follow_up_on.is_not(None))
+    out = {}
+    for pid, (contact_id, _, follow_up_on) in setting.items():
+        last_id, last_at, _ = latest[pid]
+        if last_id != contact_id and local_date(last_at, time_zones[pid]) >= follow_up_on:
+            continue
+        out[pid] = follow_up_on
+    return out
 
 
 def rows(actor, now: datetime) -> list[dict]:
@@ -51,8 +69,10 @@ def rows(actor, now: datetime) -> list[dict]:
     ids = [p.id for p in patients]
     if not ids:
         return []
-    flags, follow_ups, last = _flags(ids), _follow_ups(ids), adherence.last_session_at_many(ids, now)
-    bone_due = bone.due(ids, now, {p.id: p.time_zone for p in patients})
+    time_zones = {p.id: p.time_zone for p in patients}
+    flags, follow_ups = _flags(ids), _follow_ups(ids, time_zones)
+    last = adherence.last_session_at_many(ids, now)
+    bone_due = bone.due(ids, now, time_zones)
     out = []
     for p in patients:
         today = local_date(now, p.time_zone)

@@ -28,7 +28,7 @@ from app.auth.models import User
 from app.auth.passwords import dummy_hash, password_problems, verify_password
 from app.common.clock import local_date
 from app.common.conditional import advance_revision, require_match
-from app.common.db import insert_ignoring_conflict
+from app.common.db import insert_ignoring_conflict, lock_address
 from app.common.i18n import choose_language
 from app.common.pagination import MAX_PER_PAGE, Page, paginate
 from app.common.types import utcnow
@@ -244,7 +244,7 @@ def activate(code: str, email: str, password: str, display_name: str | None) -> 
     else:
         user = existing or auth.create_user(email=email, password=password, role="caregiver",
                                             display_name=display_name, commit=False)
-        _link_caregiver(patient.id, user, invitation.relationship_note)
+        _link_caregiver(patient.id, user, invitation)
     audit.record("activate", user, patient_id=patient.id, resource_id=invitation.id)
     db.session.commit()
     return user
@@ -262,6 +262,7 @@ def _existing_account(invitation: Invitation, email: str, password: str, display
             raise ApiError(409, "An account with this e-mail address exists.", title="Conflict")
         return None
     auth.check_not_locked(email, now)
+    lock_address(email)  # one activation at a time per address: a second one at once links the account
     user = db.session.scalar(select(User).where(User.email == email))
     stored = user.password_hash if user else dummy_hash()  # the same work for every address
     if verify_password(stored, password) and user is not None and user.is_active:
@@ -288,17 +289,22 @@ def _new_caregiver_refusal(email: str, password: str, display_name: str | None) 
     return None
 
 
-def _link_caregiver(patient_id, user: User, relationship_note) -> None:
+def _link_caregiver(patient_id, user: User, invitation: Invitation) -> None:
+    """Link the caregiver by the invitation, or relink them if the patient revoked them: only by
+    a code made after the revocation (one made before, kept, does not undo it)."""
     link = db.session.scalar(select(CaregiverLink).where(
         CaregiverLink.patient_id == patient_id, CaregiverLink.caregiver_id == user.id))
     if link is None:
         db.session.add(CaregiverLink(patient_id=patient_id, caregiver_id=user.id,
-                                     relationship_note=relationship_note))
+                                     relationship_note=invitation.relationship_note))
     elif link.revoked_at is None:
         raise ApiError(409, "You already care for this patient.", title="Conflict")
+    elif invitation.created_at <= link.revoked_at:
+        raise ApiError(409, "This code was made before the patient ended your access; "
+                       "ask the patient for a new one.", title="Conflict")
     else:
         link.revoked_at = None
-        link.relationship_note = relationship_note
+        link.relationship_note = invitation.relationship_note
 
 
 # --- care team ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from app.errors import ApiError
 from app.exercises.models import Exercise
 from app.extensions import db
 from app.plans.service import load_specs
+from app.reminders.dispatch import shared_with_caregivers
 from app.reminders.materialise import materialise, satisfied, satisfied_by
 from app.reminders.models import DeviceToken, Notification, NotificationPreference
 from app.reminders.outbox import cancel_pending, enqueue, rearm_statement
@@ -268,8 +269,8 @@ def snooze(actor, patient_ref, notification_id, data: dict, now: datetime, langu
     if satisfied(row):
         raise ApiError(409, "This exercise is logged as done already; there is nothing to remind you of.",
                        title="Conflict", errors={"until": ["Done already."]})
-    if actor.role == "caregiver" and not (pref and pref.caregivers_receive):
-        raise ApiError(409, "The patient does not share reminders with caregivers now.",
+    if actor.role == "caregiver" and not shared_with_caregivers(pref, row.kind):
+        raise ApiError(409, "The patient does not share these reminders with caregivers now.",
                        title="Conflict", errors={"until": ["Not shared with caregivers now."]})
     row.read_at = row.read_at or now
     key, retrying = _snooze_key(row)
