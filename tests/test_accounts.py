@@ -491,23 +491,27 @@ def _active_coordinators(app, patient_id) -> int:
                                  .where(CareTeamMember.patient_id == uuid.UUID(patient_id), User.is_active.is_(True)))
 
 
-@pytest.fixture
-def counts_meet(monkeypatch):
-    """Two requests at once meet right after counting a patient's other active coordinators
-    (app.access.care_teams): without a lock both would count before either writes. Under the
-    lock the second waits for the first's commit, and the first goes on alone after a second."""
+def _then_meet(func):
+    """func, after which two callers at once wait for each other (up to a second: one alone goes on)."""
     meeting = threading.Barrier(2)
-    count = care_teams._alone
 
-    def counted_then_meet(*args):
-        found = count(*args)
+    def then_meet(*args):
+        found = func(*args)
         try:
             meeting.wait(timeout=1)
         except threading.BrokenBarrierError:
             pass
         return found
 
-    monkeypatch.setattr(care_teams, "_alone", counted_then_meet)
+    return then_meet
+
+
+@pytest.fixture
+def counts_meet(monkeypatch):
+    """Two requests at once meet right after counting a patient's other active coordinators
+    (app.access.care_teams): without a lock both would count before either writes. Under the
+    lock the second waits for the first's commit, and the first goes on alone after a second."""
+    monkeypatch.setattr(care_teams, "_alone", _then_meet(care_teams._alone))
 
 
 @pytest.mark.committing
@@ -710,17 +714,7 @@ def test_two_reset_requests_at_once_leave_one_live_code_and_its_tries(app, smtp,
     second waits up to a second for the first)."""
     client = app.test_client()
     actor = staff(client, "coordinator")
-    meeting, new_code = threading.Barrier(2), auth_service._new_reset_code
-
-    def made_then_meet():
-        code = new_code()
-        try:
-            meeting.wait(timeout=1)
-        except threading.BrokenBarrierError:
-            pass
-        return code
-
-    monkeypatch.setattr(auth_service, "_new_reset_code", made_then_meet)
+    monkeypatch.setattr(auth_service, "_new_reset_code", _then_meet(auth_service._new_reset_code))
     assert _at_once(app, *(lambda c: _request_reset(c, actor.email) for _ in range(2))) == [202, 202]
     codes = [_code(message) for message in smtp.to(actor.email)]
     assert len(codes) == 2, codes

@@ -1,5 +1,5 @@
-"""The batch read of logged sessions (app/adherence/loading.tallies: one row per patient, its
-sessions packed into three comma-separated texts that must line up) against the one-patient read
+"""The batch read of logged sessions (app/adherence/loading.tallies: the sessions' day rollups, a
+few rows per patient and plan item, read by day_counts.DayCounts) against the one-patient read
 (streaks.load_one: one row per session), for patients with sessions of several items and off
 plan, logged out of order over weeks, some deleted."""
 import random
@@ -60,8 +60,8 @@ def test_the_packed_batch_read_counts_what_the_row_by_row_read_counts(client, wo
             row_by_row = one.tallies[patient_id]
             assert _figures(batch[patient_id]) == _figures(row_by_row)
             assert latest[patient_id] == one.last_session_at[patient_id]
-            # Three items and off-plan sessions, with a day of two sessions of one item: the
-            # alignment of the three texts is what is tested, not an easy case.
+            # Three items and off-plan sessions, with a day of two sessions of one item: each
+            # item's own rows and the day counts above one are what is tested, not an easy case.
             assert len(batch[patient_id].by_item) == 3
             assert any(n > 1 for days in batch[patient_id].by_item.values() for n in days.values())
             assert batch[patient_id].sessions_within(START, READ_ON) > sum(

@@ -13,7 +13,6 @@ from app.common.clock import local_date, local_today
 from app.common.i18n import choose_language
 from app.errors import ApiError
 from app.exercises.service import ServedExercise, exercises_by_id
-from app.extensions import db
 from app.patients.models import Patient
 from app.plans.loading import core_rows, known_uuid
 from app.plans.schedule import days, levels_of, stretch_on, week_start, week_stretches, window

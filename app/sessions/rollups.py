@@ -7,7 +7,7 @@ days: for each day, how many sessions and their minutes, each day one character 
 function of the database (PostgreSQL: created by a migration; SQLite: registered on each
 connection, app/__init__.py), inside the write's transaction and under its feed lock, so a row
 always says what the committed sessions say (tests/test_session_rollups.py holds it to a
-recount from the sessions, `recount`). Texts, not bytes: both databases edit a character of a
+recount from the sessions, `recount_rows`). Texts, not bytes: both databases edit a character of a
 text with the same plain functions, and Python turns a block into bit masks and sums in C
 (str.encode, bytes.translate, int(..., 2), array)."""
 import uuid
@@ -107,9 +107,8 @@ def ride_params(values: dict) -> dict:
 
 
 def _params(session) -> dict:
-    block, index = place(session.local_date)
-    return {_OWN + "patient_id": session.patient_id, "rollup_key": session.item_key or OFF_PLAN,
-            "rollup_block": block, "rollup_index": index, _OWN + "duration_minutes": session.duration_minutes,
+    return {**ride_params({"item_key": session.item_key, "local_date": session.local_date}),
+            _OWN + "patient_id": session.patient_id, _OWN + "duration_minutes": session.duration_minutes,
             _OWN + "started_at": session.started_at}
 
 
